@@ -1,0 +1,54 @@
+# Tideover: `make demo` to see it run, `make test` to check it. `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/tideover
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z][a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed ## Create the virtual environment with the pinned dependencies
+
+demo: venv ## Seed the demo chain, replay the outage scenario, serve on http://127.0.0.1:8000
+	$(BIN)/tideover demo --serve
+
+up: venv ## Serve an empty Tideover (migrates, prints the first login)
+	$(BIN)/tideover up
+
+chromium: ## Install Debian's Chromium for the browser tests (when missing)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: venv ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: venv chromium lint ## Lint, then every test on SQLite and (when reachable; required in CI) PostgreSQL
+	$(BIN)/pytest -p xdist -n 2
+	scripts/test-postgres.sh $(BIN) $(PG_URL)
+
+test-sqlite: venv ## The tests on SQLite only
+	$(BIN)/pytest -p xdist -n 2
+
+test-postgres: venv ## The tests on PostgreSQL only
+	scripts/test-postgres.sh $(BIN) $(PG_URL)
+
+format: venv ## Reformat the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: ## Re-pin requirements.lock from a fresh resolve of pyproject.toml
+	rm -rf /tmp/tideover-lock && $(PYTHON) -m venv /tmp/tideover-lock
+	/tmp/tideover-lock/bin/pip install --quiet . $$(sed -n '/^dev = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
+	/tmp/tideover-lock/bin/pip freeze --exclude tideover > requirements.lock
+
+.PHONY: help venv demo up chromium lint test test-sqlite test-postgres format lock

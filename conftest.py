@@ -1,0 +1,153 @@
+"""Fixtures shared by every app's tests: a small chain, components, severities, one user per
+role (plus an outsider), logged-in clients and API tokens. Tests never leave this machine."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"tests may not leave this machine (tried {host})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_internet():
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings, tmp_path):
+    """Each test gets its own cache and static-export folder."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+    settings.STATUS_EXPORT_DIR = str(tmp_path / "status-export")
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgresql://...)")
+    for item in items:
+        if "postgres_only" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def severities(db):
+    from tideover.incidents.models import Severity
+    from tideover.incidents.services import ensure_default_severities
+
+    ensure_default_severities()
+    return {s.name: s for s in Severity.objects.all()}
+
+
+@pytest.fixture
+def components(db):
+    from tideover.core.models import Component
+
+    names = [
+        "In-store checkout",
+        "Card payments",
+        "Online checkout",
+        "Loyalty & rewards",
+        "Mobile app",
+    ]
+    return {
+        slug: Component.objects.create(name=name, slug=slug, position=i)
+        for i, (name, slug) in enumerate(
+            zip(
+                names,
+                ["in-store-checkout", "card-payments", "online-checkout", "loyalty", "mobile-app"],
+                strict=True,
+            )
+        )
+    }
+
+
+@pytest.fixture
+def chain(db):
+    """Two regions with two stores each, and a register per store."""
+    from tideover.core.models import Region, Register, Store
+
+    north = Region.objects.create(name="North", slug="north")
+    south = Region.objects.create(name="South", slug="south")
+    stores = {}
+    for code, region in (("S001", north), ("S002", north), ("S003", south), ("S004", south)):
+        store = Store.objects.create(
+            code=code, name=f"Store {code}", region=region, time_zone="America/Chicago"
+        )
+        Register.objects.create(store=store, code="R1")
+        stores[code] = store
+    return {"regions": {"north": north, "south": south}, "stores": stores}
+
+
+@pytest.fixture
+def staff(db, chain):
+    """One user per role (named after it), 'outsider' with no role, associates of S001 and S002."""
+    from tideover.core.models import StaffProfile
+    from tideover.core.roles import Role
+    from tideover.core.services import ensure_role_groups, grant_role
+
+    ensure_role_groups()
+    User = get_user_model()
+    users = {}
+    for role in Role:
+        user = User.objects.create_user(
+            role.value, f"{role.value}@staff.example", "pw-for-tests-only"
+        )
+        grant_role(user, role)
+        users[role.value] = user
+    for role in (Role.STORE_ASSOCIATE, Role.STORE_MANAGER):
+        StaffProfile.objects.create(user=users[role.value], store=chain["stores"]["S001"])
+    other = User.objects.create_user("associate_s002", "", "pw-for-tests-only")
+    grant_role(other, Role.STORE_ASSOCIATE)
+    StaffProfile.objects.create(user=other, store=chain["stores"]["S002"])
+    users["associate_s002"] = other
+    users["outsider"] = User.objects.create_user("outsider", "", "pw-for-tests-only")
+    return users
+
+
+@pytest.fixture
+def client_as(staff):
+    """client_as('comms') -> a Django test client logged in as that role's user."""
+
+    def make(name: str) -> Client:
+        client = Client()
+        client.force_login(staff[name])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_token(db):
+    """api_token('incidents:write', store=store) -> headers with a fresh bearer token."""
+    from tideover.core.services import create_api_token
+
+    def make(*scopes: str, store=None, name: str = "test token") -> dict:
+        _, secret = create_api_token(name=name, scopes=list(scopes), store=store)
+        return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    return make

@@ -1,0 +1,5 @@
+import sys
+
+from tideover.cli import main
+
+sys.exit(main())

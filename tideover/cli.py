@@ -1,0 +1,76 @@
+"""The ``tideover`` command: a short list of what a retailer's IT team runs.
+
+Each command is a Django management command living in the app it belongs to; this front door
+names them, explains them, and passes arguments through (``tideover CMD --help`` for details).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# name -> (management command, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": (
+        "up",
+        "Migrate, make the first admin login, then serve the console, status page and worker",
+    ),
+    "demo": (
+        "demo",
+        "Seed the demo chain (200 stores, 50,000 members) and replay the outage scenario",
+    ),
+    "worker": ("worker", "Run background jobs: message delivery, reminders, maintenance, expiry"),
+    "export-status": (
+        "export_status",
+        "Write the status page, JSON and feeds as static files into DIR",
+    ),
+    "createtoken": ("createtoken", "Make a scoped API token (shown once; stored hashed)"),
+    "createstaff": (
+        "createstaff",
+        "Make a staff login with a role, e.g. --role incident_commander",
+    ),
+    "migrate": ("migrate", "Create or update the database tables"),
+    "manage": ("", "Any Django management command, e.g. 'tideover manage shell'"),
+}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: tideover COMMAND [ARGS...]",
+        "",
+        "Tideover keeps stores selling and customers informed when the retailer's technology fails.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += [
+        "",
+        "Run 'tideover COMMAND --help' for a command's options.",
+        "Settings come from the environment (DATABASE_URL, SECRET_KEY, ...): see docs/configuration.md.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"tideover: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
+    from django.core.management import ManagementUtility
+
+    command = COMMANDS[name][0]
+    if name == "manage":
+        ManagementUtility(["tideover manage", *rest]).execute()
+    else:
+        ManagementUtility([f"tideover {name}", command, *rest]).execute()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from tideover.core.roles import Role
+from tideover.core.services import grant_role
+
+
+def ensure_first_admin(stdout) -> None:
+    """Create the 'admin' login once and print its password; later runs say where it was shown."""
+    User = get_user_model()
+    if User.objects.filter(username="admin").exists():
+        password_file = settings.DATA_DIR / "first-login.txt"
+        hint = password_file.read_text().strip() if password_file.exists() else "(set earlier)"
+        stdout.write(f"First login: admin / {hint}")
+        return
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_superuser("admin", "", password)
+    grant_role(user, Role.ADMINISTRATOR)
+    password_file = settings.DATA_DIR / "first-login.txt"
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    stdout.write(
+        f"First login: admin / {password}   (also in {password_file}; change it in the console)"
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate, make the first admin login, then serve the web console, status page and a worker."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1:8000", help="Address to serve on")
+        parser.add_argument("--web-workers", type=int, default=3)
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start a background worker"
+        )
+
+    def handle(self, *args, bind, web_workers, no_worker, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        from tideover.incidents.services import ensure_default_severities
+
+        ensure_default_severities()
+        call_command("collectstatic", interactive=False, verbosity=0)
+        ensure_first_admin(self.stdout)
+        serve(self.stdout, bind=bind, web_workers=web_workers, with_worker=not no_worker)
+
+
+def serve(
+    stdout, *, bind: str, web_workers: int = 3, with_worker: bool = True, extra: list | None = None
+) -> None:
+    """Run gunicorn (and a worker) in the foreground until Ctrl+C, then stop them all."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tideover.settings")
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "tideover.wsgi",
+                "--bind",
+                bind,
+                "--workers",
+                str(web_workers),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+    ]
+    if with_worker:
+        procs.append(subprocess.Popen([sys.executable, "-m", "tideover", "worker"], env=env))
+    procs += extra or []
+    url = f"http://{bind}"
+    stdout.write(f"Console:      {url}/console/")
+    stdout.write(f"Status page:  {url}/")
+    stdout.write(f"API docs:     {url}/api/v1/docs   (OpenAPI: {url}/api/v1/openapi.json)")
+    stdout.write("Press Ctrl+C to stop.")
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -1,0 +1,108 @@
+"""Stores, components, staff roles and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from tideover.core.errors import DomainError, NotFound
+from tideover.core.models import ApiToken, Component, ComponentStatus, Store, TokenScope, hash_token
+from tideover.core.roles import Role
+
+TOKEN_PREFIX = "tdo"
+
+
+def ensure_role_groups() -> None:
+    """Create one group per staff role (idempotent; runs after every migrate)."""
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+
+
+def grant_role(user, role: Role) -> None:
+    """Put a user in a role's group."""
+    group, _ = Group.objects.get_or_create(name=role.value)
+    user.groups.add(group)
+    if hasattr(user, "_tideover_roles"):
+        del user._tideover_roles
+
+
+def create_api_token(
+    *, name: str, scopes: list[str], store: Store | None = None, created_by=None
+) -> tuple[ApiToken, str]:
+    """Make a token and return it with its secret, which is shown once and never stored."""
+    unknown = sorted(set(scopes) - set(TokenScope.values))
+    if unknown:
+        raise DomainError(
+            f"Unknown scope(s) {', '.join(unknown)}; choose from {', '.join(TokenScope.values)}",
+            field="scopes",
+        )
+    if not scopes:
+        raise DomainError("Give the token at least one scope", field="scopes")
+    if not name.strip():
+        raise DomainError("Give the token a name that says who uses it", field="name")
+    prefix = secrets.token_hex(4)
+    secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(
+        name=name.strip(),
+        prefix=prefix,
+        hashed_secret=hash_token(secret),
+        scopes=sorted(set(scopes)),
+        store=store,
+        created_by=created_by,
+    )
+    return token, secret
+
+
+def authenticate_token(secret: str) -> ApiToken | None:
+    """The active token with this secret, or None. Marks it used (at most once a minute)."""
+    if not secret.startswith(f"{TOKEN_PREFIX}_"):
+        return None
+    token = (
+        ApiToken.objects.select_related("store").filter(hashed_secret=hash_token(secret)).first()
+    )
+    if token is None or not token.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def revoke_api_token(token: ApiToken) -> None:
+    """Stop a token working from now on."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def get_component(slug_or_id: str | int) -> Component:
+    query = Component.objects.all()
+    found = (
+        query.filter(pk=int(slug_or_id)).first()
+        if str(slug_or_id).isdigit()
+        else query.filter(slug=slug_or_id).first()
+    )
+    if found is None:
+        raise NotFound(f"No component {slug_or_id!r}")
+    return found
+
+
+@transaction.atomic
+def set_component_status_raw(component: Component, status: str) -> bool:
+    """Store a component's status; True when it changed. Incidents call this with a timeline
+    entry around it: use ``tideover.incidents.services.set_component_status`` from outside."""
+    if status not in ComponentStatus.values:
+        raise DomainError(
+            f"Unknown component status {status!r}; use one of {', '.join(ComponentStatus.values)}",
+            field="status",
+        )
+    if component.status == status:
+        return False
+    component.status = status
+    component.updated_at = timezone.now()
+    component.save(update_fields=["status", "updated_at"])
+    return True

@@ -1,0 +1,144 @@
+"""API shapes for components and incidents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+from tideover.core.models import ComponentStatus
+
+StatusName = Literal[
+    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
+]
+StateName = Literal[
+    "investigating", "identified", "monitoring", "resolved", "scheduled", "in_progress", "completed"
+]
+
+
+class ComponentOut(Schema):
+    id: int
+    slug: str
+    name: str
+    description: str
+    status: str
+    updated_at: datetime
+
+
+class ComponentStatusIn(Schema):
+    status: StatusName
+    incident_id: int | None = None
+
+
+class AffectedComponentIn(Schema):
+    component: str = Field(..., description="Component slug or id")
+    status: StatusName = ComponentStatus.MAJOR_OUTAGE
+
+
+class StoreScopeIn(Schema):
+    all_stores: bool = False
+    regions: list[str] = Field(default_factory=list, description="Region slugs")
+    stores: list[str] = Field(default_factory=list, description="Store codes")
+
+
+class IncidentCreateIn(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    severity: str = Field(..., description="Severity name such as SEV1, or its level 1-4")
+    components: list[AffectedComponentIn] = Field(default_factory=list)
+    stores: StoreScopeIn = Field(default_factory=StoreScopeIn)
+    message: str = Field(
+        "", max_length=5000, description="First public update, sent at once if given"
+    )
+    commander: str | None = Field(None, description="Username of the incident commander")
+    comms_lead: str | None = Field(None, description="Username of the comms lead")
+    is_drill: bool = False
+    started_at: datetime | None = None
+    detected_at: datetime | None = None
+
+
+class IncidentPatchIn(Schema):
+    severity: str | None = None
+    commander: str | None = None
+    comms_lead: str | None = None
+    stores: StoreScopeIn | None = None
+
+
+class PublicUpdateIn(Schema):
+    body: str = Field(..., min_length=1, max_length=5000)
+    state: StateName | None = None
+    components: list[AffectedComponentIn] = Field(default_factory=list)
+
+
+class NoteIn(Schema):
+    body: str = Field(..., min_length=1, max_length=5000)
+    talking_points: str = Field("", max_length=5000)
+
+
+class StateChangeIn(Schema):
+    state: StateName
+    message: str = Field("", max_length=5000)
+
+
+class ReopenIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=5000)
+
+
+class MaintenanceIn(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    scheduled_for: datetime
+    scheduled_until: datetime
+    components: list[str] = Field(..., min_length=1, description="Component slugs")
+    message: str = Field("", max_length=5000)
+
+
+class PublicUpdateOut(Schema):
+    id: int
+    state: str
+    body: str
+    posted_at: datetime
+    author_name: str
+
+
+class TimelineEventOut(Schema):
+    id: int
+    kind: str
+    at: datetime
+    author_name: str
+    body: str
+    data: dict
+    is_internal: bool
+
+
+class AffectedComponentOut(Schema):
+    slug: str
+    name: str
+    status: str
+
+
+class IncidentOut(Schema):
+    id: int
+    kind: str
+    title: str
+    severity: str | None
+    impact: str
+    state: str
+    is_drill: bool
+    commander: str | None
+    comms_lead: str | None
+    stores: str
+    components: list[AffectedComponentOut]
+    started_at: datetime | None
+    detected_at: datetime | None
+    declared_at: datetime
+    first_public_update_at: datetime | None
+    last_public_update_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    scheduled_for: datetime | None
+    scheduled_until: datetime | None
+    next_update_due_at: datetime | None
+    update_overdue: bool
+    time_to_first_update_seconds: int | None
+    time_to_resolve_seconds: int | None
+    updates: list[PublicUpdateOut]

@@ -1,0 +1,31 @@
+import importlib.util
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.urls import include, path
+
+from tideover.api import build_api
+
+api = build_api()
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", api.urls),
+    path("console/", include("tideover.incidents.urls")),
+]
+
+# Apps add their pages by having a urls module with ``app_name`` and ``URL_PREFIX``.
+for _app in ("notifications", "sales", "loyalty", "statuspage"):
+    _module = f"tideover.{_app}.urls"
+    if importlib.util.find_spec(_module) is not None:
+        _urls = importlib.import_module(_module)
+        urlpatterns.append(path(_urls.URL_PREFIX, include(_module)))
