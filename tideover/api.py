@@ -57,11 +57,12 @@ def build_api() -> NinjaAPI:
             status=401,
         )
 
-    from tideover.incidents.api import components_router
+    from tideover.incidents.api import components_router, maintenance_router
     from tideover.incidents.api import router as incidents_router
 
     api.add_router("/components", components_router)
     api.add_router("/incidents", incidents_router)
+    api.add_router("/maintenance", maintenance_router)
     for module in ("tideover.sales.api", "tideover.loyalty.api", "tideover.notifications.api"):
         _add_optional_router(api, module)
     return api

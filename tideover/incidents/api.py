@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from tideover.core.api_auth import actor_name, actor_user, require
 from tideover.core.errors import DomainError, NotFound
@@ -28,6 +28,7 @@ from tideover.incidents.schemas import (
 )
 
 components_router = Router(tags=["components"])
+maintenance_router = Router(tags=["scheduled maintenance"])
 router = Router(tags=["incidents"])
 
 READ = {"scope": TokenScope.INCIDENTS_READ, "capability": Capability.VIEW_CONSOLE}
@@ -180,7 +181,7 @@ def declare(request, payload: IncidentCreateIn):
         actor=_actor(request),
         **_scope(payload.stores),
     )
-    return 201, incident_out(_incident(incident.pk))
+    return Status(201, incident_out(_incident(incident.pk)))
 
 
 @router.get("/{incident_id}", response=IncidentOut, summary="One incident with its public updates")
@@ -221,7 +222,7 @@ def post_update(request, incident_id: int, payload: PublicUpdateIn):
         components=_components(payload.components) or None,
         actor=_actor(request),
     )
-    return 201, incident_out(_incident(incident_id))
+    return Status(201, incident_out(_incident(incident_id)))
 
 
 @router.post(
@@ -235,7 +236,7 @@ def add_note(request, incident_id: int, payload: NoteIn):
         talking_points=payload.talking_points,
         actor=_actor(request),
     )
-    return 201, event
+    return Status(201, event)
 
 
 @router.post(
@@ -264,7 +265,7 @@ def timeline(request, incident_id: int):
     return list(_incident(incident_id).timeline.all())
 
 
-@router.post("/maintenance", response={201: IncidentOut}, summary="Schedule maintenance")
+@maintenance_router.post("", response={201: IncidentOut}, summary="Schedule maintenance")
 def schedule(request, payload: MaintenanceIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE)
     components = list(Component.objects.filter(slug__in=payload.components))
@@ -279,4 +280,4 @@ def schedule(request, payload: MaintenanceIn):
         message=payload.message,
         actor=_actor(request),
     )
-    return 201, incident_out(_incident(incident.pk))
+    return Status(201, incident_out(_incident(incident.pk)))
