@@ -42,11 +42,10 @@ def require(request, *, scope: str | None = None, capability: Capability | None 
     if isinstance(caller, ApiToken):
         if scope is not None and caller.has_scope(scope):
             return caller
+        if scope is None:
+            raise HttpError(403, "Tokens cannot do this; log in as staff")
         raise HttpError(
-            403,
-            f"This token lacks the scope {scope!r} needed here"
-            if scope
-            else "Tokens cannot do this",
+            403, f"This token lacks the scope '{getattr(scope, 'value', scope)}' needed here"
         )
     if capability is not None and has_capability(caller, capability):
         return caller
