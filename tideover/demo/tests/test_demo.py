@@ -1,0 +1,52 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from tideover.cli import COMMANDS, main
+from tideover.core.models import Component, ComponentStatus, Store
+from tideover.demo import scenario
+from tideover.incidents.models import Incident, IncidentState
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
+    call_command("demo", stores=24)
+    assert Store.objects.count() == 24
+    outage = Incident.objects.get(title=scenario.OUTAGE_TITLE)
+    assert outage.severity.name == "SEV1" and outage.state == IncidentState.RESOLVED
+    assert outage.time_to_resolve == timedelta(hours=2)
+    posted = list(outage.public_updates.order_by("posted_at").values_list("posted_at", flat=True))
+    gaps = [later - earlier for earlier, later in zip(posted, posted[1:], strict=False)]
+    assert gaps and max(gaps) <= timedelta(minutes=15)
+    assert outage.resolved_at.astimezone(scenario.CHAIN_TZ).strftime("%a %H:%M") == "Sat 16:00"
+    assert set(Component.objects.values_list("status", flat=True)) == {ComponentStatus.OPERATIONAL}
+    call_command("demo", stores=24)  # a second run changes nothing
+    assert Incident.objects.filter(title=scenario.OUTAGE_TITLE).count() == 1
+    assert "replayed before" in capsys.readouterr().out
+
+
+def test_outage_starts_on_the_last_saturday_at_two():
+    monday = datetime(2026, 11, 23, 12, 0, tzinfo=scenario.CHAIN_TZ)
+    assert scenario.outage_start(monday) == datetime(2026, 11, 21, 14, 0, tzinfo=scenario.CHAIN_TZ)
+    saturday_morning = datetime(2026, 11, 28, 9, 0, tzinfo=scenario.CHAIN_TZ)
+    assert scenario.outage_start(saturday_morning) == datetime(
+        2026, 11, 21, 14, 0, tzinfo=scenario.CHAIN_TZ
+    )
+
+
+def test_cli_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_cli_refuses_unknown_command(capsys):
+    assert main(["frobnicate"]) == 2
+    assert "unknown command" in capsys.readouterr().err
