@@ -1,0 +1,111 @@
+"""The served status page: pre-rendered bytes in Django's cache, invalidated by every change.
+
+During an outage the status page gets the traffic spike while the database is busiest (or down),
+so a visitor's request must not touch it. Each document is rendered once per *version* into the
+shared cache (file, Redis: every web process sees it); ``invalidate()`` starts a new version, so
+a change is visible on the very next request in every process. Each process also keeps the
+bytes it served in memory, keyed by version, so a hit costs one small cache read (the version)
+and no rendering, pickling of pages or database work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.http import http_date
+
+VERSION_KEY = "statuspage:version"
+_MEMO_LIMIT = 512
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document ready to send: bytes plus the validators a browser or CDN revalidates with."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: str
+    expires_at: float  # monotonic-free wall clock; the memo and the cache agree on it
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, ttl: int) -> Rendered:
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        now = time.time()
+        return cls(body, content_type, f'"{digest}"', http_date(now), now + ttl)
+
+
+_memo: dict[str, Rendered] = {}
+_memo_lock = threading.Lock()
+
+
+def current_version() -> str:
+    """The version every process serves now (made on first use)."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY) or "unversioned"
+    return version
+
+
+def invalidate() -> str:
+    """Start a new version: every process renders afresh on its next request."""
+    version = uuid.uuid4().hex
+    cache.set(VERSION_KEY, version, timeout=None)
+    with _memo_lock:
+        _memo.clear()
+    return version
+
+
+def _key(version: str, name: str) -> str:
+    # The day is part of the key so history bars roll over at midnight without a change.
+    today = timezone.localdate().isoformat()
+    return f"statuspage:{version}:{today}:{name}"
+
+
+def lookup(name: str, version: str | None = None) -> Rendered | None:
+    """The cached document, or None; never renders, never touches the database."""
+    key = _key(version or current_version(), name)
+    now = time.time()
+    found = _memo.get(key)
+    if found is not None and found.expires_at > now:
+        return found
+    found = cache.get(key)
+    if found is None or found.expires_at <= now:
+        return None
+    _remember(key, found)
+    return found
+
+
+def _remember(key: str, rendered: Rendered) -> None:
+    with _memo_lock:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        _memo[key] = rendered
+
+
+def get_or_render(
+    name: str, build: Callable[[], bytes | None], content_type: str
+) -> Rendered | None:
+    """The cached document, rendering and storing it on a miss. None when it does not exist."""
+    version = current_version()
+    key = _key(version, name)
+    found = lookup(name, version)
+    if found is not None:
+        return found
+    body = build()
+    if body is None:
+        return None
+    ttl = settings.STATUS_CACHE_SECONDS
+    rendered = Rendered.of(body, content_type, ttl)
+    cache.set(key, rendered, timeout=ttl)
+    _remember(key, rendered)
+    return rendered

@@ -1,0 +1,105 @@
+"""The static export: the whole public status page as files any web server or CDN can serve.
+
+The site is built in a temporary folder next to the target and swapped in with one atomic
+rename (Linux ``renameat2(RENAME_EXCHANGE)`` when the target already exists), so a reader sees
+the old site or the new one, never half of each. A lock file serialises exports from several
+processes: the one that waited renders after the other's swap, so the newest state wins.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tideover.statuspage import api_v2, render
+from tideover.statuspage.render import Links
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    files: int
+
+
+def build_files() -> dict[str, bytes]:
+    """Every file of the export by its relative path."""
+    top, nested = Links(root="", static=True), Links(root="../", static=True)
+    files = {
+        "index.html": render.index_page(top),
+        "history.html": render.history_page(top),
+        "feed.atom": render.feed("atom"),
+        "feed.rss": render.feed("rss"),
+    }
+    for pk in render.exported_incident_ids():
+        body = render.incident_page(pk, nested)
+        if body is not None:
+            files[f"incidents/{pk}.html"] = body
+    for name in api_v2.DOCUMENTS:
+        files[f"api/v2/{name}"] = render.api_document(name)
+    return files
+
+
+def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
+    for relative, body in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        path.chmod(0o644)
+    folder.chmod(0o755)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux). False where the system cannot."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
+
+
+def _swap_into_place(fresh: Path, target: Path) -> None:
+    if not target.exists():
+        fresh.rename(target)
+        return
+    if _exchange(fresh, target):
+        shutil.rmtree(fresh, ignore_errors=True)  # ``fresh`` now holds the old site
+        return
+    # Fallback: two renames; the target is missing for a moment but never half-written.
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_to(folder: str | os.PathLike) -> ExportResult:
+    """Render the public status page into ``folder`` and swap it in atomically."""
+    target = Path(folder).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            files = build_files()
+            fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+            try:
+                _write_tree(fresh, files)
+                _swap_into_place(fresh, target)
+            finally:
+                if fresh.exists():
+                    shutil.rmtree(fresh, ignore_errors=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return ExportResult(folder=target, files=len(files))

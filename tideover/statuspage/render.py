@@ -1,0 +1,146 @@
+"""Every public document rendered to bytes, for the cache (served) and the static export.
+
+A document is named by its path in the static export ("index.html", "incidents/7.html",
+"api/v2/summary.json", "feed.atom"). Served pages link with absolute paths ("/incidents/7");
+exported pages link relatively ("incidents/7.html", "../index.html") so the folder works from
+any directory or CDN path. Nothing here depends on who asks: the bytes are the same for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.template.exceptions import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
+
+from tideover.statuspage import api_v2, feeds, history, snapshot
+
+SUBSCRIBE_TEMPLATE = "notifications/subscribe_form.html"
+
+# Other apps add to the page's template context (the notifications app: its subscribe form).
+_context_hooks: list[Callable[[dict], dict]] = []
+
+
+def register_page_context(hook: Callable[[dict], dict]) -> None:
+    """Call ``hook(context)`` on every page render; it returns extra template variables."""
+    if hook not in _context_hooks:
+        _context_hooks.append(hook)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a page links to: served paths, or relative paths inside the static export."""
+
+    root: str  # "/" when served; "" or "../" inside the export
+    static: bool
+
+    @classmethod
+    def served(cls) -> Links:
+        from tideover.statuspage.urls import URL_PREFIX
+
+        prefix = URL_PREFIX.strip("/")
+        return cls(root=f"/{prefix}/" if prefix else "/", static=False)
+
+    def _page(self, name: str) -> str:
+        return self.root + (f"{name}.html" if self.static else name)
+
+    @property
+    def home(self) -> str:
+        return self.root + "index.html" if self.static else self.root
+
+    @property
+    def history(self) -> str:
+        return self._page("history")
+
+    def incident(self, pk: int) -> str:
+        return self._page(f"incidents/{pk}")
+
+    @property
+    def feed_atom(self) -> str:
+        return self.root + "feed.atom"
+
+    @property
+    def feed_rss(self) -> str:
+        return self.root + "feed.rss"
+
+    @property
+    def summary_json(self) -> str:
+        return self.root + "api/v2/summary.json"
+
+
+def _subscribe_enabled() -> bool:
+    try:
+        get_template(SUBSCRIBE_TEMPLATE)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def _page(template: str, links: Links, context: dict) -> bytes:
+    context = {
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "time_zone": settings.TIME_ZONE,
+        "links": links,
+        "is_static_export": links.static,
+        "subscribe_enabled": _subscribe_enabled(),
+        "generated_at": timezone.now(),
+        **context,
+    }
+    for hook in _context_hooks:
+        context.update(hook(context) or {})
+    return render_to_string(template, context).encode()
+
+
+def index_page(links: Links) -> bytes:
+    components = snapshot.public_components()
+    unresolved = snapshot.unresolved_incidents()
+    maintenance = snapshot.active_and_upcoming_maintenances()
+    recent_since = timezone.now() - timedelta(days=7)
+    return _page(
+        "statuspage/index.html",
+        links,
+        {
+            "status": snapshot.overall_status(components, unresolved, maintenance),
+            "components": components,
+            "histories": history.component_history(components, days=snapshot.HISTORY_DAYS),
+            "incidents": unresolved,
+            "maintenances": maintenance,
+            "recent": snapshot.past_incidents(recent_since)[:10],
+            "updated_at": snapshot.page_updated_at(),
+        },
+    )
+
+
+def history_page(links: Links) -> bytes:
+    since = timezone.now() - timedelta(days=snapshot.HISTORY_DAYS)
+    return _page(
+        "statuspage/history.html",
+        links,
+        {"past": snapshot.past_incidents(since), "days": snapshot.HISTORY_DAYS},
+    )
+
+
+def incident_page(pk: int, links: Links) -> bytes | None:
+    found = snapshot.incident(pk)
+    if found is None:
+        return None
+    return _page("statuspage/incident.html", links, {"incident": found})
+
+
+def api_document(name: str) -> bytes | None:
+    builder = api_v2.DOCUMENTS.get(name)
+    return api_v2.dumps(builder()) if builder else None
+
+
+def feed(kind: str) -> bytes:
+    return feeds.build(kind)
+
+
+def exported_incident_ids() -> list[int]:
+    """The incidents the static export has pages for: open ones, recent ones, the history's."""
+    return snapshot.public_incident_ids(timezone.now() - timedelta(days=snapshot.HISTORY_DAYS))

@@ -1,0 +1,83 @@
+"""The page is served from a cache of pre-rendered bytes that every public change invalidates."""
+
+import pytest
+
+from tideover.incidents import services
+from tideover.statuspage import cache
+
+
+@pytest.mark.django_db
+def test_page_is_served_from_cache_and_a_new_update_invalidates_it(
+    client, outage, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    first = client.get("/")
+    assert first.status_code == 200
+    with django_assert_num_queries(0):
+        again = client.get("/")
+    assert again.content == first.content
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_public_update(outage, "Registers in the north are selling again.")
+    fresh = client.get("/").content.decode()
+    assert "Registers in the north are selling again." in fresh
+
+
+@pytest.mark.django_db
+def test_every_public_document_is_answered_from_cache_without_database(
+    client, outage, django_assert_num_queries
+):
+    paths = ["/", "/history", f"/incidents/{outage.pk}", "/feed.atom", "/feed.rss"]
+    paths += ["/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents.json"]
+    for path in paths:
+        client.get(path)
+    with django_assert_num_queries(0):
+        for path in paths:
+            assert client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_conditional_get_answers_304_with_validators(client, outage):
+    first = client.get("/api/v2/summary.json")
+    assert first["ETag"].startswith('"') and first["Last-Modified"]
+    assert first["Cache-Control"] == "public, no-cache"
+    again = client.get("/api/v2/summary.json", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    since = client.get("/api/v2/summary.json", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert since.status_code == 304
+    other = client.get("/api/v2/summary.json", HTTP_IF_NONE_MATCH='"something-else"')
+    assert other.status_code == 200
+
+
+@pytest.mark.django_db
+def test_head_request_has_headers_and_no_body(client, outage):
+    response = client.head("/")
+    assert response.status_code == 200 and response.content == b""
+    assert int(response["Content-Length"]) > 1000
+
+
+@pytest.mark.django_db
+def test_rolled_back_change_leaves_the_cache_alone(client, outage, severities):
+    from django.db import transaction
+
+    client.get("/")
+    version = cache.current_version()
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            services.post_public_update(outage, "This never happened.")
+            raise RuntimeError("abort")
+    assert cache.current_version() == version
+    assert "This never happened." not in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_internal_notes_and_drills_do_not_invalidate(
+    outage, severities, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.add_internal_note(outage, "Vendor ticket 4411 opened.")
+        services.declare_incident(
+            title="Drill", severity=severities["SEV2"], message="practice", is_drill=True
+        )
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.post_public_update(outage, "Still working on it.", state="monitoring")
+    assert len(callbacks) == 1  # one publish per transaction however many events

@@ -1,0 +1,110 @@
+"""The static export: the whole page as files, rewritten atomically on every public change."""
+
+import json
+import re
+from pathlib import Path
+
+import feedparser
+import pytest
+from django.core.management import call_command
+
+from tideover.incidents import services
+from tideover.statuspage import export
+
+
+def files_in(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.django_db
+def test_export_status_command_writes_the_site(tmp_path, outage, maintenance, drill, capsys):
+    target = tmp_path / "public"
+    call_command("export_status", str(target))
+    assert f"to {target}" in capsys.readouterr().out
+    written = files_in(target)
+    assert {
+        "index.html",
+        "history.html",
+        "feed.atom",
+        "feed.rss",
+        f"incidents/{outage.pk}.html",
+        f"incidents/{maintenance.pk}.html",
+        "api/v2/summary.json",
+        "api/v2/status.json",
+        "api/v2/components.json",
+        "api/v2/incidents.json",
+        "api/v2/incidents/unresolved.json",
+        "api/v2/scheduled-maintenances.json",
+    } <= written
+    assert f"incidents/{drill.pk}.html" not in written
+    assert all("DRILL" not in (target / name).read_text() for name in written)
+    summary = json.loads((target / "api/v2/summary.json").read_text())
+    assert summary["status"]["indicator"] == "critical"
+    assert not feedparser.parse((target / "feed.atom").read_bytes()).bozo
+
+
+@pytest.mark.django_db
+def test_exported_pages_link_relatively_so_any_folder_works(tmp_path, outage):
+    target = tmp_path / "public"
+    call_command("export_status", str(target))
+    index = (target / "index.html").read_text()
+    detail = (target / f"incidents/{outage.pk}.html").read_text()
+    for html in (index, detail):
+        assert not re.search(r'href="/', html), "absolute paths break under a CDN sub-path"
+    assert f'href="incidents/{outage.pk}.html"' in index
+    assert 'href="history.html"' in index and 'href="feed.atom"' in index
+    assert 'href="../index.html"' in detail
+    # every relative link resolves to a written file
+    for page in (target / "index.html", target / f"incidents/{outage.pk}.html"):
+        for href in re.findall(r'href="([^"#:]+)"', page.read_text()):
+            assert (page.parent / href).resolve().exists(), href
+
+
+@pytest.mark.django_db
+def test_export_is_rewritten_when_an_update_is_posted(
+    settings, outage, django_capture_on_commit_callbacks
+):
+    folder = Path(settings.STATUS_EXPORT_DIR)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_public_update(outage, "Card payments are back in the south region.")
+    assert "Card payments are back in the south region." in (folder / "index.html").read_text()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.resolve_incident(outage, "All registers are back online.")
+    summary = json.loads((folder / "api/v2/summary.json").read_text())
+    assert summary["incidents"] == [] and summary["status"]["indicator"] == "none"
+    assert "All registers are back online." in (folder / f"incidents/{outage.pk}.html").read_text()
+    leftovers = [p.name for p in folder.parent.iterdir() if ".new-" in p.name or ".old-" in p.name]
+    assert leftovers == []
+
+
+@pytest.mark.django_db
+def test_export_replaces_an_existing_folder_whole(tmp_path, components):
+    target = tmp_path / "site"
+    target.mkdir()
+    (target / "stale.html").write_text("from an older export")
+    inode_before = target.stat().st_ino
+    result = export.export_to(target)
+    assert result.files == len(files_in(target))
+    assert not (target / "stale.html").exists()
+    assert target.stat().st_ino != inode_before  # swapped in, not edited in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]
+
+
+@pytest.mark.django_db
+def test_export_falls_back_to_two_renames_without_renameat2(tmp_path, components, monkeypatch):
+    monkeypatch.setattr(export, "_exchange", lambda a, b: False)
+    target = tmp_path / "site"
+    export.export_to(target)
+    export.export_to(target)
+    assert (target / "index.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]
+
+
+@pytest.mark.django_db
+def test_export_command_reports_an_unwritable_folder(tmp_path, components):
+    from django.core.management.base import CommandError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CommandError, match="Could not write the export"):
+        call_command("export_status", str(blocker / "inside"))

@@ -1,0 +1,46 @@
+"""Atom and RSS feeds, read back with feedparser as a feed reader would."""
+
+import feedparser
+import pytest
+
+from tideover.incidents import services
+
+
+@pytest.mark.django_db
+def test_atom_feed_lists_updates_newest_first(client, outage, maintenance, drill):
+    response = client.get("/feed.atom")
+    assert response["Content-Type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10"
+    titles = [entry.title for entry in feed.entries]
+    assert titles[0].startswith("Loyalty database upgrade")  # posted last
+    assert titles[1] == "Registers cannot reach HQ — Identified"
+    assert titles[2] == "Registers cannot reach HQ — Investigating"
+    assert not any("DRILL" in title for title in titles)
+    published = [entry.published_parsed for entry in feed.entries]
+    assert published == sorted(published, reverse=True)
+    assert feed.entries[1].link.endswith(
+        f"/incidents/{outage.pk}#update-{outage.public_updates.first().pk}"
+    )
+    assert "network provider" in feed.entries[1].summary
+
+
+@pytest.mark.django_db
+def test_rss_feed_parses_and_follows_new_updates(
+    client, outage, django_capture_on_commit_callbacks
+):
+    feed = feedparser.parse(client.get("/feed.rss").content)
+    assert not feed.bozo and feed.version == "rss20"
+    assert len(feed.entries) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.resolve_incident(outage, "All registers are back online.")
+    feed = feedparser.parse(client.get("/feed.rss").content)
+    assert feed.entries[0].title == "Registers cannot reach HQ — Resolved"
+    assert feed.entries[0].description == "All registers are back online."
+
+
+@pytest.mark.django_db
+def test_history_feed_aliases_serve_the_same_feed(client, outage):
+    assert client.get("/history.atom").content == client.get("/feed.atom").content
+    assert client.get("/history.rss").content == client.get("/feed.rss").content

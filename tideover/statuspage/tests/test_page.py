@@ -1,0 +1,97 @@
+"""The HTML status page: readable without JavaScript, on a phone, with assistive technology."""
+
+import re
+
+import pytest
+
+from tideover.incidents import services
+from tideover.statuspage import render
+
+
+@pytest.mark.django_db
+def test_page_shows_overall_status_components_and_active_incident_updates_newest_first(
+    client, outage, maintenance
+):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Major Service Outage" in html
+    assert "Registers cannot reach HQ" in html
+    newest = html.index("We found the cause")
+    oldest = html.index("We are investigating a problem")
+    assert newest < oldest
+    assert re.search(r'<time datetime="[^"]+">[A-Z][a-z]{2} \d+, \d{4} \d\d:\d\d UTC</time>', html)
+    assert "Loyalty database upgrade" in html and "Scheduled maintenance" in html
+    assert "In-store checkout" in html and "Major outage" in html
+
+
+@pytest.mark.django_db
+def test_page_works_without_javascript_and_loads_nothing_external(client, outage):
+    html = client.get("/").content.decode()
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="https?://', html.split("<footer")[0])
+    assert "<style>" in html  # self-contained CSS
+
+
+@pytest.mark.django_db
+def test_page_is_accessible_landmarks_headings_language(client, outage):
+    html = client.get("/").content.decode()
+    assert '<html lang="en">' in html
+    assert '<meta name="viewport"' in html
+    for landmark in ('<header class="site" role="banner">', '<main id="main"', "<footer", "<nav"):
+        assert landmark in html
+    assert "<h1" in html and "<h2" in html
+    assert 'role="status"' in html  # the overall verdict is announced
+    # each history bar carries its text: colors are never the only signal
+    bars = re.findall(r'<li class="bar-[a-z_]+" title="([^"]+)"', html)
+    assert len(bars) == 90 * 5
+    assert all(": " in label for label in bars)
+
+
+@pytest.mark.django_db
+def test_incident_page_lists_every_update_with_time(client, outage):
+    html = client.get(f"/incidents/{outage.pk}").content.decode()
+    assert "<h1>Registers cannot reach HQ</h1>" in html
+    assert html.count('<li id="update-') == 2
+    assert "Impact: Critical" in html
+
+
+@pytest.mark.django_db
+def test_history_lists_resolved_incidents_by_day(client, outage):
+    services.resolve_incident(outage, "All registers are back online.")
+    html = client.get("/history").content.decode()
+    assert "Registers cannot reach HQ" in html
+    assert "All registers are back online." in html
+    assert client.get("/").content.decode().count("Recently resolved") == 1
+
+
+@pytest.mark.django_db
+def test_unknown_incident_is_404_and_writes_are_refused(client, components):
+    assert client.get("/incidents/999999").status_code == 404
+    assert client.post("/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_subscribe_block_renders_only_when_the_form_template_exists(
+    client, components, settings, tmp_path
+):
+    assert "Get updates" not in client.get("/").content.decode()
+    folder = tmp_path / "templates" / "notifications"
+    folder.mkdir(parents=True)
+    (folder / "subscribe_form.html").write_text(
+        '<form class="subscribe-form">{{ hook_text }}</form>'
+    )
+    templates = [dict(settings.TEMPLATES[0])]
+    templates[0]["DIRS"] = [tmp_path / "templates", *templates[0]["DIRS"]]
+    settings.TEMPLATES = templates
+
+    def hook(context):
+        return {"hook_text": "Sign up for updates"}
+
+    render.register_page_context(hook)
+    try:
+        html = render.index_page(render.Links.served()).decode()
+    finally:
+        render._context_hooks.remove(hook)
+    assert '<section class="subscribe" aria-label="Get updates">' in html
+    assert '<form class="subscribe-form">Sign up for updates</form>' in html

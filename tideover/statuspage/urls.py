@@ -1,0 +1,27 @@
+"""The public status page lives at the site root; tideover/urls.py includes this module."""
+
+from django.urls import path
+
+from tideover.statuspage import views
+from tideover.statuspage.api_v2 import DOCUMENTS
+
+app_name = "statuspage"
+URL_PREFIX = ""
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("history", views.history, name="history"),
+    path("incidents/<int:pk>", views.incident, name="incident"),
+    path("feed.atom", views.feed_atom, name="feed-atom"),
+    path("feed.rss", views.feed_rss, name="feed-rss"),
+    path("history.atom", views.feed_atom, name="history-atom"),
+    path("history.rss", views.feed_rss, name="history-rss"),
+] + [
+    path(
+        f"api/v2/{name}",
+        views.api_document,
+        {"name": name},
+        name=f"api-{name.removesuffix('.json').replace('/', '-')}",
+    )
+    for name in DOCUMENTS
+]

@@ -1,0 +1,92 @@
+"""Public status pages, JSON and feeds: no login, served from the cache of pre-rendered bytes.
+
+These views are public on purpose (customers read them); they carry ``public_page = True``
+instead of a capability. A hit answers from the cache without rendering or touching the
+database; a browser or CDN that already has the bytes gets a 304.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.views.decorators.http import require_safe
+
+from tideover.statuspage import cache, render
+from tideover.statuspage.render import Links
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+ATOM = "application/atom+xml; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
+CACHE_CONTROL = "public, no-cache"  # revalidate every time (cheap 304s): changes show at once
+
+
+def public_page(view):
+    """Mark a view as public: customers read it without logging in."""
+    view = require_safe(view)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    wrapped.public_page = True
+    return wrapped
+
+
+def _not_modified(request, rendered: cache.Rendered) -> bool:
+    tags = request.META.get("HTTP_IF_NONE_MATCH")
+    if tags is not None:
+        wanted = {t.strip().removeprefix("W/") for t in tags.split(",")}
+        return "*" in wanted or rendered.etag in wanted
+    return request.META.get("HTTP_IF_MODIFIED_SINCE") == rendered.last_modified
+
+
+def respond(request, name: str, build: Callable[[], bytes | None], content_type: str):
+    """Answer from the cache (rendering once on a miss), honouring conditional GETs."""
+    rendered = cache.get_or_render(name, build, content_type)
+    if rendered is None:
+        raise Http404("No such page on the status page")
+    if _not_modified(request, rendered):
+        response = HttpResponseNotModified()
+    else:
+        body = b"" if request.method == "HEAD" else rendered.body
+        response = HttpResponse(body, content_type=rendered.content_type)
+        response["Content-Length"] = str(len(rendered.body))
+    response["ETag"] = rendered.etag
+    response["Last-Modified"] = rendered.last_modified
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+@public_page
+def index(request):
+    return respond(request, "index.html", lambda: render.index_page(Links.served()), HTML)
+
+
+@public_page
+def history(request):
+    return respond(request, "history.html", lambda: render.history_page(Links.served()), HTML)
+
+
+@public_page
+def incident(request, pk: int):
+    return respond(
+        request, f"incidents/{pk}.html", lambda: render.incident_page(pk, Links.served()), HTML
+    )
+
+
+@public_page
+def api_document(request, name: str):
+    return respond(request, f"api/v2/{name}", lambda: render.api_document(name), JSON)
+
+
+@public_page
+def feed_atom(request):
+    return respond(request, "feed.atom", lambda: render.feed("atom"), ATOM)
+
+
+@public_page
+def feed_rss(request):
+    return respond(request, "feed.rss", lambda: render.feed("rss"), RSS)
