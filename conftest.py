@@ -44,6 +44,12 @@ def _isolated_cache(settings, tmp_path):
     settings.STATUS_EXPORT_DIR = str(tmp_path / "status-export")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Every test makes staff users; the real (slow on purpose) hasher costs ~0.2 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 

@@ -1,0 +1,365 @@
+"""Console forms for incidents. They check the shape of the input; services check the rules."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from tideover.core.models import Component, ComponentStatus, Region, Store
+from tideover.core.roles import Role
+from tideover.incidents.models import (
+    OPEN_INCIDENT_STATES,
+    IncidentKind,
+    IncidentState,
+    Severity,
+)
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """A phone's native date-and-time picker."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+def _datetime_field(label: str, required: bool = True, help_text: str = "") -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeLocalInput(),
+        help_text=help_text,
+    )
+
+
+class SeverityChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Severity) -> str:
+        cadence = (
+            f"update every {obj.update_cadence_minutes} min"
+            if obj.update_cadence_minutes
+            else "no update cadence"
+        )
+        return f"{obj.name} — {obj.description or obj.get_impact_display()} ({cadence})"
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        full = obj.get_full_name()
+        return f"{full} ({obj.get_username()})" if full else obj.get_username()
+
+
+def staff_with_roles(*roles: Role):
+    """Active users holding any of ``roles`` (superusers hold them all)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[r.value for r in roles]))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _commander_field() -> StaffChoiceField:
+    return StaffChoiceField(
+        staff_with_roles(Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR),
+        required=False,
+        label="Incident commander",
+        empty_label="— me —",
+    )
+
+
+def _comms_field() -> StaffChoiceField:
+    return StaffChoiceField(
+        staff_with_roles(Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR),
+        required=False,
+        label="Comms lead",
+        empty_label="— nobody yet —",
+    )
+
+
+class ComponentStatusFieldsMixin:
+    """One status select per component; blank means 'not affected' or 'no change'."""
+
+    def add_component_fields(self, blank_label: str, current: dict[int, str] | None = None):
+        self._component_fields: dict[str, Component] = {}
+        current = current or {}
+        for component in Component.objects.all():
+            name = f"component_{component.pk}"
+            now = current.get(component.pk)
+            label = component.name
+            if now:
+                label += f" (now {ComponentStatus(now).label.lower()})"
+            self.fields[name] = forms.ChoiceField(
+                label=label,
+                required=False,
+                choices=[("", blank_label), *ComponentStatus.choices],
+            )
+            self._component_fields[name] = component
+
+    @property
+    def component_fields(self):
+        return [self[name] for name in self._component_fields]
+
+    def component_statuses(self) -> dict[Component, str]:
+        return {
+            component: self.cleaned_data[name]
+            for name, component in self._component_fields.items()
+            if self.cleaned_data.get(name)
+        }
+
+
+class StoreScopeForm(forms.Form):
+    """Which stores an incident touches: all of them, some regions, or a list of store codes."""
+
+    SCOPES = [
+        ("all", "All stores"),
+        ("regions", "Some regions"),
+        ("list", "A list of stores"),
+        ("none", "No stores (web or HQ only)"),
+    ]
+    scope = forms.ChoiceField(
+        label="Affected stores", choices=SCOPES, initial="all", widget=forms.RadioSelect
+    )
+    regions = forms.ModelMultipleChoiceField(
+        Region.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    store_codes = forms.CharField(
+        label="Store codes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For a list of stores: codes separated by spaces or commas, e.g. S0042 S0043",
+    )
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        data["stores"] = []
+        if scope == "regions" and not data.get("regions"):
+            self.add_error("regions", "Tick at least one region, or choose another scope.")
+        if scope == "list":
+            codes = [c for c in re.split(r"[\s,;]+", data.get("store_codes", "")) if c]
+            if not codes:
+                self.add_error("store_codes", "Type at least one store code.")
+            stores = list(Store.objects.filter(code__in=codes))
+            unknown = sorted(set(codes) - {s.code for s in stores})
+            if unknown:
+                self.add_error("store_codes", f"No store with code(s): {', '.join(unknown)}.")
+            data["stores"] = stores
+        return data
+
+    def scope_kwargs(self) -> dict:
+        scope = self.cleaned_data["scope"]
+        return {
+            "all_stores": scope == "all",
+            "regions": list(self.cleaned_data.get("regions") or []) if scope == "regions" else [],
+            "stores": self.cleaned_data["stores"] if scope == "list" else [],
+        }
+
+    @staticmethod
+    def initial_for(incident) -> dict:
+        if incident.affects_all_stores:
+            return {"scope": "all"}
+        codes = " ".join(incident.affected_stores.values_list("code", flat=True))
+        regions = list(incident.affected_regions.all())
+        if codes:
+            return {"scope": "list", "store_codes": codes, "regions": regions}
+        if regions:
+            return {"scope": "regions", "regions": regions}
+        return {"scope": "none"}
+
+
+class DeclareForm(ComponentStatusFieldsMixin, StoreScopeForm):
+    title = forms.CharField(
+        max_length=200,
+        help_text="In words a customer understands, e.g. 'Card payments failing in stores'",
+    )
+    severity = SeverityChoiceField(Severity.objects.all(), empty_label=None)
+    commander = _commander_field()
+    comms_lead = _comms_field()
+    message = forms.CharField(
+        label="First public update",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Goes out at once to the status page and subscribers; leave empty to post later",
+    )
+    started_at = _datetime_field(
+        "Started at", required=False, help_text="If the failure began before now (UTC)"
+    )
+    is_drill = forms.BooleanField(
+        label="This is a drill (nothing reaches the public or customers)", required=False
+    )
+
+    field_order = ["title", "severity"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["commander"].queryset = staff_with_roles(
+            Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
+        )
+        self.fields["comms_lead"].queryset = staff_with_roles(
+            Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
+        )
+        self.add_component_fields("Not affected")
+
+
+def _state_choices(incident) -> list[tuple[str, str]]:
+    if incident.kind == IncidentKind.MAINTENANCE:
+        states = [IncidentState.IN_PROGRESS, IncidentState.COMPLETED]
+    else:
+        states = [*OPEN_INCIDENT_STATES, IncidentState.RESOLVED]
+    return [(s.value, s.label) for s in states if s != incident.state]
+
+
+class PublicUpdateForm(ComponentStatusFieldsMixin, forms.Form):
+    body = forms.CharField(
+        label="Public update",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What customers see on the status page and in their messages",
+    )
+    state = forms.ChoiceField(label="Move the incident to", required=False)
+
+    def __init__(self, incident, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [
+            ("", f"keep {incident.get_state_display().lower()}"),
+            *_state_choices(incident),
+        ]
+        current = dict(incident.affected_components.values_list("component_id", "status"))
+        self.add_component_fields("No change", current)
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Internal note", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    talking_points = forms.CharField(
+        label="Talking points",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What staff may tell customers (and what not to say)",
+    )
+
+
+class StateForm(forms.Form):
+    state = forms.ChoiceField(label="New state")
+    message = forms.CharField(
+        label="Public update (optional)",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, incident, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = _state_choices(incident)
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label="Why reopen (posted publicly)",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    state = forms.ChoiceField(
+        label="Reopen as",
+        choices=[(s.value, s.label) for s in OPEN_INCIDENT_STATES],
+        initial=IncidentState.INVESTIGATING,
+    )
+
+
+class ComponentStatusForm(forms.Form):
+    component = forms.ModelChoiceField(Component.objects.all())
+    status = forms.ChoiceField(choices=ComponentStatus.choices)
+
+
+class StatusOnlyForm(forms.Form):
+    status = forms.ChoiceField(choices=ComponentStatus.choices)
+
+
+class IncidentSettingsForm(StoreScopeForm):
+    severity = SeverityChoiceField(Severity.objects.all(), empty_label=None)
+    commander = _commander_field()
+    comms_lead = _comms_field()
+
+    field_order = ["severity", "commander", "comms_lead"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["commander"].queryset = staff_with_roles(
+            Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
+        )
+        self.fields["comms_lead"].queryset = staff_with_roles(
+            Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
+        )
+        self.fields["commander"].empty_label = "— unchanged —"
+        self.fields["comms_lead"].empty_label = "— unchanged —"
+
+
+class MaintenanceForm(StoreScopeForm):
+    title = forms.CharField(max_length=200, help_text="e.g. 'Loyalty system upgrade'")
+    scheduled_for = _datetime_field("Starts (UTC)")
+    scheduled_until = _datetime_field("Ends (UTC)")
+    components = forms.ModelMultipleChoiceField(
+        Component.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    message = forms.CharField(
+        label="Announcement",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Posted on the status page now; empty: '<title> is scheduled.'",
+    )
+
+    field_order = ["title", "scheduled_for", "scheduled_until", "components", "message"]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("scheduled_for"), data.get("scheduled_until")
+        if start and end and end <= start:
+            self.add_error("scheduled_until", "The window must end after it starts.")
+        return data
+
+
+class MaintenanceStepForm(forms.Form):
+    message = forms.CharField(
+        label="Public update (optional)",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class SeverityForm(forms.ModelForm):
+    class Meta:
+        model = Severity
+        fields = ["description", "update_cadence_minutes", "impact"]
+        labels = {"update_cadence_minutes": "Public update every (minutes)"}
+        help_texts = {"update_cadence_minutes": "Empty: no cadence, no reminders"}
+
+    def clean_update_cadence_minutes(self):
+        value = self.cleaned_data.get("update_cadence_minutes")
+        if value is not None and not 1 <= value <= 24 * 60:
+            raise forms.ValidationError("Use between 1 and 1440 minutes, or leave it empty.")
+        return value
+
+
+class IncidentFilterForm(forms.Form):
+    STATUS = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
+    status = forms.ChoiceField(choices=STATUS, required=False, initial="open")
+    severity = forms.ModelChoiceField(
+        Severity.objects.all(), required=False, empty_label="any severity"
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "incidents and maintenance"), *IncidentKind.choices], required=False
+    )
+    q = forms.CharField(label="Title contains", required=False, max_length=100)
