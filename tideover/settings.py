@@ -158,6 +158,17 @@ WHITENOISE_USE_FINDERS = True
 STATUS_EXPORT_DIR = envstr("STATUS_EXPORT_DIR", str(DATA_DIR / "status-export"))
 STATUS_CACHE_SECONDS = envint("STATUS_CACHE_SECONDS", 300)
 
+# --- sales and loyalty (docs/loyalty.md) -----------------------------------------------------
+SALES_MAX_BATCH = envint("SALES_MAX_BATCH", 1000)
+LOYALTY_POINTS_PER_DOLLAR = envint("LOYALTY_POINTS_PER_DOLLAR", 10)
+LOYALTY_TIERS = envlist("LOYALTY_TIERS", ["member:100", "cardholder:150"])
+LOYALTY_REWARD_THRESHOLD_POINTS = envint("LOYALTY_REWARD_THRESHOLD_POINTS", 500)
+LOYALTY_REWARD_VALUE_CENTS = envint("LOYALTY_REWARD_VALUE_CENTS", 500)
+LOYALTY_REWARD_VALID_DAYS = envint("LOYALTY_REWARD_VALID_DAYS", 60)
+LOYALTY_POINTS_VALID_MONTHS = envint("LOYALTY_POINTS_VALID_MONTHS", 12)
+LOYALTY_EXPIRY_REMINDER_DAYS = envint("LOYALTY_EXPIRY_REMINDER_DAYS", 30)
+LOYALTY_ADJUSTMENT_APPROVAL_POINTS = envint("LOYALTY_ADJUSTMENT_APPROVAL_POINTS", 1000)
+
 # --- e-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = envstr("EMAIL_HOST", "127.0.0.1")

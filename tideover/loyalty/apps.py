@@ -5,3 +5,15 @@ class LoyaltyConfig(AppConfig):
     name = "tideover.loyalty"
     label = "loyalty"
     verbose_name = "Loyalty ledger"
+
+    def ready(self):
+        from tideover.core import periodic
+        from tideover.loyalty.accrual import accrue_posted
+        from tideover.loyalty.expiry import run_expiry
+        from tideover.loyalty.rewards import redeem_for_sale
+        from tideover.sales import hooks
+
+        # Points and rewards post inside the sale's own transaction.
+        hooks.register_listener("loyalty", accrue_posted)
+        hooks.register_redeemer("loyalty", redeem_for_sale)
+        periodic.register("loyalty-expiry", 3600, run_expiry)

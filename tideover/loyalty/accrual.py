@@ -1,0 +1,264 @@
+"""Points for purchases, posted with the sale: the sales hook ``accrue_posted`` handles a
+whole batch in a few queries (lock the batch's members, bulk-insert entries and lines, one
+upsert per lot, one balance update per member) and issues rewards at once.
+
+Rules are evaluated at each sale's ``occurred_at``: the base rate (AccrualRule, else the
+LOYALTY_POINTS_PER_DOLLAR setting), the member's tier multiplier and the best promotion running
+then. Returns and voids take back the points of the sale they undo (a return in proportion to
+what was refunded), never more than it earned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from tideover.loyalty import ledger, rewards
+from tideover.loyalty.config import Program, program
+from tideover.loyalty.ledger import LotBook, Posting
+from tideover.loyalty.models import (
+    Account,
+    AccrualRule,
+    EntryKind,
+    JournalEntry,
+    Member,
+    PointsLot,
+    Promotion,
+)
+from tideover.sales.models import Sale, SaleKind, SaleStatus
+
+
+class Rates:
+    """The accrual rules and promotions that apply between two moments, loaded once."""
+
+    def __init__(self, program: Program, start: datetime, end: datetime):
+        self.program = program
+        self.rules = list(AccrualRule.objects.filter(starts_at__lte=end).order_by("-starts_at"))
+        self.promotions = list(Promotion.objects.filter(starts_at__lte=end, ends_at__gt=start))
+
+    def points(self, paid_cents: int, tier: str, at: datetime) -> int:
+        if paid_cents <= 0:
+            return 0
+        per_dollar = next(
+            (r.points_per_dollar for r in self.rules if r.starts_at <= at),
+            self.program.points_per_dollar,
+        )
+        tier_percent = self.program.tier_multipliers.get(tier, 100)
+        promo_percent = max(
+            (
+                p.multiplier_percent
+                for p in self.promotions
+                if p.starts_at <= at < p.ends_at and (not p.tiers or tier in p.tiers)
+            ),
+            default=100,
+        )
+        return paid_cents * per_dollar * tier_percent * promo_percent // 1_000_000
+
+
+def points_for(paid_cents: int, tier: str, at: datetime) -> int:
+    """Points a purchase of ``paid_cents`` at ``at`` earns a member of ``tier``."""
+    return Rates(program(), at, at).points(paid_cents, tier, at)
+
+
+def accrue_posted(posted: list) -> dict[str, dict]:
+    """Sales hook: post the points of newly posted sales; returns extras for each result."""
+    earning = [
+        p
+        for p in posted
+        if p.sale.kind == SaleKind.SALE
+        and p.sale.status == SaleStatus.COMPLETED
+        and p.sale.member_id
+    ]
+    undoing = [
+        p for p in posted if p.sale.kind != SaleKind.SALE and p.sale.status == SaleStatus.COMPLETED
+    ]
+    if not earning and not undoing:
+        return {}
+    prog = program()
+    extras: dict[str, dict] = {}
+    originals = _originals(undoing, earning)
+    members = ledger.lock_members(
+        loyalty_ids={p.sale.member_id for p in earning},
+        pks={o["member_id"] for o in originals.values() if o["member_id"]},
+    )
+    by_loyalty_id = {m.loyalty_id: m for m in members.values()}
+    book = LotBook()
+    postings: list[Posting] = []
+    touched: dict[int, list[str]] = defaultdict(list)  # member pk -> sale ids
+    earned_now: dict[str, tuple[int, int]] = {}  # sale id -> (member pk, points)
+    if earning:
+        times = [p.sale.occurred_at for p in earning]
+        rates = Rates(prog, min(times), max(times))
+        _reinstate_for_late_sales(earning, by_loyalty_id, book, postings)
+        for p in earning:
+            sale = p.sale
+            member = by_loyalty_id.get(sale.member_id)
+            if member is None:
+                extras[sale.sale_id] = {
+                    "notes": [f"No member {sale.member_id}; the sale posted without points"]
+                }
+                continue
+            points = rates.points(p.paid_cents, member.tier, sale.occurred_at)
+            touched[member.pk].append(sale.sale_id)
+            extras[sale.sale_id] = {"points": points}
+            if points <= 0:
+                continue
+            earned_now[sale.sale_id] = (member.pk, points)
+            member.balance += points
+            book.credit(
+                member, ledger.expiry_date(sale.occurred_at, prog.points_valid_months), points
+            )
+            postings.append(
+                Posting(
+                    member=member,
+                    kind=EntryKind.ACCRUAL,
+                    source_type="sale",
+                    source_id=sale.sale_id,
+                    points=points,
+                    contra=Account.POINTS_ISSUED,
+                    occurred_at=sale.occurred_at,
+                    reason=f"Purchase at {sale.store.code}",
+                )
+            )
+    if undoing:
+        _reverse(undoing, originals, earned_now, members, book, postings, touched, extras)
+    _finish(members, touched, book, postings, prog, extras)
+    return extras
+
+
+def _originals(undoing: list, earning: list) -> dict[str, dict]:
+    """What each undone sale earned: {sale id: {member_id, points, paid_cents}}."""
+    ids = {p.sale.original_sale_id for p in undoing}
+    if not ids:
+        return {}
+    found = {
+        sale_id: {"member_id": None, "points": 0, "paid_cents": paid}
+        for sale_id, paid in Sale.objects.filter(sale_id__in=ids).values_list(
+            "sale_id", "paid_cents"
+        )
+    }
+    for source_id, member_id, points in JournalEntry.objects.filter(
+        source_type="sale", source_id__in=ids
+    ).values_list("source_id", "member_id", "points"):
+        found[source_id].update(member_id=member_id, points=points)
+    return found
+
+
+def _reverse(undoing, originals, earned_now, members, book, postings, touched, extras) -> None:
+    ids = {p.sale.original_sale_id for p in undoing}
+    taken_back = dict(
+        JournalEntry.objects.filter(source_type="return", related_source_id__in=ids)
+        .values("related_source_id")
+        .annotate(total=Sum("points"))
+        .values_list("related_source_id", "total")
+    )
+    for p in undoing:
+        sale = p.sale
+        original = originals.get(sale.original_sale_id, {})
+        member_pk, earned = original.get("member_id"), original.get("points", 0)
+        if sale.original_sale_id in earned_now:
+            member_pk, earned = earned_now[sale.original_sale_id]
+        if not member_pk or earned <= 0:
+            continue
+        left = earned + taken_back.get(sale.original_sale_id, 0)
+        paid = original.get("paid_cents") or 0
+        if sale.kind == SaleKind.VOID or paid <= 0 or p.paid_cents >= paid:
+            back = left
+        else:
+            back = min(left, -(-earned * p.paid_cents // paid))  # round up: never keep extra
+        if back <= 0:
+            continue
+        taken_back[sale.original_sale_id] = taken_back.get(sale.original_sale_id, 0) - back
+        member = members[member_pk]
+        member.balance -= back
+        book.debit(member, back)
+        touched[member.pk].append(sale.sale_id)
+        extras[sale.sale_id] = {"points": -back}
+        postings.append(
+            Posting(
+                member=member,
+                kind=EntryKind.REVERSAL,
+                source_type="return",
+                source_id=sale.sale_id,
+                points=-back,
+                contra=Account.POINTS_ISSUED,
+                occurred_at=sale.occurred_at,
+                reason=f"{sale.get_kind_display().split(' ')[0]} of sale {sale.original_sale_id}",
+                related_source_id=sale.original_sale_id,
+            )
+        )
+
+
+def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings) -> None:
+    """A sale made before a deadline counts even if it posts after the points expired: the
+    expired points come back for this posting (and expire again unless a reward uses them)."""
+    by_member = defaultdict(list)
+    for p in earning:
+        member = by_loyalty_id.get(p.sale.member_id)
+        if member is not None:
+            by_member[member.pk].append(timezone.localtime(p.sale.occurred_at).date())
+    if not by_member:
+        return
+    earliest = min(min(days) for days in by_member.values())
+    late = list(
+        PointsLot.objects.filter(
+            member_id__in=list(by_member), expired__gt=0, expires_on__gte=earliest
+        ).values_list("member_id", "expires_on")
+    )
+    due = [(pk, day) for pk, day in late if min(by_member[pk]) <= day]
+    if not due:
+        return
+    members = {m.pk: m for m in by_loyalty_id.values()}
+    book.load({pk for pk, _ in due})
+    for pk, day in due:
+        member = members[pk]
+        lot = next(lot for lot in book.lots(pk) if lot.expires_on == day)
+        amount = lot.expired
+        member.balance += amount
+        lot.expired -= amount
+        lot.remaining += ledger.lots_change(member.balance - amount, amount)
+        postings.append(
+            Posting(
+                member=member,
+                kind=EntryKind.REINSTATE,
+                source_type="reinstate",
+                source_id=f"{lot.pk}.{lot.expiry_seq}",
+                points=amount,
+                contra=Account.POINTS_EXPIRED,
+                occurred_at=timezone.now(),
+                reason=f"A purchase made by {day:%-d %b %Y} posted late; its expired points count",
+            )
+        )
+
+
+def _finish(members, touched, book, postings, prog, extras) -> None:
+    """Rewards for thresholds crossed, late lots expired again, then write it all."""
+    from tideover.loyalty.expiry import expire_lot
+
+    today = timezone.localdate()
+    for pk, sale_ids in touched.items():
+        member = members[pk]
+        new_postings, issued = rewards.issue_due(member, book, prog)
+        postings.extend(new_postings)
+        if book.is_loaded(pk):
+            for lot in book.lots(pk):
+                if lot.expires_on < today and lot.remaining > 0:
+                    postings.append(expire_lot(member, lot))
+        for sale_id in sale_ids:
+            extras.setdefault(sale_id, {})["balance"] = member.balance
+        if issued:
+            extras[sale_ids[-1]]["rewards"] = [
+                {"code": r.code, "value_cents": r.value_cents, "expires_at": r.expires_at}
+                for r in issued
+            ]
+    ledger.write(postings)
+    ledger.save_balances([members[pk] for pk in touched])
+    book.flush()
+
+
+def lock_member(member: Member) -> Member:
+    """The member's row, locked for this transaction, with the current balance."""
+    return Member.objects.select_for_update().get(pk=member.pk)

@@ -1,0 +1,185 @@
+"""Customer-service adjustments (above a size, a second person approves) and point grants
+from other apps (goodwill). Every one is an entry on the member's statement with who and why."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from tideover.core.errors import Conflict, DomainError, PermissionDenied
+from tideover.loyalty import audit, ledger, rewards
+from tideover.loyalty.audit import Actor
+from tideover.loyalty.config import program
+from tideover.loyalty.ledger import LotBook, Posting
+from tideover.loyalty.models import (
+    Account,
+    Adjustment,
+    AdjustmentReason,
+    AdjustmentState,
+    EntryKind,
+    JournalEntry,
+    Member,
+)
+
+MAX_ADJUSTMENT = 1_000_000
+
+
+def _validate(points: int, reason_code: str, note: str) -> None:
+    if not isinstance(points, int) or points == 0:
+        raise DomainError(
+            "Enter the points to credit (positive) or debit (negative)", field="points"
+        )
+    if abs(points) > MAX_ADJUSTMENT:
+        raise DomainError(f"At most {MAX_ADJUSTMENT:,} points in one adjustment", field="points")
+    if reason_code not in AdjustmentReason.values:
+        raise DomainError(
+            f"Unknown reason {reason_code!r}; use one of {', '.join(AdjustmentReason.values)}",
+            field="reason_code",
+        )
+    if not (note or "").strip():
+        raise DomainError("Say why in the note: the member's statement shows it", field="note")
+
+
+def request_adjustment(
+    member: Member, points: int, reason_code: str, note: str, *, actor: Actor
+) -> Adjustment:
+    """Credit or debit points now, or hold them for a second person above the approval size."""
+    _validate(points, reason_code, note)
+    with transaction.atomic():
+        member = ledger.lock_members(pks=[member.pk])[member.pk]
+        needs_approval = abs(points) > program().approval_points
+        adjustment = Adjustment.objects.create(
+            member=member,
+            points=points,
+            reason_code=reason_code,
+            note=note.strip()[:2000],
+            state=AdjustmentState.PENDING if needs_approval else AdjustmentState.POSTED,
+            requested_by=actor.user,
+            requested_by_name=actor.name,
+        )
+        if needs_approval:
+            audit.record(actor, "adjustment_requested", member, f"#{adjustment.pk} {points:+d}")
+        else:
+            _post(adjustment, member, actor)
+            audit.record(actor, "adjustment_posted", member, f"#{adjustment.pk} {points:+d}")
+    return adjustment
+
+
+def approve_adjustment(adjustment: Adjustment, *, actor: Actor, note: str = "") -> Adjustment:
+    """A second person approves a large adjustment, which posts it."""
+    return _decide(adjustment, actor=actor, note=note, approve=True)
+
+
+def reject_adjustment(adjustment: Adjustment, *, actor: Actor, note: str) -> Adjustment:
+    """A second person turns a large adjustment down, saying why."""
+    if not (note or "").strip():
+        raise DomainError("Say why it is rejected", field="note")
+    return _decide(adjustment, actor=actor, note=note, approve=False)
+
+
+def _decide(adjustment: Adjustment, *, actor: Actor, note: str, approve: bool) -> Adjustment:
+    if actor.user is None:
+        raise PermissionDenied("A person must approve adjustments, not a token")
+    with transaction.atomic():
+        member = ledger.lock_members(pks=[adjustment.member_id])[adjustment.member_id]
+        adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+        if adjustment.state != AdjustmentState.PENDING:
+            raise Conflict(f"This adjustment is already {adjustment.get_state_display().lower()}")
+        if adjustment.requested_by_id == actor.user.pk:
+            raise PermissionDenied("Someone other than the requester must approve it")
+        adjustment.decided_by = actor.user
+        adjustment.decided_by_name = actor.name
+        adjustment.decided_at = timezone.now()
+        adjustment.decision_note = (note or "").strip()[:2000]
+        if approve:
+            adjustment.state = AdjustmentState.POSTED
+            _post(adjustment, member, actor)
+        else:
+            adjustment.state = AdjustmentState.REJECTED
+        adjustment.save()
+        verb = "approved" if approve else "rejected"
+        audit.record(
+            actor, f"adjustment_{verb}", member, f"#{adjustment.pk} {adjustment.points:+d}"
+        )
+    return adjustment
+
+
+def _post(adjustment: Adjustment, member: Member, actor: Actor) -> None:
+    who = adjustment.requested_by_name
+    if adjustment.decided_by_name:
+        who = f"{who}, approved by {adjustment.decided_by_name}"
+    _apply(
+        member,
+        Posting(
+            member=member,
+            kind=EntryKind.ADJUSTMENT,
+            source_type="adjustment",
+            source_id=str(adjustment.pk),
+            points=adjustment.points,
+            contra=Account.ADJUSTMENTS,
+            occurred_at=timezone.now(),
+            actor=who,
+            reason=f"{adjustment.get_reason_code_display()}: {adjustment.note}",
+        ),
+        actor,
+    )
+
+
+def _apply(member: Member, posting: Posting, actor: Actor) -> None:
+    """Post one entry for a locked member, keep lots and balance, issue rewards it earns."""
+    if posting.points < 0 and member.balance + posting.points < 0:
+        raise DomainError(
+            f"The member has {member.balance} points; a debit of {-posting.points} would take "
+            "the balance below zero",
+            field="points",
+        )
+    prog = program()
+    book = LotBook()
+    member.balance += posting.points
+    if posting.points > 0:
+        book.credit(
+            member, ledger.expiry_date(timezone.now(), prog.points_valid_months), posting.points
+        )
+    else:
+        book.debit(member, -posting.points)
+    postings = [posting]
+    more, _issued = rewards.issue_due(member, book, prog, actor=actor.name)
+    postings.extend(more)
+    ledger.write(postings)
+    ledger.save_balances([member])
+    book.flush()
+
+
+def grant_points(
+    member: Member,
+    points: int,
+    *,
+    source_type: str,
+    source_id: str,
+    reason: str,
+    actor: Actor = audit.SYSTEM,
+) -> JournalEntry | None:
+    """Give a member points once per source (e.g. a goodwill offer); None if already given."""
+    if points <= 0:
+        raise DomainError("Grant a positive number of points", field="points")
+    if source_type in {"sale", "return", "reward", "expiry", "reinstate", "adjustment"}:
+        raise DomainError(f"{source_type!r} is reserved for the ledger's own entries")
+    with transaction.atomic():
+        # Checked under the member's lock, so two grants for one source cannot both pass.
+        member = ledger.lock_members(pks=[member.pk])[member.pk]
+        if JournalEntry.objects.filter(source_type=source_type, source_id=source_id).exists():
+            return None
+        posting = Posting(
+            member=member,
+            kind=EntryKind.GRANT,
+            source_type=source_type,
+            source_id=str(source_id)[:80],
+            points=points,
+            contra=Account.ADJUSTMENTS,
+            occurred_at=timezone.now(),
+            actor=actor.name,
+            reason=reason[:300],
+        )
+        _apply(member, posting, actor)
+        audit.record(actor, "points_granted", member, f"{source_type}:{source_id} {points:+d}")
+    return JournalEntry.objects.get(source_type=source_type, source_id=str(source_id)[:80])

@@ -1,0 +1,232 @@
+"""/api/v1/loyalty/...: members, balances, statements, rewards and adjustments."""
+
+from __future__ import annotations
+
+from ninja import Router, Status
+
+from tideover.core.api_auth import actor_name, actor_user, require
+from tideover.core.errors import DomainError, NotFound
+from tideover.core.models import ApiToken, Store, TokenScope
+from tideover.core.roles import Capability
+from tideover.loyalty import adjustments, audit, members, rewards, statements
+from tideover.loyalty.config import program
+from tideover.loyalty.models import Adjustment, AdjustmentState, Member
+from tideover.loyalty.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    BalanceOut,
+    CodeCheckOut,
+    DecisionIn,
+    EntryOut,
+    MemberIn,
+    MemberOut,
+    RewardOut,
+)
+
+PREFIX = "/loyalty"
+router = Router(tags=["loyalty"])
+
+READ = {"scope": TokenScope.LOYALTY_READ, "capability": Capability.VIEW_MEMBERS}
+ADJUST = {"scope": TokenScope.LOYALTY_WRITE, "capability": Capability.ADJUST_POINTS}
+
+
+def _actor(request) -> audit.Actor:
+    return audit.Actor(user=actor_user(request), name=actor_name(request))
+
+
+def _sees_contacts(caller) -> bool:
+    # A store agent's token needs balances, not phone numbers.
+    return not (isinstance(caller, ApiToken) and caller.store_id)
+
+
+def member_out(member: Member, *, contacts: bool) -> dict:
+    return {
+        "loyalty_id": member.loyalty_id,
+        "name": member.name,
+        "phone": member.phone_e164 if contacts else None,
+        "email": member.email if contacts else None,
+        "tier": member.tier,
+        "balance": member.balance,
+        "home_store": member.home_store.code if member.home_store_id else None,
+        "consent": {
+            "transactional": member.consent_transactional,
+            "marketing_sms": member.consent_marketing_sms,
+            "marketing_email": member.consent_marketing_email,
+            "updated_at": member.consent_updated_at,
+            "source": member.consent_source,
+        },
+        "created_at": member.created_at,
+    }
+
+
+def adjustment_out(adjustment: Adjustment) -> dict:
+    return {
+        "id": adjustment.pk,
+        "loyalty_id": adjustment.member.loyalty_id,
+        "points": adjustment.points,
+        "reason_code": adjustment.reason_code,
+        "note": adjustment.note,
+        "state": adjustment.state,
+        "requested_by": adjustment.requested_by_name,
+        "requested_at": adjustment.requested_at,
+        "decided_by": adjustment.decided_by_name,
+        "decided_at": adjustment.decided_at,
+        "decision_note": adjustment.decision_note,
+    }
+
+
+def _member(loyalty_id: str) -> Member:
+    member = (
+        Member.objects.select_related("home_store").filter(loyalty_id=loyalty_id.upper()).first()
+    )
+    if member is None:
+        raise NotFound(f"No member with loyalty id {loyalty_id!r}")
+    return member
+
+
+@router.get("/members", response=list[MemberOut], summary="Find members by id, phone or e-mail")
+def search(request, q: str):
+    caller = require(request, **READ)
+    found = members.search_members(q, actor=_actor(request))
+    return [member_out(m, contacts=_sees_contacts(caller)) for m in found]
+
+
+@router.post("/members", response={201: MemberOut}, summary="Sign a member up")
+def create(request, payload: MemberIn):
+    require(request, **ADJUST)
+    store = None
+    if payload.home_store:
+        store = Store.objects.filter(code=payload.home_store).first()
+        if store is None:
+            raise DomainError(f"Unknown store {payload.home_store!r}", field="home_store")
+    member = members.create_member(
+        name=payload.name,
+        phone=payload.phone,
+        email=payload.email,
+        tier=payload.tier,
+        loyalty_id=payload.loyalty_id,
+        consents=dict(payload.consents),
+        consent_source=payload.consent_source,
+        home_store=store,
+        actor=_actor(request),
+    )
+    return Status(201, member_out(member, contacts=True))
+
+
+@router.get("/members/{loyalty_id}", response=MemberOut, summary="One member")
+def get_member(request, loyalty_id: str):
+    caller = require(request, **READ)
+    member = _member(loyalty_id)
+    audit.record(_actor(request), "member_viewed", member, "api")
+    return member_out(member, contacts=_sees_contacts(caller))
+
+
+@router.get(
+    "/members/{loyalty_id}/balance",
+    response=BalanceOut,
+    summary="Balance, rewards, expiring points",
+)
+def balance(request, loyalty_id: str):
+    require(request, **READ)
+    member = _member(loyalty_id)
+    threshold = program().reward_threshold
+    return {
+        "loyalty_id": member.loyalty_id,
+        "balance": member.balance,
+        "pending_rewards": statements.pending_rewards(member),
+        "expiring": [
+            {"expires_on": lot.expires_on, "points": lot.remaining}
+            for lot in statements.upcoming_expiry(member)
+        ],
+        "next_reward_in_points": threshold - member.balance % threshold
+        if member.balance >= 0
+        else threshold - member.balance,
+    }
+
+
+@router.get(
+    "/members/{loyalty_id}/statement",
+    response=list[EntryOut],
+    summary="Every entry, newest first, with its source, who and why",
+)
+def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None = None):
+    require(request, **READ)
+    member = _member(loyalty_id)
+    return [
+        {
+            **{f: getattr(e, f) for f in EntryOut.model_fields if f != "lines"},
+            "lines": list(e.lines.all()),
+        }
+        for e in statements.statement(member, limit=limit, before_id=before_id)
+    ]
+
+
+@router.get("/members/{loyalty_id}/rewards", response=list[RewardOut], summary="All rewards")
+def member_rewards(request, loyalty_id: str):
+    require(request, **READ)
+    return list(_member(loyalty_id).rewards.all())
+
+
+@router.post(
+    "/members/{loyalty_id}/adjustments",
+    response={201: AdjustmentOut},
+    summary="Credit or debit points (large ones wait for approval)",
+)
+def adjust(request, loyalty_id: str, payload: AdjustmentIn):
+    require(request, **ADJUST)
+    adjustment = adjustments.request_adjustment(
+        _member(loyalty_id),
+        payload.points,
+        payload.reason_code,
+        payload.note,
+        actor=_actor(request),
+    )
+    return Status(201, adjustment_out(adjustment))
+
+
+@router.get("/adjustments", response=list[AdjustmentOut], summary="Adjustments, newest first")
+def list_adjustments(request, state: str | None = None, limit: int = 100):
+    require(request, **READ)
+    query = Adjustment.objects.select_related("member")
+    if state:
+        if state not in AdjustmentState.values:
+            raise DomainError(f"state is one of {', '.join(AdjustmentState.values)}", field="state")
+        query = query.filter(state=state)
+    return [adjustment_out(a) for a in query[: max(1, min(limit, 1000))]]
+
+
+def _adjustment(adjustment_id: int) -> Adjustment:
+    found = Adjustment.objects.select_related("member").filter(pk=adjustment_id).first()
+    if found is None:
+        raise NotFound(f"No adjustment #{adjustment_id}")
+    return found
+
+
+@router.post("/adjustments/{adjustment_id}/approve", response=AdjustmentOut, summary="Approve")
+def approve(request, adjustment_id: int, payload: DecisionIn):
+    require(request, capability=Capability.APPROVE_ADJUSTMENT)
+    done = adjustments.approve_adjustment(
+        _adjustment(adjustment_id), actor=_actor(request), note=payload.note
+    )
+    return adjustment_out(_adjustment(done.pk))
+
+
+@router.post("/adjustments/{adjustment_id}/reject", response=AdjustmentOut, summary="Reject")
+def reject(request, adjustment_id: int, payload: DecisionIn):
+    require(request, capability=Capability.APPROVE_ADJUSTMENT)
+    done = adjustments.reject_adjustment(
+        _adjustment(adjustment_id), actor=_actor(request), note=payload.note
+    )
+    return adjustment_out(_adjustment(done.pk))
+
+
+@router.get("/rewards/{code}", response=CodeCheckOut, summary="Check a reward code at the till")
+def check_reward(request, code: str):
+    require(request, **READ)
+    reward = rewards.check_code(code)
+    return {
+        "code": reward.code,
+        "value_cents": reward.value_cents,
+        "expires_at": reward.expires_at,
+        "usable": True,
+    }

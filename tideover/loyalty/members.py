@@ -1,0 +1,156 @@
+"""Members: sign-up, consent (with when and how), and lookup for customer service."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tideover.core.errors import DomainError, NotFound
+from tideover.core.phones import to_e164
+from tideover.loyalty import audit
+from tideover.loyalty.audit import Actor
+from tideover.loyalty.config import program
+from tideover.loyalty.models import ConsentChannel, ConsentRecord, Member
+
+LOYALTY_ID = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+CONSENT_FIELDS = {
+    ConsentChannel.TRANSACTIONAL: "consent_transactional",
+    ConsentChannel.MARKETING_SMS: "consent_marketing_sms",
+    ConsentChannel.MARKETING_EMAIL: "consent_marketing_email",
+}
+
+
+def _email(raw: str) -> str:
+    email = (raw or "").strip().lower()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(f"{raw!r} is not an e-mail address", field="email")
+    return email
+
+
+def _tier(tier: str) -> str:
+    tiers = program().tier_multipliers
+    if tier not in tiers:
+        raise DomainError(f"Unknown tier {tier!r}; use one of {', '.join(tiers)}", field="tier")
+    return tier
+
+
+def create_member(
+    *,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    tier: str = "member",
+    loyalty_id: str | None = None,
+    consents: dict[str, bool] | None = None,
+    consent_source: str = "",
+    home_store=None,
+    actor: Actor = audit.SYSTEM,
+) -> Member:
+    """Sign a member up; consents are recorded with when and how they were given."""
+    if not (name or "").strip():
+        raise DomainError("Enter the member's name", field="name")
+    phone_e164 = to_e164(phone) if (phone or "").strip() else ""
+    email = _email(email)
+    tier = _tier(tier)
+    consents = consents or {}
+    unknown = set(consents) - set(ConsentChannel.values)
+    if unknown:
+        raise DomainError(f"Unknown consent(s): {', '.join(sorted(unknown))}", field="consents")
+    if any(consents.values()) and not consent_source.strip():
+        raise DomainError(
+            "Say how consent was given (e.g. 'store sign-up form')", field="consent_source"
+        )
+    if loyalty_id is not None:
+        loyalty_id = loyalty_id.strip().upper()
+        if not LOYALTY_ID.match(loyalty_id):
+            raise DomainError("A loyalty id is 3-32 letters, digits or dashes", field="loyalty_id")
+    now = timezone.now()
+    for _attempt in range(5):
+        candidate = loyalty_id or f"M{secrets.randbelow(10**10):010d}"
+        try:
+            with transaction.atomic():
+                member = Member.objects.create(
+                    loyalty_id=candidate,
+                    name=name.strip()[:200],
+                    phone_e164=phone_e164,
+                    email=email,
+                    tier=tier,
+                    home_store=home_store,
+                    consent_transactional=consents.get(ConsentChannel.TRANSACTIONAL, True),
+                    consent_marketing_sms=consents.get(ConsentChannel.MARKETING_SMS, False),
+                    consent_marketing_email=consents.get(ConsentChannel.MARKETING_EMAIL, False),
+                    consent_updated_at=now if consents else None,
+                    consent_source=consent_source.strip()[:40],
+                )
+                ConsentRecord.objects.bulk_create(
+                    ConsentRecord(
+                        member=member, channel=c, granted=g, at=now, source=consent_source[:40]
+                    )
+                    for c, g in consents.items()
+                )
+                audit.record(actor, "member_created", member)
+                return member
+        except IntegrityError:
+            if loyalty_id is not None:
+                raise DomainError(f"Loyalty id {loyalty_id} is taken", field="loyalty_id")
+    raise DomainError("Could not make a free loyalty id; try again")
+
+
+@transaction.atomic
+def set_consent(
+    member: Member, channel: str, granted: bool, *, source: str, actor: Actor
+) -> Member:
+    """Give or withdraw one consent, keeping the record of when and how."""
+    if channel not in CONSENT_FIELDS:
+        raise DomainError(f"Unknown consent {channel!r}", field="channel")
+    if not source.strip():
+        raise DomainError("Say how the member told us (e.g. 'phone call')", field="source")
+    now = timezone.now()
+    setattr(member, CONSENT_FIELDS[channel], granted)
+    member.consent_updated_at = now
+    member.consent_source = source.strip()[:40]
+    member.save(update_fields=[CONSENT_FIELDS[channel], "consent_updated_at", "consent_source"])
+    ConsentRecord.objects.create(
+        member=member, channel=channel, granted=granted, at=now, source=source[:40]
+    )
+    audit.record(actor, "consent_changed", member, f"{channel}={'yes' if granted else 'no'}")
+    return member
+
+
+def get_member(loyalty_id: str) -> Member:
+    member = Member.objects.filter(loyalty_id=(loyalty_id or "").strip().upper()).first()
+    if member is None:
+        raise NotFound(f"No member with loyalty id {loyalty_id!r}")
+    return member
+
+
+def search_members(query: str, *, actor: Actor, limit: int = 20) -> list[Member]:
+    """Find members by loyalty id, phone (any format) or e-mail; the lookup is audited."""
+    text = (query or "").strip()
+    if len(text) < 3:
+        raise DomainError("Enter a loyalty id, a phone number or an e-mail address", field="q")
+    if "@" in text:
+        found = Member.objects.filter(email=text.lower())
+        how = "email"
+    elif LOYALTY_ID.match(text.upper()) and not text.replace(" ", "").lstrip("+").isdigit():
+        found = Member.objects.filter(loyalty_id=text.upper())
+        how = "loyalty_id"
+    else:
+        try:
+            phone = to_e164(text)
+        except DomainError:
+            found, how = Member.objects.filter(loyalty_id=text.upper()), "loyalty_id"
+        else:
+            found, how = Member.objects.filter(phone_e164=phone), "phone"
+    members = list(found[:limit])
+    audit.record(actor, "member_search", None, f"by {how}: {len(members)} found")
+    return members

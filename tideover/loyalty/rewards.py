@@ -1,0 +1,128 @@
+"""Rewards: points become a single-use code the moment they cross the threshold, and a code
+is redeemed once at a till even when two tills try at the same instant."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tideover.loyalty import codes, notices
+from tideover.loyalty.config import Program
+from tideover.loyalty.ledger import LotBook, Posting
+from tideover.loyalty.models import Account, EntryKind, Member, NoticeKind, Reward
+from tideover.sales.hooks import CodeRefused
+
+MAX_REWARDS_PER_POSTING = 50  # a guard against a mistyped million-point adjustment
+
+
+def issue_due(
+    member: Member, book: LotBook, program: Program, *, at=None, actor: str = "system"
+) -> tuple[list[Posting], list[Reward]]:
+    """Turn every full threshold of the member's balance into a reward, now.
+
+    The caller holds the member locked and writes the returned postings in its transaction.
+    """
+    postings, issued = [], []
+    now = timezone.now()
+    at = at or now
+    while member.balance >= program.reward_threshold and len(issued) < MAX_REWARDS_PER_POSTING:
+        reward = _create_reward(member, program, now)
+        member.balance -= program.reward_threshold
+        book.debit(member, program.reward_threshold)
+        postings.append(
+            Posting(
+                member=member,
+                kind=EntryKind.REWARD,
+                source_type="reward",
+                source_id=reward.code,
+                points=-program.reward_threshold,
+                contra=Account.POINTS_REDEEMED,
+                occurred_at=at,
+                actor=actor,
+                reason=f"{program.reward_threshold} points became a "
+                f"{notices.dollars(program.reward_value_cents)} reward",
+            )
+        )
+        issued.append(reward)
+    for reward in issued:
+        text = (
+            f"Your {notices.dollars(reward.value_cents)} reward is ready: code {reward.code}. "
+            f"Use it on your next purchase, in store or online, by "
+            f"{timezone.localtime(reward.expires_at):%-d %b %Y}. Points left: {member.balance}."
+        )
+        notices.tell(
+            member,
+            NoticeKind.REWARD_ISSUED,
+            text,
+            f"reward:{reward.code}",
+            "loyalty.reward_issued",
+            reward=reward,
+        )
+    return postings, issued
+
+
+def _create_reward(member: Member, program: Program, now) -> Reward:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Reward.objects.create(
+                    member=member,
+                    code=codes.make_code(),
+                    value_cents=program.reward_value_cents,
+                    points=program.reward_threshold,
+                    issued_at=now,
+                    expires_at=now + timedelta(days=program.reward_valid_days),
+                )
+        except IntegrityError:  # 55 random bits colliding: astronomically rare, but cheap
+            continue
+    raise RuntimeError("could not mint a unique reward code")
+
+
+def redeem_for_sale(code: str, *, sale) -> dict | None:
+    """Sales hook: redeem a reward code carried by a sale, once, or say why not."""
+    normalized = codes.normalize_code(code)
+    if normalized is None:
+        return None
+    # The WHERE is the lock: of two tills, exactly one UPDATE finds redeemed_at still empty.
+    updated = Reward.objects.filter(
+        code=normalized, redeemed_at__isnull=True, expires_at__gte=sale.occurred_at
+    ).update(
+        redeemed_at=timezone.now(),
+        redeemed_sale_id=sale.sale_id,
+        redeemed_store=sale.store.code,
+    )
+    if updated:
+        return {"code": normalized}
+    reward = Reward.objects.filter(code=normalized).first()
+    if reward is None:
+        return None
+    if reward.redeemed_at is not None:
+        raise CodeRefused(
+            f"Reward {normalized} was already used (sale {reward.redeemed_sale_id} at "
+            f"{reward.redeemed_store}); take it off this sale and post it again"
+        )
+    raise CodeRefused(
+        f"Reward {normalized} expired on {timezone.localtime(reward.expires_at):%-d %b %Y}; "
+        "take it off this sale and post it again"
+    )
+
+
+def check_code(code: str) -> Reward:
+    """The reward behind a code typed at a till (NotFound / Conflict when it cannot be used)."""
+    from tideover.core.errors import Conflict, DomainError, NotFound
+
+    normalized = codes.normalize_code(code)
+    if normalized is None:
+        raise DomainError(
+            f"{code!r} is not a valid code: check each character (no 0, O, 1 or I)", field="code"
+        )
+    reward = Reward.objects.select_related("member").filter(code=normalized).first()
+    if reward is None:
+        raise NotFound(f"No reward with code {normalized}")
+    if reward.redeemed_at is not None:
+        raise Conflict(f"Reward {normalized} was already used (sale {reward.redeemed_sale_id})")
+    if reward.expires_at < timezone.now():
+        raise Conflict(f"Reward {normalized} has expired")
+    return reward

@@ -1,0 +1,119 @@
+"""API shapes for members, balances, statements, rewards and adjustments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+from tideover.loyalty.models import AdjustmentReason
+
+ReasonCode = Literal[tuple(AdjustmentReason.values)]  # type: ignore[valid-type]
+
+
+class ConsentOut(Schema):
+    transactional: bool
+    marketing_sms: bool
+    marketing_email: bool
+    updated_at: datetime | None
+    source: str
+
+
+class MemberOut(Schema):
+    loyalty_id: str
+    name: str
+    phone: str | None = Field(None, description="E.164; only for callers allowed to see contacts")
+    email: str | None = None
+    tier: str
+    balance: int
+    home_store: str | None
+    consent: ConsentOut
+    created_at: datetime
+
+
+class MemberIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    phone: str = Field("", max_length=40, description="Any format; stored as E.164")
+    email: str = Field("", max_length=254)
+    tier: str = "member"
+    loyalty_id: str | None = Field(None, max_length=32, description="Leave out to have one made")
+    consents: dict[Literal["transactional", "marketing_sms", "marketing_email"], bool] = Field(
+        default_factory=dict
+    )
+    consent_source: str = Field("", max_length=40, description="How consent was given")
+    home_store: str | None = Field(None, max_length=20, description="Store code")
+
+
+class LotOut(Schema):
+    expires_on: date
+    points: int
+
+
+class RewardOut(Schema):
+    code: str
+    value_cents: int
+    points: int
+    issued_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    redeemed_sale_id: str
+
+
+class BalanceOut(Schema):
+    loyalty_id: str
+    balance: int
+    pending_rewards: list[RewardOut]
+    expiring: list[LotOut]
+    next_reward_in_points: int
+
+
+class LineOut(Schema):
+    account: str
+    points: int
+
+
+class EntryOut(Schema):
+    id: int
+    kind: str
+    source_type: str
+    source_id: str
+    points: int
+    occurred_at: datetime
+    posted_at: datetime
+    actor: str
+    reason: str
+    lines: list[LineOut]
+
+
+class AdjustmentIn(Schema):
+    points: int = Field(
+        ..., description="Positive credits, negative debits", ge=-1_000_000, le=1_000_000
+    )
+    reason_code: ReasonCode
+    note: str = Field(..., min_length=1, max_length=2000)
+
+
+class DecisionIn(Schema):
+    note: str = Field("", max_length=2000)
+
+
+class AdjustmentOut(Schema):
+    id: int
+    loyalty_id: str
+    points: int
+    reason_code: str
+    note: str
+    state: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str
+    decided_at: datetime | None
+    decision_note: str
+
+
+class CodeCheckOut(Schema):
+    code: str
+    value_cents: int
+    expires_at: datetime
+    usable: bool

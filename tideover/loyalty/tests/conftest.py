@@ -1,0 +1,27 @@
+import pytest
+
+
+@pytest.fixture
+def member(db, chain):
+    from tideover.loyalty.members import create_member
+
+    return create_member(
+        name="Dana Shopper",
+        phone="+1 512 555 0142",
+        email="dana@example.com",
+        loyalty_id="M0000042",
+        consents={"transactional": True, "marketing_sms": True},
+        consent_source="store sign-up form",
+    )
+
+
+@pytest.fixture
+def make_member(db, chain):
+    from tideover.loyalty.members import create_member
+
+    def make(loyalty_id: str, tier: str = "member", **kwargs):
+        return create_member(
+            name=f"Member {loyalty_id}", loyalty_id=loyalty_id, tier=tier, **kwargs
+        )
+
+    return make

@@ -1,0 +1,98 @@
+"""/api/v1/sales:batch and /api/v1/sales: registers and store agents post sales here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Router, Schema
+
+from tideover.core.api_auth import actor_name, require
+from tideover.core.errors import NotFound
+from tideover.core.models import ApiToken, TokenScope
+from tideover.core.roles import Capability
+from tideover.sales import services
+from tideover.sales.models import Sale, SaleConflict
+from tideover.sales.schemas import BatchIn, BatchOut, SaleIn, SaleResultOut
+
+PREFIX = ""
+router = Router(tags=["sales"])
+
+WRITE = {"scope": TokenScope.SALES_WRITE, "capability": None}
+
+
+def _post(request, items: list) -> list[services.SaleResult]:
+    caller = require(request, **WRITE)
+    token = caller if isinstance(caller, ApiToken) else None
+    return services.post_sales(items, token=token, received_from=actor_name(request))
+
+
+@router.post(
+    "/sales:batch",
+    response=BatchOut,
+    summary="Post a batch of sales; each gets its own result",
+    description="Idempotent: a sale sent any number of times, in any order or at once from "
+    "several connections, posts once. Results: posted, duplicate (same content posted before), "
+    "conflict (the id was posted with other content: refused and flagged for staff), rejected "
+    "(with the reason). A store agent's token posts only its own store's sales.",
+)
+def post_batch(request, payload: BatchIn):
+    results = _post(request, payload.sales)
+    counts = {kind: 0 for kind in ("posted", "duplicate", "conflict", "rejected")}
+    for result in results:
+        counts[result.result] += 1
+    return {**counts, "results": [r.as_dict() for r in results]}
+
+
+@router.post("/sales", response=SaleResultOut, summary="Post one sale")
+def post_one(request, payload: SaleIn):
+    return _post(request, [payload])[0].as_dict()
+
+
+class ConflictOut(Schema):
+    id: int
+    sale_id: str
+    store_code: str
+    received_at: datetime
+    received_from: str
+    reviewed_at: datetime | None
+    payload: dict
+
+
+class SaleOut(Schema):
+    sale_id: str
+    store: str
+    register_code: str
+    occurred_at: datetime
+    posted_at: datetime
+    status: str
+    kind: str
+    original_sale_id: str
+    member_id: str
+    total_cents: int
+    paid_cents: int
+    codes: list[str]
+
+
+@router.get("/sales/conflicts", response=list[ConflictOut], summary="Sales refused as conflicts")
+def list_conflicts(request, open: bool = True, limit: int = 100):
+    require(request, capability=Capability.VIEW_SALES)
+    query = SaleConflict.objects.all()
+    if open:
+        query = query.filter(reviewed_at__isnull=True)
+    return list(query[: max(1, min(limit, 1000))])
+
+
+@router.get("/sales/{sale_id}", response=SaleOut, summary="One posted sale")
+def get_sale(request, sale_id: str):
+    caller = require(request, scope=TokenScope.SALES_WRITE, capability=Capability.VIEW_SALES)
+    sale = Sale.objects.select_related("store").filter(sale_id=sale_id).first()
+    store_code = caller.store.code if isinstance(caller, ApiToken) and caller.store_id else None
+    if sale is None or (store_code and sale.store.code != store_code):
+        raise NotFound(f"No sale {sale_id!r}")
+    return {
+        **{
+            f: getattr(sale, f) for f in SaleOut.model_fields if f not in ("store", "register_code")
+        },
+        "store": sale.store.code,
+        "register_code": sale.register,
+    }

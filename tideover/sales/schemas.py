@@ -1,0 +1,105 @@
+"""The shape of a sale as registers and store agents send it, and of each sale's result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel as Schema
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+
+
+class LineIn(Schema):
+    sku: str = Field(..., min_length=1, max_length=40)
+    quantity: int = Field(..., ge=1, le=100_000, description="Units; returns list units returned")
+    unit_price_cents: int = Field(..., ge=0, le=100_000_000, description="Integer cents")
+
+
+class TenderIn(Schema):
+    kind: Literal["cash", "card", "card_offline"]
+    amount_cents: int = Field(..., ge=0, le=1_000_000_000)
+
+
+class SaleIn(Schema):
+    model_config = ConfigDict(populate_by_name=True)
+
+    sale_id: str = Field(
+        ...,
+        pattern=SALE_ID_PATTERN,
+        description="Globally unique id made at the register or store agent; posting is idempotent by it",
+    )
+    store: str = Field(..., min_length=1, max_length=20, description="Store code, e.g. S0042")
+    # "register" would shadow pydantic's ABC.register, hence the alias.
+    register_code: str = Field("", max_length=20, alias="register")
+    occurred_at: datetime = Field(..., description="When the customer paid, with a time zone")
+    status: Literal["completed", "failed", "declined", "voided"] = "completed"
+    kind: Literal["sale", "return", "void"] = "sale"
+    original_sale_id: str | None = Field(
+        None, pattern=SALE_ID_PATTERN, description="Returns and voids: the sale they undo"
+    )
+    member_id: str | None = Field(None, max_length=32, description="Loyalty id, when scanned")
+    lines: list[LineIn] = Field(default_factory=list, max_length=500)
+    tenders: list[TenderIn] = Field(default_factory=list, max_length=20)
+    codes: list[str] = Field(
+        default_factory=list, max_length=10, description="Reward or coupon codes used"
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("needs a time zone, e.g. 2026-11-21T14:03:00Z")
+        return value
+
+    @field_validator("member_id")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SaleIn:
+        if self.kind == "sale" and not self.lines:
+            raise ValueError("a sale needs at least one line")
+        if self.kind != "sale" and not self.original_sale_id:
+            raise ValueError(f"a {self.kind} needs original_sale_id: the sale it undoes")
+        if self.kind == "sale" and self.original_sale_id:
+            raise ValueError("original_sale_id is only for returns and voids")
+        if self.original_sale_id == self.sale_id:
+            raise ValueError("a return cannot undo itself")
+        return self
+
+
+class BatchIn(Schema):
+    sales: list[Annotated[SaleIn | dict, Field(union_mode="left_to_right")]] = Field(
+        ...,
+        min_length=1,
+        description="Sales in the order they happened; each gets its own result. A sale that "
+        "does not match the SaleIn shape is rejected on its own, with the reason.",
+    )
+
+
+class RewardOut(Schema):
+    code: str
+    value_cents: int
+    expires_at: datetime
+
+
+class SaleResultOut(Schema):
+    sale_id: str
+    result: Literal["posted", "duplicate", "conflict", "rejected"]
+    reason: str | None = None
+    points: int | None = Field(None, description="Points this sale earned (or took back)")
+    balance: int | None = Field(None, description="The member's balance after this posting")
+    rewards: list[RewardOut] = Field(default_factory=list, description="Rewards issued just now")
+    redeemed: list[str] = Field(default_factory=list, description="Codes redeemed by this sale")
+    notes: list[str] = Field(default_factory=list)
+
+
+class BatchOut(Schema):
+    posted: int
+    duplicate: int
+    conflict: int
+    rejected: int
+    results: list[SaleResultOut]

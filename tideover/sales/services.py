@@ -1,0 +1,348 @@
+"""Posting sales: idempotent, one transaction per batch, one result per sale.
+
+Built for the design peak (2,000 sales/s): a batch costs a fixed handful of queries (look up
+ids, stores and originals at once; bulk-insert sales, lines and tenders; loyalty accrues the
+batch in bulk through ``hooks``), while each sale still gets its exact result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from tideover.core.errors import DomainError
+from tideover.core.models import Store
+from tideover.sales import hooks
+from tideover.sales.models import Sale, SaleConflict, SaleKind, SaleLine, SaleTender
+from tideover.sales.schemas import SaleIn
+
+POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
+
+
+@dataclass
+class SaleResult:
+    sale_id: str
+    result: str
+    reason: str | None = None
+    points: int | None = None
+    balance: int | None = None
+    rewards: list[dict] = field(default_factory=list)
+    redeemed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def max_batch() -> int:
+    return getattr(settings, "SALES_MAX_BATCH", 1000)
+
+
+def content_hash(sale: SaleIn) -> str:
+    """A fingerprint of what the till sent, to tell a resend (same) from a clash (different)."""
+    data = sale.model_dump(mode="json")
+    data["occurred_at"] = sale.occurred_at.astimezone(UTC).isoformat()
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        message = error.get("msg", "invalid value").removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def _sale_id_of(item) -> str:
+    value = item.get("sale_id") if isinstance(item, dict) else None
+    return str(value)[:64] if value is not None else ""
+
+
+@dataclass
+class _New:
+    index: int
+    sale: SaleIn
+    hash: str
+    row: Sale | None = None
+
+
+def post_sales(batch: list, *, token=None, received_from: str = "") -> list[SaleResult]:
+    """Post a batch of sales in one transaction and return one result per sale, in order.
+
+    Each item is a ``SaleIn`` or a dict of the same shape::
+
+        {"sale_id": "S001-R1-000123",          # globally unique, [A-Za-z0-9._:-], <= 64
+         "store": "S001", "register": "R1",
+         "occurred_at": "2026-11-21T14:03:00Z",  # datetime or ISO text, with a time zone
+         "status": "completed",                 # completed | failed | declined | voided
+         "kind": "sale",                         # sale | return | void
+         "original_sale_id": None,              # returns and voids: the sale they undo
+         "member_id": "M0000042",               # loyalty id, or None
+         "lines": [{"sku": "A1", "quantity": 2, "unit_price_cents": 1250}],
+         "tenders": [{"kind": "card", "amount_cents": 2500}],   # cash | card | card_offline
+         "codes": ["ABCD-EFGH-JKLM"]}           # reward / offer codes used
+
+    Results: ``posted``; ``duplicate`` (already posted with the same content: same effect);
+    ``conflict`` (the id was posted with other content: refused and kept for staff);
+    ``rejected`` with the reason. A ``token`` bound to a store may post only that store's sales.
+    """
+    if len(batch) > max_batch():
+        raise DomainError(f"Send at most {max_batch()} sales per batch (got {len(batch)})")
+    results: list[SaleResult | None] = [None] * len(batch)
+    parsed: list[_New] = []
+    own_store = token.store.code if token is not None and token.store_id else None
+    for index, item in enumerate(batch):
+        try:
+            sale = item if isinstance(item, SaleIn) else SaleIn.model_validate(item)
+        except ValidationError as exc:
+            results[index] = SaleResult(_sale_id_of(item), REJECTED, _describe(exc))
+            continue
+        if own_store is not None and sale.store != own_store:
+            results[index] = SaleResult(
+                sale.sale_id,
+                REJECTED,
+                f"This token posts for store {own_store} only; sale is from {sale.store}",
+            )
+            continue
+        parsed.append(_New(index, sale, content_hash(sale)))
+    if parsed:
+        with transaction.atomic():
+            _post(parsed, results, received_from)
+    return results  # type: ignore[return-value]
+
+
+def post_sale(sale, *, token=None, received_from: str = "") -> SaleResult:
+    """Post one sale (see :func:`post_sales` for its shape)."""
+    return post_sales([sale], token=token, received_from=received_from)[0]
+
+
+def _post(parsed: list[_New], results: list, received_from: str) -> None:
+    stores = {s.code: s for s in Store.objects.filter(code__in={p.sale.store for p in parsed})}
+    existing = dict(
+        Sale.objects.filter(sale_id__in=[p.sale.sale_id for p in parsed]).values_list(
+            "sale_id", "content_hash"
+        )
+    )
+    conflicts: list[SaleConflict] = []
+    new: list[_New] = []
+    seen: dict[str, str] = {}
+    for item in parsed:
+        sale = item.sale
+        if sale.store not in stores:
+            results[item.index] = SaleResult(
+                sale.sale_id, REJECTED, f"Unknown store {sale.store!r}; use the chain's store code"
+            )
+            continue
+        prior = existing.get(sale.sale_id) or seen.get(sale.sale_id)
+        if prior is not None:
+            _classify_repeat(item, prior, results, conflicts, received_from)
+            continue
+        seen[sale.sale_id] = item.hash
+        new.append(item)
+    new = _reject_orphan_returns(new, results)
+    new = _insert_claiming_ids(new, stores, results, conflicts, received_from)
+    new = _redeem_codes(new, results)
+    if conflicts:
+        SaleConflict.objects.bulk_create(conflicts, ignore_conflicts=True)
+    if not new:
+        return
+    lines, tenders, posted = [], [], []
+    for item in new:
+        row = item.row
+        for number, line in enumerate(item.sale.lines, start=1):
+            lines.append(
+                SaleLine(
+                    sale_id=row.pk,
+                    line_no=number,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price_cents=line.unit_price_cents,
+                    amount_cents=line.quantity * line.unit_price_cents,
+                )
+            )
+        for tender in item.sale.tenders:
+            tenders.append(
+                SaleTender(sale_id=row.pk, kind=tender.kind, amount_cents=tender.amount_cents)
+            )
+        posted.append(hooks.PostedSale(sale=row, paid_cents=row.paid_cents))
+        if results[item.index] is None:
+            results[item.index] = SaleResult(row.sale_id, POSTED)
+    SaleLine.objects.bulk_create(lines)
+    if tenders:
+        SaleTender.objects.bulk_create(tenders)
+    by_id = {item.sale.sale_id: results[item.index] for item in new}
+    for listener in hooks.listeners():
+        for sale_id, extra in (listener(posted) or {}).items():
+            result = by_id.get(sale_id)
+            if result is None:
+                continue
+            for key, value in extra.items():
+                if key in ("notes", "rewards", "redeemed"):
+                    getattr(result, key).extend(value)
+                else:
+                    setattr(result, key, value)
+
+
+def _classify_repeat(item: _New, prior_hash: str, results, conflicts, received_from) -> None:
+    sale = item.sale
+    if prior_hash == item.hash:
+        results[item.index] = SaleResult(sale.sale_id, DUPLICATE)
+        return
+    results[item.index] = SaleResult(
+        sale.sale_id,
+        CONFLICT,
+        "This sale id was already posted with different content; refused and flagged for staff",
+    )
+    conflicts.append(
+        SaleConflict(
+            sale_id=sale.sale_id,
+            store_code=sale.store,
+            content_hash=item.hash,
+            posted_hash=prior_hash,
+            payload=sale.model_dump(mode="json", by_alias=True),
+            received_from=received_from[:120],
+        )
+    )
+
+
+def _reject_orphan_returns(new: list[_New], results) -> list[_New]:
+    """A return needs its original sale posted first (earlier in the batch is fine)."""
+    wanted = {i.sale.original_sale_id for i in new if i.sale.original_sale_id}
+    if not wanted:
+        return new
+    known = dict(Sale.objects.filter(sale_id__in=wanted).values_list("sale_id", "kind"))
+    kept = []
+    for item in new:
+        original = item.sale.original_sale_id
+        if original:
+            kind = known.get(original)
+            if kind is None:
+                results[item.index] = SaleResult(
+                    item.sale.sale_id,
+                    REJECTED,
+                    f"Original sale {original} has not been posted yet; send it first",
+                )
+                continue
+            if kind != SaleKind.SALE:
+                results[item.index] = SaleResult(
+                    item.sale.sale_id, REJECTED, f"{original} is itself a {kind}, not a sale"
+                )
+                continue
+        kept.append(item)
+        if item.sale.kind == SaleKind.SALE:
+            known[item.sale.sale_id] = SaleKind.SALE
+    return kept
+
+
+def _row(item: _New, store: Store, now) -> Sale:
+    sale = item.sale
+    total = sum(line.quantity * line.unit_price_cents for line in sale.lines)
+    paid = sum(t.amount_cents for t in sale.tenders) if sale.tenders else total
+    return Sale(
+        sale_id=sale.sale_id,
+        store=store,
+        register=sale.register_code,
+        occurred_at=sale.occurred_at,
+        posted_at=now,
+        status=sale.status,
+        kind=sale.kind,
+        original_sale_id=sale.original_sale_id or "",
+        member_id=sale.member_id or "",
+        codes=[c.strip().upper() for c in sale.codes],
+        total_cents=total,
+        paid_cents=paid,
+        content_hash=item.hash,
+    )
+
+
+def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list[_New]:
+    """Insert the new sales; a sale another connection posted meanwhile becomes a repeat.
+
+    The unique sale id is the lock: a concurrent insert of the same id waits for the other
+    transaction and then fails, inside a savepoint, and the sale is classified again against
+    what was committed. Sorting by id keeps two batches from deadlocking on each other.
+    """
+    new = sorted(new, key=lambda item: item.sale.sale_id)
+    now = timezone.now()
+    for _attempt in range(5):
+        if not new:
+            return new
+        rows = [_row(item, stores[item.sale.store], now) for item in new]
+        try:
+            with transaction.atomic():
+                Sale.objects.bulk_create(rows)
+        except IntegrityError:
+            committed = dict(
+                Sale.objects.filter(sale_id__in=[i.sale.sale_id for i in new]).values_list(
+                    "sale_id", "content_hash"
+                )
+            )
+            if not committed:
+                raise
+            kept = []
+            for item in new:
+                if item.sale.sale_id in committed:
+                    _classify_repeat(
+                        item, committed[item.sale.sale_id], results, conflicts, received_from
+                    )
+                else:
+                    kept.append(item)
+            new = kept
+            continue
+        for item, row in zip(new, rows, strict=True):
+            item.row = row
+        return new
+    raise DomainError("Too many concurrent postings of the same sales; send the batch again")
+
+
+def _redeem_codes(new: list[_New], results) -> list[_New]:
+    """Redeem the codes each new sale carries; a refused code rejects that sale alone."""
+    refused_pks = []
+    kept = []
+    for item in new:
+        codes = item.row.codes
+        if not codes:
+            kept.append(item)
+            continue
+        result = SaleResult(item.sale.sale_id, POSTED)
+        try:
+            with transaction.atomic():
+                for code in codes:
+                    for redeem in hooks.redeemers():
+                        done = redeem(code, sale=item.row)
+                        if done is not None:
+                            result.redeemed.append(code)
+                            break
+                    else:
+                        result.notes.append(f"Code {code} is not one of our reward or offer codes")
+        except hooks.CodeRefused as exc:
+            results[item.index] = SaleResult(item.sale.sale_id, REJECTED, exc.reason)
+            refused_pks.append(item.row.pk)
+            continue
+        results[item.index] = result
+        kept.append(item)
+    if refused_pks:
+        # Only this transaction has seen these rows: the sale is taken back, not hidden.
+        Sale.objects.filter(pk__in=refused_pks).delete()
+    return kept
+
+
+def review_conflict(conflict: SaleConflict, *, user, note: str = "") -> SaleConflict:
+    """Mark a conflict as looked at, with what was done about it."""
+    if conflict.reviewed_at is not None:
+        raise DomainError("This conflict was already reviewed")
+    conflict.reviewed_at = timezone.now()
+    conflict.reviewed_by = user
+    conflict.review_note = note.strip()[:2000]
+    conflict.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+    return conflict

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+
+from tideover.loyalty.tests.factories import sale
+from tideover.sales.models import Sale, SaleConflict
+
+
+def post(client, path, body, headers):
+    return client.post(path, json.dumps(body), content_type="application/json", **headers)
+
+
+@pytest.fixture
+def agent_s001(api_token, chain):
+    return api_token("sales:write", store=chain["stores"]["S001"], name="agent S001")
+
+
+def test_batch_gives_each_sale_its_own_result(client, agent_s001):
+    first = sale()
+    clash = {**first, "lines": [{"sku": "X", "quantity": 9, "unit_price_cents": 1}]}
+    body = {"sales": [first, first, clash, {"sale_id": "bad one!"}]}
+    response = post(client, "/api/v1/sales:batch", body, agent_s001)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert [r["result"] for r in data["results"]] == ["posted", "duplicate", "conflict", "rejected"]
+    assert (data["posted"], data["duplicate"], data["conflict"], data["rejected"]) == (1, 1, 1, 1)
+    assert "sale_id" in data["results"][3]["reason"]
+    assert Sale.objects.count() == 1
+    assert SaleConflict.objects.get().sale_id == first["sale_id"]
+
+
+def test_resending_a_batch_posts_nothing_twice(client, agent_s001):
+    body = {"sales": [sale(), sale()]}
+    post(client, "/api/v1/sales:batch", body, agent_s001)
+    again = post(client, "/api/v1/sales:batch", body, agent_s001).json()
+    assert [r["result"] for r in again["results"]] == ["duplicate", "duplicate"]
+    assert Sale.objects.count() == 2
+
+
+def test_store_agent_token_posts_only_its_own_store(client, agent_s001):
+    body = {"sales": [sale(store="S001"), sale(store="S002")]}
+    results = post(client, "/api/v1/sales:batch", body, agent_s001).json()["results"]
+    assert results[0]["result"] == "posted"
+    assert results[1]["result"] == "rejected"
+    assert "S001 only" in results[1]["reason"]
+
+
+def test_single_sale_endpoint_and_its_validation_errors(client, api_token, chain):
+    headers = api_token("sales:write")
+    ok = post(client, "/api/v1/sales", sale(store="S003"), headers)
+    assert ok.status_code == 200 and ok.json()["result"] == "posted"
+    bad = post(client, "/api/v1/sales", {**sale(), "occurred_at": "yesterday"}, headers)
+    assert bad.status_code == 422
+    assert "occurred_at" in bad.json()["detail"]
+
+
+def test_posting_needs_the_sales_scope(client, api_token, chain):
+    response = post(client, "/api/v1/sales:batch", {"sales": [sale()]}, api_token("loyalty:read"))
+    assert response.status_code == 403
+    assert "sales:write" in response.json()["detail"]
+    assert post(client, "/api/v1/sales:batch", {"sales": [sale()]}, {}).status_code == 401
+
+
+def test_staff_cannot_post_sales_by_session(client_as):
+    response = client_as("administrator").post(
+        "/api/v1/sales:batch", json.dumps({"sales": [sale()]}), content_type="application/json"
+    )
+    assert response.status_code in (403, 401)
+
+
+def test_empty_or_oversized_batch_is_refused_with_a_message(client, agent_s001, settings):
+    assert post(client, "/api/v1/sales:batch", {"sales": []}, agent_s001).status_code == 422
+    settings.SALES_MAX_BATCH = 2
+    response = post(client, "/api/v1/sales:batch", {"sales": [sale()] * 3}, agent_s001)
+    assert response.status_code == 400
+    assert "at most 2" in response.json()["detail"]
+
+
+def test_conflicts_are_listed_for_staff_who_see_sales(client, client_as, agent_s001):
+    first = sale()
+    post(client, "/api/v1/sales", first, agent_s001)
+    post(client, "/api/v1/sales", {**first, "register": "R9"}, agent_s001)
+    listed = client_as("store_manager").get("/api/v1/sales/conflicts").json()
+    assert [c["sale_id"] for c in listed] == [first["sale_id"]]
+    assert client_as("comms").get("/api/v1/sales/conflicts").status_code == 403
+
+
+def test_a_store_token_reads_only_its_own_sales(client, api_token, chain, agent_s001):
+    other = sale(store="S002")
+    post(client, "/api/v1/sales", other, api_token("sales:write"))
+    assert client.get(f"/api/v1/sales/{other['sale_id']}", **agent_s001).status_code == 404
+
+
+def test_openapi_document_lists_the_sales_and_loyalty_paths(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/sales:batch" in paths
+    assert "/api/v1/loyalty/members/{loyalty_id}/statement" in paths
