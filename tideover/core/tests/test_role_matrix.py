@@ -4,7 +4,9 @@ The tests walk ``tideover.urls`` and the NinjaAPI's OpenAPI document instead of 
 so a page or endpoint that another app adds later is covered the day it lands:
 
 - a page must carry ``required_capability`` (``tideover.core.access.capability_required``), or be
-  on PUBLIC_PAGES below with the reason it is public; then every role is allowed or refused
+  on PUBLIC_PAGES below with the reason it is public, or be marked
+  ``public_page = True`` on purpose (``tideover.statuspage.views.public_page``); then every
+  role is allowed or refused
   exactly as ``ROLE_CAPABILITIES`` says, and anonymous visitors are sent to the login page;
 - an API operation must answer 401 without credentials and to a logged-in account with no
   role, and must refuse a token that holds no scope (403), unless it is on PUBLIC_API.
@@ -25,16 +27,13 @@ from tideover.core.models import ApiToken, ComponentStatus
 from tideover.core.roles import has_capability
 
 # Pages anyone may open, by URL name, each with why. A page that is not here must name the
-# capability it needs. Whole namespaces are listed only where every page is public by design.
+# capability it needs.
 PUBLIC_PAGES = {
     "healthz": "load balancer probe, says only 'ok'",
     "login": "the way in",
     "logout": "the way out (POST)",
     "api-v1:openapi-json": "the API's published description",
     "api-v1:openapi-view": "the API's published description",
-}
-PUBLIC_NAMESPACES = {
-    "statuspage": "the public status page, its JSON and feeds: for customers, no login",
 }
 # Namespaces with their own access control, checked by their own tests here.
 OWN_ACCESS_CONTROL = {
@@ -68,7 +67,7 @@ def console_pages():
     """(route, name, view) for every page that is not public or guarded elsewhere."""
     pages = []
     for route, name, entry in _walk(get_resolver().url_patterns):
-        if _top_namespace(name) in OWN_ACCESS_CONTROL or _top_namespace(name) in PUBLIC_NAMESPACES:
+        if _top_namespace(name) in OWN_ACCESS_CONTROL:
             continue
         if route.startswith(("admin/", "api/v1/")):
             continue
@@ -83,11 +82,13 @@ def test_every_page_names_its_capability_or_is_public_on_purpose():
     unguarded = [
         f"/{route} ({name or 'unnamed'})"
         for route, name, entry in _PAGES
-        if not hasattr(entry.callback, "required_capability") and name not in PUBLIC_PAGES
+        if not hasattr(entry.callback, "required_capability")
+        and not getattr(entry.callback, "public_page", False)
+        and name not in PUBLIC_PAGES
     ]
     assert not unguarded, (
-        "These pages neither use tideover.core.access.capability_required nor appear in "
-        f"PUBLIC_PAGES of {__name__}: {', '.join(unguarded)}"
+        "These pages neither use tideover.core.access.capability_required nor are marked "
+        f"public (public_page = True, or PUBLIC_PAGES in {__name__}): {', '.join(unguarded)}"
     )
     stale = set(PUBLIC_PAGES) - {name for _, name, _ in _walk(get_resolver().url_patterns)}
     assert not stale, f"PUBLIC_PAGES names pages that no longer exist: {stale}"
@@ -165,6 +166,20 @@ def test_page_allows_and_refuses_each_role_as_the_table_says(route, name, entry,
             assert response.status_code == 403, f"{person} reached {url} ({capability})"
             # A refused POST changes nothing and never reaches the form.
             assert client.post(url, {"title": "x", "body": "x"}).status_code == 403
+
+
+_PUBLIC = [
+    (r, n, e)
+    for r, n, e in _PAGES
+    if not hasattr(e.callback, "required_capability") and r.find("<") == -1
+]
+
+
+@pytest.mark.parametrize(("route", "name", "entry"), _PUBLIC, ids=[n or r for r, n, _ in _PUBLIC])
+def test_public_page_opens_without_login(route, name, entry, world):
+    response = Client(raise_request_exception=False).get(_url(route, world))
+    assert response.status_code < 500, f"/{route} broke for an anonymous visitor"
+    assert "/accounts/login/" not in response.get("Location", ""), f"/{route} asks to log in"
 
 
 # --- the REST API ---------------------------------------------------------------------------
