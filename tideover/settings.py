@@ -160,7 +160,7 @@ STATUS_CACHE_SECONDS = envint("STATUS_CACHE_SECONDS", 300)
 
 # --- sales and loyalty (docs/loyalty.md) -----------------------------------------------------
 SALES_MAX_BATCH = envint("SALES_MAX_BATCH", 1000)
-LOYALTY_POINTS_PER_DOLLAR = envint("LOYALTY_POINTS_PER_DOLLAR", 10)
+LOYALTY_POINTS_PER_DOLLAR = envint("LOYALTY_POINTS_PER_DOLLAR", 1)
 LOYALTY_TIERS = envlist("LOYALTY_TIERS", ["member:100", "cardholder:150"])
 LOYALTY_REWARD_THRESHOLD_POINTS = envint("LOYALTY_REWARD_THRESHOLD_POINTS", 500)
 LOYALTY_REWARD_VALUE_CENTS = envint("LOYALTY_REWARD_VALUE_CENTS", 500)
@@ -189,6 +189,20 @@ SMS_RATE_PER_SECOND = envfloat("SMS_RATE_PER_SECOND", 1.0)
 
 # --- outbound HTTP --------------------------------------------------------------------------
 HTTP_TIMEOUT_SECONDS = envfloat("HTTP_TIMEOUT_SECONDS", 10.0)
+
+# --- notifications: outbox, webhooks, sign-up limits (docs/notifications.md) ----------------
+NOTIFY_BATCH_SIZE = envint("NOTIFY_BATCH_SIZE", 200)
+NOTIFY_LEASE_SECONDS = envint("NOTIFY_LEASE_SECONDS", 60)
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_BACKOFF_SECONDS = envfloat("NOTIFY_BACKOFF_SECONDS", 30.0)
+NOTIFY_QUIET_HOURS = envstr("NOTIFY_QUIET_HOURS", "21:00-08:00")
+NOTIFY_ENQUEUE_TASKS = envbool("NOTIFY_ENQUEUE_TASKS", True)
+EMAIL_RATE_PER_SECOND = envfloat("EMAIL_RATE_PER_SECOND", 0.0)
+WEBHOOK_TOLERANCE_SECONDS = envint("WEBHOOK_TOLERANCE_SECONDS", 300)
+WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
+SIGNUP_PER_IP_PER_HOUR = envint("SIGNUP_PER_IP_PER_HOUR", 20)
+SIGNUP_PER_NUMBER_PER_DAY = envint("SIGNUP_PER_NUMBER_PER_DAY", 3)
+SIGNUP_PER_COUNTRY_PER_HOUR = envint("SIGNUP_PER_COUNTRY_PER_HOUR", 200)
 
 # --- logging: never personal data; see tideover.core.logging ----------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")

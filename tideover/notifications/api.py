@@ -1,0 +1,141 @@
+"""/api/v1/notifications: subscribers, the delivery log, retry and update previews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+
+from tideover.core.api_auth import require
+from tideover.core.errors import NotFound
+from tideover.core.models import Component, TokenScope
+from tideover.core.roles import Capability
+from tideover.notifications import services
+from tideover.notifications.models import OutboxMessage, Subscriber
+from tideover.notifications.rendering import preview
+from tideover.notifications.views_console import draft_notification, mask
+
+PREFIX = "/notifications"
+router = Router(tags=["notifications"])
+
+WRITE = {"scope": TokenScope.SUBSCRIBERS_WRITE, "capability": Capability.MANAGE_CHANNELS}
+READ = {"scope": TokenScope.SUBSCRIBERS_WRITE, "capability": Capability.VIEW_DELIVERY}
+
+
+class SubscribeIn(Schema):
+    channel: str
+    address: str
+    components: list[str] = []
+
+
+class SubscriberOut(Schema):
+    id: int
+    channel: str
+    state: str
+    all_components: bool
+    secret: str | None = None
+
+
+class MessageOut(Schema):
+    id: int
+    channel: str
+    recipient: str
+    category: str
+    state: str
+    attempts: int
+    last_error: str
+    incident_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class PreviewIn(Schema):
+    incident_id: int
+    body: str
+    state: str = ""
+
+
+@router.post("/subscribers", response={201: SubscriberOut})
+def create_subscriber(request, payload: SubscribeIn):
+    """Subscribe an address: e-mail gets a confirmation link, SMS a code, webhooks start now."""
+    require(request, **WRITE)
+    found = {c.slug: c for c in Component.objects.filter(slug__in=payload.components)}
+    missing = sorted(set(payload.components) - set(found))
+    if missing:
+        raise NotFound(f"No component {', '.join(missing)}")
+    subscriber = services.subscribe(
+        channel=payload.channel,
+        address=payload.address,
+        components=list(found.values()),
+        ip=request.META.get("REMOTE_ADDR", ""),
+        source="api",
+    )
+    return 201, {
+        "id": subscriber.pk,
+        "channel": subscriber.channel,
+        "state": subscriber.state,
+        "all_components": subscriber.all_components,
+        "secret": subscriber.secret or None,
+    }
+
+
+@router.delete("/subscribers/{int:subscriber_id}", response={204: None})
+def delete_subscriber(request, subscriber_id: int):
+    """Unsubscribe (the subscriber gets nothing more)."""
+    require(request, **WRITE)
+    subscriber = get_object_or_404(Subscriber, pk=subscriber_id)
+    services.unsubscribe(subscriber.token)
+    return 204, None
+
+
+@router.get("/subscribers/counts")
+def subscriber_counts(request):
+    """Subscribers by channel and state (no personal data)."""
+    require(request, **READ)
+    rows = Subscriber.objects.values("channel", "state").annotate(n=Count("pk"))
+    result: dict = {}
+    for row in rows:
+        result.setdefault(row["channel"], {})[row["state"]] = row["n"]
+    return result
+
+
+@router.get("/messages", response=list[MessageOut])
+def list_messages(request, incident: int | None = None, state: str | None = None, limit: int = 100):
+    """The delivery log, newest first; recipients are masked unless the role may see contacts."""
+    caller = require(request, **READ)
+    query = OutboxMessage.objects.order_by("-created_at", "-pk")
+    if incident is not None:
+        query = query.filter(incident_id=incident)
+    if state:
+        query = query.filter(state=state)
+    from tideover.core.roles import has_capability
+
+    contacts = not hasattr(caller, "scopes") and has_capability(
+        caller, Capability.VIEW_SUBSCRIBER_CONTACTS
+    )
+    rows = list(query[: max(1, min(limit, 1000))])
+    for row in rows:
+        row.recipient = row.recipient if contacts else mask(row.recipient)
+    return rows
+
+
+@router.post("/messages/{int:message_id}/retry", response=MessageOut)
+def retry(request, message_id: int):
+    """Queue a failed, cancelled or stuck message again."""
+    require(request, **WRITE)
+    return services.retry_message(message_id)
+
+
+@router.post("/preview")
+def preview_update(request, payload: PreviewIn):
+    """How an update will read on SMS (length, segments), e-mail and chat, before posting it."""
+    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)
+    from tideover.incidents.models import Incident
+
+    incident = Incident.objects.filter(pk=payload.incident_id).first()
+    if incident is None:
+        raise NotFound(f"No incident #{payload.incident_id}")
+    return preview(draft_notification(incident, payload.body, payload.state))

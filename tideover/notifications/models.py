@@ -1,0 +1,259 @@
+"""Who hears about incidents, and every message sent to them (the outbox)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+from tideover.core.models import Component
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    WEBHOOK = "webhook", "Webhook"
+    CHAT = "chat", "Chat (Slack, Teams, ...)"
+
+
+PUBLIC_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.WEBHOOK)
+
+
+class SubscriberState(models.TextChoices):
+    PENDING = "pending", "Waiting for confirmation"
+    ACTIVE = "active", "Active"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class Subscriber(models.Model):
+    """A member of the public who asked to hear about incidents on one channel."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=500, help_text="E-mail, E.164 number or webhook URL")
+    state = models.CharField(
+        max_length=14, choices=SubscriberState.choices, default=SubscriberState.PENDING
+    )
+    all_components = models.BooleanField(default=True)
+    components = models.ManyToManyField(
+        Component, through="Subscription", blank=True, related_name="+"
+    )
+    # Unguessable: it is the key to the confirm and one-click unsubscribe links.
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    secret = models.CharField(max_length=64, blank=True, help_text="Webhook signing secret")
+    confirm_code_hash = models.CharField(max_length=64, blank=True)
+    confirm_attempts = models.PositiveSmallIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True)
+    source = models.CharField(max_length=20, default="web", help_text="web, api or demo")
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "address"], name="subscriber_once")
+        ]
+        indexes = [models.Index(fields=["state", "channel"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} subscriber #{self.pk}"
+
+
+class Subscription(models.Model):
+    """One chosen component of a subscriber who does not follow them all."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE)
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "component"], name="subscription_once")
+        ]
+        indexes = [models.Index(fields=["component", "subscriber"])]
+
+    def __str__(self) -> str:
+        return f"subscriber {self.subscriber_id} follows component {self.component_id}"
+
+
+class ChannelEndpoint(models.Model):
+    """An internal staff channel: a chat room (apprise URL), an e-mail list, a webhook, a phone."""
+
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    target = models.CharField(
+        max_length=1000,
+        help_text="apprise URL (slack://..., msteams://...), e-mail address, webhook URL or phone",
+    )
+    secret = models.CharField(max_length=64, blank=True, default=new_token)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notification(models.Model):
+    """What one event says: shared by every message it fans out to (bodies render per channel)."""
+
+    event = models.CharField(max_length=40)
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    title = models.CharField(max_length=200)
+    headline = models.CharField(max_length=200, help_text="e.g. 'Identified', 'Resolved'")
+    body = models.TextField(blank=True, help_text="The public text")
+    internal_note = models.TextField(blank=True)
+    talking_points = models.TextField(blank=True)
+    components = models.JSONField(default=list)
+    is_drill = models.BooleanField(default=False)
+    public_update_id = models.BigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, help_text="Messages queued per channel")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["incident", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event}: {self.title}"
+
+
+class Category(models.TextChoices):
+    STATUS = "status", "Status update"
+    INTERNAL = "internal", "Internal"
+    TRANSACTIONAL = "transactional", "Transactional"
+    MARKETING = "marketing", "Marketing"
+
+
+class MessageState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Claimed by a worker"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutboxMessage(models.Model):
+    """One message to one recipient on one channel; sent at most once per dedupe key."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient = models.CharField(max_length=1000)
+    category = models.CharField(max_length=14, choices=Category.choices, default=Category.STATUS)
+    notification = models.ForeignKey(
+        Notification, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    endpoint = models.ForeignKey(
+        ChannelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, help_text="Empty: rendered from the notification")
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(
+        max_length=10, choices=MessageState.choices, default=MessageState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    provider_message_id = models.CharField(max_length=100, blank=True, db_index=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["claim_token"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} message #{self.pk} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """A failed or uncertain attempt (successes live on the message itself, to keep sends cheap)."""
+
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.CASCADE, related_name="attempts_log"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    permanent = models.BooleanField(default=False)
+    error = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"attempt on message {self.message_id} at {self.at:%H:%M:%S}"
+
+
+class InboundMessage(models.Model):
+    """An SMS reply (STOP, HELP, START...) received through the provider's webhook."""
+
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    sender = models.CharField(max_length=20, help_text="E.164")
+    body = models.CharField(max_length=1600)
+    keyword = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"inbound {self.keyword or 'message'} #{self.pk}"
+
+
+class CadenceReminder(models.Model):
+    """One reminder per incident per overdue period; the constraint keeps two workers honest."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    period = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "due_at", "period"], name="reminder_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.incident_id} period {self.period}"
+
+
+class SendSlot(models.Model):
+    """Next free sending moment per rate-limited key (e.g. one SMS sending number)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    next_free_at = models.FloatField(default=0.0, help_text="Unix seconds")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SmsOptOut(models.Model):
+    """A number that replied STOP: no status or marketing SMS goes to it until it says START."""
+
+    phone = models.CharField(max_length=20, unique=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"opt-out #{self.pk}"

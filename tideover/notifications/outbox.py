@@ -1,0 +1,273 @@
+"""Draining the outbox: claim, send, record. Safe with any number of workers.
+
+How a message moves, and why it is never sent twice:
+
+1. *Claim*: a worker takes a batch of due ``queued`` rows in one transaction (``SELECT ... FOR
+   UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the write lock taken at BEGIN IMMEDIATE
+   serialises claims), stamping its claim token and a lease. Other workers skip them.
+2. *Sending*: right before handing a message to its provider the worker commits ``sending``
+   (only if its claim still holds). After the provider accepts, it commits ``sent`` with the
+   provider's id. A failure commits ``queued`` again with a backed-off next attempt, or
+   ``failed`` when the error is permanent or attempts run out.
+3. *A worker dies*: its ``claimed`` rows were never handed to a provider, so when the lease
+   expires they go back to ``queued``. A row left in ``sending`` is the one narrow window where
+   we cannot know whether the provider accepted it:
+   - webhooks carry the same ``Tideover-Delivery`` id on every attempt and receivers drop
+     repeats, so the row is queued again (at-least-once on the wire, once for the receiver);
+   - SMTP and SMS have no idempotency key, so the row is marked ``failed`` with an error that
+     says so, and never resent on its own (at-most-once). Staff can retry it from the console.
+   At most one message per dead worker is in that window, because ``sending`` is set per message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tideover.notifications.channels import DeliveryError, transport_for
+from tideover.notifications.models import (
+    DeliveryAttempt,
+    MessageState,
+    OutboxMessage,
+    SendSlot,
+    SmsOptOut,
+    SubscriberState,
+)
+from tideover.notifications.rendering import render
+
+log = logging.getLogger("tideover.notifications.outbox")
+
+UNCERTAIN_ERROR = (
+    "worker stopped while sending; the provider may have accepted it, so it is not resent "
+    "automatically (no duplicate). Retry it if the recipient did not get it."
+)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with 'equal jitter': half fixed, half random, capped at an hour."""
+    base = settings.NOTIFY_BACKOFF_SECONDS * (2 ** max(attempts - 1, 0))
+    delay = min(base, 3600.0)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def recover_expired_leases(now=None) -> dict:
+    """Put rows of dead workers back (claimed) or settle them (sending). Returns counts."""
+    now = now or timezone.now()
+    counts = {"requeued": 0, "uncertain": 0, "resent": 0}
+    counts["requeued"] = OutboxMessage.objects.filter(
+        state=MessageState.CLAIMED, lease_until__lt=now
+    ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
+    stuck = OutboxMessage.objects.filter(state=MessageState.SENDING, lease_until__lt=now)
+    for message in stuck.only("pk", "channel", "claim_token"):
+        idempotent = _idempotent(message.channel)
+        with transaction.atomic():
+            changed = OutboxMessage.objects.filter(
+                pk=message.pk, state=MessageState.SENDING, claim_token=message.claim_token
+            ).update(
+                state=MessageState.QUEUED if idempotent else MessageState.FAILED,
+                claim_token="",
+                lease_until=None,
+                last_error="" if idempotent else UNCERTAIN_ERROR,
+            )
+            if changed:
+                DeliveryAttempt.objects.create(
+                    message_id=message.pk,
+                    error="worker stopped mid-send; resent with the same delivery id"
+                    if idempotent
+                    else UNCERTAIN_ERROR,
+                )
+                counts["resent" if idempotent else "uncertain"] += 1
+    return counts
+
+
+def _idempotent(channel: str) -> bool:
+    try:
+        return transport_for(channel).idempotent
+    except DeliveryError:
+        return False
+
+
+def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str, list[int]]:
+    """Take up to ``limit`` due messages for this worker; returns (claim token, ids)."""
+    now = now or timezone.now()
+    limit = limit or settings.NOTIFY_BATCH_SIZE
+    token = uuid.uuid4().hex
+    lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    with transaction.atomic():
+        due = OutboxMessage.objects.filter(state=MessageState.QUEUED, next_attempt_at__lte=now)
+        if channels:
+            due = due.filter(channel__in=channels)
+        ids = list(
+            due.order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            OutboxMessage.objects.filter(pk__in=ids, state=MessageState.QUEUED).update(
+                state=MessageState.CLAIMED, claim_token=token, lease_until=lease
+            )
+    return token, ids
+
+
+def wait_for_slot(key: str, per_second: float) -> None:
+    """Block until this worker may send one more message on ``key`` (shared by all workers)."""
+    if per_second <= 0:
+        return
+    interval = 1.0 / per_second
+    with transaction.atomic():
+        slot, _ = SendSlot.objects.select_for_update().get_or_create(key=key)
+        now = time.time()
+        start = max(slot.next_free_at, now)
+        slot.next_free_at = start + interval
+        slot.save(update_fields=["next_free_at"])
+    if start > now:
+        time.sleep(start - now)
+
+
+def deliver_claimed(token: str) -> dict:
+    """Send every message this worker claimed with ``token``."""
+    counts = defaultdict(int)
+    messages = (
+        OutboxMessage.objects.filter(claim_token=token, state=MessageState.CLAIMED)
+        .select_related("notification", "notification__incident", "subscriber", "endpoint")
+        .order_by("channel", "pk")
+    )
+    by_channel = defaultdict(list)
+    for message in messages:
+        by_channel[message.channel].append(message)
+    for channel, batch in by_channel.items():
+        transport = None
+        try:
+            transport = transport_for(channel)
+            transport.open()
+        except DeliveryError as exc:
+            for message in batch:
+                _record_failure(message, token, exc)
+                counts["retry" if not exc.permanent else "failed"] += 1
+            continue
+        limit = transport.rate_limit()
+        if limit is not None:
+            # A rate-limited channel cannot send its whole batch within the lease: hand the
+            # rest back now rather than let the lease run out under it.
+            fits = max(1, int(limit[1] * settings.NOTIFY_LEASE_SECONDS / 2))
+            _release([m.pk for m in batch[fits:]], token)
+            batch = batch[:fits]
+        try:
+            for message in batch:
+                counts[_deliver_one(message, token, transport)] += 1
+        finally:
+            transport.close()
+    return dict(counts)
+
+
+def _release(ids: list[int], token: str) -> None:
+    if ids:
+        OutboxMessage.objects.filter(
+            pk__in=ids, claim_token=token, state=MessageState.CLAIMED
+        ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
+
+
+def _cancel_reason(message: OutboxMessage) -> str:
+    subscriber = message.subscriber
+    if subscriber is not None and subscriber.state == SubscriberState.UNSUBSCRIBED:
+        return "recipient unsubscribed before it was sent"
+    if message.endpoint is not None and not message.endpoint.is_active:
+        return "staff channel switched off"
+    if (
+        message.channel == "sms"
+        and message.category != "internal"
+        and SmsOptOut.objects.filter(phone=message.recipient).exists()
+    ):
+        return "recipient replied STOP"
+    return ""
+
+
+def _deliver_one(message: OutboxMessage, token: str, transport) -> str:
+    reason = _cancel_reason(message)
+    if reason:
+        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+            state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
+        )
+        return "cancelled"
+    limit = transport.rate_limit()
+    if limit is not None:
+        wait_for_slot(*limit)
+    now = timezone.now()
+    # Committed before the provider sees the message: this is what a restarted worker reads to
+    # decide between 'never sent' (claimed) and 'maybe sent' (sending).
+    taken = OutboxMessage.objects.filter(
+        pk=message.pk, claim_token=token, state=MessageState.CLAIMED
+    ).update(
+        state=MessageState.SENDING,
+        attempts=message.attempts + 1,
+        lease_until=now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS),
+    )
+    if not taken:
+        return "lost"  # our lease expired and someone else has it now
+    message.attempts += 1
+    try:
+        provider_id = transport.send(render(message))
+    except DeliveryError as exc:
+        _record_failure(message, token, exc, state=MessageState.SENDING)
+        return "failed" if exc.permanent or _exhausted(message) else "retry"
+    except Exception as exc:  # a bug in rendering or a transport: keep the worker alive
+        log.exception("sending message %s failed unexpectedly", message.pk)
+        _record_failure(
+            message,
+            token,
+            DeliveryError(f"internal error: {type(exc).__name__}"),
+            MessageState.SENDING,
+        )
+        return "retry"
+    OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+        state=MessageState.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_id[:100],
+        last_error="",
+        claim_token="",
+        lease_until=None,
+    )
+    return "sent"
+
+
+def _exhausted(message: OutboxMessage) -> bool:
+    return message.attempts >= settings.NOTIFY_MAX_ATTEMPTS
+
+
+def _record_failure(message, token, exc: DeliveryError, state=MessageState.CLAIMED) -> None:
+    give_up = exc.permanent or _exhausted(message)
+    next_at = timezone.now() + timedelta(seconds=backoff_seconds(max(message.attempts, 1)))
+    with transaction.atomic():
+        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+            state=MessageState.FAILED if give_up else MessageState.QUEUED,
+            next_attempt_at=next_at,
+            last_error=exc.message,
+            claim_token="",
+            lease_until=None,
+        )
+        DeliveryAttempt.objects.create(message_id=message.pk, error=exc.message, permanent=give_up)
+    log.info("message %s attempt %s: %s", message.pk, message.attempts, exc.message)
+
+
+def drain(max_seconds: float | None = None, batch_size: int | None = None, channels=None) -> dict:
+    """Claim and send until nothing is due (or time is up). Returns counts by outcome."""
+    started = time.monotonic()
+    totals = defaultdict(int)
+    recover_expired_leases()
+    while True:
+        token, ids = claim_batch(batch_size, channels=channels)
+        if not ids:
+            break
+        for outcome, count in deliver_claimed(token).items():
+            totals[outcome] += count
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            break
+    return dict(totals)

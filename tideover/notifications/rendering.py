@@ -1,0 +1,180 @@
+"""What each message says on each channel, rendered at send time (so an outbox row stays small
+and a fan-out to 100,000 subscribers is one INSERT ... SELECT), and the per-channel preview."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from tideover.notifications.channels import Rendered
+from tideover.notifications.models import Category, Channel, Notification, OutboxMessage
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+SMS_MAX_SEGMENTS = 3  # longer updates are cut with a link to the status page
+
+
+def sms_segments(text: str) -> dict:
+    """Encoding, length and segment count the way carriers bill them."""
+    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        # One character outside GSM-7 (a curly quote, an emoji, a non-breaking space) switches
+        # the whole message to UCS-2, which cuts a segment from 160 to 70 characters.
+        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+        single, multi, encoding = 70, 67, "UCS-2"
+    segments = 1 if units <= single else -(-units // multi)
+    return {"encoding": encoding, "length": units, "segments": segments}
+
+
+def delivery_id(message: OutboxMessage) -> str:
+    """Stable per message: every retry repeats it so receivers can drop duplicates."""
+    return "tdo_" + hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:32]
+
+
+def unsubscribe_url(token: str) -> str:
+    return settings.SITE_URL + reverse("notifications:unsubscribe", args=[token])
+
+
+def status_url() -> str:
+    return settings.SITE_URL + "/"
+
+
+def _prefix(notification: Notification) -> str:
+    return "[DRILL] " if notification.is_drill else ""
+
+
+def _sms_text(notification: Notification | None, body: str, *, footer: str) -> str:
+    if notification is not None:
+        text = f"{settings.SITE_NAME}: {notification.title} ({notification.headline}). {body}"
+    else:
+        text = body
+    text = text.strip()
+    limit = 153 * SMS_MAX_SEGMENTS - len(footer) - 1
+    if len(text) > limit:
+        more = f"… {status_url()}"
+        text = text[: limit - len(more)].rstrip() + more
+    return f"{text} {footer}".strip()
+
+
+def _context(notification: Notification, internal: bool, unsubscribe: str) -> dict:
+    return {
+        "n": notification,
+        "site_name": settings.SITE_NAME,
+        "status_url": status_url(),
+        "internal": internal,
+        "unsubscribe_url": unsubscribe,
+    }
+
+
+def render_notification(
+    notification: Notification,
+    channel: str,
+    recipient: str,
+    *,
+    internal: bool,
+    unsubscribe: str = "",
+    secret: str = "",
+    ident: str = "",
+) -> Rendered:
+    """A notification as ``channel`` shows it, to the public or to staff (``internal``)."""
+    subject = f"{_prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
+    ctx = _context(notification, internal, unsubscribe)
+    text = render_to_string("notifications/messages/update.txt", ctx)
+    rendered = Rendered(channel, recipient, subject, text, delivery_id=ident, secret=secret)
+    if channel == Channel.EMAIL:
+        rendered.html = render_to_string("notifications/messages/update.html", ctx)
+        if unsubscribe:
+            rendered.headers = {
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+    elif channel == Channel.SMS:
+        body = notification.body or notification.headline
+        if internal:
+            body = f"{_prefix(notification)}{notification.internal_note or body}"
+        footer = "" if internal else "Reply STOP to unsubscribe."
+        rendered.text = _sms_text(notification, body, footer=footer)
+    elif channel == Channel.WEBHOOK:
+        rendered.payload = webhook_payload(notification, ident, unsubscribe, internal)
+    elif channel == Channel.CHAT:
+        rendered.subject = subject
+    return rendered
+
+
+def webhook_payload(notification: Notification, ident: str, unsubscribe: str, internal: bool):
+    incident = notification.incident
+    payload = {
+        "id": ident,
+        "event": notification.event,
+        "at": notification.at.isoformat(),
+        "incident": {
+            "id": incident.pk if incident else None,
+            "title": notification.title,
+            "status": notification.headline,
+            "url": status_url(),
+        },
+        "update": notification.body,
+        "components": notification.components,
+        "unsubscribe_url": unsubscribe,
+    }
+    if internal:
+        payload["drill"] = notification.is_drill
+        payload["internal_note"] = notification.internal_note
+        payload["talking_points"] = notification.talking_points
+    return payload
+
+
+def render(message: OutboxMessage) -> Rendered:
+    """The message as its transport sends it."""
+    ident = delivery_id(message)
+    subscriber = message.subscriber
+    unsubscribe = unsubscribe_url(subscriber.token) if subscriber is not None else ""
+    secret = ""
+    if subscriber is not None:
+        secret = subscriber.secret
+    elif message.endpoint is not None:
+        secret = message.endpoint.secret
+    if message.notification_id is not None:
+        return render_notification(
+            message.notification,
+            message.channel,
+            message.recipient,
+            internal=message.category == Category.INTERNAL,
+            unsubscribe=unsubscribe,
+            secret=secret,
+            ident=ident,
+        )
+    # A direct message (confirmation, reminder, loyalty): subject and body are on the row.
+    text = message.body
+    if message.channel == Channel.SMS:
+        footer = "Reply STOP to opt out." if message.category == Category.MARKETING else ""
+        text = _sms_text(None, message.body, footer=footer)
+    rendered = Rendered(
+        message.channel, message.recipient, message.subject, text, delivery_id=ident, secret=secret
+    )
+    if message.channel == Channel.WEBHOOK:
+        rendered.payload = {"id": ident, "event": "message", "subject": message.subject}
+        rendered.payload["text"] = message.body
+    return rendered
+
+
+def preview(notification: Notification) -> dict:
+    """How an update will look on every public channel, before it is posted."""
+    sms = render_notification(notification, Channel.SMS, "", internal=False)
+    email = render_notification(
+        notification, Channel.EMAIL, "", internal=False, unsubscribe=unsubscribe_url("TOKEN")
+    )
+    chat = render_notification(notification, Channel.CHAT, "", internal=True)
+    return {
+        "sms": {"text": sms.text, **sms_segments(sms.text)},
+        "email": {"subject": email.subject, "text": email.text, "html": email.html},
+        "chat": {"title": chat.subject, "text": chat.text},
+    }

@@ -1,0 +1,474 @@
+"""Subscribing, confirming, unsubscribing, SMS replies and receipts, member messages, retries.
+
+Every public function owns its transaction. Incident fan-out lives in ``fanout.py``, sending in
+``outbox.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from tideover.core import events
+from tideover.core.errors import Conflict, DomainError, NotFound
+from tideover.core.models import Component
+from tideover.core.phones import country_of, to_e164
+from tideover.notifications.models import (
+    Category,
+    Channel,
+    ChannelEndpoint,
+    InboundMessage,
+    MessageState,
+    OutboxMessage,
+    SmsOptOut,
+    Subscriber,
+    SubscriberState,
+    Subscription,
+)
+from tideover.notifications.ratelimit import check_signup
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
+HELP_WORDS = {"HELP", "INFO"}
+MAX_CODE_ATTEMPTS = 5
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+def subscribe(
+    *,
+    channel: str,
+    address: str,
+    components: list[Component] | None = None,
+    ip: str = "",
+    source: str = "web",
+) -> Subscriber:
+    """Start a subscription: e-mail gets a confirmation link, SMS a code; webhooks start at once."""
+    if channel == Channel.EMAIL:
+        address = _clean_email(address)
+        check_signup(ip=ip)
+    elif channel == Channel.SMS:
+        address = to_e164(address, field="phone")
+        country = country_of(address)
+        if country not in settings.SMS_ALLOWED_COUNTRIES:
+            raise DomainError(
+                f"We can only send SMS to numbers in {', '.join(settings.SMS_ALLOWED_COUNTRIES)}; "
+                "please subscribe by e-mail instead",
+                field="phone",
+            )
+        check_signup(ip=ip, phone=address, country=country)
+    elif channel == Channel.WEBHOOK:
+        address = clean_webhook_url(address)
+        check_signup(ip=ip)
+    else:
+        raise DomainError("Choose e-mail, SMS or webhook", field="channel")
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update().filter(channel=channel, address=address).first()
+        )
+        if subscriber is not None and subscriber.state == SubscriberState.ACTIVE:
+            # Same answer as a new sign-up (no way to probe who subscribed), nothing changes.
+            return subscriber
+        if subscriber is None:
+            subscriber = Subscriber(channel=channel, address=address, source=source)
+        subscriber.state = SubscriberState.PENDING
+        subscriber.token = secrets.token_urlsafe(24)
+        subscriber.country = country_of(address) if channel == Channel.SMS else ""
+        subscriber.all_components = not components
+        subscriber.confirm_attempts = 0
+        if channel == Channel.WEBHOOK:
+            subscriber.secret = secrets.token_hex(24)
+            subscriber.state = SubscriberState.ACTIVE
+            subscriber.confirmed_at = timezone.now()
+        subscriber.save()
+        Subscription.objects.filter(subscriber=subscriber).delete()
+        Subscription.objects.bulk_create(
+            [Subscription(subscriber=subscriber, component=c) for c in components or []]
+        )
+        if channel == Channel.EMAIL:
+            _send_confirmation_email(subscriber)
+        elif channel == Channel.SMS:
+            _send_confirmation_code(subscriber)
+    return subscriber
+
+
+def _clean_email(address: str) -> str:
+    text = (address or "").strip()
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise DomainError(f"{text!r} is not an e-mail address", field="email")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_webhook_url(url: str) -> str:
+    """An http(s) URL; private and loopback addresses only when WEBHOOK_ALLOW_PRIVATE is on."""
+    text = (url or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DomainError("Enter the full URL of your endpoint, e.g. https://...", field="url")
+    if len(text) > 500:
+        raise DomainError("Keep the URL under 500 characters", field="url")
+    host = parts.hostname
+    try:
+        private = not ipaddress.ip_address(host).is_global
+    except ValueError:
+        private = host == "localhost" or host.endswith((".local", ".internal", ".localhost"))
+    if private and not settings.WEBHOOK_ALLOW_PRIVATE:
+        raise DomainError("Webhooks must point at a public address", field="url")
+    return text
+
+
+def _code_hash(subscriber: Subscriber, code: str) -> str:
+    key = f"{settings.SECRET_KEY}:{subscriber.token}".encode()
+    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+
+
+def _queue_direct(channel, recipient, subject, body, dedupe_key, **extra) -> None:
+    OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                dedupe_key=dedupe_key[:200],
+                **extra,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _send_confirmation_email(subscriber: Subscriber) -> None:
+    link = settings.SITE_URL + reverse("notifications:confirm", args=[subscriber.token])
+    body = (
+        f"Please confirm that you want status updates from {settings.SITE_NAME}:\n\n{link}\n\n"
+        "If you did not ask for this, ignore this e-mail and nothing will be sent."
+    )
+    _queue_direct(
+        Channel.EMAIL,
+        subscriber.address,
+        f"Confirm your {settings.SITE_NAME} status updates",
+        body,
+        f"confirm:{subscriber.pk}:{subscriber.token}",
+        category=Category.TRANSACTIONAL,
+    )
+
+
+def _send_confirmation_code(subscriber: Subscriber) -> None:
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    subscriber.confirm_code_hash = _code_hash(subscriber, code)
+    subscriber.save(update_fields=["confirm_code_hash"])
+    _queue_direct(
+        Channel.SMS,
+        subscriber.address,
+        "",
+        f"{settings.SITE_NAME} status alerts: your code is {code}",
+        f"code:{subscriber.pk}:{subscriber.token}",
+        category=Category.TRANSACTIONAL,
+    )
+
+
+@transaction.atomic
+def confirm_email(token: str) -> Subscriber:
+    """Turn on an e-mail subscription from the link in its confirmation e-mail."""
+    subscriber = _by_token(token)
+    if subscriber.state == SubscriberState.UNSUBSCRIBED:
+        raise Conflict("This subscription was cancelled; subscribe again to restart it")
+    if subscriber.state == SubscriberState.PENDING:
+        subscriber.state = SubscriberState.ACTIVE
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["state", "confirmed_at"])
+    return subscriber
+
+
+@transaction.atomic
+def confirm_sms(token: str, code: str) -> Subscriber:
+    """Turn on an SMS subscription with the code texted to the number."""
+    subscriber = _by_token(token, lock=True)
+    if subscriber.state == SubscriberState.ACTIVE:
+        return subscriber
+    if subscriber.state != SubscriberState.PENDING or subscriber.channel != Channel.SMS:
+        raise Conflict("This sign-up is no longer waiting for a code; subscribe again")
+    if subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS:
+        raise Conflict("Too many wrong codes; subscribe again to get a new one")
+    subscriber.confirm_attempts += 1
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    if not hmac.compare_digest(_code_hash(subscriber, code), subscriber.confirm_code_hash):
+        subscriber.save(update_fields=["confirm_attempts"])
+        left = MAX_CODE_ATTEMPTS - subscriber.confirm_attempts
+        raise DomainError(f"That code is not right; {left} tries left", field="code")
+    subscriber.state = SubscriberState.ACTIVE
+    subscriber.confirmed_at = timezone.now()
+    subscriber.confirm_code_hash = ""
+    subscriber.save(
+        update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+    )
+    SmsOptOut.objects.filter(phone=subscriber.address).delete()
+    return subscriber
+
+
+@transaction.atomic
+def unsubscribe(token: str) -> Subscriber:
+    """Stop every message to this subscriber (one click, no login)."""
+    subscriber = _by_token(token)
+    if subscriber.state != SubscriberState.UNSUBSCRIBED:
+        _unsubscribe(subscriber)
+    return subscriber
+
+
+def _unsubscribe(subscriber: Subscriber) -> None:
+    subscriber.state = SubscriberState.UNSUBSCRIBED
+    subscriber.unsubscribed_at = timezone.now()
+    subscriber.save(update_fields=["state", "unsubscribed_at"])
+    OutboxMessage.objects.filter(subscriber=subscriber, state=MessageState.QUEUED).update(
+        state=MessageState.CANCELLED, last_error="recipient unsubscribed"
+    )
+
+
+def _by_token(token: str, lock: bool = False) -> Subscriber:
+    query = Subscriber.objects.select_for_update() if lock else Subscriber.objects
+    found = query.filter(token=token).first() if token else None
+    if found is None:
+        raise NotFound("This link is not valid any more; subscribe again from the status page")
+    return found
+
+
+# --- SMS replies and receipts -----------------------------------------------------------------
+@transaction.atomic
+def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "") -> str:
+    """Honour STOP / START / HELP; returns the reply text ('' for none)."""
+    keyword = (body or "").strip().split(" ")[0].upper().strip(".!") if body else ""
+    action, reply = "", ""
+    if keyword in STOP_WORDS:
+        SmsOptOut.objects.get_or_create(phone=sender)
+        for subscriber in Subscriber.objects.filter(channel=Channel.SMS, address=sender).exclude(
+            state=SubscriberState.UNSUBSCRIBED
+        ):
+            _unsubscribe(subscriber)
+        action = "unsubscribed"
+        events.publish("notifications.sms_opt_out", phone_e164=sender)
+    elif keyword in START_WORDS:
+        SmsOptOut.objects.filter(phone=sender).delete()
+        restarted = Subscriber.objects.filter(
+            channel=Channel.SMS, address=sender, state=SubscriberState.UNSUBSCRIBED
+        ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None)
+        action = f"resubscribed {restarted}"
+        reply = f"{settings.SITE_NAME}: you will get status alerts again. Reply STOP to stop."
+    elif keyword in HELP_WORDS:
+        action = "help"
+        reply = (
+            f"{settings.SITE_NAME} status alerts: {settings.SITE_URL}/ . "
+            "Reply STOP to unsubscribe. Msg & data rates may apply."
+        )
+    InboundMessage.objects.create(
+        provider_message_id=provider_message_id[:100],
+        sender=sender,
+        body=(body or "")[:1600],
+        keyword=keyword[:20],
+        action=action,
+    )
+    return reply
+
+
+@transaction.atomic
+def record_delivery_receipt(*, provider_message_id: str, status: str, error_code: str = "") -> bool:
+    """Apply a provider's delivery receipt; True when a message matched."""
+    message = (
+        OutboxMessage.objects.select_for_update()
+        .filter(provider_message_id=provider_message_id)
+        .first()
+    )
+    if message is None:
+        return False
+    status = (status or "").lower()
+    if status == "delivered":
+        message.state = MessageState.DELIVERED
+        message.delivered_at = timezone.now()
+    elif status in ("failed", "undelivered"):
+        message.state = MessageState.FAILED
+        message.last_error = f"carrier reported {status}" + (
+            f" (Twilio error {error_code})" if error_code else ""
+        )
+    else:
+        return True  # queued / sent / sending: nothing new to record
+    message.save(update_fields=["state", "delivered_at", "last_error"])
+    return True
+
+
+# --- member messages (loyalty, goodwill) --------------------------------------------------------
+def parse_quiet_hours(value: str) -> tuple[int, int] | None:
+    """'21:00-08:00' -> (1260, 480) minutes; '' -> None (no quiet hours)."""
+    if not value:
+        return None
+    try:
+        start, end = (part.strip() for part in value.split("-"))
+        to_minutes = [int(h) * 60 + int(m) for h, m in (t.split(":") for t in (start, end))]
+    except ValueError:
+        raise DomainError(f"Quiet hours {value!r} should look like 21:00-08:00")
+    return to_minutes[0], to_minutes[1]
+
+
+def next_allowed_time(now: datetime, time_zone: str = "") -> datetime:
+    """``now`` if it is outside the recipient's quiet hours, else the moment they end."""
+    window = parse_quiet_hours(settings.NOTIFY_QUIET_HOURS)
+    if window is None:
+        return now
+    start, end = window
+    local = now.astimezone(ZoneInfo(time_zone or settings.TIME_ZONE))
+    minute = local.hour * 60 + local.minute
+    quiet = (start <= minute or minute < end) if start > end else (start <= minute < end)
+    if not quiet:
+        return now
+    ends = local.replace(hour=end // 60, minute=end % 60, second=0, microsecond=0)
+    if ends <= local:
+        ends += timedelta(days=1)
+    return ends.astimezone(UTC)
+
+
+def queue_member_message(
+    *,
+    member_id: str,
+    email: str,
+    phone_e164: str,
+    consent_email: bool,
+    consent_sms: bool,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    category: str = "transactional",
+    time_zone: str = "",
+) -> list[str]:
+    """Queue a message to a member on each channel they consented to; returns those channels.
+
+    Marketing waits for the end of the recipient's quiet hours; transactional goes at once. The
+    same ``dedupe_key`` never queues twice.
+    """
+    if category not in (Category.TRANSACTIONAL, Category.MARKETING):
+        raise DomainError("category must be 'transactional' or 'marketing'", field="category")
+    if not (body or "").strip():
+        raise DomainError("The message is empty", field="body")
+    now = timezone.now()
+    send_at = next_allowed_time(now, time_zone) if category == Category.MARKETING else now
+    targets = []
+    if email and consent_email:
+        targets.append((Channel.EMAIL, email))
+    if phone_e164 and consent_sms:
+        targets.append((Channel.SMS, phone_e164))
+    rows = [
+        OutboxMessage(
+            channel=channel,
+            recipient=recipient,
+            category=category,
+            subject=subject or settings.SITE_NAME,
+            body=body,
+            dedupe_key=f"member:{dedupe_key}:{channel}"[:200],
+            next_attempt_at=send_at,
+        )
+        for channel, recipient in targets
+    ]
+    with transaction.atomic():
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    del member_id  # identifies the member to callers' logs; the outbox keys on dedupe_key
+    return [channel for channel, _ in targets]
+
+
+def on_member_event(name: str, member=None, text: str = "", **payload) -> None:
+    """loyalty.* events: tell the member on their consented channels (duck-typed member)."""
+    if member is None or not text:
+        return
+    ident = getattr(member, "loyalty_id", None) or getattr(member, "pk", "")
+    key = payload.get("dedupe_key") or _member_event_key(name, ident, payload)
+    queue_member_message(
+        member_id=str(ident),
+        email=getattr(member, "email", "") or "",
+        phone_e164=getattr(member, "phone_e164", "") or getattr(member, "phone", "") or "",
+        consent_email=bool(getattr(member, "consent_transactional", True)),
+        consent_sms=bool(getattr(member, "consent_transactional", True)),
+        subject=payload.get("subject") or f"{settings.SITE_NAME} rewards",
+        body=text,
+        dedupe_key=key,
+        category=payload.get("category", Category.TRANSACTIONAL),
+    )
+
+
+def _member_event_key(name: str, ident, payload: dict) -> str:
+    reward = payload.get("reward")
+    if reward is not None:
+        return f"{name}:{getattr(reward, 'pk', reward)}"
+    return f"{name}:{ident}:{payload.get('expires_on', '')}:{payload.get('points', '')}"
+
+
+# --- console actions --------------------------------------------------------------------------
+@transaction.atomic
+def retry_message(message_id: int) -> OutboxMessage:
+    """Queue a failed, cancelled or stuck message again, now."""
+    message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
+    if message is None:
+        raise NotFound(f"No message #{message_id}")
+    if message.state in (MessageState.SENT, MessageState.DELIVERED):
+        raise Conflict("This message was already sent; it is not sent twice")
+    if message.state == MessageState.CLAIMED:
+        raise Conflict("A worker is sending this message right now")
+    message.state = MessageState.QUEUED
+    message.next_attempt_at = timezone.now()
+    message.claim_token = ""
+    message.lease_until = None
+    message.save(update_fields=["state", "next_attempt_at", "claim_token", "lease_until"])
+    return message
+
+
+def add_endpoint(*, name: str, channel: str, target: str) -> ChannelEndpoint:
+    """Add a staff channel (chat room, e-mail list, webhook or phone)."""
+    name, target = (name or "").strip(), (target or "").strip()
+    if not name:
+        raise DomainError("Name the channel, e.g. '#store-ops'", field="name")
+    if channel not in Channel.values:
+        raise DomainError(f"Choose one of {', '.join(Channel.values)}", field="channel")
+    if channel == Channel.EMAIL:
+        target = _clean_email(target)
+    elif channel == Channel.SMS:
+        target = to_e164(target, field="target")
+    elif channel == Channel.WEBHOOK:
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DomainError("Enter the webhook's full URL", field="target")
+    elif channel == Channel.CHAT:
+        import apprise
+
+        if not apprise.Apprise().add(target):
+            raise DomainError(
+                "Not an apprise URL (e.g. slack://... or msteams://...)", field="target"
+            )
+    return ChannelEndpoint.objects.create(name=name, channel=channel, target=target)
+
+
+def send_test(endpoint: ChannelEndpoint) -> OutboxMessage:
+    """Queue a test message to a staff channel (the delivery log shows how it went)."""
+    key = f"test:{endpoint.pk}:{secrets.token_hex(6)}"
+    try:
+        with transaction.atomic():
+            return OutboxMessage.objects.create(
+                channel=endpoint.channel,
+                recipient=endpoint.target,
+                category=Category.INTERNAL,
+                endpoint=endpoint,
+                subject=f"Test from {settings.SITE_NAME}",
+                body=f"This is a test of the staff channel '{endpoint.name}'.",
+                dedupe_key=key,
+            )
+    except IntegrityError:  # pragma: no cover - a 48-bit random collision
+        raise Conflict("Try again")

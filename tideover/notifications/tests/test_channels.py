@@ -1,0 +1,138 @@
+"""Each transport against a real server on loopback."""
+
+import pytest
+
+from tideover.core.http import DELIVERY_HEADER
+from tideover.incidents import services as incidents
+from tideover.notifications.models import ChannelEndpoint, DeliveryAttempt, OutboxMessage
+from tideover.notifications.outbox import drain
+
+
+@pytest.fixture
+def incident(severities, components):
+    return incidents.declare_incident(
+        title="Card payments failing",
+        severity=severities["SEV2"],
+        components={components["card-payments"]: "partial_outage"},
+    )
+
+
+def _update(incident, text="Some card payments fail; cash works."):
+    return incidents.post_public_update(incident, text)
+
+
+def test_email_goes_through_smtp_as_text_and_html_with_one_click_unsubscribe(
+    incident, smtp, make_subscriber
+):
+    subscriber = make_subscriber(address="pat@example.com")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [mail] = smtp.messages
+    assert mail["To"] == "pat@example.com"
+    assert "Card payments failing" in mail["Subject"]
+    assert "Some card payments fail; cash works." in mail.get_body(("plain",)).get_content()
+    assert "<h1" in mail.get_body(("html",)).get_content()
+    assert subscriber.token in mail["List-Unsubscribe"]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_sms_goes_through_the_twilio_sdk_and_records_the_provider_id(
+    incident, http_sink, make_subscriber
+):
+    make_subscriber(channel="sms", address="+15125550123")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [sms] = http_sink.sms
+    assert sms["To"] == "+15125550123"
+    assert sms["From"] == "+15125550100"
+    assert "Reply STOP to unsubscribe." in sms["Body"]
+    assert sms["StatusCallback"].endswith("/hooks/twilio/status")
+    assert OutboxMessage.objects.get().provider_message_id == sms["sid"]
+
+
+def test_webhook_is_signed_and_the_receiver_verifies_it(incident, http_sink, make_subscriber):
+    make_subscriber(channel="webhook", address=f"{http_sink.url}/hook/a", secret="s3cret")
+    http_sink.secrets["/hook/a"] = "s3cret"
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [hook] = http_sink.webhooks
+    assert hook["json"]["update"] == "Some card payments fail; cash works."
+    assert hook["json"]["incident"]["title"] == "Card payments failing"
+    assert hook["json"]["unsubscribe_url"].startswith("http://testserver/unsubscribe/")
+    assert hook["delivery"].startswith("tdo_")
+    assert http_sink.refused == []
+
+
+def test_webhook_with_a_wrong_secret_is_refused_and_not_retried(
+    incident, http_sink, make_subscriber
+):
+    make_subscriber(channel="webhook", address=f"{http_sink.url}/hook/b", secret="wrong")
+    http_sink.secrets["/hook/b"] = "right"
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"failed": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "failed" and "HTTP 401" in message.last_error
+    assert len(http_sink.refused) == 1
+
+
+def test_webhook_5xx_is_retried_with_backoff_then_delivered_with_the_same_delivery_id(
+    incident, http_sink, make_subscriber, settings
+):
+    settings.NOTIFY_BACKOFF_SECONDS = 0.0
+    make_subscriber(channel="webhook", address=f"{http_sink.url}/hook/c", secret="k")
+    http_sink.secrets["/hook/c"] = "k"
+    http_sink.fail_next = [503, 500]
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"retry": 2, "sent": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "sent" and message.attempts == 3
+    assert DeliveryAttempt.objects.filter(message=message).count() == 2
+    assert http_sink.webhooks[0]["delivery"] == message.provider_message_id
+
+
+def test_backoff_grows_exponentially_with_jitter(settings):
+    from tideover.notifications.outbox import backoff_seconds
+
+    settings.NOTIFY_BACKOFF_SECONDS = 10
+    for attempt, ceiling in ((1, 10), (2, 20), (3, 40)):
+        delays = [backoff_seconds(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1
+    assert backoff_seconds(30) <= 3600
+
+
+def test_chat_channel_posts_through_apprise(incident, http_sink):
+    ChannelEndpoint.objects.create(
+        name="#store-ops", channel="chat", target=f"json://127.0.0.1:{http_sink.port}/chat"
+    )
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [posted] = http_sink.chat
+    assert "Card payments failing" in posted["title"]
+    assert "cash works" in posted["message"]
+
+
+def test_smtp_down_is_a_temporary_error(incident, make_subscriber, settings):
+    from tideover.notifications.sinks import _free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_PORT = _free_port()  # nobody listens
+    make_subscriber()
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"retry": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "queued" and "SMTP unavailable" in message.last_error
+
+
+def test_delivery_header_name_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "notifications.md").read_text()
+    assert DELIVERY_HEADER in doc and "Tideover-Signature" in doc and "replay" in doc.lower()

@@ -1,0 +1,101 @@
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tideover.incidents import services as incidents
+from tideover.incidents.models import TimelineEvent
+from tideover.notifications.models import ChannelEndpoint, Notification, OutboxMessage
+
+
+def _declare(severities, components, drill=False, message="Registers are down in some stores."):
+    return incidents.declare_incident(
+        title="Checkout down",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: "major_outage"},
+        message=message,
+        is_drill=drill,
+    )
+
+
+def test_declaring_with_a_message_queues_one_message_per_subscriber(
+    severities, components, make_subscriber
+):
+    everything = make_subscriber()
+    follows = make_subscriber(components=[components["in-store-checkout"]])
+    elsewhere = make_subscriber(components=[components["mobile-app"]])
+    make_subscriber(state="pending")
+    incident = _declare(severities, components)
+    queued = OutboxMessage.objects.filter(incident_id=incident.pk)
+    assert sorted(queued.values_list("subscriber_id", flat=True)) == sorted(
+        [everything.pk, follows.pk]
+    )
+    assert elsewhere.pk not in queued.values_list("subscriber_id", flat=True)
+    notification = Notification.objects.get(incident=incident)
+    assert notification.body == "Registers are down in some stores."
+
+
+def test_state_change_with_message_sends_one_message_not_two(
+    severities, components, make_subscriber
+):
+    make_subscriber()
+    incident = _declare(severities, components)
+    incidents.change_state(incident, "identified", message="We found the cause.")
+    notes = Notification.objects.filter(incident=incident).order_by("pk")
+    assert [n.event for n in notes] == ["incident.declared", "incident.state_changed"]
+    assert notes[1].body == "We found the cause."
+    assert OutboxMessage.objects.filter(incident_id=incident.pk).count() == 2
+
+
+def test_drill_never_reaches_public_but_staff_channels_get_it_marked(
+    severities, components, make_subscriber
+):
+    make_subscriber()
+    ChannelEndpoint.objects.create(name="ops", channel="chat", target="json://127.0.0.1:9/chat")
+    incident = _declare(severities, components, drill=True)
+    rows = OutboxMessage.objects.filter(incident_id=incident.pk)
+    assert [row.category for row in rows] == ["internal"]
+    from tideover.notifications.rendering import render
+
+    assert render(rows[0]).subject.startswith("[DRILL]")
+
+
+def test_internal_note_with_talking_points_goes_to_staff_only(
+    severities, components, make_subscriber
+):
+    make_subscriber()
+    ChannelEndpoint.objects.create(name="ops", channel="email", target="ops@staff.example")
+    incident = _declare(severities, components, message="")
+    before = OutboxMessage.objects.count()
+    incidents.add_internal_note(
+        incident, "Card terminals rebooting", talking_points="Say: cash works"
+    )
+    new = OutboxMessage.objects.order_by("-pk")[: OutboxMessage.objects.count() - before]
+    assert [m.category for m in new] == ["internal"]
+    from tideover.notifications.rendering import render
+
+    text = render(new[0]).text
+    assert "Card terminals rebooting" in text and "Say: cash works" in text
+
+
+def test_messages_sent_are_one_timeline_entry_per_update(severities, components, make_subscriber):
+    for _ in range(5):
+        make_subscriber()
+    incident = _declare(severities, components)
+    incidents.post_public_update(incident, "Still working on it.")
+    entries = TimelineEvent.objects.filter(incident=incident, kind="messages")
+    assert entries.count() == 2
+    assert "Queued 5 subscriber message(s) (5 email)" in entries.first().body
+
+
+def test_fan_out_queries_do_not_grow_with_subscribers(severities, components, make_subscriber):
+    for _ in range(3):
+        make_subscriber()
+    incident = _declare(severities, components, message="")
+    with CaptureQueriesContext(connection) as few:
+        incidents.post_public_update(incident, "First")
+    for _ in range(30):
+        make_subscriber(channel="sms", address=f"+1512555{len(connection.queries):04d}{_}")
+    with CaptureQueriesContext(connection) as many:
+        incidents.post_public_update(incident, "Second")
+    assert len(many) == len(few)
+    # declared (3) + first update (3) + second update (3 + 30)
+    assert OutboxMessage.objects.filter(incident_id=incident.pk).count() == 3 + 3 + 33

@@ -1,0 +1,202 @@
+"""Console pages: subscribers, the delivery log with retry, staff channels, update preview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from tideover.core.access import capability_required
+from tideover.core.errors import DomainError
+from tideover.core.models import Component
+from tideover.core.roles import Capability, has_capability
+from tideover.notifications import services
+from tideover.notifications.forms import EndpointForm, PreviewForm
+from tideover.notifications.models import (
+    ChannelEndpoint,
+    MessageState,
+    Notification,
+    OutboxMessage,
+    Subscriber,
+    SubscriberState,
+    Subscription,
+)
+from tideover.notifications.rendering import preview
+
+
+def mask(address: str) -> str:
+    """What roles without contact access see: the kind of address, not the address."""
+    if "@" in address:
+        return "•••@" + address.rsplit("@", 1)[1]
+    if address.startswith("+"):
+        return address[:3] + "•••" + address[-2:]
+    return address.split("/")[2] if address.count("/") >= 2 else "•••"
+
+
+@capability_required(Capability.VIEW_DELIVERY)
+def subscribers(request):
+    by_channel = (
+        Subscriber.objects.values("channel", "state").annotate(n=Count("pk")).order_by("channel")
+    )
+    active = Subscriber.objects.filter(state=SubscriberState.ACTIVE)
+    everything = active.filter(all_components=True).count()
+    chosen = dict(
+        Subscription.objects.filter(subscriber__state=SubscriberState.ACTIVE)
+        .values_list("component_id")
+        .annotate(n=Count("pk"))
+    )
+    components = [
+        {"name": c.name, "chosen": chosen.get(c.pk, 0), "total": chosen.get(c.pk, 0) + everything}
+        for c in Component.objects.all()
+    ]
+    show_contacts = has_capability(request.user, Capability.VIEW_SUBSCRIBER_CONTACTS)
+    latest = list(Subscriber.objects.order_by("-created_at", "-pk")[:50])
+    for sub in latest:
+        sub.shown = sub.address if show_contacts else mask(sub.address)
+    return render(
+        request,
+        "notifications/console/subscribers.html",
+        {
+            "by_channel": by_channel,
+            "everything": everything,
+            "components": components,
+            "latest": latest,
+            "show_contacts": show_contacts,
+        },
+    )
+
+
+@capability_required(Capability.VIEW_DELIVERY)
+def delivery(request):
+    query = OutboxMessage.objects.all()
+    incident_id = request.GET.get("incident", "")
+    state = request.GET.get("state", "")
+    if incident_id.isdigit():
+        query = query.filter(incident_id=int(incident_id))
+    if state in MessageState.values:
+        query = query.filter(state=state)
+    counts = dict(query.values_list("state").annotate(n=Count("pk")))
+    rows = list(query.order_by("-created_at", "-pk")[:200])
+    show_contacts = has_capability(request.user, Capability.VIEW_SUBSCRIBER_CONTACTS)
+    for row in rows:
+        row.shown = row.recipient if show_contacts else mask(row.recipient)
+        row.retryable = row.state in (
+            MessageState.FAILED,
+            MessageState.CANCELLED,
+            MessageState.QUEUED,
+            MessageState.SENDING,
+        )
+    notifications = (
+        Notification.objects.filter(incident_id=int(incident_id)) if incident_id.isdigit() else []
+    )
+    return render(
+        request,
+        "notifications/console/delivery.html",
+        {
+            "rows": rows,
+            "counts": counts,
+            "states": MessageState.choices,
+            "incident_id": incident_id,
+            "state": state,
+            "notifications": notifications,
+            "can_retry": has_capability(request.user, Capability.MANAGE_CHANNELS),
+            "stuck": OutboxMessage.objects.filter(
+                Q(state=MessageState.SENDING) | Q(state=MessageState.CLAIMED)
+            ).count(),
+        },
+    )
+
+
+@capability_required(Capability.MANAGE_CHANNELS)
+@require_POST
+def retry(request, message_id):
+    try:
+        services.retry_message(message_id)
+        messages.success(request, f"Message #{message_id} is queued again.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.POST.get("next") or "notifications:delivery")
+
+
+@capability_required(Capability.MANAGE_CHANNELS)
+def channels(request):
+    form = EndpointForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.add_endpoint(**form.cleaned_data)
+            except DomainError as exc:
+                form.add_error("target" if exc.field == "target" else None, exc.message)
+                status = exc.status_code
+            else:
+                messages.success(request, "Channel added.")
+                return redirect("notifications:channels")
+        else:
+            status = 400
+    return render(
+        request,
+        "notifications/console/channels.html",
+        {"form": form, "endpoints": ChannelEndpoint.objects.all()},
+        status=status,
+    )
+
+
+@capability_required(Capability.MANAGE_CHANNELS)
+@require_POST
+def channel_test(request, endpoint_id):
+    endpoint = get_object_or_404(ChannelEndpoint, pk=endpoint_id)
+    message = services.send_test(endpoint)
+    messages.success(request, f"Test message #{message.pk} queued; see the delivery log.")
+    return redirect("notifications:channels")
+
+
+@capability_required(Capability.MANAGE_CHANNELS)
+@require_POST
+def channel_toggle(request, endpoint_id):
+    endpoint = get_object_or_404(ChannelEndpoint, pk=endpoint_id)
+    endpoint.is_active = not endpoint.is_active
+    endpoint.save(update_fields=["is_active"])
+    return redirect("notifications:channels")
+
+
+@capability_required(Capability.POST_PUBLIC_UPDATE)
+def preview_update(request, incident_id):
+    from tideover.incidents.models import Incident
+
+    incident = get_object_or_404(Incident, pk=incident_id)
+    form = PreviewForm(request.POST or request.GET or None)
+    shown = None
+    if form.is_bound and form.is_valid():
+        shown = preview(
+            draft_notification(incident, form.cleaned_data["body"], form.cleaned_data["state"])
+        )
+    return render(
+        request,
+        "notifications/console/preview.html",
+        {"incident": incident, "form": form, "preview": shown},
+    )
+
+
+def draft_notification(incident, body: str, state: str = "") -> Notification:
+    """An unsaved notification as the update would produce it (for previews)."""
+    from tideover.incidents.models import IncidentState
+
+    headline = (
+        IncidentState(state).label
+        if state in IncidentState.values
+        else incident.get_state_display()
+    )
+    return Notification(
+        event="incident.public_update",
+        incident=incident,
+        title=incident.title,
+        headline=headline,
+        body=body,
+        is_drill=incident.is_drill,
+        components=[
+            {"slug": a.component.slug, "name": a.component.name, "status": a.status}
+            for a in incident.affected_components.select_related("component")
+        ],
+    )
