@@ -11,6 +11,7 @@ and no rendering, pickling of pages or database work.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.filebased import FileBasedCache
 from django.utils import timezone
 from django.utils.http import http_date
 
@@ -47,12 +49,40 @@ _memo: dict[str, Rendered] = {}
 _memo_lock = threading.Lock()
 
 
-def current_version() -> str:
-    """The version every process serves now (made on first use)."""
+# With the file cache (the default on one machine) every set of the version replaces its file,
+# so a stat() tells whether it changed: ~1 µs instead of reading and unpickling it per request.
+_probe: dict[str, object] = {}
+
+
+def _version_file() -> str | None:
+    backend = caches["default"]
+    if isinstance(backend, FileBasedCache):
+        return backend._key_to_file(VERSION_KEY)
+    return None
+
+
+def _read_version() -> str:
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
         version = cache.get(VERSION_KEY) or "unversioned"
+    return version
+
+
+def current_version() -> str:
+    """The version every process serves now (made on first use)."""
+    path = _version_file()
+    if path is None:
+        return _read_version()
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return _read_version()
+    stamp = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if _probe.get("stamp") == stamp:
+        return _probe["version"]
+    version = _read_version()
+    _probe.update(stamp=stamp, version=version)
     return version
 
 

@@ -23,6 +23,16 @@ OUTAGE_STATUSES = (ComponentStatus.PARTIAL_OUTAGE, ComponentStatus.MAJOR_OUTAGE)
 _OUTAGE_WEIGHT = {ComponentStatus.PARTIAL_OUTAGE: 0.3, ComponentStatus.MAJOR_OUTAGE: 1.0}
 
 
+# Short class names: the page carries 90 bars per component and is served to every visitor.
+_BAR_CSS = {
+    ComponentStatus.OPERATIONAL: "o",
+    ComponentStatus.DEGRADED_PERFORMANCE: "d",
+    ComponentStatus.PARTIAL_OUTAGE: "p",
+    ComponentStatus.MAJOR_OUTAGE: "m",
+    ComponentStatus.UNDER_MAINTENANCE: "u",
+}
+
+
 @dataclass
 class DayBar:
     day: date
@@ -32,16 +42,16 @@ class DayBar:
 
     @property
     def css(self) -> str:
-        return f"bar-{self.worst or 'nodata'}"
+        return _BAR_CSS.get(self.worst, "n")
 
     @property
     def label(self) -> str:
         """The bar's text for people who cannot tell the colors apart (and screen readers)."""
-        when = self.day.strftime("%b %-d, %Y")
+        when = self.day.strftime("%b %-d")
         if not self.worst:
             return f"{when}: no data"
         if self.worst == ComponentStatus.OPERATIONAL:
-            return f"{when}: operational, no incidents"
+            return f"{when}: operational"
         parts = [f"{when}: worst {ComponentStatus(self.worst).label.lower()}"]
         for status, minutes in sorted(
             self.minutes.items(), key=lambda kv: -STATUS_RANK[ComponentStatus(kv[0])]
@@ -55,6 +65,11 @@ class ComponentHistory:
     component: Component
     days: list[DayBar]
     uptime_percent: float
+
+    @property
+    def quiet(self) -> bool:
+        """No day with anything but operational (or no data)."""
+        return all(d.worst in ("", ComponentStatus.OPERATIONAL) for d in self.days)
 
     @property
     def uptime_label(self) -> str:

@@ -42,10 +42,18 @@ def test_page_is_accessible_landmarks_headings_language(client, outage):
         assert landmark in html
     assert "<h1" in html and "<h2" in html
     assert 'role="status"' in html  # the overall verdict is announced
-    # each history bar carries its text: colors are never the only signal
-    bars = re.findall(r'<li class="bar-[a-z_]+" title="([^"]+)"', html)
-    assert len(bars) == 90 * 5
-    assert all(": " in label for label in bars)
+    # colors are never the only signal: each bar has a tooltip, and screen readers get the
+    # same facts as one sentence per component instead of 90 list items
+    assert len(re.findall(r'<li class="[odpmun]"', html)) == 90 * 5
+    (label,) = re.findall(r'<li class="m" title="([^"]+)"', html)  # today, in-store checkout
+    assert "worst major outage" in label
+    assert re.search(r'<ol class="bars" aria-hidden="true">', html)
+    assert re.search(
+        r'<p class="visually-hidden">In-store checkout, last 90 days: [\d.]+% uptime\. '
+        r"[A-Z][a-z]{2} \d+: worst major outage; \d+ min major outage\.</p>",
+        html,
+    )
+    assert "Card payments, last 90 days: 100.00% uptime. No incidents." in html
 
 
 @pytest.mark.django_db
@@ -73,9 +81,11 @@ def test_unknown_incident_is_404_and_writes_are_refused(client, components):
 
 @pytest.mark.django_db
 def test_subscribe_block_renders_only_when_the_form_template_exists(
-    client, components, settings, tmp_path
+    client, components, settings, tmp_path, monkeypatch
 ):
-    assert "Get updates" not in client.get("/").content.decode()
+    with monkeypatch.context() as patch:
+        patch.setattr(render, "SUBSCRIBE_TEMPLATE", "notifications/no_such_form.html")
+        assert "Get updates" not in render.index_page(render.Links.served()).decode()
     folder = tmp_path / "templates" / "notifications"
     folder.mkdir(parents=True)
     (folder / "subscribe_form.html").write_text(

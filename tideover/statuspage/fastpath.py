@@ -1,0 +1,106 @@
+"""A WSGI layer in front of Django that answers public status documents straight from the cache.
+
+During an outage the status page takes the spike. A cached document needs no session, user,
+CSRF check, URL resolving or database, so this layer answers it before Django builds a request:
+a dictionary lookup, one read of the cache version, and the pre-rendered bytes. Anything else
+(a miss, another path or method) goes to Django unchanged, which renders and fills the cache.
+The bytes are identical for every visitor and do not depend on the Host header.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tideover.statuspage import cache
+from tideover.statuspage.api_v2 import DOCUMENTS
+from tideover.statuspage.views import CACHE_CONTROL
+
+# The headers Django's security middleware would add, since this path skips it.
+_SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+]
+_INCIDENT = re.compile(r"^/incidents/([0-9]{1,18})$")
+
+
+def _documents(prefix: str) -> dict[str, str]:
+    """Served path -> cached document name (as the views name them)."""
+    root = f"/{prefix.strip('/')}/" if prefix.strip("/") else "/"
+    paths = {
+        root: "index.html",
+        f"{root}history": "history.html",
+        f"{root}feed.atom": "feed.atom",
+        f"{root}feed.rss": "feed.rss",
+        f"{root}history.atom": "feed.atom",
+        f"{root}history.rss": "feed.rss",
+    }
+    paths.update({f"{root}api/v2/{name}": f"api/v2/{name}" for name in DOCUMENTS})
+    return paths
+
+
+class StatusPageFastPath:
+    """Wrap a WSGI application; serve cached status documents without entering it."""
+
+    def __init__(self, application, prefix: str = ""):
+        self.application = application
+        self.paths = _documents(prefix)
+        self.incident_root = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
+        self._headers: dict[int, tuple[cache.Rendered, list]] = {}
+
+    def _name(self, path: str) -> str | None:
+        name = self.paths.get(path)
+        if name is None and path.startswith(f"{self.incident_root}/incidents/"):
+            match = _INCIDENT.match(path[len(self.incident_root) :])
+            if match:
+                name = f"incidents/{int(match.group(1))}.html"
+        return name
+
+    def _headers_for(self, rendered: cache.Rendered) -> list:
+        known = self._headers.get(id(rendered))
+        if known is not None and known[0] is rendered:
+            return known[1]
+        headers = [
+            ("Content-Type", rendered.content_type),
+            ("Content-Length", str(len(rendered.body))),
+            ("ETag", rendered.etag),
+            ("Last-Modified", rendered.last_modified),
+            ("Cache-Control", CACHE_CONTROL),
+            *_SECURITY_HEADERS,
+        ]
+        if len(self._headers) > 512:
+            self._headers.clear()
+        self._headers[id(rendered)] = (rendered, headers)
+        return headers
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET" or method == "HEAD":
+            name = self._name(environ.get("PATH_INFO", ""))
+            if name is not None:
+                rendered = cache.lookup(name)
+                if rendered is not None:
+                    return self._send(environ, start_response, rendered, method)
+        return self.application(environ, start_response)
+
+    def _send(self, environ, start_response, rendered: cache.Rendered, method: str):
+        tags = environ.get("HTTP_IF_NONE_MATCH")
+        if (tags is not None and (rendered.etag in tags or tags.strip() == "*")) or (
+            tags is None and environ.get("HTTP_IF_MODIFIED_SINCE") == rendered.last_modified
+        ):
+            headers = [
+                ("ETag", rendered.etag),
+                ("Last-Modified", rendered.last_modified),
+                ("Cache-Control", CACHE_CONTROL),
+            ]
+            start_response("304 Not Modified", headers)
+            return [b""]
+        start_response("200 OK", self._headers_for(rendered))
+        return [b"" if method == "HEAD" else rendered.body]
+
+
+def wrap(application):
+    """The WSGI application with the status page's fast path in front (tideover/wsgi.py)."""
+    from tideover.statuspage.urls import URL_PREFIX
+
+    return StatusPageFastPath(application, URL_PREFIX)
