@@ -7,7 +7,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tideover.core.management.commands.up import ensure_first_admin
 from tideover.core.management.commands.up import serve as run_server
+from tideover.core.models import Store
+from tideover.demo import sales as demo_sales
 from tideover.demo import scenario, seed
+from tideover.loyalty.demo import seed_members
 
 
 class Command(BaseCommand):
@@ -24,14 +27,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stores", type=int, default=seed.STORE_COUNT, help="Stores in the chain"
         )
+        parser.add_argument("--members", type=int, default=50_000, help="Loyalty members")
 
-    def handle(self, *args, serve, bind, stores, **options):
+    def handle(self, *args, serve, bind, stores, members, **options):
         console = Console()
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         with console.status("Seeding the demo chain..."):
             counts = seed.seed_all(stores)
         console.print(f"Chain: {counts['stores']} stores, {counts['registers']} registers")
+        with console.status(f"Enrolling {members:,} loyalty members..."):
+            enrolled = seed_members(members, list(Store.objects.all()))
+        console.print(f"Loyalty: {enrolled['members']:,} members")
         history = scenario.seed_history()
         if history:
             console.print(f"History: {history} earlier incidents and maintenance windows")
@@ -40,6 +47,7 @@ class Command(BaseCommand):
         else:
             replay = scenario.Replay(start=scenario.outage_start())
             scenario.build_outage(replay)
+            poster = demo_sales.build_sales(replay, members=members)
             steps = replay.ordered()
             columns = (
                 TextColumn("{task.description}"),
@@ -61,6 +69,12 @@ class Command(BaseCommand):
             console.print(
                 f"Outage: {incident.title} — {incident.public_updates.count()} public updates, "
                 f"first after {incident.time_to_first_update}, resolved after {incident.time_to_resolve}"
+            )
+            console.print(
+                f"Sales through the API: {poster.counts['posted']:,} posted, "
+                f"{poster.counts['duplicate']:,} duplicates from agent retries (posted once), "
+                f"{poster.counts['conflict']} conflicts, {poster.counts['rejected']} rejected; "
+                f"{poster.points:,} points and {poster.rewards:,} rewards issued as customers paid"
             )
         console.print(f"Done in {time.monotonic() - started:.1f} s.")
         console.print(
