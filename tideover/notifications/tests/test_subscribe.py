@@ -1,0 +1,186 @@
+"""The public sign-up: double opt-in, SMS codes, refusals, unsubscribe, STOP and HELP."""
+
+import re
+
+import pytest
+from django.test import Client
+from twilio.request_validator import RequestValidator
+
+from tideover.notifications.models import OutboxMessage, SmsOptOut, Subscriber
+from tideover.notifications.outbox import drain
+from tideover.notifications.tests.conftest import TWILIO_TOKEN
+
+
+def _signup(client, **data):
+    return client.post("/subscribe/", {"channel": "email", **data}, REMOTE_ADDR="203.0.113.7")
+
+
+def test_email_double_opt_in_confirms_from_the_link_in_the_email(db, smtp, components):
+    client = Client()
+    response = _signup(client, email="Pat@Example.COM", components=[components["loyalty"].pk])
+    assert response.status_code == 200 and b"Check your inbox" in response.content
+    subscriber = Subscriber.objects.get()
+    assert subscriber.state == "pending" and subscriber.address == "Pat@example.com"
+    assert not subscriber.all_components
+    drain()
+    [mail] = smtp.messages
+    link = re.search(r"http://testserver(/confirm/\S+/)", mail.get_body(("plain",)).get_content())[
+        1
+    ]
+    assert client.get(link).status_code == 200  # a GET (a mail scanner) does not confirm
+    assert Subscriber.objects.get().state == "pending"
+    assert b"You are subscribed" in client.post(link).content
+    assert Subscriber.objects.get().state == "active"
+
+
+def test_signing_up_again_while_active_changes_nothing_and_reveals_nothing(db, make_subscriber):
+    existing = make_subscriber(address="pat@example.com")
+    response = _signup(Client(), email="pat@example.com")
+    assert b"Check your inbox" in response.content
+    existing.refresh_from_db()
+    assert existing.state == "active" and OutboxMessage.objects.count() == 0
+
+
+def test_sms_sign_up_texts_a_code_that_turns_it_on(db, http_sink):
+    client = Client()
+    response = client.post(
+        "/subscribe/", {"channel": "sms", "phone": "(512) 555-0142"}, REMOTE_ADDR="203.0.113.8"
+    )
+    assert response.status_code == 302
+    subscriber = Subscriber.objects.get()
+    assert subscriber.address == "+15125550142" and subscriber.country == "US"
+    drain()
+    code = re.search(r"code is (\d{6})", http_sink.sms[0]["Body"])[1]
+    wrong = client.post(response["Location"], {"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 400 and b"4 tries left" in wrong.content
+    assert b"You are subscribed" in client.post(response["Location"], {"code": code}).content
+    assert Subscriber.objects.get().state == "active"
+
+
+@pytest.mark.parametrize(
+    ("phone", "message"),
+    [
+        ("12", b"not a valid phone number"),
+        ("+44 20 7946 0958", b"We can only send SMS to numbers in US, CA"),
+    ],
+)
+def test_sms_sign_up_refuses_bad_numbers_and_countries_off_the_allow_list(db, phone, message):
+    response = Client().post("/subscribe/", {"channel": "sms", "phone": phone})
+    assert response.status_code == 400 and message in response.content
+    assert not Subscriber.objects.exists()
+
+
+def test_too_many_sign_ups_from_one_ip_are_refused_with_429(db, settings):
+    settings.SIGNUP_PER_IP_PER_HOUR = 2
+    client = Client()
+    for i in range(2):
+        assert _signup(client, email=f"a{i}@example.com").status_code == 200
+    refused = _signup(client, email="a9@example.com")
+    assert refused.status_code == 429 and b"Too many sign-ups from your network" in refused.content
+    assert Subscriber.objects.count() == 2
+
+
+def test_one_number_gets_only_so_many_codes_a_day(db, settings):
+    settings.SIGNUP_PER_NUMBER_PER_DAY = 1
+    client = Client()
+    assert client.post("/subscribe/", {"channel": "sms", "phone": "5125550150"}).status_code == 302
+    again = client.post("/subscribe/", {"channel": "sms", "phone": "+1 512 555 0150"})
+    assert again.status_code == 429 and b"too many confirmation codes" in again.content
+
+
+def test_sms_sign_ups_per_country_are_capped(db, settings):
+    settings.SIGNUP_PER_COUNTRY_PER_HOUR = 1
+    client = Client()
+    assert client.post("/subscribe/", {"channel": "sms", "phone": "5125550151"}).status_code == 302
+    other = client.post("/subscribe/", {"channel": "sms", "phone": "5125550152"})
+    assert other.status_code == 429 and b"unusually many SMS sign-ups" in other.content
+
+
+def test_webhook_sign_up_shows_the_secret_once_and_refuses_private_addresses(db, settings):
+    response = Client().post(
+        "/subscribe/", {"channel": "webhook", "url": "https://hooks.example.com/x"}
+    )
+    subscriber = Subscriber.objects.get()
+    assert subscriber.state == "active" and subscriber.secret.encode() in response.content
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    refused = Client().post("/subscribe/", {"channel": "webhook", "url": "http://10.0.0.5/hook"})
+    assert refused.status_code == 400 and b"public address" in refused.content
+
+
+def test_one_click_unsubscribe_stops_queued_messages(db, make_subscriber):
+    subscriber = make_subscriber()
+    OutboxMessage.objects.create(
+        channel="email", recipient=subscriber.address, subscriber=subscriber, dedupe_key="k1"
+    )
+    client = Client(enforce_csrf_checks=True)
+    assert client.get(f"/unsubscribe/{subscriber.token}/").status_code == 200
+    assert client.post(f"/unsubscribe/{subscriber.token}/").status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.state == "unsubscribed"
+    assert OutboxMessage.objects.get().state == "cancelled"
+    assert client.get("/unsubscribe/not-a-token/").status_code == 404
+
+
+def _twilio_post(path, params, token=TWILIO_TOKEN):
+    signature = RequestValidator(token).compute_signature(f"http://testserver{path}", params)
+    return Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def test_stop_reply_with_a_valid_signature_unsubscribes_the_number(db, http_sink, make_subscriber):
+    subscriber = make_subscriber(channel="sms", address="+15125550160")
+    response = _twilio_post(
+        "/hooks/twilio/inbound", {"From": "+15125550160", "Body": "Stop", "MessageSid": "SM1"}
+    )
+    assert response.status_code == 200 and b"<Response>" in response.content
+    subscriber.refresh_from_db()
+    assert subscriber.state == "unsubscribed"
+    assert SmsOptOut.objects.filter(phone="+15125550160").exists()
+
+
+def test_stop_reply_with_a_bad_signature_is_refused_and_changes_nothing(
+    db, http_sink, make_subscriber
+):
+    subscriber = make_subscriber(channel="sms", address="+15125550161")
+    forged = _twilio_post(
+        "/hooks/twilio/inbound", {"From": "+15125550161", "Body": "STOP"}, token="not-the-token"
+    )
+    unsigned = Client().post("/hooks/twilio/inbound", {"From": "+15125550161", "Body": "STOP"})
+    assert forged.status_code == 403 and unsigned.status_code == 403
+    subscriber.refresh_from_db()
+    assert subscriber.state == "active"
+
+
+def test_help_reply_says_what_this_is_and_how_to_stop(db, http_sink):
+    response = _twilio_post("/hooks/twilio/inbound", {"From": "+15125550162", "Body": "help"})
+    assert b"Reply STOP to unsubscribe" in response.content
+
+
+def test_no_sms_goes_to_a_number_that_replied_stop(db, http_sink, make_subscriber):
+    make_subscriber(channel="sms", address="+15125550163")
+    _twilio_post("/hooks/twilio/inbound", {"From": "+15125550163", "Body": "STOP"})
+    OutboxMessage.objects.create(channel="sms", recipient="+15125550163", body="Hi", dedupe_key="x")
+    assert drain() == {"cancelled": 1}
+    assert http_sink.sms == []
+
+
+def test_delivery_receipt_marks_the_message_delivered_only_when_signed(db, http_sink):
+    message = OutboxMessage.objects.create(
+        channel="sms",
+        recipient="+15125550164",
+        body="Hi",
+        dedupe_key="r",
+        provider_message_id="SM9",
+    )
+    params = {"MessageSid": "SM9", "MessageStatus": "delivered"}
+    assert _twilio_post("/hooks/twilio/status", params, token="forged").status_code == 403
+    message.refresh_from_db()
+    assert message.state == "queued"
+    assert _twilio_post("/hooks/twilio/status", params).status_code == 204
+    message.refresh_from_db()
+    assert message.state == "delivered" and message.delivered_at is not None
+    _twilio_post(
+        "/hooks/twilio/status",
+        {"MessageSid": "SM9", "MessageStatus": "undelivered", "ErrorCode": "30003"},
+    )
+    message.refresh_from_db()
+    assert message.state == "failed" and "30003" in message.last_error
