@@ -10,6 +10,7 @@ and no rendering, pickling of pages or database work.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import threading
@@ -26,6 +27,7 @@ from django.utils.http import http_date
 
 VERSION_KEY = "statuspage:version"
 _MEMO_LIMIT = 512
+GZIP_MIN_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,31 @@ class Rendered:
     content_type: str
     etag: str
     last_modified: str
-    expires_at: float  # monotonic-free wall clock; the memo and the cache agree on it
+    expires_at: float  # wall clock, so the memo and the shared cache agree on it
+    gzipped: bytes | None = None  # compressed once here, not per visitor
 
     @classmethod
     def of(cls, body: bytes, content_type: str, ttl: int) -> Rendered:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         now = time.time()
-        return cls(body, content_type, f'"{digest}"', http_date(now), now + ttl)
+        packed = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+        return cls(body, content_type, f'"{digest}"', http_date(now), now + ttl, packed)
+
+    @property
+    def gzip_etag(self) -> str:
+        # A strong ETag names one representation: the compressed bytes get their own.
+        return self.etag[:-1] + '-gz"'
+
+    def variant(self, accept_encoding: str | None) -> tuple[bytes, str, bool]:
+        """(body, etag, is_gzip) for a client that sent this Accept-Encoding."""
+        if self.gzipped is not None and accept_encoding and "gzip" in accept_encoding:
+            return self.gzipped, self.gzip_etag, True
+        return self.body, self.etag, False
+
+    def matches(self, if_none_match: str) -> bool:
+        """True when an If-None-Match header names this document (either representation)."""
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or self.etag in tags or self.gzip_etag in tags
 
 
 _memo: dict[str, Rendered] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import gzip
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tideover.statuspage import api_v2, render
+from tideover.statuspage.cache import GZIP_MIN_BYTES
 from tideover.statuspage.render import Links
 
 _RENAME_EXCHANGE = 2
@@ -54,6 +56,11 @@ def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         path.chmod(0o644)
+        if len(body) >= GZIP_MIN_BYTES:
+            # Pre-compressed twins for nginx ``gzip_static`` and CDNs that honour them.
+            packed = path.with_name(path.name + ".gz")
+            packed.write_bytes(gzip.compress(body, 9, mtime=0))
+            packed.chmod(0o644)
     folder.chmod(0o755)
 
 

@@ -46,7 +46,7 @@ class StatusPageFastPath:
         self.application = application
         self.paths = _documents(prefix)
         self.incident_root = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
-        self._headers: dict[int, tuple[cache.Rendered, list]] = {}
+        self._headers: dict[tuple[int, bool], tuple[cache.Rendered, list]] = {}
 
     def _name(self, path: str) -> str | None:
         name = self.paths.get(path)
@@ -56,21 +56,25 @@ class StatusPageFastPath:
                 name = f"incidents/{int(match.group(1))}.html"
         return name
 
-    def _headers_for(self, rendered: cache.Rendered) -> list:
-        known = self._headers.get(id(rendered))
+    def _headers_for(self, rendered: cache.Rendered, body: bytes, etag: str, is_gzip: bool):
+        key = (id(rendered), is_gzip)
+        known = self._headers.get(key)
         if known is not None and known[0] is rendered:
             return known[1]
         headers = [
             ("Content-Type", rendered.content_type),
-            ("Content-Length", str(len(rendered.body))),
-            ("ETag", rendered.etag),
+            ("Content-Length", str(len(body))),
+            ("ETag", etag),
             ("Last-Modified", rendered.last_modified),
             ("Cache-Control", CACHE_CONTROL),
+            ("Vary", "Accept-Encoding"),
             *_SECURITY_HEADERS,
         ]
+        if is_gzip:
+            headers.append(("Content-Encoding", "gzip"))
         if len(self._headers) > 512:
             self._headers.clear()
-        self._headers[id(rendered)] = (rendered, headers)
+        self._headers[key] = (rendered, headers)
         return headers
 
     def __call__(self, environ, start_response):
@@ -84,19 +88,21 @@ class StatusPageFastPath:
         return self.application(environ, start_response)
 
     def _send(self, environ, start_response, rendered: cache.Rendered, method: str):
+        body, etag, is_gzip = rendered.variant(environ.get("HTTP_ACCEPT_ENCODING"))
         tags = environ.get("HTTP_IF_NONE_MATCH")
-        if (tags is not None and (rendered.etag in tags or tags.strip() == "*")) or (
+        if (tags is not None and rendered.matches(tags)) or (
             tags is None and environ.get("HTTP_IF_MODIFIED_SINCE") == rendered.last_modified
         ):
             headers = [
-                ("ETag", rendered.etag),
+                ("ETag", etag),
                 ("Last-Modified", rendered.last_modified),
                 ("Cache-Control", CACHE_CONTROL),
+                ("Vary", "Accept-Encoding"),
             ]
             start_response("304 Not Modified", headers)
             return [b""]
-        start_response("200 OK", self._headers_for(rendered))
-        return [b"" if method == "HEAD" else rendered.body]
+        start_response("200 OK", self._headers_for(rendered, body, etag, is_gzip))
+        return [b"" if method == "HEAD" else body]
 
 
 def wrap(application):

@@ -15,11 +15,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.template.exceptions import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils import timezone
 
 from tideover.statuspage import api_v2, feeds, history, snapshot
 
 SUBSCRIBE_TEMPLATE = "notifications/subscribe_form.html"
+SUBSCRIBE_URL_NAME = "notifications:subscribe"
 
 # Other apps add to the page's template context (the notifications app: its subscribe form).
 _context_hooks: list[Callable[[dict], dict]] = []
@@ -72,12 +74,21 @@ class Links:
         return self.root + "api/v2/summary.json"
 
 
-def _subscribe_enabled() -> bool:
+def _subscribe_context(links: Links) -> dict:
+    """Where the subscribe form lives (the notifications app's), and whether to embed it.
+
+    The served page is the same cached bytes for everyone, so it cannot carry a CSRF token: the
+    form is embedded only when its view accepts posts without one; otherwise, and always in the
+    static export (which may be served from another host), the page links to the form."""
     try:
+        path = reverse(SUBSCRIBE_URL_NAME)
         get_template(SUBSCRIBE_TEMPLATE)
-    except TemplateDoesNotExist:
-        return False
-    return True
+    except (NoReverseMatch, TemplateDoesNotExist):
+        return {"subscribe_enabled": False}
+    view = resolve(path).func
+    embed = not links.static and getattr(view, "csrf_exempt", False)
+    url = f"{settings.SITE_URL}{path}" if links.static else path
+    return {"subscribe_enabled": True, "subscribe_embed": embed, "subscribe_url": url}
 
 
 def _page(template: str, links: Links, context: dict) -> bytes:
@@ -87,7 +98,7 @@ def _page(template: str, links: Links, context: dict) -> bytes:
         "time_zone": settings.TIME_ZONE,
         "links": links,
         "is_static_export": links.static,
-        "subscribe_enabled": _subscribe_enabled(),
+        **_subscribe_context(links),
         "generated_at": timezone.now(),
         **context,
     }

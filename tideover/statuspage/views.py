@@ -38,8 +38,7 @@ def public_page(view):
 def _not_modified(request, rendered: cache.Rendered) -> bool:
     tags = request.META.get("HTTP_IF_NONE_MATCH")
     if tags is not None:
-        wanted = {t.strip().removeprefix("W/") for t in tags.split(",")}
-        return "*" in wanted or rendered.etag in wanted
+        return rendered.matches(tags)
     return request.META.get("HTTP_IF_MODIFIED_SINCE") == rendered.last_modified
 
 
@@ -48,13 +47,18 @@ def respond(request, name: str, build: Callable[[], bytes | None], content_type:
     rendered = cache.get_or_render(name, build, content_type)
     if rendered is None:
         raise Http404("No such page on the status page")
+    body, etag, is_gzip = rendered.variant(request.META.get("HTTP_ACCEPT_ENCODING"))
     if _not_modified(request, rendered):
         response = HttpResponseNotModified()
     else:
-        body = b"" if request.method == "HEAD" else rendered.body
-        response = HttpResponse(body, content_type=rendered.content_type)
-        response["Content-Length"] = str(len(rendered.body))
-    response["ETag"] = rendered.etag
+        response = HttpResponse(
+            b"" if request.method == "HEAD" else body, content_type=rendered.content_type
+        )
+        response["Content-Length"] = str(len(body))
+        if is_gzip:
+            response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = etag
     response["Last-Modified"] = rendered.last_modified
     response["Cache-Control"] = CACHE_CONTROL
     return response

@@ -102,3 +102,19 @@ def test_file_cache_version_change_by_another_process_is_seen_at_once(settings, 
     other_process.set(cache.VERSION_KEY, "set-by-another-worker", timeout=None)
     assert cache.current_version() == "set-by-another-worker"
     assert cache.invalidate() == cache.current_version()
+
+
+@pytest.mark.django_db
+def test_gzip_is_served_to_clients_that_accept_it_with_its_own_etag(client, outage):
+    import gzip
+
+    plain = client.get("/")
+    packed = client.get("/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert packed["Content-Encoding"] == "gzip" and packed["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.content) == plain.content
+    assert len(packed.content) < len(plain.content) / 3
+    assert packed["ETag"] != plain["ETag"]
+    again = client.get("/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=packed["ETag"])
+    assert again.status_code == 304
+    small = client.get("/api/v2/status.json", HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in small  # not worth compressing

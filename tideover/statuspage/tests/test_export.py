@@ -1,5 +1,6 @@
 """The static export: the whole page as files, rewritten atomically on every public change."""
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,10 @@ from tideover.statuspage import export
 
 
 def files_in(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    """The documents written (without their pre-compressed .gz twins)."""
+    return {
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".gz"
+    }
 
 
 @pytest.mark.django_db
@@ -41,6 +45,8 @@ def test_export_status_command_writes_the_site(tmp_path, outage, maintenance, dr
     summary = json.loads((target / "api/v2/summary.json").read_text())
     assert summary["status"]["indicator"] == "critical"
     assert not feedparser.parse((target / "feed.atom").read_bytes()).bozo
+    packed = gzip.decompress((target / "index.html.gz").read_bytes())
+    assert packed == (target / "index.html").read_bytes()
 
 
 @pytest.mark.django_db

@@ -99,3 +99,15 @@ def test_fast_path_answers_conditional_get_and_head(client, outage, fast):
     assert call(app, "/", HTTP_IF_NONE_MATCH='"other"')["status"] == "200 OK"
     head = call(app, "/", method="HEAD")
     assert head["body"] == b"" and int(head["headers"]["Content-Length"]) > 1000
+
+
+@pytest.mark.django_db
+def test_fast_path_serves_precompressed_bytes(client, outage, fast):
+    import gzip
+
+    app, _ = fast
+    plain = client.get("/").content
+    answer = call(app, "/", HTTP_ACCEPT_ENCODING="gzip")
+    assert answer["headers"]["Content-Encoding"] == "gzip"
+    assert gzip.decompress(answer["body"]) == plain
+    assert answer["headers"]["Content-Length"] == str(len(answer["body"]))

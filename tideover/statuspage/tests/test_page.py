@@ -80,28 +80,24 @@ def test_unknown_incident_is_404_and_writes_are_refused(client, components):
 
 
 @pytest.mark.django_db
-def test_subscribe_block_renders_only_when_the_form_template_exists(
-    client, components, settings, tmp_path, monkeypatch
+def test_subscribe_block_links_to_the_form_when_the_cached_page_cannot_carry_csrf(
+    client, components, monkeypatch
 ):
-    with monkeypatch.context() as patch:
-        patch.setattr(render, "SUBSCRIBE_TEMPLATE", "notifications/no_such_form.html")
-        assert "Get updates" not in render.index_page(render.Links.served()).decode()
-    folder = tmp_path / "templates" / "notifications"
-    folder.mkdir(parents=True)
-    (folder / "subscribe_form.html").write_text(
-        '<form class="subscribe-form">{{ hook_text }}</form>'
-    )
-    templates = [dict(settings.TEMPLATES[0])]
-    templates[0]["DIRS"] = [tmp_path / "templates", *templates[0]["DIRS"]]
-    settings.TEMPLATES = templates
+    html = render.index_page(render.Links.served()).decode()
+    assert '<h2 id="subscribe-title">Get updates</h2>' in html
+    exported = render.index_page(render.Links(root="", static=True)).decode()
+    assert 'href="http://127.0.0.1:8000/subscribe/"' in exported  # the export lives elsewhere
+    monkeypatch.setattr(render, "SUBSCRIBE_URL_NAME", "notifications:no-such-page")
+    assert "Get updates" not in render.index_page(render.Links.served()).decode()
 
-    def hook(context):
-        return {"hook_text": "Sign up for updates"}
 
-    render.register_page_context(hook)
-    try:
-        html = render.index_page(render.Links.served()).decode()
-    finally:
-        render._context_hooks.remove(hook)
-    assert '<section class="subscribe" aria-label="Get updates">' in html
-    assert '<form class="subscribe-form">Sign up for updates</form>' in html
+@pytest.mark.django_db
+def test_subscribe_form_is_embedded_when_its_view_takes_posts_without_csrf(
+    client, components, monkeypatch
+):
+    from django.urls import resolve, reverse
+
+    view = resolve(reverse(render.SUBSCRIBE_URL_NAME)).func
+    monkeypatch.setattr(view, "csrf_exempt", True, raising=False)
+    html = render.index_page(render.Links.served()).decode()
+    assert '<form method="post"' in html
