@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tideover.statuspage import api_v2, render
+from tideover.statuspage import api_v2, render, snapshot
 from tideover.statuspage.cache import GZIP_MIN_BYTES
 from tideover.statuspage.render import Links
 
@@ -41,10 +41,8 @@ def build_files() -> dict[str, bytes]:
         "feed.atom": render.feed("atom"),
         "feed.rss": render.feed("rss"),
     }
-    for pk in render.exported_incident_ids():
-        body = render.incident_page(pk, nested)
-        if body is not None:
-            files[f"incidents/{pk}.html"] = body
+    for pk, incident in snapshot.incidents_by_id(render.exported_incident_ids()).items():
+        files[f"incidents/{pk}.html"] = render.incident_page(pk, nested, incident)
     for name in api_v2.DOCUMENTS:
         files[f"api/v2/{name}"] = render.api_document(name)
     return files
@@ -59,7 +57,7 @@ def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
         if len(body) >= GZIP_MIN_BYTES:
             # Pre-compressed twins for nginx ``gzip_static`` and CDNs that honour them.
             packed = path.with_name(path.name + ".gz")
-            packed.write_bytes(gzip.compress(body, 9, mtime=0))
+            packed.write_bytes(gzip.compress(body, 6, mtime=0))
             packed.chmod(0o644)
     folder.chmod(0o755)
 

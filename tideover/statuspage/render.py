@@ -136,8 +136,10 @@ def history_page(links: Links) -> bytes:
     )
 
 
-def incident_page(pk: int, links: Links) -> bytes | None:
-    found = snapshot.incident(pk)
+def incident_page(
+    pk: int, links: Links, found: snapshot.IncidentView | None = None
+) -> bytes | None:
+    found = found or snapshot.incident(pk)
     if found is None:
         return None
     return _page("statuspage/incident.html", links, {"incident": found})

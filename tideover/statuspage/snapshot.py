@@ -235,6 +235,12 @@ def active_and_upcoming_maintenances() -> list[IncidentView]:
     return sorted(views, key=lambda v: (v.scheduled_for or v.created_at, v.id))
 
 
+def incidents_by_id(ids: list[int]) -> dict[int, IncidentView]:
+    """Many public incidents in a handful of queries (the static export renders them all)."""
+    query = _public_incidents().select_related("severity").filter(pk__in=ids)
+    return {found.pk: to_view(found) for found in query}
+
+
 def incident(pk: int) -> IncidentView | None:
     found = _public_incidents().select_related("severity").filter(pk=pk).first()
     return to_view(found) if found else None

@@ -114,3 +114,25 @@ def test_export_command_reports_an_unwritable_folder(tmp_path, components):
     blocker.write_text("not a folder")
     with pytest.raises(CommandError, match="Could not write the export"):
         call_command("export_status", str(blocker / "inside"))
+
+
+@pytest.mark.django_db
+def test_export_queries_do_not_grow_with_the_number_of_incidents(outage, severities):
+    def declare(n):
+        for i in range(n):
+            past = services.declare_incident(
+                title=f"Printer {i} jammed", severity=severities["SEV4"], message="Checking."
+            )
+            services.resolve_incident(past, "Fixed.")
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    declare(2)
+    with CaptureQueriesContext(connection) as few:
+        export.build_files()
+    declare(10)
+    with CaptureQueriesContext(connection) as many:
+        files = export.build_files()
+    assert len([f for f in files if f.startswith("incidents/")]) == 13
+    assert len(many) == len(few)
