@@ -80,12 +80,18 @@ def seed(export_dir: Path) -> None:
         for i, n in enumerate(names)
     ]
     now = timezone.now()
+    # Components that have existed for the whole 90 days, so every history bar has data.
+    Component.objects.update(created_at=now - timedelta(days=120))
+    components = list(Component.objects.order_by("position"))
     for n in range(20):
         start = now - timedelta(days=3 * n + 2, hours=n)
         past = services.declare_incident(
             title=f"Past incident {n}: slow card authorisations",
             severity=sev["SEV3"],
-            components={components[n % 8]: ComponentStatus.DEGRADED_PERFORMANCE},
+            # Fresh from the database: the service compares against the object's status.
+            components={
+                Component.objects.get(pk=components[n % 8].pk): ComponentStatus.DEGRADED_PERFORMANCE
+            },
             message="We are looking into slow card authorisations.",
             at=start,
         )
