@@ -30,7 +30,6 @@ from tideover.incidents.forms import (
     PublicUpdateForm,
     ReopenForm,
     StateForm,
-    StatusOnlyForm,
     StoreScopeForm,
 )
 from tideover.incidents.models import (
@@ -167,7 +166,9 @@ def declare(request):
                 )
             except DomainError as exc:
                 add_domain_error(form, exc)
-                return render(request, "incidents/declare.html", {"form": form}, status=400)
+                return render(
+                    request, "incidents/declare.html", {"form": form}, status=exc.status_code
+                )
             messages.success(request, f"Declared {incident.severity.name}: {incident.title}")
             return redirect("incidents:detail", incident_id=incident.pk)
         return render(request, "incidents/declare.html", {"form": form}, status=400)
@@ -210,12 +211,11 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
         defaults["maintenance_form"] = MaintenanceStepForm
     context = {name: make() for name, make in defaults.items()}
     context.update(forms)  # a refused form stays on the page with its message, whatever the state
-    timeline = list(incident.timeline.select_related("author").order_by("-at", "-pk"))
+    timeline = list(incident.timeline.order_by("-at", "-pk"))
     context.update(
         {
             "incident": incident,
             "timeline": timeline,
-            "updates": list(incident.public_updates.all()),
             "times": {
                 "detect": duration_text(incident.time_to_detect),
                 "first_update": duration_text(incident.time_to_first_update),
@@ -223,7 +223,6 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
                 "open_for": duration_text(now - (incident.started_at or incident.declared_at)),
             },
             "status_choices": ComponentStatus.choices,
-            "row_status_form": StatusOnlyForm(),
         }
     )
     return render(request, "incidents/detail.html", context, status=status)

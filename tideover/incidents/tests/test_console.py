@@ -340,3 +340,16 @@ def test_dashboard_queries_do_not_grow_with_incidents(
         )
     with django_assert_max_num_queries(20):
         assert client.get(reverse("incidents:dashboard")).status_code == 200
+
+
+def test_incident_page_queries_do_not_grow_with_the_timeline(
+    client_as, sev2, django_assert_max_num_queries
+):
+    for n in range(15):
+        services.add_internal_note(sev2, f"Note {n}", talking_points="Say: cash works.")
+        services.post_public_update(sev2, f"Update {n}")
+    client = client_as("administrator")
+    url = reverse("incidents:detail", kwargs={"incident_id": sev2.pk})
+    with django_assert_max_num_queries(30):
+        page = client.get(url)
+    assert page.status_code == 200 and b"Update 14" in page.content
