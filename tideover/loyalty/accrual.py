@@ -42,6 +42,9 @@ class Rates:
     def points(self, paid_cents: int, tier: str, at: datetime) -> int:
         if paid_cents <= 0:
             return 0
+        if not self.rules and not self.promotions:  # the usual case: one multiplication
+            tier_percent = self.program.tier_multipliers.get(tier, 100)
+            return paid_cents * self.program.points_per_dollar * tier_percent // 10_000
         per_dollar = next(
             (r.points_per_dollar for r in self.rules if r.starts_at <= at),
             self.program.points_per_dollar,
@@ -92,7 +95,8 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     if earning:
         times = [p.sale.occurred_at for p in earning]
         rates = Rates(prog, min(times), max(times))
-        _reinstate_for_late_sales(earning, by_loyalty_id, book, postings)
+        tz = timezone.get_current_timezone()
+        _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz)
         for p in earning:
             sale = p.sale
             member = by_loyalty_id.get(sale.member_id)
@@ -109,7 +113,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
             earned_now[sale.sale_id] = (member.pk, points)
             member.balance += points
             book.credit(
-                member, ledger.expiry_date(sale.occurred_at, prog.points_valid_months), points
+                member, ledger.expiry_date(sale.occurred_at, prog.points_valid_months, tz), points
             )
             postings.append(
                 Posting(
@@ -192,14 +196,14 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
         )
 
 
-def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings) -> None:
+def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> None:
     """A sale made before a deadline counts even if it posts after the points expired: the
     expired points come back for this posting (and expire again unless a reward uses them)."""
     by_member = defaultdict(list)
     for p in earning:
         member = by_loyalty_id.get(p.sale.member_id)
         if member is not None:
-            by_member[member.pk].append(timezone.localtime(p.sale.occurred_at).date())
+            by_member[member.pk].append(p.sale.occurred_at.astimezone(tz).date())
     if not by_member:
         return
     earliest = min(min(days) for days in by_member.values())
@@ -239,10 +243,14 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     from tideover.loyalty.expiry import expire_lot
 
     today = timezone.localdate()
+    # Members about to get a reward spend from their lots: load them all in one query.
+    book.load([pk for pk in touched if members[pk].balance >= prog.reward_threshold])
+    all_issued = []
     for pk, sale_ids in touched.items():
         member = members[pk]
         new_postings, issued = rewards.issue_due(member, book, prog)
         postings.extend(new_postings)
+        all_issued.extend(issued)
         if book.is_loaded(pk):
             for lot in book.lots(pk):
                 if lot.expires_on < today and lot.remaining > 0:
@@ -257,6 +265,7 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     ledger.write(postings)
     ledger.save_balances([members[pk] for pk in touched])
     book.flush()
+    rewards.save_rewards(all_issued)
 
 
 def lock_member(member: Member) -> Member:

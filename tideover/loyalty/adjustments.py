@@ -143,11 +143,12 @@ def _apply(member: Member, posting: Posting, actor: Actor) -> None:
     else:
         book.debit(member, -posting.points)
     postings = [posting]
-    more, _issued = rewards.issue_due(member, book, prog, actor=actor.name)
+    more, issued = rewards.issue_due(member, book, prog, actor=actor.name)
     postings.extend(more)
     ledger.write(postings)
     ledger.save_balances([member])
     book.flush()
+    rewards.save_rewards(issued)
 
 
 def grant_points(

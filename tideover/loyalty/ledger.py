@@ -12,6 +12,7 @@ later credits pay that back before they fill a lot.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tideover.loyalty.models import Account, JournalEntry, JournalLine, Member, PointsLot
+from tideover.sales.bulk import insert_rows
 
 
 @dataclass
@@ -45,46 +47,54 @@ def lock_members(*, pks=(), loyalty_ids=()) -> dict[int, Member]:
     return {m.pk: m for m in members}
 
 
-def write(postings: list[Posting]) -> list[JournalEntry]:
+ENTRY_FIELDS = [
+    "source_type",
+    "source_id",
+    "kind",
+    "member",
+    "points",
+    "occurred_at",
+    "posted_at",
+    "actor",
+    "reason",
+    "related_source_id",
+]
+
+
+def write(postings: list[Posting]) -> list[int]:
     """Insert the entries and their two lines each (they sum to zero by construction)."""
     if not postings:
         return []
     now = timezone.now()
-    entries = JournalEntry.objects.bulk_create(
+    ids = insert_rows(
+        JournalEntry,
+        ENTRY_FIELDS,
         [
-            JournalEntry(
-                source_type=p.source_type,
-                source_id=p.source_id,
-                kind=p.kind,
-                member_id=p.member.pk,
-                points=p.points,
-                occurred_at=p.occurred_at,
-                posted_at=now,
-                actor=p.actor[:150],
-                reason=p.reason[:300],
-                related_source_id=p.related_source_id,
+            (
+                p.source_type,
+                p.source_id,
+                str(p.kind),
+                p.member.pk,
+                p.points,
+                p.occurred_at,
+                now,
+                p.actor[:150],
+                p.reason[:300],
+                p.related_source_id,
             )
             for p in postings
-        ]
+        ],
+        returning=True,
     )
     lines = []
-    for entry, p in zip(entries, postings, strict=True):
-        lines.append(
-            JournalLine(
-                entry_id=entry.pk,
-                account=Account.MEMBER_POINTS,
-                member_id=p.member.pk,
-                points=p.points,
-            )
-        )
-        lines.append(
-            JournalLine(entry_id=entry.pk, account=p.contra, member_id=None, points=-p.points)
-        )
-    JournalLine.objects.bulk_create(lines)
-    return entries
+    for entry_id, p in zip(ids, postings, strict=True):
+        lines.append((entry_id, Account.MEMBER_POINTS.value, p.member.pk, p.points))
+        lines.append((entry_id, str(p.contra), None, -p.points))
+    insert_rows(JournalLine, ["entry", "account", "member", "points"], lines)
+    return ids
 
 
-def write_once(posting: Posting) -> JournalEntry | None:
+def write_once(posting: Posting) -> int | None:
     """Write one entry unless its source already has one (then None: nothing changes)."""
     if JournalEntry.objects.filter(
         source_type=posting.source_type, source_id=posting.source_id
@@ -107,9 +117,18 @@ def save_balances(members) -> None:
             )
 
 
-def expiry_date(occurred_at: datetime, months: int) -> date:
-    """Points earned in a month last until the end of the same month ``months`` later."""
-    local = timezone.localtime(occurred_at).date()
+def expiry_date(occurred_at: datetime, months: int, tz=None) -> date:
+    """Points earned in a month last until the end of the same month ``months`` later.
+
+    Pass ``tz`` (the current time zone) when calling in a loop: looking it up costs more than
+    the arithmetic."""
+    local = occurred_at.astimezone(tz or timezone.get_current_timezone()).date()
+    return _month_end(local.year, local.month, months)
+
+
+@functools.lru_cache(maxsize=512)
+def _month_end(year: int, month: int, months: int) -> date:
+    local = date(year, month, 1)
     month_index = local.month - 1 + months
     year, month = local.year + month_index // 12, month_index % 12 + 1
     return date(year, month, calendar.monthrange(year, month)[1])
@@ -183,14 +202,17 @@ class LotBook:
         changed_lots = [lot for lots in self._loaded.values() for lot in lots.values()]
         existing = [lot for lot in changed_lots if lot.pk is not None]
         fresh = [lot for lot in changed_lots if lot.pk is None and (lot.earned or lot.remaining)]
+        table = PointsLot._meta.db_table
         if existing:
-            PointsLot.objects.bulk_update(
-                existing, ["earned", "remaining", "expired", "expiry_seq"], batch_size=500
-            )
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET earned = %s, remaining = %s, expired = %s, "  # noqa: S608
+                    "expiry_seq = %s WHERE id = %s",
+                    [(x.earned, x.remaining, x.expired, x.expiry_seq, x.pk) for x in existing],
+                )
         if fresh:
             PointsLot.objects.bulk_create(fresh)
         if self._pending:
-            table = PointsLot._meta.db_table
             with connection.cursor() as cursor:
                 # One statement per lot either inserts it or adds to it (SQLite and PostgreSQL).
                 cursor.executemany(

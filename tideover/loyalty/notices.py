@@ -17,5 +17,17 @@ def tell(member: Member, kind: str, text: str, dedupe_key: str, event: str, **pa
         dedupe_key=dedupe_key[:120], defaults={"member": member, "kind": kind, "text": text}
     )
     if created:
-        events.publish(event, member=member, text=text, **payload)
+        events.publish(event, member=member, text=text, dedupe_key=dedupe_key, **payload)
     return created
+
+
+def tell_many(kind: str, event: str, messages: list[tuple[Member, str, str, dict]]) -> None:
+    """Record and publish new messages (member, text, dedupe key, payload) in one insert."""
+    MemberNotice.objects.bulk_create(
+        [
+            MemberNotice(member=m, kind=kind, text=text, dedupe_key=key[:120])
+            for m, text, key, _ in messages
+        ]
+    )
+    for member, text, key, payload in messages:
+        events.publish(event, member=member, text=text, dedupe_key=key, **payload)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tideover.loyalty import codes, notices
@@ -22,13 +21,21 @@ def issue_due(
 ) -> tuple[list[Posting], list[Reward]]:
     """Turn every full threshold of the member's balance into a reward, now.
 
-    The caller holds the member locked and writes the returned postings in its transaction.
+    The caller holds the member locked, writes the returned postings in its transaction and
+    then calls :func:`save_rewards` (rewards of a whole batch go in one insert).
     """
     postings, issued = [], []
     now = timezone.now()
     at = at or now
     while member.balance >= program.reward_threshold and len(issued) < MAX_REWARDS_PER_POSTING:
-        reward = _create_reward(member, program, now)
+        reward = Reward(
+            member=member,
+            code=codes.make_code(),
+            value_cents=program.reward_value_cents,
+            points=program.reward_threshold,
+            issued_at=now,
+            expires_at=now + timedelta(days=program.reward_valid_days),
+        )
         member.balance -= program.reward_threshold
         book.debit(member, program.reward_threshold)
         postings.append(
@@ -46,38 +53,28 @@ def issue_due(
             )
         )
         issued.append(reward)
+    return postings, issued
+
+
+def save_rewards(issued: list[Reward]) -> None:
+    """Insert the rewards and tell each member (notice + event), in the caller's transaction.
+
+    Codes carry 55 random bits, so a clash is astronomically rare; if one happens the unique
+    index fails the transaction and the posting is retried whole, never half-written.
+    """
+    if not issued:
+        return
+    Reward.objects.bulk_create(issued)
+    messages = []
     for reward in issued:
         text = (
             f"Your {notices.dollars(reward.value_cents)} reward is ready: code {reward.code}. "
             f"Use it on your next purchase, in store or online, by "
-            f"{timezone.localtime(reward.expires_at):%-d %b %Y}. Points left: {member.balance}."
+            f"{timezone.localtime(reward.expires_at):%-d %b %Y}. "
+            f"Points left: {reward.member.balance}."
         )
-        notices.tell(
-            member,
-            NoticeKind.REWARD_ISSUED,
-            text,
-            f"reward:{reward.code}",
-            "loyalty.reward_issued",
-            reward=reward,
-        )
-    return postings, issued
-
-
-def _create_reward(member: Member, program: Program, now) -> Reward:
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                return Reward.objects.create(
-                    member=member,
-                    code=codes.make_code(),
-                    value_cents=program.reward_value_cents,
-                    points=program.reward_threshold,
-                    issued_at=now,
-                    expires_at=now + timedelta(days=program.reward_valid_days),
-                )
-        except IntegrityError:  # 55 random bits colliding: astronomically rare, but cheap
-            continue
-    raise RuntimeError("could not mint a unique reward code")
+        messages.append((reward.member, text, f"reward:{reward.code}", {"reward": reward}))
+    notices.tell_many(NoticeKind.REWARD_ISSUED, "loyalty.reward_issued", messages)
 
 
 def redeem_for_sale(code: str, *, sale) -> dict | None:

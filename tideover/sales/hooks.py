@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class CodeRefused(Exception):
@@ -25,11 +26,41 @@ class CodeRefused(Exception):
         self.reason = reason
 
 
-@dataclass
+@dataclass(slots=True)
+class SaleRecord:
+    """A sale as written in this transaction: the columns of ``Sale``, without the cost of
+    building a model instance per sale on the hot path."""
+
+    sale_id: str
+    store: object  # tideover.core.models.Store
+    register: str
+    occurred_at: datetime
+    posted_at: datetime
+    status: str
+    kind: str
+    original_sale_id: str
+    member_id: str
+    codes: list
+    total_cents: int
+    paid_cents: int
+    content_hash: str
+    pk: int | None = None
+
+    @property
+    def store_id(self) -> int:
+        return self.store.pk
+
+    def get_kind_display(self) -> str:
+        from tideover.sales.models import SaleKind
+
+        return SaleKind(self.kind).label
+
+
+@dataclass(slots=True)
 class PostedSale:
     """A sale just written in this transaction, with what listeners need to know."""
 
-    sale: object  # tideover.sales.models.Sale
+    sale: SaleRecord
     paid_cents: int  # what the customer paid (tenders, or the lines' total without tenders)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel as Schema
@@ -51,7 +51,7 @@ class SaleIn(Schema):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("needs a time zone, e.g. 2026-11-21T14:03:00Z")
-        return value
+        return value.astimezone(UTC)
 
     @field_validator("member_id")
     @classmethod

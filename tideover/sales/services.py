@@ -8,9 +8,7 @@ batch in bulk through ``hooks``), while each sale still gets its exact result.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 from tideover.core.errors import DomainError
 from tideover.core.models import Store
 from tideover.sales import hooks
+from tideover.sales.bulk import insert_rows
 from tideover.sales.models import Sale, SaleConflict, SaleKind, SaleLine, SaleTender
 from tideover.sales.schemas import SaleIn
 
@@ -47,11 +46,9 @@ def max_batch() -> int:
 
 def content_hash(sale: SaleIn) -> str:
     """A fingerprint of what the till sent, to tell a resend (same) from a clash (different)."""
-    data = sale.model_dump(mode="json")
-    data["occurred_at"] = sale.occurred_at.astimezone(UTC).isoformat()
-    return hashlib.sha256(
-        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    # Fields serialise in their declared order and occurred_at is already UTC (SaleIn), so the
+    # same sale always gives the same bytes however the till formatted it.
+    return hashlib.sha256(sale.model_dump_json().encode()).hexdigest()
 
 
 def _describe(exc: ValidationError) -> str:
@@ -73,7 +70,7 @@ class _New:
     index: int
     sale: SaleIn
     hash: str
-    row: Sale | None = None
+    row: hooks.SaleRecord | None = None
 
 
 def post_sales(batch: list, *, token=None, received_from: str = "") -> list[SaleResult]:
@@ -161,25 +158,22 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
         row = item.row
         for number, line in enumerate(item.sale.lines, start=1):
             lines.append(
-                SaleLine(
-                    sale_id=row.pk,
-                    line_no=number,
-                    sku=line.sku,
-                    quantity=line.quantity,
-                    unit_price_cents=line.unit_price_cents,
-                    amount_cents=line.quantity * line.unit_price_cents,
+                (
+                    row.pk,
+                    number,
+                    line.sku,
+                    line.quantity,
+                    line.unit_price_cents,
+                    line.quantity * line.unit_price_cents,
                 )
             )
         for tender in item.sale.tenders:
-            tenders.append(
-                SaleTender(sale_id=row.pk, kind=tender.kind, amount_cents=tender.amount_cents)
-            )
+            tenders.append((row.pk, tender.kind, tender.amount_cents))
         posted.append(hooks.PostedSale(sale=row, paid_cents=row.paid_cents))
         if results[item.index] is None:
             results[item.index] = SaleResult(row.sale_id, POSTED)
-    SaleLine.objects.bulk_create(lines)
-    if tenders:
-        SaleTender.objects.bulk_create(tenders)
+    insert_rows(SaleLine, LINE_FIELDS, lines)
+    insert_rows(SaleTender, TENDER_FIELDS, tenders)
     by_id = {item.sale.sale_id: results[item.index] for item in new}
     for listener in hooks.listeners():
         for sale_id, extra in (listener(posted) or {}).items():
@@ -244,11 +238,11 @@ def _reject_orphan_returns(new: list[_New], results) -> list[_New]:
     return kept
 
 
-def _row(item: _New, store: Store, now) -> Sale:
+def _row(item: _New, store: Store, now) -> hooks.SaleRecord:
     sale = item.sale
     total = sum(line.quantity * line.unit_price_cents for line in sale.lines)
     paid = sum(t.amount_cents for t in sale.tenders) if sale.tenders else total
-    return Sale(
+    return hooks.SaleRecord(
         sale_id=sale.sale_id,
         store=store,
         register=sale.register_code,
@@ -263,6 +257,29 @@ def _row(item: _New, store: Store, now) -> Sale:
         paid_cents=paid,
         content_hash=item.hash,
     )
+
+
+SALE_FIELDS = [
+    "sale_id",
+    "store",
+    "register",
+    "occurred_at",
+    "posted_at",
+    "status",
+    "kind",
+    "original_sale_id",
+    "member_id",
+    "codes",
+    "total_cents",
+    "paid_cents",
+    "content_hash",
+]
+LINE_FIELDS = ["sale", "line_no", "sku", "quantity", "unit_price_cents", "amount_cents"]
+TENDER_FIELDS = ["sale", "kind", "amount_cents"]
+
+
+def _values(row: hooks.SaleRecord) -> tuple:
+    return tuple(getattr(row, "store_id" if f == "store" else f) for f in SALE_FIELDS)
 
 
 def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list[_New]:
@@ -280,7 +297,7 @@ def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list
         rows = [_row(item, stores[item.sale.store], now) for item in new]
         try:
             with transaction.atomic():
-                Sale.objects.bulk_create(rows)
+                ids = insert_rows(Sale, SALE_FIELDS, [_values(row) for row in rows], returning=True)
         except IntegrityError:
             committed = dict(
                 Sale.objects.filter(sale_id__in=[i.sale.sale_id for i in new]).values_list(
@@ -299,7 +316,8 @@ def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list
                     kept.append(item)
             new = kept
             continue
-        for item, row in zip(new, rows, strict=True):
+        for item, row, pk in zip(new, rows, ids, strict=True):
+            row.pk = pk
             item.row = row
         return new
     raise DomainError("Too many concurrent postings of the same sales; send the batch again")

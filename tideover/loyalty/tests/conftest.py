@@ -25,3 +25,9 @@ def make_member(db, chain):
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def ten_points_per_dollar(settings):
+    """Tests read easier at 10 points per dollar: $25 is 250 points, 500 points a $5 reward."""
+    settings.LOYALTY_POINTS_PER_DOLLAR = 10

@@ -1,0 +1,232 @@
+"""Sales posted per second through the service, against a plain batched insert of the same
+rows into the same tables, measured in the same run, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/ingest.py                    # both databases
+    .venv/bin/python bench/ingest.py --db sqlite --sales 20000 --rounds 3
+
+Each sale has 2 lines and a card tender; 60% carry a member id (so they also post a journal
+entry with two lines, a lot and a balance). The service path is
+``tideover.sales.services.post_sales`` with loyalty accrual, in batches of ``--batch`` (one
+transaction each), input as plain dicts (validated by the service, as from the API). The
+reference inserts the same rows (sales, lines, tenders, journal entries and lines) with the
+same multi-row INSERT helper the service uses (``tideover.sales.bulk.insert_rows``, faster than
+``bulk_create``), in the same batches and transactions, with nothing looked up, locked, checked
+or updated. Rounds alternate service / reference; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_ingest"
+
+
+def make_sales(
+    count: int, members: int, stores: list[str], rng: random.Random, tag: str
+) -> list[dict]:
+    start = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
+    sales = []
+    for n in range(count):
+        a, b = rng.randrange(100, 5000), rng.randrange(100, 5000)
+        qa = rng.randrange(1, 3)
+        sales.append(
+            {
+                "sale_id": f"{tag}-{n:08d}",
+                "store": rng.choice(stores),
+                "register": "R1",
+                "occurred_at": (start + timedelta(milliseconds=n * 5)).isoformat(),
+                "status": "completed",
+                "member_id": f"M{rng.randrange(1, members + 1):07d}"
+                if rng.random() < 0.6
+                else None,
+                "lines": [
+                    {"sku": f"SKU-{rng.randrange(5000)}", "quantity": qa, "unit_price_cents": a},
+                    {"sku": f"SKU-{rng.randrange(5000)}", "quantity": 1, "unit_price_cents": b},
+                ],
+                "tenders": [{"kind": "card", "amount_cents": qa * a + b}],
+            }
+        )
+    return sales
+
+
+def reference_insert(batch: list[dict], stores: dict, members: dict) -> None:
+    """The same rows into the same tables, as plainly as we can write them: the ceiling.
+
+    Multi-row INSERTs from tuples (the helper the service itself uses), one transaction per
+    batch; nothing validated, looked up, locked, hashed or updated."""
+    from django.db import transaction
+
+    from tideover.loyalty.ledger import ENTRY_FIELDS
+    from tideover.loyalty.models import JournalEntry, JournalLine
+    from tideover.sales.bulk import insert_rows
+    from tideover.sales.models import Sale, SaleLine, SaleTender
+    from tideover.sales.services import LINE_FIELDS, SALE_FIELDS, TENDER_FIELDS
+
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        rows = []
+        for s in batch:
+            total = sum(x["quantity"] * x["unit_price_cents"] for x in s["lines"])
+            rows.append(
+                (
+                    s["sale_id"],
+                    stores[s["store"]],
+                    s["register"],
+                    datetime.fromisoformat(s["occurred_at"]),
+                    now,
+                    s["status"],
+                    "sale",
+                    "",
+                    s["member_id"] or "",
+                    [],
+                    total,
+                    total,
+                    "0" * 64,
+                )
+            )
+        ids = insert_rows(Sale, SALE_FIELDS, rows, returning=True)
+        lines, tenders, entries, owners = [], [], [], []
+        for s, row, pk in zip(batch, rows, ids, strict=True):
+            for i, x in enumerate(s["lines"], 1):
+                q, p = x["quantity"], x["unit_price_cents"]
+                lines.append((pk, i, x["sku"], q, p, q * p))
+            for t in s["tenders"]:
+                tenders.append((pk, t["kind"], t["amount_cents"]))
+            if s["member_id"]:
+                member_pk, points = members[s["member_id"]], row[10] // 100
+                owners.append((member_pk, points))
+                entries.append(
+                    (
+                        "sale",
+                        s["sale_id"],
+                        "accrual",
+                        member_pk,
+                        points,
+                        row[3],
+                        now,
+                        "system",
+                        "",
+                        "",
+                    )
+                )
+        insert_rows(SaleLine, LINE_FIELDS, lines)
+        insert_rows(SaleTender, TENDER_FIELDS, tenders)
+        entry_ids = insert_rows(JournalEntry, ENTRY_FIELDS, entries, returning=True)
+        journal_lines = []
+        for entry_id, (member_pk, points) in zip(entry_ids, owners, strict=True):
+            journal_lines.append((entry_id, "member_points", member_pk, points))
+            journal_lines.append((entry_id, "points_issued", None, -points))
+        insert_rows(JournalLine, ["entry", "account", "member", "points"], journal_lines)
+
+
+def run_one(db: str, args) -> dict:
+    """In a child process whose DATABASE_URL points at a fresh database."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from tideover.core.models import Region, Store
+    from tideover.loyalty.demo import seed_members
+    from tideover.loyalty.models import Member
+    from tideover.sales.services import post_sales
+
+    call_command("migrate", verbosity=0)
+    region = Region.objects.create(name="Bench", slug="bench")
+    codes = [f"B{n:03d}" for n in range(1, 21)]
+    Store.objects.bulk_create([Store(code=c, name=c, region=region) for c in codes])
+    seed_members(args.members, opening_share=0.0)
+    stores = dict(Store.objects.values_list("code", "pk"))
+    members = dict(Member.objects.values_list("loyalty_id", "pk"))
+    rng = random.Random(5)
+    service_rates, reference_rates = [], []
+    # A warm-up round (not counted) fills caches and imports on both paths.
+    for round_no in range(args.rounds + 1):
+        for path in ("service", "reference"):
+            sales = make_sales(args.sales, args.members, codes, rng, f"{path[0]}{round_no}")
+            batches = [sales[i : i + args.batch] for i in range(0, len(sales), args.batch)]
+            started = time.perf_counter()
+            for batch in batches:
+                if path == "service":
+                    results = post_sales(batch)
+                    assert all(r.result == "posted" for r in results), results[0]
+                else:
+                    reference_insert(batch, stores, members)
+            rate = len(sales) / (time.perf_counter() - started)
+            if round_no:
+                (service_rates if path == "service" else reference_rates).append(rate)
+    service, reference = statistics.median(service_rates), statistics.median(reference_rates)
+    return {
+        "db": db,
+        "service_sales_per_s": round(service),
+        "reference_sales_per_s": round(reference),
+        "ratio": round(service / reference, 3),
+        "service_rounds": [round(r) for r in service_rates],
+        "reference_rounds": [round(r) for r in reference_rates],
+    }
+
+
+def database_url(db: str, tmp: str) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{tmp}/bench.sqlite3"
+    import psycopg
+
+    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tideover_bench_ingest")
+        conn.execute("CREATE DATABASE tideover_bench_ingest")
+    return PG_URL
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--sales", type=int, default=20_000, help="sales per round and path")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--members", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.child, args)))
+        return 0
+    results = []
+    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "DATABASE_URL": database_url(db, tmp), "TIDEOVER_DATA_DIR": tmp}
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", db, *sys.argv[1:]],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+                return out.returncode
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(
+        f"{args.sales} sales per round, batches of {args.batch}, {args.members} members, 60% with a member, 2 lines each; median of {args.rounds} rounds"
+    )
+    print(f"{'db':<10}{'service sales/s':>18}{'reference sales/s':>20}{'ratio':>8}")
+    for r in results:
+        print(
+            f"{r['db']:<10}{r['service_sales_per_s']:>18,}{r['reference_sales_per_s']:>20,}{r['ratio']:>8.0%}"
+        )
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
