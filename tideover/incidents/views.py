@@ -18,7 +18,7 @@ from django.utils import timezone
 from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
-from tideover.core.roles import Capability, has_capability
+from tideover.core.roles import Capability, has_capability, sees_all_stores
 from tideover.incidents import services
 from tideover.incidents.forms import (
     ComponentStatusForm,
@@ -78,6 +78,25 @@ def annotate_cadence(incident: Incident, now) -> Incident:
     return incident
 
 
+def own_store(user):
+    """The store of a store associate or manager, None for HQ roles (they see every store)."""
+    if sees_all_stores(user):
+        return None
+    profile = getattr(user, "staff_profile", None)
+    return profile.store if profile is not None else None
+
+
+def affects_store(incident: Incident, store) -> bool:
+    """Does the incident touch this store? Uses the prefetched regions and stores."""
+    if store is None:
+        return False
+    return (
+        incident.affects_all_stores
+        or any(s.pk == store.pk for s in incident.affected_stores.all())
+        or any(r.pk == store.region_id for r in incident.affected_regions.all())
+    )
+
+
 def _with_components(query):
     return query.select_related("severity", "commander", "comms_lead").prefetch_related(
         Prefetch(
@@ -98,12 +117,15 @@ def dashboard(request):
 
 def render_dashboard(request, status: int = 200):
     now = timezone.now()
+    store = own_store(request.user)
     open_incidents = [
         annotate_cadence(incident, now)
         for incident in _with_components(
             Incident.objects.incidents().open().order_by("severity__level", "-declared_at")
         )
     ]
+    for incident in open_incidents:
+        incident.affects_my_store = affects_store(incident, store)
     maintenance = list(
         _with_components(
             Incident.objects.maintenances().open().order_by("scheduled_for", "pk")
@@ -114,6 +136,7 @@ def render_dashboard(request, status: int = 200):
         "overdue_count": sum(1 for i in open_incidents if i.overdue),
         "maintenance": maintenance,
         "components": Component.objects.all(),
+        "my_store": store,
         "status_choices": ComponentStatus.choices,
         "now": now,
     }

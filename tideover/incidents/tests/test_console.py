@@ -353,3 +353,23 @@ def test_incident_page_queries_do_not_grow_with_the_timeline(
     with django_assert_max_num_queries(30):
         page = client.get(url)
     assert page.status_code == 200 and b"Update 14" in page.content
+
+
+def test_associate_sees_which_incidents_touch_their_store(client_as, severities, chain):
+    services.declare_incident(
+        title="North registers offline",
+        severity=severities["SEV2"],
+        regions=[chain["regions"]["north"]],
+    )
+    services.declare_incident(
+        title="South card terminals", severity=severities["SEV3"], stores=[chain["stores"]["S003"]]
+    )
+    html = client_as("store_associate").get(reverse("incidents:dashboard")).content.decode()
+    assert "Your store: <strong>S001 Store S001</strong>" in html
+    north = html[
+        html.index("North registers offline") - 400 : html.index("North registers offline")
+    ]
+    south = html[html.index("South card terminals") - 400 : html.index("South card terminals")]
+    assert "Your store</span>" in north and "Your store</span>" not in south
+    hq = client_as("incident_commander").get(reverse("incidents:dashboard")).content.decode()
+    assert "Your store" not in hq
