@@ -16,13 +16,15 @@ import os
 import threading
 import time
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
-from django.utils import timezone
 from django.utils.http import http_date
 
 VERSION_KEY = "statuspage:version"
@@ -74,11 +76,18 @@ _memo_lock = threading.Lock()
 _probe: dict[str, object] = {}
 
 
+_version_files: dict[tuple, str | None] = {}
+
+
 def _version_file() -> str | None:
-    backend = caches["default"]
-    if isinstance(backend, FileBasedCache):
-        return backend._key_to_file(VERSION_KEY)
-    return None
+    """The file holding the version when the cache is file based (looked up once per setting)."""
+    config = settings.CACHES["default"]
+    setting = (config.get("BACKEND"), config.get("LOCATION"), config.get("KEY_PREFIX"))
+    if setting not in _version_files:
+        backend = caches["default"]
+        found = backend._key_to_file(VERSION_KEY) if isinstance(backend, FileBasedCache) else None
+        _version_files[setting] = found
+    return _version_files[setting]
 
 
 def _read_version() -> str:
@@ -115,10 +124,25 @@ def invalidate() -> str:
     return version
 
 
+_day: dict[str, object] = {"zone": None, "until": 0.0, "today": ""}
+
+
+def _today() -> str:
+    """Today in the page's time zone, worked out again only once the day is over."""
+    now = time.time()
+    zone_name = settings.TIME_ZONE
+    if now < _day["until"] and _day["zone"] == zone_name:
+        return _day["today"]
+    zone = zoneinfo.ZoneInfo(zone_name)
+    today = datetime.fromtimestamp(now, zone).date()
+    midnight = datetime.combine(today + timedelta(days=1), dtime.min, tzinfo=zone)
+    _day.update(zone=zone_name, until=midnight.timestamp(), today=today.isoformat())
+    return _day["today"]
+
+
 def _key(version: str, name: str) -> str:
     # The day is part of the key so history bars roll over at midnight without a change.
-    today = timezone.localdate().isoformat()
-    return f"statuspage:{version}:{today}:{name}"
+    return f"statuspage:{version}:{_today()}:{name}"
 
 
 def lookup(name: str, version: str | None = None) -> Rendered | None:

@@ -118,3 +118,16 @@ def test_gzip_is_served_to_clients_that_accept_it_with_its_own_etag(client, outa
     assert again.status_code == 304
     small = client.get("/api/v2/status.json", HTTP_ACCEPT_ENCODING="gzip")
     assert "Content-Encoding" not in small  # not worth compressing
+
+
+def test_cache_key_rolls_over_at_midnight_in_the_page_time_zone(settings, monkeypatch):
+    import time as real_time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "America/Chicago"
+    before = datetime(2026, 3, 10, 23, 59, 59, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+    monkeypatch.setattr(real_time, "time", lambda: before)
+    assert cache._key("v1", "index.html") == "statuspage:v1:2026-03-10:index.html"
+    monkeypatch.setattr(real_time, "time", lambda: before + 2)
+    assert cache._key("v1", "index.html") == "statuspage:v1:2026-03-11:index.html"
