@@ -17,3 +17,9 @@ class LoyaltyConfig(AppConfig):
         hooks.register_listener("loyalty", accrue_posted)
         hooks.register_redeemer("loyalty", redeem_for_sale)
         periodic.register("loyalty-expiry", 3600, run_expiry)
+
+        from tideover.core import nav
+        from tideover.core.roles import Capability
+
+        nav.add_link("Members", "loyalty:search", Capability.VIEW_MEMBERS, order=50)
+        nav.add_link("Adjustments", "loyalty:adjustments", Capability.APPROVE_ADJUSTMENT, order=55)

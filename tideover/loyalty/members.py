@@ -8,6 +8,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tideover.core.errors import DomainError, NotFound
@@ -17,6 +18,7 @@ from tideover.loyalty.audit import Actor
 from tideover.loyalty.config import program
 from tideover.loyalty.models import ConsentChannel, ConsentRecord, Member
 
+PHONE_LIKE = re.compile(r"^[\d\s().+-]{7,}$")
 LOYALTY_ID = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
 CONSENT_FIELDS = {
     ConsentChannel.TRANSACTIONAL: "consent_transactional",
@@ -139,18 +141,17 @@ def search_members(query: str, *, actor: Actor, limit: int = 20) -> list[Member]
     if len(text) < 3:
         raise DomainError("Enter a loyalty id, a phone number or an e-mail address", field="q")
     if "@" in text:
-        found = Member.objects.filter(email=text.lower())
-        how = "email"
-    elif LOYALTY_ID.match(text.upper()) and not text.replace(" ", "").lstrip("+").isdigit():
-        found = Member.objects.filter(loyalty_id=text.upper())
-        how = "loyalty_id"
+        found, how = Member.objects.filter(email=text.lower()), "email"
     else:
-        try:
-            phone = to_e164(text)
-        except DomainError:
-            found, how = Member.objects.filter(loyalty_id=text.upper()), "loyalty_id"
-        else:
-            found, how = Member.objects.filter(phone_e164=phone), "phone"
+        # A loyalty id, or something typed like a phone number: try both.
+        query, how = Q(loyalty_id=text.upper()), "loyalty_id"
+        if PHONE_LIKE.match(text):
+            try:
+                query |= Q(phone_e164=to_e164(text))
+                how = "loyalty_id or phone"
+            except DomainError:
+                pass
+        found = Member.objects.filter(query)
     members = list(found[:limit])
     audit.record(actor, "member_search", None, f"by {how}: {len(members)} found")
     return members

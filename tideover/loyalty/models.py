@@ -218,6 +218,10 @@ class Reward(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def value_text(self) -> str:
+        return f"${self.value_cents // 100:,}.{self.value_cents % 100:02d}"
+
     def is_usable(self, at=None) -> bool:
         return self.redeemed_at is None and (at or timezone.now()) <= self.expires_at
 
