@@ -79,20 +79,42 @@ def console_pages():
 _PAGES = console_pages()
 
 
-def test_every_page_names_its_capability_or_is_public_on_purpose():
-    unguarded = [
+def unguarded(pages) -> list[str]:
+    """Pages that neither name a capability nor are public on purpose."""
+    return [
         f"/{route} ({name or 'unnamed'})"
-        for route, name, entry in _PAGES
+        for route, name, entry in pages
         if not hasattr(entry.callback, "required_capability")
         and not getattr(entry.callback, "public_page", False)
         and name not in PUBLIC_PAGES
     ]
-    assert not unguarded, (
+
+
+def test_every_page_names_its_capability_or_is_public_on_purpose():
+    found = unguarded(_PAGES)
+    assert not found, (
         "These pages neither use tideover.core.access.capability_required nor are marked "
-        f"public (public_page = True, or PUBLIC_PAGES in {__name__}): {', '.join(unguarded)}"
+        f"public (public_page = True, or PUBLIC_PAGES in {__name__}): {', '.join(found)}"
     )
     stale = set(PUBLIC_PAGES) - {name for _, name, _ in _walk(get_resolver().url_patterns)}
     assert not stale, f"PUBLIC_PAGES names pages that no longer exist: {stale}"
+
+
+def test_the_walk_catches_a_page_added_without_a_capability():
+    from django.urls import include, path
+
+    from tideover.core.access import capability_required
+    from tideover.core.roles import Capability
+
+    def forgotten(request):
+        raise AssertionError("never called")
+
+    inner = ([path("oops/", forgotten, name="oops")], "newapp")
+    patterns = [
+        path("console/new/", include(inner)),
+        path("guarded/", capability_required(Capability.VIEW_SALES)(forgotten), name="guarded"),
+    ]
+    assert unguarded(list(_walk(patterns))) == ["/console/new/oops/ (newapp:oops)"]
 
 
 @pytest.fixture
