@@ -17,7 +17,7 @@ from django.test import Client
 
 from tideover.core.models import Register, Store, TokenScope
 from tideover.core.services import create_api_token
-from tideover.demo.scenario import AFFECTED_STORES, Replay
+from tideover.demo.scenario import Replay, affected_stores
 
 CATALOG = [  # sku, unit price in cents
     ("MILK-1G", 389),
@@ -124,7 +124,8 @@ def build_sales(replay: Replay, *, members: int, seed: int = 21) -> StoreAgentPo
     registers: dict[int, list[str]] = {}
     for store_id, code in Register.objects.values_list("store_id", "code"):
         registers.setdefault(store_id, []).append(code)
-    affected, online = stores[:AFFECTED_STORES], stores[AFFECTED_STORES:]
+    affected = affected_stores()
+    online = stores[len(affected) :]
 
     for quarter in range(8):  # 14:00-16:00 in quarter hours: online stores post as they go
         begin = replay.start + timedelta(minutes=15 * quarter)

@@ -23,7 +23,15 @@ from tideover.incidents.models import Incident, IncidentState, Severity
 
 CHAIN_TZ = zoneinfo.ZoneInfo("America/Chicago")
 OUTAGE_TITLE = "Registers in many stores cannot reach HQ"
-AFFECTED_STORES = 150
+AFFECTED_SHARE = 0.75  # 150 of the 200 stores lose HQ
+
+
+def affected_stores() -> list[Store]:
+    """The stores that lose HQ: the first three quarters of the chain by store code."""
+    stores = list(Store.objects.order_by("code"))
+    return stores[: round(len(stores) * AFFECTED_SHARE)]
+
+
 UPDATE_EVERY = timedelta(minutes=15)
 
 
@@ -130,7 +138,7 @@ def build_outage(replay: Replay) -> None:
     state: dict = {}
 
     def declare():
-        stores = list(Store.objects.order_by("code")[:AFFECTED_STORES])
+        stores = affected_stores()
         components = {c.slug: c for c in Component.objects.all()}
         state["incident"] = services.declare_incident(
             title=OUTAGE_TITLE,

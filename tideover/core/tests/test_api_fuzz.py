@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tideover.core.models import TokenScope
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 10
 
 
 def test_no_input_makes_the_api_fail_with_a_server_error(
