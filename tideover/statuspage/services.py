@@ -72,6 +72,16 @@ def on_incident_event(name: str, **payload) -> None:
     transaction.on_commit(publish_changes, robust=True)
 
 
+def on_public_record_saved(sender, instance, created=False, **kwargs) -> None:
+    """Signal handler: a component, incident or update edited directly (the admin, say)."""
+    if created and sender.__name__ == "Component":
+        # A new component is operational and shows within STATUS_CACHE_SECONDS; skipping it
+        # keeps setup code (and test fixtures) from queueing a publish per component.
+        return
+    incident = instance if sender.__name__ == "Incident" else getattr(instance, "incident", None)
+    on_incident_event("record.saved", incident=incident)
+
+
 def refresh() -> None:
     """Periodic: keep the export's history bars current across midnight with no change."""
     publish_changes()

@@ -131,3 +131,24 @@ def test_cache_key_rolls_over_at_midnight_in_the_page_time_zone(settings, monkey
     assert cache._key("v1", "index.html") == "statuspage:v1:2026-03-10:index.html"
     monkeypatch.setattr(real_time, "time", lambda: before + 2)
     assert cache._key("v1", "index.html") == "statuspage:v1:2026-03-11:index.html"
+
+
+@pytest.mark.django_db
+def test_component_renamed_in_the_admin_shows_at_once(
+    client, components, django_capture_on_commit_callbacks
+):
+    client.get("/")
+    checkout = components["in-store-checkout"]
+    checkout.name = "Registers and tills"
+    with django_capture_on_commit_callbacks(execute=True):
+        checkout.save()
+    assert "Registers and tills" in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_service_transaction_publishes_once_despite_many_saves(
+    outage, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.post_public_update(outage, "Update with a state change.", state="monitoring")
+    assert callbacks.count(publish_changes) == 1
