@@ -25,7 +25,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
+def browser_page(monkeypatch, live_server, transactional_db):
+    """A phone-sized page. The database is set up before Playwright's event loop starts and
+    flushed after it stops, so Django's connections stay the main thread's own."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -45,7 +47,7 @@ def browser_page(monkeypatch):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_commander_declares_sev1_and_customers_see_it(
-    live_server, browser_page, severities, components, staff
+    live_server, severities, components, staff, browser_page
 ):
     from playwright.sync_api import expect
 
