@@ -54,7 +54,7 @@ def incident_out(incident: Incident) -> dict:
         "commander": incident.commander.get_username() if incident.commander else None,
         "comms_lead": incident.comms_lead.get_username() if incident.comms_lead else None,
         "stores": incident.store_scope_label(),
-        "components": services._components_snapshot(incident),
+        "components": services.components_snapshot(incident),
         "started_at": incident.started_at,
         "detected_at": incident.detected_at,
         "declared_at": incident.declared_at,

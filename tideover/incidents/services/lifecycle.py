@@ -1,27 +1,21 @@
-"""Running an incident: declare, update, change state, resolve, reopen; and maintenance.
+"""Running an incident: declare, update, change state, resolve, reopen.
 
 Every function owns its transaction, writes the timeline and publishes a named event (see
 ``tideover.core.events``). ``at`` lets the scenario replay act at its own clock; it defaults to now.
-``author`` is a user or None; ``author_name`` names tokens and the system.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from tideover.core import events
 from tideover.core.errors import Conflict, DomainError
-from tideover.core.models import STATUS_RANK, Component, ComponentStatus, Region, Store
-from tideover.core.services import set_component_status_raw
+from tideover.core.models import Component, Region, Store
 from tideover.incidents.models import (
     CLOSED_STATES,
     OPEN_INCIDENT_STATES,
-    AffectedComponent,
-    ComponentStatusChange,
     Incident,
     IncidentKind,
     IncidentState,
@@ -30,155 +24,18 @@ from tideover.incidents.models import (
     TimelineEvent,
     TimelineKind,
 )
-
-MAX_UPDATE_LENGTH = 5000
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a staff user, or a named machine (token) or 'system'."""
-
-    user: object | None = None
-    name: str = "system"
-
-    @classmethod
-    def of(cls, user=None, name: str | None = None) -> Actor:
-        if user is not None:
-            return cls(user=user, name=name or user.get_username())
-        return cls(user=None, name=name or "system")
-
-
-SYSTEM = Actor()
-
-DEFAULT_SEVERITIES = [
-    # level, name, cadence minutes, impact, description
-    (1, "SEV1", 15, "critical", "Stores cannot sell or customers cannot pay, chain-wide"),
-    (2, "SEV2", 30, "major", "A key function is down for many stores or the web shop"),
-    (3, "SEV3", 60, "minor", "Degraded service or a few stores affected"),
-    (4, "SEV4", None, "none", "Minor issue, no customer impact expected"),
-]
-
-
-def ensure_default_severities() -> None:
-    """Create SEV1..SEV4 with their cadences unless they exist (they stay editable)."""
-    for level, name, cadence, impact, description in DEFAULT_SEVERITIES:
-        Severity.objects.get_or_create(
-            level=level,
-            defaults={
-                "name": name,
-                "update_cadence_minutes": cadence,
-                "impact": impact,
-                "description": description,
-            },
-        )
-
-
-def _now(at: datetime | None) -> datetime:
-    return at or timezone.now()
-
-
-def _record(incident, kind, actor: Actor, at, body="", data=None, internal=True) -> TimelineEvent:
-    return TimelineEvent.objects.create(
-        incident=incident,
-        kind=kind,
-        at=at,
-        author=actor.user,
-        author_name=actor.name,
-        body=body,
-        data=data or {},
-        is_internal=internal,
-    )
-
-
-def record_timeline_event(
-    incident: Incident, kind: str, body: str, *, actor: Actor = SYSTEM, at=None, data=None
-) -> TimelineEvent:
-    """Add an entry written by another app (messages sent, reminders, checklist, alerts)."""
-    return _record(incident, kind, actor, _now(at), body, data)
-
-
-def _clean_body(body: str, what: str = "update") -> str:
-    text = (body or "").strip()
-    if not text:
-        raise DomainError(f"Write the {what}: it cannot be empty", field="body")
-    if len(text) > MAX_UPDATE_LENGTH:
-        raise DomainError(
-            f"The {what} is {len(text)} characters; keep it under {MAX_UPDATE_LENGTH}", field="body"
-        )
-    return text
-
-
-def _worst_open_status(component: Component, excluding: Incident | None = None) -> str:
-    """The status a component should show given the open (non-drill) incidents affecting it."""
-    rows = AffectedComponent.objects.filter(component=component, incident__is_drill=False).exclude(
-        incident__state__in=(*CLOSED_STATES, IncidentState.SCHEDULED)
-    )
-    if excluding is not None:
-        rows = rows.exclude(incident=excluding)
-    statuses = [row.status for row in rows]
-    if not statuses:
-        return ComponentStatus.OPERATIONAL
-    return max(statuses, key=lambda s: STATUS_RANK[ComponentStatus(s)])
-
-
-def _apply_component_status(component, status, *, incident, actor, at) -> bool:
-    previous = component.status
-    changed = set_component_status_raw(component, status)
-    if changed:
-        ComponentStatusChange.objects.create(
-            component=component, status=status, previous_status=previous, at=at, incident=incident
-        )
-        if incident is not None:
-            _record(
-                incident,
-                TimelineKind.COMPONENT_STATUS,
-                actor,
-                at,
-                f"{component.name}: {ComponentStatus(previous).label} → {ComponentStatus(status).label}",
-                {"component": component.slug, "from": previous, "to": status},
-                internal=False,
-            )
-        events.publish(
-            "component.status_changed",
-            component=component,
-            incident=incident,
-            previous=previous,
-            at=at,
-        )
-    return changed
-
-
-def _set_affected(incident: Incident, components: dict[Component, str], actor, at) -> None:
-    for component, status in components.items():
-        if status not in ComponentStatus.values:
-            raise DomainError(
-                f"Unknown status {status!r} for {component.name}; use one of {', '.join(ComponentStatus.values)}",
-                field="components",
-            )
-        AffectedComponent.objects.update_or_create(
-            incident=incident, component=component, defaults={"status": status}
-        )
-        if not incident.is_drill:
-            # The public sees the worst status among every open incident on the component.
-            _apply_component_status(
-                component, _worst_open_status(component), incident=incident, actor=actor, at=at
-            )
-
-
-def _components_snapshot(incident: Incident) -> list[dict]:
-    return [
-        {"slug": ac.component.slug, "name": ac.component.name, "status": ac.status}
-        for ac in incident.affected_components.select_related("component").order_by(
-            "component__position"
-        )
-    ]
-
-
-def _set_store_scope(incident, all_stores: bool, regions, stores) -> None:
-    incident.affects_all_stores = bool(all_stores)
-    incident.save(update_fields=["affects_all_stores"])
-    incident.affected_regions.set(list(regions or []))
-    incident.affected_stores.set(list(stores or []))
+from tideover.incidents.services.common import (
+    SYSTEM,
+    Actor,
+    _apply_component_status,
+    _clean_body,
+    _now,
+    _record,
+    _set_affected,
+    _set_store_scope,
+    _worst_open_status,
+    components_snapshot,
+)
 
 
 @transaction.atomic
@@ -267,7 +124,7 @@ def post_public_update(
         posted_at=at,
         author=actor.user,
         author_name=actor.name,
-        components=_components_snapshot(incident),
+        components=components_snapshot(incident),
     )
     if incident.first_public_update_at is None:
         incident.first_public_update_at = at
@@ -534,93 +391,6 @@ def set_store_scope(
 
 
 # --- scheduled maintenance ----------------------------------------------------------------------
-
-
-@transaction.atomic
-def schedule_maintenance(
-    *,
-    title: str,
-    scheduled_for: datetime,
-    scheduled_until: datetime,
-    components: list[Component],
-    message: str,
-    all_stores: bool = True,
-    regions=None,
-    stores=None,
-    actor: Actor = SYSTEM,
-    at: datetime | None = None,
-) -> Incident:
-    """Announce a maintenance window; its components show under maintenance while it runs."""
-    at = _now(at)
-    title = (title or "").strip()
-    if not title:
-        raise DomainError("Give the maintenance a title", field="title")
-    if scheduled_until <= scheduled_for:
-        raise DomainError("The window must end after it starts", field="scheduled_until")
-    incident = Incident.objects.create(
-        kind=IncidentKind.MAINTENANCE,
-        title=title,
-        state=IncidentState.SCHEDULED,
-        declared_at=at,
-        updated_at=at,
-        scheduled_for=scheduled_for,
-        scheduled_until=scheduled_until,
-    )
-    _set_store_scope(incident, all_stores, regions, stores)
-    for component in components:
-        AffectedComponent.objects.create(
-            incident=incident, component=component, status=ComponentStatus.UNDER_MAINTENANCE
-        )
-    _record(incident, TimelineKind.DECLARED, actor, at, f"Maintenance scheduled: {title}")
-    events.publish("maintenance.scheduled", incident=incident, actor=actor, at=at)
-    post_public_update(incident, message or f"{title} is scheduled.", actor=actor, at=at)
-    incident.refresh_from_db()
-    return incident
-
-
-@transaction.atomic
-def start_maintenance(
-    incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
-) -> Incident:
-    """The window begins: its components go under maintenance."""
-    at = _now(at)
-    text = message.strip() or "Scheduled maintenance is in progress."
-    post_public_update(incident, text, state=IncidentState.IN_PROGRESS, actor=actor, at=at)
-    incident.refresh_from_db()
-    for affected in incident.affected_components.select_related("component"):
-        _apply_component_status(
-            affected.component,
-            _worst_open_status(affected.component),
-            incident=incident,
-            actor=actor,
-            at=at,
-        )
-    return incident
-
-
-def complete_maintenance(
-    incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
-) -> Incident:
-    """The window ends: components return to operational (unless an incident holds them)."""
-    text = message.strip() or "Scheduled maintenance has been completed."
-    return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
-
-
-def due_maintenance_transitions(now: datetime | None = None) -> int:
-    """Start windows whose time has come and complete those that have ended. Returns moves made."""
-    now = _now(now)
-    moves = 0
-    for incident in Incident.objects.maintenances().filter(
-        state=IncidentState.SCHEDULED, scheduled_for__lte=now
-    ):
-        start_maintenance(incident, at=now)
-        moves += 1
-    for incident in Incident.objects.maintenances().filter(
-        state=IncidentState.IN_PROGRESS, scheduled_until__lte=now
-    ):
-        complete_maintenance(incident, at=now)
-        moves += 1
-    return moves
 
 
 def overdue_incidents(now: datetime | None = None) -> list[Incident]:

@@ -1,0 +1,172 @@
+"""What every incident service shares: who acted, the timeline, component status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from tideover.core import events
+from tideover.core.errors import DomainError
+from tideover.core.models import STATUS_RANK, Component, ComponentStatus
+from tideover.core.services import set_component_status_raw
+from tideover.incidents.models import (
+    CLOSED_STATES,
+    AffectedComponent,
+    ComponentStatusChange,
+    Incident,
+    IncidentState,
+    Severity,
+    TimelineEvent,
+    TimelineKind,
+)
+
+MAX_UPDATE_LENGTH = 5000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a staff user, or a named machine (token) or 'system'."""
+
+    user: object | None = None
+    name: str = "system"
+
+    @classmethod
+    def of(cls, user=None, name: str | None = None) -> Actor:
+        if user is not None:
+            return cls(user=user, name=name or user.get_username())
+        return cls(user=None, name=name or "system")
+
+
+SYSTEM = Actor()
+
+DEFAULT_SEVERITIES = [
+    # level, name, cadence minutes, impact, description
+    (1, "SEV1", 15, "critical", "Stores cannot sell or customers cannot pay, chain-wide"),
+    (2, "SEV2", 30, "major", "A key function is down for many stores or the web shop"),
+    (3, "SEV3", 60, "minor", "Degraded service or a few stores affected"),
+    (4, "SEV4", None, "none", "Minor issue, no customer impact expected"),
+]
+
+
+def ensure_default_severities() -> None:
+    """Create SEV1..SEV4 with their cadences unless they exist (they stay editable)."""
+    for level, name, cadence, impact, description in DEFAULT_SEVERITIES:
+        Severity.objects.get_or_create(
+            level=level,
+            defaults={
+                "name": name,
+                "update_cadence_minutes": cadence,
+                "impact": impact,
+                "description": description,
+            },
+        )
+
+
+def _now(at: datetime | None) -> datetime:
+    return at or timezone.now()
+
+
+def _record(incident, kind, actor: Actor, at, body="", data=None, internal=True) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        at=at,
+        author=actor.user,
+        author_name=actor.name,
+        body=body,
+        data=data or {},
+        is_internal=internal,
+    )
+
+
+def record_timeline_event(
+    incident: Incident, kind: str, body: str, *, actor: Actor = SYSTEM, at=None, data=None
+) -> TimelineEvent:
+    """Add an entry written by another app (messages sent, reminders, checklist, alerts)."""
+    return _record(incident, kind, actor, _now(at), body, data)
+
+
+def _clean_body(body: str, what: str = "update") -> str:
+    text = (body or "").strip()
+    if not text:
+        raise DomainError(f"Write the {what}: it cannot be empty", field="body")
+    if len(text) > MAX_UPDATE_LENGTH:
+        raise DomainError(
+            f"The {what} is {len(text)} characters; keep it under {MAX_UPDATE_LENGTH}", field="body"
+        )
+    return text
+
+
+def _worst_open_status(component: Component, excluding: Incident | None = None) -> str:
+    """The status a component should show given the open (non-drill) incidents affecting it."""
+    rows = AffectedComponent.objects.filter(component=component, incident__is_drill=False).exclude(
+        incident__state__in=(*CLOSED_STATES, IncidentState.SCHEDULED)
+    )
+    if excluding is not None:
+        rows = rows.exclude(incident=excluding)
+    statuses = [row.status for row in rows]
+    if not statuses:
+        return ComponentStatus.OPERATIONAL
+    return max(statuses, key=lambda s: STATUS_RANK[ComponentStatus(s)])
+
+
+def _apply_component_status(component, status, *, incident, actor, at) -> bool:
+    previous = component.status
+    changed = set_component_status_raw(component, status)
+    if changed:
+        ComponentStatusChange.objects.create(
+            component=component, status=status, previous_status=previous, at=at, incident=incident
+        )
+        if incident is not None:
+            _record(
+                incident,
+                TimelineKind.COMPONENT_STATUS,
+                actor,
+                at,
+                f"{component.name}: {ComponentStatus(previous).label} → {ComponentStatus(status).label}",
+                {"component": component.slug, "from": previous, "to": status},
+                internal=False,
+            )
+        events.publish(
+            "component.status_changed",
+            component=component,
+            incident=incident,
+            previous=previous,
+            at=at,
+        )
+    return changed
+
+
+def _set_affected(incident: Incident, components: dict[Component, str], actor, at) -> None:
+    for component, status in components.items():
+        if status not in ComponentStatus.values:
+            raise DomainError(
+                f"Unknown status {status!r} for {component.name}; use one of {', '.join(ComponentStatus.values)}",
+                field="components",
+            )
+        AffectedComponent.objects.update_or_create(
+            incident=incident, component=component, defaults={"status": status}
+        )
+        if not incident.is_drill:
+            # The public sees the worst status among every open incident on the component.
+            _apply_component_status(
+                component, _worst_open_status(component), incident=incident, actor=actor, at=at
+            )
+
+
+def components_snapshot(incident: Incident) -> list[dict]:
+    return [
+        {"slug": ac.component.slug, "name": ac.component.name, "status": ac.status}
+        for ac in incident.affected_components.select_related("component").order_by(
+            "component__position"
+        )
+    ]
+
+
+def _set_store_scope(incident, all_stores: bool, regions, stores) -> None:
+    incident.affects_all_stores = bool(all_stores)
+    incident.save(update_fields=["affects_all_stores"])
+    incident.affected_regions.set(list(regions or []))
+    incident.affected_stores.set(list(stores or []))

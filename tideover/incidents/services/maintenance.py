@@ -1,0 +1,115 @@
+"""Scheduled maintenance: announce a window, open it, close it, and do both on time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from tideover.core import events
+from tideover.core.errors import DomainError
+from tideover.core.models import Component, ComponentStatus
+from tideover.incidents.models import (
+    AffectedComponent,
+    Incident,
+    IncidentKind,
+    IncidentState,
+    TimelineKind,
+)
+from tideover.incidents.services.common import (
+    SYSTEM,
+    Actor,
+    _apply_component_status,
+    _now,
+    _record,
+    _set_store_scope,
+    _worst_open_status,
+)
+from tideover.incidents.services.lifecycle import change_state, post_public_update
+
+
+@transaction.atomic
+def schedule_maintenance(
+    *,
+    title: str,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    components: list[Component],
+    message: str,
+    all_stores: bool = True,
+    regions=None,
+    stores=None,
+    actor: Actor = SYSTEM,
+    at: datetime | None = None,
+) -> Incident:
+    """Announce a maintenance window; its components show under maintenance while it runs."""
+    at = _now(at)
+    title = (title or "").strip()
+    if not title:
+        raise DomainError("Give the maintenance a title", field="title")
+    if scheduled_until <= scheduled_for:
+        raise DomainError("The window must end after it starts", field="scheduled_until")
+    incident = Incident.objects.create(
+        kind=IncidentKind.MAINTENANCE,
+        title=title,
+        state=IncidentState.SCHEDULED,
+        declared_at=at,
+        updated_at=at,
+        scheduled_for=scheduled_for,
+        scheduled_until=scheduled_until,
+    )
+    _set_store_scope(incident, all_stores, regions, stores)
+    for component in components:
+        AffectedComponent.objects.create(
+            incident=incident, component=component, status=ComponentStatus.UNDER_MAINTENANCE
+        )
+    _record(incident, TimelineKind.DECLARED, actor, at, f"Maintenance scheduled: {title}")
+    events.publish("maintenance.scheduled", incident=incident, actor=actor, at=at)
+    post_public_update(incident, message or f"{title} is scheduled.", actor=actor, at=at)
+    incident.refresh_from_db()
+    return incident
+
+
+@transaction.atomic
+def start_maintenance(
+    incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
+) -> Incident:
+    """The window begins: its components go under maintenance."""
+    at = _now(at)
+    text = message.strip() or "Scheduled maintenance is in progress."
+    post_public_update(incident, text, state=IncidentState.IN_PROGRESS, actor=actor, at=at)
+    incident.refresh_from_db()
+    for affected in incident.affected_components.select_related("component"):
+        _apply_component_status(
+            affected.component,
+            _worst_open_status(affected.component),
+            incident=incident,
+            actor=actor,
+            at=at,
+        )
+    return incident
+
+
+def complete_maintenance(
+    incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
+) -> Incident:
+    """The window ends: components return to operational (unless an incident holds them)."""
+    text = message.strip() or "Scheduled maintenance has been completed."
+    return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
+
+
+def due_maintenance_transitions(now: datetime | None = None) -> int:
+    """Start windows whose time has come and complete those that have ended. Returns moves made."""
+    now = _now(now)
+    moves = 0
+    for incident in Incident.objects.maintenances().filter(
+        state=IncidentState.SCHEDULED, scheduled_for__lte=now
+    ):
+        start_maintenance(incident, at=now)
+        moves += 1
+    for incident in Incident.objects.maintenances().filter(
+        state=IncidentState.IN_PROGRESS, scheduled_until__lte=now
+    ):
+        complete_maintenance(incident, at=now)
+        moves += 1
+    return moves
