@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from tideover.notifications.channels import DeliveryError, transport_for
@@ -160,10 +161,12 @@ def deliver_claimed(token: str) -> dict:
             fits = max(1, int(limit[1] * settings.NOTIFY_LEASE_SECONDS / 2))
             _release([m.pk for m in batch[fits:]], token)
             batch = batch[:fits]
+        marks = _Marks(token)
         try:
             for message in batch:
-                counts[_deliver_one(message, token, transport)] += 1
+                counts[_deliver_one(message, marks, transport)] += 1
         finally:
+            marks.flush()
             transport.close()
     return dict(counts)
 
@@ -190,7 +193,82 @@ def _cancel_reason(message: OutboxMessage) -> str:
     return ""
 
 
-def _deliver_one(message: OutboxMessage, token: str, transport) -> str:
+class _Marks:
+    """Commits 'sent' for one message together with 'sending' for the next, in one UPDATE.
+
+    The order of events on the provider side is unchanged (a message is 'sending' before it is
+    handed over and 'sent' only after it was accepted), but each message costs one write instead
+    of two. A message whose 'sent' is still pending when the worker dies is left 'sending', the
+    same single uncertain message as before.
+    """
+
+    def __init__(self, token: str):
+        self.token = token
+        self.pending: tuple[OutboxMessage, str] | None = None
+
+    def _sent_fields(self, pk, provider_id, now) -> dict:
+        return {
+            "state": Case(
+                When(pk=pk, then=Value(MessageState.SENT)), default=Value(MessageState.SENDING)
+            ),
+            "sent_at": Case(When(pk=pk, then=Value(now)), default=F("sent_at")),
+            "provider_message_id": Case(
+                When(pk=pk, then=Value(provider_id[:100])), default=F("provider_message_id")
+            ),
+            "last_error": Case(When(pk=pk, then=Value("")), default=F("last_error")),
+        }
+
+    def flush(self) -> None:
+        """Record the pending 'sent' on its own."""
+        if self.pending is not None:
+            message, provider_id = self.pending
+            self.pending = None
+            OutboxMessage.objects.filter(pk=message.pk, claim_token=self.token).update(
+                state=MessageState.SENT,
+                sent_at=timezone.now(),
+                provider_message_id=provider_id[:100],
+                last_error="",
+                claim_token="",
+                lease_until=None,
+            )
+
+    def sending(self, message: OutboxMessage) -> bool:
+        """Commit 'sending' for ``message`` (and the pending 'sent'); False if the claim was lost."""
+        now = timezone.now()
+        lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+        mine = Q(pk=message.pk, state=MessageState.CLAIMED)
+        if self.pending is None:
+            return bool(
+                OutboxMessage.objects.filter(mine, claim_token=self.token).update(
+                    state=MessageState.SENDING, attempts=F("attempts") + 1, lease_until=lease
+                )
+            )
+        done, provider_id = self.pending
+        self.pending = None
+        fields = self._sent_fields(done.pk, provider_id, now)
+        updated = OutboxMessage.objects.filter(Q(pk=done.pk) | mine, claim_token=self.token).update(
+            attempts=Case(
+                When(pk=message.pk, then=F("attempts") + 1),
+                default=F("attempts"),
+                output_field=OutboxMessage._meta.get_field("attempts"),
+            ),
+            lease_until=Case(
+                When(pk=message.pk, then=Value(lease)),
+                default=Value(None),
+                output_field=OutboxMessage._meta.get_field("lease_until"),
+            ),
+            **fields,
+        )
+        if updated == 2:
+            return True
+        # Rare: one of the two had lost its claim. Read which.
+        return OutboxMessage.objects.filter(
+            pk=message.pk, state=MessageState.SENDING, claim_token=self.token
+        ).exists()
+
+
+def _deliver_one(message: OutboxMessage, marks: _Marks, transport) -> str:
+    token = marks.token
     reason = _cancel_reason(message)
     if reason:
         OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
@@ -200,17 +278,9 @@ def _deliver_one(message: OutboxMessage, token: str, transport) -> str:
     limit = transport.rate_limit()
     if limit is not None:
         wait_for_slot(*limit)
-    now = timezone.now()
     # Committed before the provider sees the message: this is what a restarted worker reads to
     # decide between 'never sent' (claimed) and 'maybe sent' (sending).
-    taken = OutboxMessage.objects.filter(
-        pk=message.pk, claim_token=token, state=MessageState.CLAIMED
-    ).update(
-        state=MessageState.SENDING,
-        attempts=message.attempts + 1,
-        lease_until=now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS),
-    )
-    if not taken:
+    if not marks.sending(message):
         return "lost"  # our lease expired and someone else has it now
     message.attempts += 1
     try:
@@ -220,21 +290,10 @@ def _deliver_one(message: OutboxMessage, token: str, transport) -> str:
         return "failed" if exc.permanent or _exhausted(message) else "retry"
     except Exception as exc:  # a bug in rendering or a transport: keep the worker alive
         log.exception("sending message %s failed unexpectedly", message.pk)
-        _record_failure(
-            message,
-            token,
-            DeliveryError(f"internal error: {type(exc).__name__}"),
-            MessageState.SENDING,
-        )
+        error = DeliveryError(f"internal error: {type(exc).__name__}")
+        _record_failure(message, token, error, MessageState.SENDING)
         return "retry"
-    OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-        state=MessageState.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=provider_id[:100],
-        last_error="",
-        claim_token="",
-        lease_until=None,
-    )
+    marks.pending = (message, provider_id)
     return "sent"
 
 

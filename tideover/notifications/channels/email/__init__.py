@@ -20,6 +20,13 @@ class EmailTransport(Transport):
 
     def open(self) -> None:
         self.connection = get_connection(fail_silently=False)
+        # Opened here, Django's backend keeps it for every message of the batch; otherwise it
+        # would connect and say HELO for each message.
+        try:
+            self.connection.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            self.connection = None
+            raise DeliveryError(f"SMTP unavailable: {type(exc).__name__}", permanent=False)
 
     def close(self) -> None:
         if self.connection is not None:

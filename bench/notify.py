@@ -1,0 +1,285 @@
+"""Outbox delivery: an update to 100,000 subscribers, queued and sent to local SMTP and webhook
+servers, against a bare loop sending the same messages, in the same run, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/notify.py                       # both databases, 100,000 subscribers
+    .venv/bin/python bench/notify.py --db sqlite --subscribers 20000 --workers 2
+
+Measures, per database:
+- queue time: from calling ``post_public_update`` (one update to every subscriber) to its
+  transaction committed with every outbox row written (target: 100,000 in < 10 s);
+- delivery: messages/s from the first to the last message sent by ``--workers`` worker processes
+  (``tideover manage deliver_outbox``) draining the outbox: claim, mark sending, render, send,
+  mark sent (target: >= 1,000/s);
+- reference: a bare loop sending the same messages (same recipients, same rendered bodies) over
+  one SMTP connection and one keep-alive HTTP client, with no database, run with the same number
+  of processes.
+Half the subscribers are e-mail, half webhooks. The SMTP and webhook servers are separate
+processes on 127.0.0.1 (aiosmtpd; http.server verifying each signature).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
+SECRET = "bench-webhook-secret"
+
+
+def _sink(args):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tideover.notifications.sinks", *args, "--no-keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    line = process.stdout.readline()
+    return process, int(line.rsplit(":", 1)[1])
+
+
+def inner(args) -> dict:
+    """Runs with DATABASE_URL and the sink ports already in the environment."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from tideover.core.models import Component
+    from tideover.incidents import services as incidents
+    from tideover.incidents.services import ensure_default_severities
+    from tideover.notifications.demo import seed_subscribers
+    from tideover.notifications.models import OutboxMessage
+
+    call_command("migrate", verbosity=0)
+    ensure_default_severities()
+    from tideover.incidents.models import Severity
+
+    checkout, _ = Component.objects.get_or_create(
+        slug="in-store-checkout", defaults={"name": "In-store checkout"}
+    )
+    half = args.subscribers // 2
+    started = time.perf_counter()
+    seed_subscribers(
+        {"email": half, "webhook": args.subscribers - half},
+        webhook_url=f"http://127.0.0.1:{os.environ['BENCH_HTTP_PORT']}/hook",
+        webhook_secret=SECRET,
+    )
+    seeded = time.perf_counter() - started
+    incident = incidents.declare_incident(
+        title="Registers offline in 150 stores",
+        severity=Severity.objects.get(level=1),
+        components={checkout: "major_outage"},
+    )
+    OutboxMessage.objects.all().delete()  # time the update alone, not the declaration
+    started = time.perf_counter()
+    incidents.post_public_update(incident, "Registers are offline in 150 stores; cash works.")
+    queued_seconds = time.perf_counter() - started
+    queued = OutboxMessage.objects.count()
+
+    env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
+    started = time.perf_counter()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tideover", "manage", "deliver_outbox", "--until-empty"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(args.workers)
+    ]
+    for worker in workers:
+        worker.wait()
+    wall_seconds = time.perf_counter() - started
+    sent = OutboxMessage.objects.filter(state="sent").count()
+    # From the first message sent to the last (the workers' start-up is not delivery).
+    from django.db.models import Max, Min
+
+    span = OutboxMessage.objects.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+    deliver_seconds = (span["last"] - span["first"]).total_seconds()
+
+    # The reference sends the same rendered messages with no database in between.
+    from tideover.notifications.rendering import render
+
+    rendered = [
+        render(m)
+        for m in OutboxMessage.objects.select_related("notification", "subscriber").order_by("pk")
+    ]
+    connection.close()
+    per = -(-len(rendered) // args.workers)
+    chunks = [rendered[i : i + per] for i in range(0, len(rendered), per)]
+    started = time.perf_counter()
+    readers = []
+    for chunk in chunks:
+        payload = [
+            {
+                "channel": r.channel,
+                "to": r.recipient,
+                "subject": r.subject,
+                "text": r.text,
+                "html": r.html,
+                "headers": r.headers,
+                "payload": r.payload,
+                "id": r.delivery_id,
+            }
+            for r in chunk
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--bare-loop"], stdin=subprocess.PIPE, cwd=ROOT, env=env
+        )
+        readers.append((proc, json.dumps(payload)))
+    # Hand every process its work first, then time until all are done.
+    started = time.perf_counter()
+    for proc, data in readers:
+        proc.stdin.write(data.encode())
+        proc.stdin.close()
+    for proc, _ in readers:
+        proc.wait()
+    bare_seconds = time.perf_counter() - started
+    return {
+        "db": connection.vendor,
+        "subscribers": args.subscribers,
+        "seed_s": round(seeded, 2),
+        "queued": queued,
+        "queue_s": round(queued_seconds, 2),
+        "sent": sent,
+        "deliver_s": round(deliver_seconds, 2),
+        "wall_s": round(wall_seconds, 2),
+        "deliver_per_s": round(sent / deliver_seconds),
+        "bare_per_s": round(len(rendered) / bare_seconds),
+    }
+
+
+def bare_loop() -> None:
+    """The reference: send what stdin lists, one SMTP connection, one HTTP client, no database."""
+    import smtplib
+    from email.message import EmailMessage
+
+    import httpx
+
+    items = json.loads(sys.stdin.read())
+    smtp = smtplib.SMTP("127.0.0.1", int(os.environ["EMAIL_PORT"]))
+    client = httpx.Client()
+    sys.path.insert(0, str(ROOT))
+    from tideover.core.http import signed_headers
+
+    for item in items:
+        if item["channel"] == "email":
+            msg = EmailMessage()
+            msg["Subject"], msg["From"], msg["To"] = (
+                item["subject"],
+                "status@bench.example",
+                item["to"],
+            )
+            for key, value in item["headers"].items():
+                msg[key] = value
+            msg.set_content(item["text"])
+            if item["html"]:
+                msg.add_alternative(item["html"], subtype="html")
+            smtp.send_message(msg)
+        else:
+            body = json.dumps(item["payload"], separators=(",", ":"), sort_keys=True).encode()
+            client.post(item["to"], content=body, headers=signed_headers(SECRET, body, item["id"]))
+    smtp.quit()
+
+
+def run(db: str, args) -> dict:
+    smtp, smtp_port = _sink(["smtp"])
+    http, http_port = _sink(["http", "--secret", SECRET])
+    tmp = tempfile.mkdtemp(prefix="tideover-bench-notify-")
+    if db == "sqlite":
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+    else:
+        subprocess.run(
+            [
+                "dropdb",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "--if-exists",
+                PG_URL.rsplit("/", 1)[1],
+            ],
+            check=True,
+        )
+        subprocess.run(
+            ["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_URL.rsplit("/", 1)[1]], check=True
+        )
+        url = PG_URL
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TIDEOVER_DATA_DIR": tmp,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "BENCH_HTTP_PORT": str(http_port),
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "NOTIFY_ENQUEUE_TASKS": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--inner",
+                "--subscribers",
+                str(args.subscribers),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        smtp.terminate()
+        http.terminate()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-loop", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_loop:
+        return bare_loop()
+    if args.inner:
+        print(json.dumps(inner(args)))
+        return None
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    print(
+        f"{args.subscribers:,} subscribers (half e-mail, half webhook), {args.workers} worker process(es)"
+    )
+    print(
+        f"{'db':<11}{'queue s':>9}{'sent':>9}{'deliver s':>11}{'msg/s':>9}{'bare msg/s':>12}{'ratio':>8}"
+    )
+    for db in dbs:
+        r = run(db, args)
+        ratio = r["deliver_per_s"] / r["bare_per_s"]
+        print(
+            f"{r['db']:<11}{r['queue_s']:>9.2f}{r['sent']:>9,}{r['deliver_s']:>11.1f}"
+            f"{r['deliver_per_s']:>9,}{r['bare_per_s']:>12,}{ratio:>8.0%}"
+        )
+    return None
+
+
+if __name__ == "__main__":
+    main()
