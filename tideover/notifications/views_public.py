@@ -28,6 +28,11 @@ def client_ip(request) -> str:
 
 
 @public
+# No CSRF check: the public status page is one cached page for everyone and cannot carry a
+# token, and this form has no session to ride on. What a forged post could do (start a sign-up
+# that still needs the owner's confirmation) anyone can do directly; the per-IP, per-number and
+# per-country limits are the guard.
+@csrf_exempt
 def subscribe(request):
     form = SubscribeForm(request.POST or None)
     status = 200
