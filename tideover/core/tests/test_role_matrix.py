@@ -176,7 +176,11 @@ _PEOPLE = [
 def test_page_allows_and_refuses_each_role_as_the_table_says(route, name, entry, world, staff):
     capability = entry.callback.required_capability
     url = _url(route, world)
+    # A POST-only page may answer a GET with 405 before it looks at the visitor; then the
+    # refusal is checked on a POST, which is what could change something.
     anonymous = Client().get(url)
+    if anonymous.status_code == 405:
+        anonymous = Client().post(url, {"title": "x", "body": "x"})
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"], url
     for person in _PEOPLE:
         client = Client(raise_request_exception=False)
@@ -186,9 +190,9 @@ def test_page_allows_and_refuses_each_role_as_the_table_says(route, name, entry,
             assert response.status_code not in (302, 403), f"{person} refused {url}"
             assert response.status_code < 500, f"{url} broke for {person}"
         else:
-            assert response.status_code == 403, f"{person} reached {url} ({capability})"
+            assert response.status_code in (403, 405), f"{person} reached {url} ({capability})"
             # A refused POST changes nothing and never reaches the form.
-            assert client.post(url, {"title": "x", "body": "x"}).status_code == 403
+            assert client.post(url, {"title": "x", "body": "x"}).status_code == 403, person
 
 
 _PUBLIC = [
