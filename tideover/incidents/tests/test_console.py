@@ -373,3 +373,13 @@ def test_associate_sees_which_incidents_touch_their_store(client_as, severities,
     assert "Your store</span>" in north and "Your store</span>" not in south
     hq = client_as("incident_commander").get(reverse("incidents:dashboard")).content.decode()
     assert "Your store" not in hq
+
+
+def test_changes_without_the_csrf_token_are_refused(staff, sev2):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff["incident_commander"])
+    url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
+    assert client.post(url, {"body": "Forged update"}).status_code == 403
+    assert not sev2.public_updates.filter(body="Forged update").exists()
