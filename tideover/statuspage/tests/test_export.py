@@ -136,3 +136,12 @@ def test_export_queries_do_not_grow_with_the_number_of_incidents(outage, severit
         files = export.build_files()
     assert len([f for f in files if f.startswith("incidents/")]) == 13
     assert len(many) == len(few)
+
+
+@pytest.mark.django_db
+def test_tideover_export_status_dir_runs_through_the_cli(tmp_path, outage, capsys):
+    from tideover.cli import main
+
+    assert main(["export-status", str(tmp_path / "cdn")]) == 0
+    assert (tmp_path / "cdn" / "index.html").exists()
+    assert "Wrote" in capsys.readouterr().out
