@@ -144,7 +144,10 @@ def deliver_claimed(token: str) -> dict:
     by_channel = defaultdict(list)
     for message in messages:
         by_channel[message.channel].append(message)
-    for channel, batch in by_channel.items():
+    # Rate-limited channels (SMS) go last, so they do not hold up the rest of the batch.
+    order = sorted(by_channel, key=lambda ch: _rate_limited(ch))
+    for channel in order:
+        batch = by_channel[channel]
         transport = None
         try:
             transport = transport_for(channel)
@@ -169,6 +172,13 @@ def deliver_claimed(token: str) -> dict:
             marks.flush()
             transport.close()
     return dict(counts)
+
+
+def _rate_limited(channel: str) -> bool:
+    try:
+        return transport_for(channel).rate_limit() is not None
+    except DeliveryError:
+        return False
 
 
 def _release(ids: list[int], token: str) -> None:

@@ -421,8 +421,9 @@ def retry_message(message_id: int) -> OutboxMessage:
         raise NotFound(f"No message #{message_id}")
     if message.state in (MessageState.SENT, MessageState.DELIVERED):
         raise Conflict("This message was already sent; it is not sent twice")
-    if message.state == MessageState.CLAIMED:
-        raise Conflict("A worker is sending this message right now")
+    busy = message.lease_until is not None and message.lease_until > timezone.now()
+    if message.state == MessageState.CLAIMED or (message.state == MessageState.SENDING and busy):
+        raise Conflict("A worker is sending this message right now; try again in a minute")
     message.state = MessageState.QUEUED
     message.next_attempt_at = timezone.now()
     message.claim_token = ""

@@ -136,3 +136,39 @@ def test_delivery_header_name_is_documented():
 
     doc = (Path(__file__).resolve().parents[3] / "docs" / "notifications.md").read_text()
     assert DELIVERY_HEADER in doc and "Tideover-Signature" in doc and "replay" in doc.lower()
+
+
+def test_sms_rate_limit_holds_per_sending_number(incident, http_sink, make_subscriber, settings):
+    import time
+
+    settings.SMS_RATE_PER_SECOND = 5.0
+    for i in range(4):
+        make_subscriber(channel="sms", address=f"+1512555019{i}")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    started = time.monotonic()
+    assert drain() == {"sent": 4}
+    assert time.monotonic() - started >= 0.55  # 4 messages at 5/s: 3 gaps of 0.2 s
+
+
+def test_a_message_being_sent_cannot_be_retried_until_its_lease_ends(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tideover.core.errors import Conflict
+    from tideover.notifications.services import retry_message
+
+    message = OutboxMessage.objects.create(
+        channel="email",
+        recipient="a@example.com",
+        state="sending",
+        lease_until=timezone.now() + timedelta(seconds=30),
+        dedupe_key="busy",
+    )
+    with pytest.raises(Conflict):
+        retry_message(message.pk)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert retry_message(message.pk).state == "queued"

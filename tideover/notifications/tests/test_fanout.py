@@ -99,3 +99,15 @@ def test_fan_out_queries_do_not_grow_with_subscribers(severities, components, ma
     assert len(many) == len(few)
     # declared (3) + first update (3) + second update (3 + 30)
     assert OutboxMessage.objects.filter(incident_id=incident.pk).count() == 3 + 3 + 33
+
+
+def test_an_update_wakes_a_worker_through_the_task_queue_after_commit(
+    severities, components, make_subscriber, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.NOTIFY_ENQUEUE_TASKS = True
+    make_subscriber()
+    with django_capture_on_commit_callbacks(execute=True):
+        _declare(severities, components)
+    assert DBTaskResult.objects.filter(task_path__endswith="deliver_outbox").count() == 1
