@@ -1,0 +1,23 @@
+import json
+
+from django.test import Client
+
+
+def test_nul_in_an_api_body_is_a_400_that_says_so(db, api_token, components):
+    headers = api_token("incidents:write")
+    body = json.dumps({"status": "degraded_performance", "note": "a\u0000b"})
+    response = Client().post(
+        "/api/v1/components/card-payments/status", body, content_type="application/json", **headers
+    )
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
+
+def test_nul_in_a_query_string_or_form_is_refused(db):
+    assert Client().get("/api/v1/incidents?kind=%00").status_code == 400
+    assert (
+        Client().post("/accounts/login/", {"username": "a\x00", "password": "x"}).status_code == 400
+    )
+
+
+def test_ordinary_requests_pass(db):
+    assert Client().get("/healthz").status_code == 200
