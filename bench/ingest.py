@@ -8,10 +8,10 @@ Each sale has 2 lines and a card tender; 60% carry a member id (so they also pos
 entry with two lines, a lot and a balance). The service path is
 ``tideover.sales.services.post_sales`` with loyalty accrual, in batches of ``--batch`` (one
 transaction each), input as plain dicts (validated by the service, as from the API). The
-reference inserts the same rows (sales, lines, tenders, journal entries and lines) with the
-same multi-row INSERT helper the service uses (``tideover.sales.bulk.insert_rows``, faster than
-``bulk_create``), in the same batches and transactions, with nothing looked up, locked, checked
-or updated. Rounds alternate service / reference; medians are reported.
+reference writes the same rows into the same tables (sales, lines, tenders, journal entries
+and lines with the multi-row INSERT helper the service uses, ``tideover.sales.bulk.insert_rows``,
+faster than ``bulk_create``; the members' lots and balances with one blind upsert / increment
+each), in the same batches and transactions, with nothing looked up, locked, checked or hashed. Rounds alternate service / reference; medians are reported.
 """
 
 from __future__ import annotations
@@ -63,11 +63,13 @@ def make_sales(
 def reference_insert(batch: list[dict], stores: dict, members: dict) -> None:
     """The same rows into the same tables, as plainly as we can write them: the ceiling.
 
-    Multi-row INSERTs from tuples (the helper the service itself uses), one transaction per
-    batch; nothing validated, looked up, locked, hashed or updated."""
-    from django.db import transaction
+    Multi-row INSERTs from tuples (the helper the service itself uses) for sales, lines,
+    tenders, journal entries and lines, plus one blind upsert of the points lots and one blind
+    increment of the balances; one transaction per batch; nothing validated, looked up,
+    locked or hashed."""
+    from django.db import connection, transaction
 
-    from tideover.loyalty.ledger import ENTRY_FIELDS
+    from tideover.loyalty.ledger import ENTRY_FIELDS, expiry_date
     from tideover.loyalty.models import JournalEntry, JournalLine
     from tideover.sales.bulk import insert_rows
     from tideover.sales.models import Sale, SaleLine, SaleTender
@@ -128,6 +130,28 @@ def reference_insert(batch: list[dict], stores: dict, members: dict) -> None:
             journal_lines.append((entry_id, "member_points", member_pk, points))
             journal_lines.append((entry_id, "points_issued", None, -points))
         insert_rows(JournalLine, ["entry", "account", "member", "points"], journal_lines)
+        # The member's points land where the service puts them too: added to a lot and to the
+        # balance, written blind (no read, no lock) in one statement each.
+        deltas: dict[int, int] = {}
+        for member_pk, points in owners:
+            deltas[member_pk] = deltas.get(member_pk, 0) + points
+        expires_on = expiry_date(rows[0][3], 12)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO loyalty_pointslot (member_id, expires_on, earned, remaining, expired, "
+                "expiry_seq) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(deltas))
+                + " ON CONFLICT (member_id, expires_on) DO UPDATE SET "
+                "earned = loyalty_pointslot.earned + excluded.earned, "
+                "remaining = loyalty_pointslot.remaining + excluded.remaining",
+                [v for pk, d in deltas.items() for v in (pk, expires_on, d, d)],
+            )
+            cursor.execute(
+                "UPDATE loyalty_member SET balance = loyalty_member.balance + v.column2 FROM (VALUES "
+                + ", ".join(["(%s, %s)"] * len(deltas))
+                + ") AS v WHERE loyalty_member.id = v.column1",
+                [v for pk, d in deltas.items() for v in (pk, d)],
+            )
 
 
 def run_one(db: str, args) -> dict:

@@ -86,6 +86,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     members = ledger.lock_members(
         loyalty_ids={p.sale.member_id for p in earning},
         pks={o["member_id"] for o in originals.values() if o["member_id"]},
+        light=True,
     )
     by_loyalty_id = {m.loyalty_id: m for m in members.values()}
     book = LotBook()
@@ -199,19 +200,22 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
 def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> None:
     """A sale made before a deadline counts even if it posts after the points expired: the
     expired points come back for this posting (and expire again unless a reward uses them)."""
+    # One cheap question first (usually answered "none"): does anyone in this batch have
+    # expired points whose deadline is on or after the batch's earliest sale?
+    earliest = min(p.sale.occurred_at for p in earning).astimezone(tz).date()
+    pks = {by_loyalty_id[p.sale.member_id].pk for p in earning if p.sale.member_id in by_loyalty_id}
+    late = list(
+        PointsLot.objects.filter(
+            member_id__in=list(pks), expired__gt=0, expires_on__gte=earliest
+        ).values_list("member_id", "expires_on")
+    )
+    if not late:
+        return
     by_member = defaultdict(list)
     for p in earning:
         member = by_loyalty_id.get(p.sale.member_id)
         if member is not None:
             by_member[member.pk].append(p.sale.occurred_at.astimezone(tz).date())
-    if not by_member:
-        return
-    earliest = min(min(days) for days in by_member.values())
-    late = list(
-        PointsLot.objects.filter(
-            member_id__in=list(by_member), expired__gt=0, expires_on__gte=earliest
-        ).values_list("member_id", "expires_on")
-    )
     due = [(pk, day) for pk, day in late if min(by_member[pk]) <= day]
     if not due:
         return
@@ -243,14 +247,21 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     from tideover.loyalty.expiry import expire_lot
 
     today = timezone.localdate()
-    # Members about to get a reward spend from their lots: load them all in one query.
-    book.load([pk for pk in touched if members[pk].balance >= prog.reward_threshold])
+    # Members about to get a reward spend from their lots: load them all in one query, and
+    # their full rows (the reward and the message need them).
+    crossing = [pk for pk in touched if members[pk].balance >= prog.reward_threshold]
+    book.load(crossing)
+    full = Member.objects.in_bulk(crossing)
     all_issued = []
     for pk, sale_ids in touched.items():
         member = members[pk]
-        new_postings, issued = rewards.issue_due(member, book, prog)
-        postings.extend(new_postings)
-        all_issued.extend(issued)
+        issued = []
+        if pk in full:
+            full[pk].balance = member.balance
+            new_postings, issued = rewards.issue_due(full[pk], book, prog)
+            member.balance = full[pk].balance
+            postings.extend(new_postings)
+            all_issued.extend(issued)
         if book.is_loaded(pk):
             for lot in book.lots(pk):
                 if lot.expires_on < today and lot.remaining > 0:

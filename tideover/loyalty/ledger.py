@@ -24,7 +24,7 @@ from tideover.loyalty.models import Account, JournalEntry, JournalLine, Member, 
 from tideover.sales.bulk import insert_rows
 
 
-@dataclass
+@dataclass(slots=True)
 class Posting:
     member: Member
     kind: str
@@ -38,13 +38,29 @@ class Posting:
     related_source_id: str = ""
 
 
-def lock_members(*, pks=(), loyalty_ids=()) -> dict[int, Member]:
-    """Members by pk, locked for this transaction in pk order (so batches never deadlock)."""
+@dataclass(slots=True)
+class MemberState:
+    """The columns the hot path needs of a locked member (a model instance costs more)."""
+
+    pk: int
+    loyalty_id: str
+    tier: str
+    balance: int
+
+
+def lock_members(*, pks=(), loyalty_ids=(), light: bool = False) -> dict[int, Member]:
+    """Members by pk, locked for this transaction in pk order (so batches never deadlock).
+
+    ``light`` gives ``MemberState``s instead of model instances."""
     from django.db.models import Q
 
-    query = Q(pk__in=list(pks)) | Q(loyalty_id__in=list(loyalty_ids))
-    members = Member.objects.select_for_update().filter(query).order_by("pk")
-    return {m.pk: m for m in members}
+    query = Member.objects.select_for_update().filter(
+        Q(pk__in=list(pks)) | Q(loyalty_id__in=list(loyalty_ids))
+    )
+    if light:
+        rows = query.order_by("pk").values_list("pk", "loyalty_id", "tier", "balance")
+        return {row[0]: MemberState(*row) for row in rows}
+    return {m.pk: m for m in query.order_by("pk")}
 
 
 ENTRY_FIELDS = [
@@ -108,12 +124,17 @@ def write_once(posting: Posting) -> int | None:
 
 
 def save_balances(members) -> None:
-    rows = [(m.balance, m.pk) for m in members]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {Member._meta.db_table} SET balance = %s WHERE id = %s",  # noqa: S608
-                rows,
+    """Write the members' balances in one statement (UPDATE ... FROM VALUES: both databases)."""
+    rows = [(m.pk, m.balance) for m in members]
+    table = Member._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            chunk = rows[start : start + 5000]
+            cursor.execute(
+                f"UPDATE {table} SET balance = v.column2 FROM (VALUES "  # noqa: S608
+                + ", ".join(["(%s, %s)"] * len(chunk))
+                + f") AS v WHERE {table}.id = v.column1",
+                [value for row in chunk for value in row],
             )
 
 
@@ -213,13 +234,18 @@ class LotBook:
         if fresh:
             PointsLot.objects.bulk_create(fresh)
         if self._pending:
+            rows = [(pk, d, e, r) for (pk, d), (e, r) in self._pending.items()]
             with connection.cursor() as cursor:
-                # One statement per lot either inserts it or adds to it (SQLite and PostgreSQL).
-                cursor.executemany(
-                    f"INSERT INTO {table} (member_id, expires_on, earned, remaining, expired, "  # noqa: S608
-                    "expiry_seq) VALUES (%s, %s, %s, %s, 0, 0) ON CONFLICT (member_id, expires_on) "
-                    f"DO UPDATE SET earned = {table}.earned + excluded.earned, "
-                    f"remaining = {table}.remaining + excluded.remaining",
-                    [(pk, d, e, r) for (pk, d), (e, r) in self._pending.items()],
-                )
+                for start in range(0, len(rows), 5000):
+                    chunk = rows[start : start + 5000]
+                    # One statement inserts each lot or adds to it (SQLite and PostgreSQL).
+                    cursor.execute(
+                        f"INSERT INTO {table} (member_id, expires_on, earned, remaining, expired, "  # noqa: S608
+                        "expiry_seq) VALUES "
+                        + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(chunk))
+                        + " ON CONFLICT (member_id, expires_on) DO UPDATE SET "
+                        f"earned = {table}.earned + excluded.earned, "
+                        f"remaining = {table}.remaining + excluded.remaining",
+                        [value for row in chunk for value in row],
+                    )
             self._pending.clear()
