@@ -22,7 +22,6 @@ How a message moves, and why it is never sent twice:
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections import defaultdict
@@ -30,7 +29,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from tideover.notifications.channels import DeliveryError, transport_for
@@ -38,11 +36,13 @@ from tideover.notifications.models import (
     DeliveryAttempt,
     MessageState,
     OutboxMessage,
-    SendSlot,
-    SmsOptOut,
-    SubscriberState,
 )
-from tideover.notifications.rendering import render
+from tideover.notifications.sending import (
+    _deliver_idempotent,
+    _deliver_one,
+    _Marks,
+    _record_failure,
+)
 
 log = logging.getLogger("tideover.notifications.outbox")
 
@@ -50,13 +50,6 @@ UNCERTAIN_ERROR = (
     "worker stopped while sending; the provider may have accepted it, so it is not resent "
     "automatically (no duplicate). Retry it if the recipient did not get it."
 )
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with 'equal jitter': half fixed, half random, capped at an hour."""
-    base = settings.NOTIFY_BACKOFF_SECONDS * (2 ** max(attempts - 1, 0))
-    delay = min(base, 3600.0)
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 def recover_expired_leases(now=None) -> dict:
@@ -118,21 +111,6 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
     return token, ids
 
 
-def wait_for_slot(key: str, per_second: float) -> None:
-    """Block until this worker may send one more message on ``key`` (shared by all workers)."""
-    if per_second <= 0:
-        return
-    interval = 1.0 / per_second
-    with transaction.atomic():
-        slot, _ = SendSlot.objects.select_for_update().get_or_create(key=key)
-        now = time.time()
-        start = max(slot.next_free_at, now)
-        slot.next_free_at = start + interval
-        slot.save(update_fields=["next_free_at"])
-    if start > now:
-        time.sleep(start - now)
-
-
 def deliver_claimed(token: str) -> dict:
     """Send every message this worker claimed with ``token``."""
     counts = defaultdict(int)
@@ -164,6 +142,13 @@ def deliver_claimed(token: str) -> dict:
             fits = max(1, int(limit[1] * settings.NOTIFY_LEASE_SECONDS / 2))
             _release([m.pk for m in batch[fits:]], token)
             batch = batch[:fits]
+        if transport.idempotent and limit is None:
+            try:
+                for outcome, count in _deliver_idempotent(batch, token, transport).items():
+                    counts[outcome] += count
+            finally:
+                transport.close()
+            continue
         marks = _Marks(token)
         try:
             for message in batch:
@@ -186,144 +171,6 @@ def _release(ids: list[int], token: str) -> None:
         OutboxMessage.objects.filter(
             pk__in=ids, claim_token=token, state=MessageState.CLAIMED
         ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
-
-
-def _cancel_reason(message: OutboxMessage) -> str:
-    subscriber = message.subscriber
-    if subscriber is not None and subscriber.state == SubscriberState.UNSUBSCRIBED:
-        return "recipient unsubscribed before it was sent"
-    if message.endpoint is not None and not message.endpoint.is_active:
-        return "staff channel switched off"
-    if (
-        message.channel == "sms"
-        and message.category != "internal"
-        and SmsOptOut.objects.filter(phone=message.recipient).exists()
-    ):
-        return "recipient replied STOP"
-    return ""
-
-
-class _Marks:
-    """Commits 'sent' for one message together with 'sending' for the next, in one UPDATE.
-
-    The order of events on the provider side is unchanged (a message is 'sending' before it is
-    handed over and 'sent' only after it was accepted), but each message costs one write instead
-    of two. A message whose 'sent' is still pending when the worker dies is left 'sending', the
-    same single uncertain message as before.
-    """
-
-    def __init__(self, token: str):
-        self.token = token
-        self.pending: tuple[OutboxMessage, str] | None = None
-
-    def _sent_fields(self, pk, provider_id, now) -> dict:
-        return {
-            "state": Case(
-                When(pk=pk, then=Value(MessageState.SENT)), default=Value(MessageState.SENDING)
-            ),
-            "sent_at": Case(When(pk=pk, then=Value(now)), default=F("sent_at")),
-            "provider_message_id": Case(
-                When(pk=pk, then=Value(provider_id[:100])), default=F("provider_message_id")
-            ),
-            "last_error": Case(When(pk=pk, then=Value("")), default=F("last_error")),
-        }
-
-    def flush(self) -> None:
-        """Record the pending 'sent' on its own."""
-        if self.pending is not None:
-            message, provider_id = self.pending
-            self.pending = None
-            OutboxMessage.objects.filter(pk=message.pk, claim_token=self.token).update(
-                state=MessageState.SENT,
-                sent_at=timezone.now(),
-                provider_message_id=provider_id[:100],
-                last_error="",
-                claim_token="",
-                lease_until=None,
-            )
-
-    def sending(self, message: OutboxMessage) -> bool:
-        """Commit 'sending' for ``message`` (and the pending 'sent'); False if the claim was lost."""
-        now = timezone.now()
-        lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-        mine = Q(pk=message.pk, state=MessageState.CLAIMED)
-        if self.pending is None:
-            return bool(
-                OutboxMessage.objects.filter(mine, claim_token=self.token).update(
-                    state=MessageState.SENDING, attempts=F("attempts") + 1, lease_until=lease
-                )
-            )
-        done, provider_id = self.pending
-        self.pending = None
-        fields = self._sent_fields(done.pk, provider_id, now)
-        updated = OutboxMessage.objects.filter(Q(pk=done.pk) | mine, claim_token=self.token).update(
-            attempts=Case(
-                When(pk=message.pk, then=F("attempts") + 1),
-                default=F("attempts"),
-                output_field=OutboxMessage._meta.get_field("attempts"),
-            ),
-            lease_until=Case(
-                When(pk=message.pk, then=Value(lease)),
-                default=Value(None),
-                output_field=OutboxMessage._meta.get_field("lease_until"),
-            ),
-            **fields,
-        )
-        if updated == 2:
-            return True
-        # Rare: one of the two had lost its claim. Read which.
-        return OutboxMessage.objects.filter(
-            pk=message.pk, state=MessageState.SENDING, claim_token=self.token
-        ).exists()
-
-
-def _deliver_one(message: OutboxMessage, marks: _Marks, transport) -> str:
-    token = marks.token
-    reason = _cancel_reason(message)
-    if reason:
-        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-            state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
-        )
-        return "cancelled"
-    limit = transport.rate_limit()
-    if limit is not None:
-        wait_for_slot(*limit)
-    # Committed before the provider sees the message: this is what a restarted worker reads to
-    # decide between 'never sent' (claimed) and 'maybe sent' (sending).
-    if not marks.sending(message):
-        return "lost"  # our lease expired and someone else has it now
-    message.attempts += 1
-    try:
-        provider_id = transport.send(render(message))
-    except DeliveryError as exc:
-        _record_failure(message, token, exc, state=MessageState.SENDING)
-        return "failed" if exc.permanent or _exhausted(message) else "retry"
-    except Exception as exc:  # a bug in rendering or a transport: keep the worker alive
-        log.exception("sending message %s failed unexpectedly", message.pk)
-        error = DeliveryError(f"internal error: {type(exc).__name__}")
-        _record_failure(message, token, error, MessageState.SENDING)
-        return "retry"
-    marks.pending = (message, provider_id)
-    return "sent"
-
-
-def _exhausted(message: OutboxMessage) -> bool:
-    return message.attempts >= settings.NOTIFY_MAX_ATTEMPTS
-
-
-def _record_failure(message, token, exc: DeliveryError, state=MessageState.CLAIMED) -> None:
-    give_up = exc.permanent or _exhausted(message)
-    next_at = timezone.now() + timedelta(seconds=backoff_seconds(max(message.attempts, 1)))
-    with transaction.atomic():
-        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-            state=MessageState.FAILED if give_up else MessageState.QUEUED,
-            next_attempt_at=next_at,
-            last_error=exc.message,
-            claim_token="",
-            lease_until=None,
-        )
-        DeliveryAttempt.objects.create(message_id=message.pk, error=exc.message, permanent=give_up)
-    log.info("message %s attempt %s: %s", message.pk, message.attempts, exc.message)
 
 
 def drain(max_seconds: float | None = None, batch_size: int | None = None, channels=None) -> dict:

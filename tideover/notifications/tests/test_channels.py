@@ -96,7 +96,7 @@ def test_webhook_5xx_is_retried_with_backoff_then_delivered_with_the_same_delive
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):
-    from tideover.notifications.outbox import backoff_seconds
+    from tideover.notifications.sending import backoff_seconds
 
     settings.NOTIFY_BACKOFF_SECONDS = 10
     for attempt, ceiling in ((1, 10), (2, 20), (3, 40)):
