@@ -125,6 +125,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
                     points=points,
                     contra=Account.POINTS_ISSUED,
                     occurred_at=sale.occurred_at,
+                    actor=getattr(sale, "posted_by", "") or "system",
                     reason=f"Purchase at {sale.store.code}",
                 )
             )
@@ -191,6 +192,7 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
                 points=-back,
                 contra=Account.POINTS_ISSUED,
                 occurred_at=sale.occurred_at,
+                actor=getattr(sale, "posted_by", "") or "system",
                 reason=f"{sale.get_kind_display().split(' ')[0]} of sale {sale.original_sale_id}",
                 related_source_id=sale.original_sale_id,
             )

@@ -16,6 +16,7 @@ from tideover.loyalty.schemas import (
     AdjustmentOut,
     BalanceOut,
     CodeCheckOut,
+    ConsentIn,
     DecisionIn,
     EntryOut,
     MemberIn,
@@ -119,6 +120,21 @@ def get_member(request, loyalty_id: str):
     member = _member(loyalty_id)
     audit.record(_actor(request), "member_viewed", member, "api")
     return member_out(member, contacts=_sees_contacts(caller))
+
+
+@router.post(
+    "/members/{loyalty_id}/consent", response=MemberOut, summary="Give or withdraw a consent"
+)
+def consent(request, loyalty_id: str, payload: ConsentIn):
+    require(request, **ADJUST)
+    member = members.set_consent(
+        _member(loyalty_id),
+        payload.channel,
+        payload.granted,
+        source=payload.source,
+        actor=_actor(request),
+    )
+    return member_out(member, contacts=True)
 
 
 @router.get(

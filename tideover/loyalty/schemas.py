@@ -117,3 +117,9 @@ class CodeCheckOut(Schema):
     value_cents: int
     expires_at: datetime
     usable: bool
+
+
+class ConsentIn(Schema):
+    channel: Literal["transactional", "marketing_sms", "marketing_email"]
+    granted: bool
+    source: str = Field(..., min_length=1, max_length=40, description="How the member told us")

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from ninja import Router, Schema
 
+from tideover.core.access import may_see_store
 from tideover.core.api_auth import actor_name, require
 from tideover.core.errors import NotFound
 from tideover.core.models import ApiToken, TokenScope
-from tideover.core.roles import Capability
+from tideover.core.roles import Capability, sees_all_stores
 from tideover.sales import services
 from tideover.sales.models import Sale, SaleConflict
 from tideover.sales.schemas import BatchIn, BatchOut, SaleIn, SaleResultOut
@@ -75,8 +76,11 @@ class SaleOut(Schema):
 
 @router.get("/sales/conflicts", response=list[ConflictOut], summary="Sales refused as conflicts")
 def list_conflicts(request, open: bool = True, limit: int = 100):
-    require(request, capability=Capability.VIEW_SALES)
+    caller = require(request, capability=Capability.VIEW_SALES)
     query = SaleConflict.objects.all()
+    if not sees_all_stores(caller):
+        profile = getattr(caller, "staff_profile", None)
+        query = query.filter(store_code=profile.store.code if profile and profile.store else "")
     if open:
         query = query.filter(reviewed_at__isnull=True)
     return list(query[: max(1, min(limit, 1000))])
@@ -87,7 +91,11 @@ def get_sale(request, sale_id: str):
     caller = require(request, scope=TokenScope.SALES_WRITE, capability=Capability.VIEW_SALES)
     sale = Sale.objects.select_related("store").filter(sale_id=sale_id).first()
     store_code = caller.store.code if isinstance(caller, ApiToken) and caller.store_id else None
-    if sale is None or (store_code and sale.store.code != store_code):
+    hidden = sale is not None and (
+        (store_code and sale.store.code != store_code)
+        or (not isinstance(caller, ApiToken) and not may_see_store(caller, sale.store))
+    )
+    if sale is None or hidden:
         raise NotFound(f"No sale {sale_id!r}")
     return {
         **{

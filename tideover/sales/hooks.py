@@ -45,6 +45,7 @@ class SaleRecord:
     paid_cents: int
     content_hash: str
     pk: int | None = None
+    posted_by: str = ""  # who sent it (e.g. "token:agent S001"), for statements
 
     @property
     def store_id(self) -> int:

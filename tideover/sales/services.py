@@ -238,7 +238,7 @@ def _reject_orphan_returns(new: list[_New], results) -> list[_New]:
     return kept
 
 
-def _row(item: _New, store: Store, now) -> hooks.SaleRecord:
+def _row(item: _New, store: Store, now, posted_by: str = "") -> hooks.SaleRecord:
     sale = item.sale
     total = sum(line.quantity * line.unit_price_cents for line in sale.lines)
     paid = sum(t.amount_cents for t in sale.tenders) if sale.tenders else total
@@ -256,6 +256,7 @@ def _row(item: _New, store: Store, now) -> hooks.SaleRecord:
         total_cents=total,
         paid_cents=paid,
         content_hash=item.hash,
+        posted_by=posted_by,
     )
 
 
@@ -294,7 +295,7 @@ def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list
     for _attempt in range(5):
         if not new:
             return new
-        rows = [_row(item, stores[item.sale.store], now) for item in new]
+        rows = [_row(item, stores[item.sale.store], now, received_from) for item in new]
         try:
             with transaction.atomic():
                 ids = insert_rows(Sale, SALE_FIELDS, [_values(row) for row in rows], returning=True)

@@ -165,3 +165,16 @@ def test_unknown_member_and_bad_code_answers_say_what_is_wrong(member, client, a
         **api_token("loyalty:write"),
     )
     assert invalid.status_code == 422 and "points" in invalid.json()["detail"]
+
+
+def test_consent_changes_are_recorded_with_when_and_how(member, client_as):
+    response = post(
+        client_as("customer_service"),
+        "/api/v1/loyalty/members/M0000042/consent",
+        {"channel": "marketing_email", "granted": True, "source": "phone call"},
+    )
+    assert response.status_code == 200
+    assert response.json()["consent"]["marketing_email"] is True
+    record = member.consents.get(channel="marketing_email")
+    assert record.granted and record.source == "phone call"
+    assert AuditRecord.objects.filter(action="consent_changed").exists()
