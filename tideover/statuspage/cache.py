@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.utils.http import http_date
+
+log = logging.getLogger("tideover.statuspage")
 
 VERSION_KEY = "statuspage:version"
 _MEMO_LIMIT = 512
@@ -98,8 +101,21 @@ def _read_version() -> str:
     return version
 
 
+# While the cache server cannot be reached nobody can tell this process about changes, so it
+# renders every request afresh (and the views fall back to the static export if that fails).
+UNAVAILABLE = "cache-unavailable"
+
+
 def current_version() -> str:
     """The version every process serves now (made on first use)."""
+    try:
+        return _current_version()
+    except Exception:
+        log.warning("status page cache unreachable; rendering without it", exc_info=True)
+        return UNAVAILABLE
+
+
+def _current_version() -> str:
     path = _version_file()
     if path is None:
         return _read_version()
@@ -147,12 +163,19 @@ def _key(version: str, name: str) -> str:
 
 def lookup(name: str, version: str | None = None) -> Rendered | None:
     """The cached document, or None; never renders, never touches the database."""
-    key = _key(version or current_version(), name)
+    version = version or current_version()
+    if version == UNAVAILABLE:
+        return None
+    key = _key(version, name)
     now = time.time()
     found = _memo.get(key)
     if found is not None and found.expires_at > now:
         return found
-    found = cache.get(key)
+    try:
+        found = cache.get(key)
+    except Exception:
+        log.warning("status page cache unreachable; rendering without it", exc_info=True)
+        return None
     if found is None or found.expires_at <= now:
         return None
     _remember(key, found)
@@ -180,6 +203,11 @@ def get_or_render(
         return None
     ttl = settings.STATUS_CACHE_SECONDS
     rendered = Rendered.of(body, content_type, ttl)
-    cache.set(key, rendered, timeout=ttl)
-    _remember(key, rendered)
+    if version != UNAVAILABLE:
+        try:
+            cache.set(key, rendered, timeout=ttl)
+        except Exception:
+            log.warning("status page cache unreachable; not stored", exc_info=True)
+            return rendered
+        _remember(key, rendered)
     return rendered

@@ -21,7 +21,7 @@ _SECURITY_HEADERS = [
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
 ]
-_INCIDENT = re.compile(r"^/incidents/([0-9]{1,18})$")
+_INCIDENT = re.compile(r"^/incidents/([0-9]{1,18})(?:\.html)?$")
 
 
 def _documents(prefix: str) -> dict[str, str]:
@@ -29,7 +29,9 @@ def _documents(prefix: str) -> dict[str, str]:
     root = f"/{prefix.strip('/')}/" if prefix.strip("/") else "/"
     paths = {
         root: "index.html",
+        f"{root}index.html": "index.html",
         f"{root}history": "history.html",
+        f"{root}history.html": "history.html",
         f"{root}feed.atom": "feed.atom",
         f"{root}feed.rss": "feed.rss",
         f"{root}history.atom": "feed.atom",

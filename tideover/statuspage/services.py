@@ -28,7 +28,11 @@ def export_status(folder: str | os.PathLike | None = None) -> ExportResult:
 
 def publish_changes() -> None:
     """Make the latest public state visible: new cache version, warm hot pages, re-export."""
-    cache.invalidate()
+    try:
+        cache.invalidate()
+    except Exception:
+        # Then processes serve what they hold until STATUS_CACHE_SECONDS; the export still runs.
+        log.exception("could not invalidate the status page cache")
     try:
         # Warm the pages an outage's visitors hit first, so the spike finds them rendered.
         cache.get_or_render(

@@ -12,6 +12,10 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("history", views.history, name="history"),
     path("incidents/<int:pk>", views.incident, name="incident"),
+    # The static export's names, so its relative links also work on the served site.
+    path("index.html", views.index, name="index-html"),
+    path("history.html", views.history, name="history-html"),
+    path("incidents/<int:pk>.html", views.incident, name="incident-html"),
     path("feed.atom", views.feed_atom, name="feed-atom"),
     path("feed.rss", views.feed_rss, name="feed-rss"),
     path("history.atom", views.feed_atom, name="history-atom"),

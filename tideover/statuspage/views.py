@@ -7,14 +7,20 @@ database; a browser or CDN that already has the bytes gets a 304.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 
+from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.views.decorators.http import require_safe
 
 from tideover.statuspage import cache, render
 from tideover.statuspage.render import Links
+
+log = logging.getLogger("tideover.statuspage")
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
@@ -42,9 +48,30 @@ def _not_modified(request, rendered: cache.Rendered) -> bool:
     return request.META.get("HTTP_IF_MODIFIED_SINCE") == rendered.last_modified
 
 
+def _from_export(name: str, content_type: str) -> cache.Rendered | None:
+    """The last exported copy of a document, for when it cannot be rendered now."""
+    folder = settings.STATUS_EXPORT_DIR
+    if not folder:
+        return None
+    path = Path(folder) / name
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return None
+    return cache.Rendered.of(body, content_type, ttl=0)
+
+
 def respond(request, name: str, build: Callable[[], bytes | None], content_type: str):
     """Answer from the cache (rendering once on a miss), honouring conditional GETs."""
-    rendered = cache.get_or_render(name, build, content_type)
+    try:
+        rendered = cache.get_or_render(name, build, content_type)
+    except DatabaseError:
+        # The database is the thing that failed: the last export still tells the truth as of
+        # the last change, which beats an error page in the middle of an outage.
+        log.exception("status page could not be rendered; serving the last export")
+        rendered = _from_export(name, content_type)
+        if rendered is None:
+            raise
     if rendered is None:
         raise Http404("No such page on the status page")
     body, etag, is_gzip = rendered.variant(request.META.get("HTTP_ACCEPT_ENCODING"))

@@ -52,6 +52,7 @@ def test_cached_documents_skip_django_and_the_database(
 ):
     app, downstream = fast
     paths = ["/", "/api/v2/summary.json", f"/incidents/{outage.pk}", "/feed.atom", "/history"]
+    paths += ["/index.html", f"/incidents/{outage.pk}.html"]  # the export's names
     served = {path: client.get(path).content for path in paths}  # Django renders and caches
     with django_assert_num_queries(0):
         answers = {path: call(app, path) for path in paths}
