@@ -63,6 +63,8 @@ def insert_rows(model, fields: list[str], rows: list[tuple], *, returning: bool 
             )
             for row in rows
         ]
+    if connection.vendor == "postgresql":
+        return _copy(model, table, columns, rows, returning)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_statement = max(1, MAX_PARAMS // len(fields))
     ids: list[int] = []
@@ -77,4 +79,28 @@ def insert_rows(model, fields: list[str], rows: list[tuple], *, returning: bool 
                 ids.extend(row[0] for row in cursor.fetchall())
             else:
                 cursor.execute(sql, params)
+    return ids if returning else None
+
+
+def _copy(model, table: str, columns: str, rows: list[tuple], returning: bool):
+    """PostgreSQL: COPY, its bulk path (no SQL text to build or parse per row). New ids are
+    drawn from the table's sequence first, so the caller still learns them."""
+    with connection.cursor() as cursor:
+        ids: list[int] = []
+        if returning:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [model._meta.db_table, len(rows)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            rows = [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+            columns = f"id, {columns}"
+        # The raw cursor bypasses Django's error translation: keep IntegrityError an
+        # IntegrityError, so a concurrent duplicate is classified like any other.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
     return ids if returning else None
