@@ -145,3 +145,41 @@ def test_tideover_export_status_dir_runs_through_the_cli(tmp_path, outage, capsy
     assert main(["export-status", str(tmp_path / "cdn")]) == 0
     assert (tmp_path / "cdn" / "index.html").exists()
     assert "Wrote" in capsys.readouterr().out
+
+
+def test_readers_never_see_half_a_site_while_exports_swap(tmp_path, monkeypatch):
+    import threading
+
+    sites = [
+        {"index.html": b"old " * 500, "api/v2/summary.json": b'{"v":"old"}'},
+        {"index.html": b"new " * 500, "api/v2/summary.json": b'{"v":"new"}'},
+    ]
+    turn = iter(sites * 15)
+    monkeypatch.setattr(export, "build_files", lambda: next(turn))
+    target = tmp_path / "site"
+    export.export_to(target)
+    problems = []
+    done = threading.Event()
+
+    def read():
+        while not done.is_set():
+            try:
+                index = (target / "index.html").read_bytes()
+                summary = (target / "api/v2/summary.json").read_bytes()
+            except OSError as error:
+                problems.append(repr(error))
+                continue
+            if index not in (sites[0]["index.html"], sites[1]["index.html"]):
+                problems.append("torn index.html")
+            if summary not in (sites[0]["api/v2/summary.json"], sites[1]["api/v2/summary.json"]):
+                problems.append("torn summary.json")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(29):
+            export.export_to(target)
+    finally:
+        done.set()
+        reader.join()
+    assert problems == []
