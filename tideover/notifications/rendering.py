@@ -87,7 +87,12 @@ def render_notification(
     """A notification as ``channel`` shows it, to the public or to staff (``internal``)."""
     subject = f"{_prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
     ctx = _context(notification, internal, unsubscribe)
-    text = render_to_string("notifications/messages/update.txt", ctx)
+    # Webhooks carry JSON only: no need to render the text.
+    text = (
+        ""
+        if channel == Channel.WEBHOOK
+        else render_to_string("notifications/messages/update.txt", ctx)
+    )
     rendered = Rendered(channel, recipient, subject, text, delivery_id=ident, secret=secret)
     if channel == Channel.EMAIL:
         rendered.html = render_to_string("notifications/messages/update.html", ctx)
