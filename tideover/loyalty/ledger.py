@@ -57,6 +57,15 @@ def lock_members(*, pks=(), loyalty_ids=(), light: bool = False) -> dict[int, Me
     query = Member.objects.select_for_update().filter(
         Q(pk__in=list(pks)) | Q(loyalty_id__in=list(loyalty_ids))
     )
+    if light and connection.vendor == "postgresql":
+        # Arrays instead of hundreds of placeholders; FOR UPDATE in id order as below.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, loyalty_id, tier, balance FROM {Member._meta.db_table} "  # noqa: S608
+                "WHERE id = ANY(%s) OR loyalty_id = ANY(%s) ORDER BY id FOR UPDATE",
+                [list(pks), list(loyalty_ids)],
+            )
+            return {row[0]: MemberState(*row) for row in cursor.fetchall()}
     if light:
         rows = query.order_by("pk").values_list("pk", "loyalty_id", "tier", "balance")
         return {row[0]: MemberState(*row) for row in rows}
@@ -127,7 +136,16 @@ def save_balances(members) -> None:
     """Write the members' balances in one statement (UPDATE ... FROM VALUES: both databases)."""
     rows = [(m.pk, m.balance) for m in members]
     table = Member._meta.db_table
+    if not rows:
+        return
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET balance = v.b FROM unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608
+                f"AS v(id, b) WHERE {table}.id = v.id",
+                [[r[0] for r in rows], [r[1] for r in rows]],
+            )
+            return
         for start in range(0, len(rows), 5000):
             chunk = rows[start : start + 5000]
             cursor.execute(
@@ -235,17 +253,28 @@ class LotBook:
             PointsLot.objects.bulk_create(fresh)
         if self._pending:
             rows = [(pk, d, e, r) for (pk, d), (e, r) in self._pending.items()]
+            upsert = (
+                " ON CONFLICT (member_id, expires_on) DO UPDATE SET "
+                f"earned = {table}.earned + excluded.earned, "
+                f"remaining = {table}.remaining + excluded.remaining"
+            )
+            columns = "(member_id, expires_on, earned, remaining, expired, expiry_seq)"
             with connection.cursor() as cursor:
-                for start in range(0, len(rows), 5000):
-                    chunk = rows[start : start + 5000]
-                    # One statement inserts each lot or adds to it (SQLite and PostgreSQL).
+                if connection.vendor == "postgresql":
                     cursor.execute(
-                        f"INSERT INTO {table} (member_id, expires_on, earned, remaining, expired, "  # noqa: S608
-                        "expiry_seq) VALUES "
-                        + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(chunk))
-                        + " ON CONFLICT (member_id, expires_on) DO UPDATE SET "
-                        f"earned = {table}.earned + excluded.earned, "
-                        f"remaining = {table}.remaining + excluded.remaining",
-                        [value for row in chunk for value in row],
+                        f"INSERT INTO {table} {columns} SELECT m, d, e, r, 0, 0 FROM unnest("  # noqa: S608
+                        "%s::bigint[], %s::date[], %s::bigint[], %s::bigint[]) AS v(m, d, e, r)"
+                        + upsert,
+                        [list(column) for column in zip(*rows, strict=True)],
                     )
+                else:
+                    for start in range(0, len(rows), 5000):
+                        chunk = rows[start : start + 5000]
+                        # One statement inserts each lot or adds to it.
+                        cursor.execute(
+                            f"INSERT INTO {table} {columns} VALUES "  # noqa: S608
+                            + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(chunk))
+                            + upsert,
+                            [value for row in chunk for value in row],
+                        )
             self._pending.clear()

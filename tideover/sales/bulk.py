@@ -104,3 +104,23 @@ def _copy(model, table: str, columns: str, rows: list[tuple], returning: bool):
             for row in rows:
                 copy.write_row(row)
     return ids if returning else None
+
+
+def rows_where_in(model, key: str, keys, fields: list[str]) -> list[tuple]:
+    """``fields`` of the rows whose ``key`` is one of ``keys``. On PostgreSQL the keys go as
+    one array parameter (``= ANY``), which spares parsing a statement with hundreds of
+    placeholders on every batch."""
+    keys = list(keys)
+    if not keys:
+        return []
+    if connection.vendor != "postgresql":
+        return list(model.objects.filter(**{f"{key}__in": keys}).values_list(*fields))
+    meta = model._meta
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(f).column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
+            f"WHERE {connection.ops.quote_name(meta.get_field(key).column)} = ANY(%s)",
+            [keys],
+        )
+        return cursor.fetchall()

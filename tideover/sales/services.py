@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from tideover.core.errors import DomainError
 from tideover.core.models import Store
 from tideover.sales import hooks
-from tideover.sales.bulk import insert_rows
+from tideover.sales.bulk import insert_rows, rows_where_in
 from tideover.sales.models import Sale, SaleConflict, SaleKind, SaleLine, SaleTender
 from tideover.sales.schemas import SaleIn
 
@@ -126,8 +126,8 @@ def post_sale(sale, *, token=None, received_from: str = "") -> SaleResult:
 def _post(parsed: list[_New], results: list, received_from: str) -> None:
     stores = {s.code: s for s in Store.objects.filter(code__in={p.sale.store for p in parsed})}
     existing = dict(
-        Sale.objects.filter(sale_id__in=[p.sale.sale_id for p in parsed]).values_list(
-            "sale_id", "content_hash"
+        rows_where_in(
+            Sale, "sale_id", [p.sale.sale_id for p in parsed], ["sale_id", "content_hash"]
         )
     )
     conflicts: list[SaleConflict] = []
