@@ -11,8 +11,9 @@ what was refunded), never more than it earned.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -206,11 +207,7 @@ def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> Non
     # expired points whose deadline is on or after the batch's earliest sale?
     earliest = min(p.sale.occurred_at for p in earning).astimezone(tz).date()
     pks = {by_loyalty_id[p.sale.member_id].pk for p in earning if p.sale.member_id in by_loyalty_id}
-    late = list(
-        PointsLot.objects.filter(
-            member_id__in=list(pks), expired__gt=0, expires_on__gte=earliest
-        ).values_list("member_id", "expires_on")
-    )
+    late = _expired_lots_since(pks, earliest)
     if not late:
         return
     by_member = defaultdict(list)
@@ -242,6 +239,25 @@ def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> Non
                 reason=f"A purchase made by {day:%-d %b %Y} posted late; its expired points count",
             )
         )
+
+
+def _expired_lots_since(member_pks, earliest) -> list[tuple[int, date]]:
+    """(member, deadline) of lots with expired points whose deadline is on/after ``earliest``."""
+    if not member_pks:
+        return []
+    if connection.vendor == "postgresql":  # one array parameter, not one per member
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT member_id, expires_on FROM {PointsLot._meta.db_table} "  # noqa: S608
+                "WHERE member_id = ANY(%s) AND expired > 0 AND expires_on >= %s",
+                [list(member_pks), earliest],
+            )
+            return cursor.fetchall()
+    return list(
+        PointsLot.objects.filter(
+            member_id__in=list(member_pks), expired__gt=0, expires_on__gte=earliest
+        ).values_list("member_id", "expires_on")
+    )
 
 
 def _finish(members, touched, book, postings, prog, extras) -> None:
