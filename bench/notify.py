@@ -115,8 +115,8 @@ def inner(args) -> dict:
         for m in OutboxMessage.objects.select_related("notification", "subscriber").order_by("pk")
     ]
     connection.close()
-    per = -(-len(rendered) // args.workers)
-    chunks = [rendered[i : i + per] for i in range(0, len(rendered), per)]
+    # Interleaved, so each process gets the same mix of e-mail and webhooks as each worker did.
+    chunks = [rendered[i :: args.workers] for i in range(args.workers)]
     started = time.perf_counter()
     readers = []
     for chunk in chunks:

@@ -70,7 +70,8 @@ def subscribers(request):
 @capability_required(Capability.VIEW_DELIVERY)
 def delivery(request):
     query = OutboxMessage.objects.all()
-    incident_id = request.GET.get("incident", "")
+    incident_id = request.GET.get("incident", "").strip()
+    incident_id = incident_id if incident_id.isdigit() else ""
     state = request.GET.get("state", "")
     if incident_id.isdigit():
         query = query.filter(incident_id=int(incident_id))

@@ -132,3 +132,11 @@ def test_api_subscribes_lists_and_previews(client_as, api_token, incident, compo
     assert preview.json()["sms"]["segments"] == 1
     log = client.get("/api/v1/notifications/messages", **headers).json()
     assert all("@" not in row["recipient"] or "•••" in row["recipient"] for row in log)
+
+
+def test_delivery_log_survives_a_bad_filter_and_links_to_the_preview(client_as, incident):
+    assert (
+        client_as("comms").get("/console/notifications/delivery/?incident=abc").status_code == 200
+    )
+    page = client_as("comms").get(f"/console/notifications/delivery/?incident={incident.pk}")
+    assert f"/console/notifications/preview/{incident.pk}/" in page.text
