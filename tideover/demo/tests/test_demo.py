@@ -8,17 +8,19 @@ from tideover.core.models import Component, ComponentStatus, Store
 from tideover.demo import scenario
 from tideover.incidents.models import Incident, IncidentState
 from tideover.loyalty.models import Member
+from tideover.notifications.models import OutboxMessage
 from tideover.sales.models import Sale
 
 
 @pytest.fixture
 def data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # to the demo's sink
     return tmp_path
 
 
 def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
-    call_command("demo", stores=24, members=400)
+    call_command("demo", stores=24, members=400, subscribers=12)
     assert Store.objects.count() == 24 and Member.objects.count() == 400
     outage = Incident.objects.get(title=scenario.OUTAGE_TITLE)
     assert outage.severity.name == "SEV1" and outage.state == IncidentState.RESOLVED
@@ -33,9 +35,19 @@ def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
     sales = Sale.objects.count()
     assert sales > 24 * 40
     assert Sale.objects.filter(member_id__gt="").exists()
+    sent = OutboxMessage.objects.filter(state="sent")
+    assert set(sent.values_list("channel", flat=True)) >= {"email", "sms", "webhook"}
+    assert not OutboxMessage.objects.filter(state__in=["queued", "sending", "failed"]).exists()
+    assert (
+        len(list((data_dir / "outbox-mail").glob("*.eml"))) == sent.filter(channel="email").count()
+    )
+    assert (
+        len((data_dir / "webhooks.log").read_text().splitlines())
+        == sent.filter(channel="webhook").count()
+    )
     out = capsys.readouterr().out
     assert "duplicates from agent retries" in out and " 0 conflicts, 0 rejected" in out
-    call_command("demo", stores=24, members=400)  # a second run changes nothing
+    call_command("demo", stores=24, members=400, subscribers=12)  # a second run changes nothing
     assert Sale.objects.count() == sales
     assert Incident.objects.filter(title=scenario.OUTAGE_TITLE).count() == 1
     assert "replayed before" in capsys.readouterr().out

@@ -1,7 +1,12 @@
+import os
 import time
+from collections import Counter
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.test import override_settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -11,12 +16,45 @@ from tideover.core.models import Store
 from tideover.demo import sales as demo_sales
 from tideover.demo import scenario, seed
 from tideover.loyalty.demo import seed_members
+from tideover.notifications import demo as notify_demo
+from tideover.notifications.models import OutboxMessage, Subscriber
+from tideover.notifications.outbox import drain
+
+
+@contextmanager
+def using_sinks(env: dict[str, str]):
+    """Point this process (settings) and the web and worker it starts (environment) at the
+    local sinks; put both back afterwards."""
+    overrides = {}
+    for name, raw in env.items():
+        if not hasattr(settings, name):
+            continue
+        current = getattr(settings, name)
+        if isinstance(current, bool):
+            overrides[name] = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, int | float):
+            overrides[name] = type(current)(raw)
+        else:
+            overrides[name] = raw
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        with override_settings(**overrides):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class Command(BaseCommand):
     help = (
-        "Seed the demo chain (4 regions, 200 stores, components, staff per role) and replay the "
-        "Saturday outage scenario at its own clock; --serve then serves everything."
+        "Seed the demo chain (4 regions, 200 stores, 50,000 members, staff per role, status "
+        "subscribers on every channel) and replay the Saturday outage scenario at its own clock. "
+        "Messages go through the outbox to a local SMTP server and webhook receiver (see "
+        "DATA_DIR/outbox-mail and DATA_DIR/webhooks.log); --serve then serves everything."
     )
 
     def add_arguments(self, parser):
@@ -28,11 +66,43 @@ class Command(BaseCommand):
             "--stores", type=int, default=seed.STORE_COUNT, help="Stores in the chain"
         )
         parser.add_argument("--members", type=int, default=50_000, help="Loyalty members")
+        parser.add_argument(
+            "--subscribers",
+            type=int,
+            default=300,
+            help="E-mail subscribers (SMS and webhooks in proportion)",
+        )
 
-    def handle(self, *args, serve, bind, stores, members, **options):
+    def handle(self, *args, serve, bind, stores, members, subscribers, **options):
         console = Console()
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
+        sinks = notify_demo.start_local_sinks(settings.DATA_DIR)
+        try:
+            with using_sinks(sinks.env):
+                self._run(console, started, stores, members, subscribers, serve, bind)
+        finally:
+            sinks.stop()
+
+    def _run(self, console, started, stores, members, subscribers, serve, bind):
+        self._seed(console, stores, members, subscribers)
+        self._replay(console, members)
+        self._deliver(console)
+        console.print(f"Done in {time.monotonic() - started:.1f} s.")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        ensure_first_admin(self.stdout)
+        console.print(
+            f"Demo staff logins (password in {settings.DATA_DIR / 'demo-staff-password.txt'}): "
+            + ", ".join(name for name, _, _ in seed.DEMO_STAFF)
+        )
+        console.print(
+            f"Messages sent: e-mails in {settings.DATA_DIR / 'outbox-mail'}, webhooks in "
+            f"{settings.DATA_DIR / 'webhooks.log'}"
+        )
+        if serve:
+            run_server(self.stdout, bind=bind)
+
+    def _seed(self, console, stores, members, subscribers):
         with console.status("Seeding the demo chain..."):
             counts = seed.seed_all(stores)
         console.print(f"Chain: {counts['stores']} stores, {counts['registers']} registers")
@@ -42,46 +112,73 @@ class Command(BaseCommand):
         history = scenario.seed_history()
         if history:
             console.print(f"History: {history} earlier incidents and maintenance windows")
+        if not Subscriber.objects.filter(source="demo").exists():
+            wanted = {
+                "email": subscribers,
+                "sms": max(1, subscribers // 6),
+                "webhook": max(1, subscribers // 60),
+            }
+            notify_demo.seed_subscribers(wanted)
+            notify_demo.seed_staff_channels()
+        by_channel = Counter(
+            Subscriber.objects.filter(state="active").values_list("channel", flat=True)
+        )
+        console.print(
+            "Status subscribers: "
+            + ", ".join(f"{n:,} {ch}" for ch, n in sorted(by_channel.items()))
+        )
+
+    def _replay(self, console, members):
         if scenario.already_replayed():
             console.print("The outage scenario was replayed before; showing it as it is.")
-        else:
-            replay = scenario.Replay(start=scenario.outage_start())
-            scenario.build_outage(replay)
-            poster = demo_sales.build_sales(replay, members=members)
-            steps = replay.ordered()
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=console) as progress:
-                task = progress.add_task("Replaying the outage", total=len(steps))
-                for step in steps:
-                    progress.update(
-                        task,
-                        description=f"{step.at.astimezone(scenario.CHAIN_TZ):%a %H:%M} {step.label}",
-                    )
-                    step.run()
-                    progress.advance(task)
-            incident = replay.summary["incident"]["incident"]
-            incident.refresh_from_db()
-            console.print(
-                f"Outage: {incident.title} — {incident.public_updates.count()} public updates, "
-                f"first after {incident.time_to_first_update}, resolved after {incident.time_to_resolve}"
-            )
-            console.print(
-                f"Sales through the API: {poster.counts['posted']:,} posted, "
-                f"{poster.counts['duplicate']:,} duplicates from agent retries (posted once), "
-                f"{poster.counts['conflict']} conflicts, {poster.counts['rejected']} rejected; "
-                f"{poster.points:,} points and {poster.rewards:,} rewards issued as customers paid"
-            )
-        console.print(f"Done in {time.monotonic() - started:.1f} s.")
-        console.print(
-            f"Demo staff logins (password {counts['staff_password']}): "
-            + ", ".join(name for name, _, _ in seed.DEMO_STAFF)
+            return
+        replay = scenario.Replay(start=scenario.outage_start())
+        scenario.build_outage(replay)
+        poster = demo_sales.build_sales(replay, members=members)
+        steps = replay.ordered()
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
         )
-        call_command("collectstatic", interactive=False, verbosity=0)
-        ensure_first_admin(self.stdout)
-        if serve:
-            run_server(self.stdout, bind=bind)
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("Replaying the outage", total=len(steps))
+            for step in steps:
+                progress.update(
+                    task,
+                    description=f"{step.at.astimezone(scenario.CHAIN_TZ):%a %H:%M} {step.label}",
+                )
+                step.run()
+                progress.advance(task)
+        incident = replay.summary["incident"]["incident"]
+        incident.refresh_from_db()
+        console.print(
+            f"Outage: {incident.title} — {incident.public_updates.count()} public updates, "
+            f"first after {incident.time_to_first_update}, resolved after {incident.time_to_resolve}"
+        )
+        console.print(
+            f"Sales through the API: {poster.counts['posted']:,} posted, "
+            f"{poster.counts['duplicate']:,} duplicates from agent retries (posted once), "
+            f"{poster.counts['conflict']} conflicts, {poster.counts['rejected']} rejected; "
+            f"{poster.points:,} points and {poster.rewards:,} rewards issued as customers paid"
+        )
+
+    def _deliver(self, console):
+        waiting = OutboxMessage.objects.filter(state="queued").count()
+        with console.status(f"Delivering {waiting:,} queued messages to the local sinks..."):
+            # What the worker does, here in the foreground; rate-limited SMS come due over time.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if drain():
+                    continue
+                if not OutboxMessage.objects.filter(state="queued").exists():
+                    break
+                time.sleep(0.2)
+        states = Counter(OutboxMessage.objects.values_list("channel", "state"))
+        console.print(
+            "Outbox: "
+            + ", ".join(
+                f"{channel} {state} {n:,}" for (channel, state), n in sorted(states.items())
+            )
+        )
