@@ -24,6 +24,8 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from tideover.core.serving import DEFAULT_WEB_WORKERS, gunicorn_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
 WRK = "/usr/bin/wrk"
@@ -179,22 +181,7 @@ def start_gunicorn(
 ) -> tuple[subprocess.Popen, int]:
     """The same command line as ``tideover up`` (tideover/core/management/commands/up.py)."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        "4",
-        "--access-logfile",
-        "-",
-        "--log-level",
-        "warning",
-    ]
+    argv = gunicorn_argv(f"127.0.0.1:{port}", workers=workers, app=app)
     if pythonpath:
         argv += ["--pythonpath", pythonpath]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -231,7 +218,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=3, help="runs per target; medians shown")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (up: 3)")
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WEB_WORKERS, help="gunicorn workers (as tideover up)"
+    )
     parser.add_argument("--redis", default="", help="REDIS_URL for the cache (default: file)")
     parser.add_argument(
         "--gzip", action="store_true", help="clients accept gzip (nginx: gzip_static on)"

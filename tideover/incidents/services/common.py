@@ -113,8 +113,12 @@ def _worst_open_status(component: Component, excluding: Incident | None = None) 
 
 
 def _apply_component_status(component, status, *, incident, actor, at) -> bool:
-    previous = component.status
-    changed = set_component_status_raw(component, status)
+    # The caller's object may be stale (another incident changed the row since it was loaded):
+    # decide on the locked row, then bring the caller's object up to date.
+    current = Component.objects.select_for_update().get(pk=component.pk)
+    previous = current.status
+    changed = set_component_status_raw(current, status)
+    component.status, component.updated_at = current.status, current.updated_at
     if changed:
         ComponentStatusChange.objects.create(
             component=component, status=status, previous_status=previous, at=at, incident=incident

@@ -154,3 +154,23 @@ def test_maintenance_window_must_end_after_it_starts(components):
             components=[components["card-payments"]],
             message="m",
         )
+
+
+def test_component_status_is_decided_on_the_stored_row_not_a_stale_object(severities, components):
+    checkout = components["in-store-checkout"]  # loaded once, reused across incidents
+    first = services.declare_incident(
+        title="First",
+        severity=severities["SEV2"],
+        components={checkout: ComponentStatus.MAJOR_OUTAGE},
+    )
+    services.resolve_incident(first)
+    stale = type(checkout).objects.get(pk=checkout.pk)
+    stale.status = ComponentStatus.MAJOR_OUTAGE  # what a long-lived object might still say
+    services.declare_incident(
+        title="Second",
+        severity=severities["SEV2"],
+        components={stale: ComponentStatus.MAJOR_OUTAGE},
+    )
+    checkout.refresh_from_db()
+    assert checkout.status == ComponentStatus.MAJOR_OUTAGE
+    assert ComponentStatusChange.objects.filter(component=checkout).count() == 3

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from tideover.core.roles import Role
 from tideover.core.services import grant_role
+from tideover.core.serving import DEFAULT_WEB_WORKERS, gunicorn_argv
 
 
 def ensure_first_admin(stdout) -> None:
@@ -40,7 +41,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="Address to serve on")
-        parser.add_argument("--web-workers", type=int, default=3)
+        parser.add_argument("--web-workers", type=int, default=DEFAULT_WEB_WORKERS)
         parser.add_argument(
             "--no-worker", action="store_true", help="Do not start a background worker"
         )
@@ -56,31 +57,16 @@ class Command(BaseCommand):
 
 
 def serve(
-    stdout, *, bind: str, web_workers: int = 3, with_worker: bool = True, extra: list | None = None
+    stdout,
+    *,
+    bind: str,
+    web_workers: int = DEFAULT_WEB_WORKERS,
+    with_worker: bool = True,
+    extra: list | None = None,
 ) -> None:
     """Run gunicorn (and a worker) in the foreground until Ctrl+C, then stop them all."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tideover.settings")
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "tideover.wsgi",
-                "--bind",
-                bind,
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
-    ]
+    procs = [subprocess.Popen(gunicorn_argv(bind, workers=web_workers), env=env)]
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "tideover", "worker"], env=env))
     procs += extra or []
