@@ -12,7 +12,7 @@ from tideover.core.api_auth import require
 from tideover.core.errors import NotFound
 from tideover.core.models import Component, TokenScope
 from tideover.core.roles import Capability
-from tideover.notifications import services
+from tideover.notifications import delivery, services
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.rendering import preview
 from tideover.notifications.views_console import draft_notification, mask
@@ -126,7 +126,7 @@ def list_messages(request, incident: int | None = None, state: str | None = None
 def retry(request, message_id: int):
     """Queue a failed, cancelled or stuck message again."""
     require(request, **WRITE)
-    return services.retry_message(message_id)
+    return delivery.retry_message(message_id)
 
 
 @router.post("/preview")

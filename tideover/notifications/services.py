@@ -17,19 +17,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from tideover.core import events
 from tideover.core.errors import Conflict, DomainError, NotFound
 from tideover.core.models import Component
 from tideover.core.phones import country_of, to_e164
 from tideover.notifications.models import (
     Category,
     Channel,
-    ChannelEndpoint,
-    InboundMessage,
     MessageState,
     OutboxMessage,
     SmsOptOut,
@@ -39,9 +36,6 @@ from tideover.notifications.models import (
 )
 from tideover.notifications.ratelimit import check_signup
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
-START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
-HELP_WORDS = {"HELP", "INFO"}
 MAX_CODE_ATTEMPTS = 5
 
 
@@ -247,68 +241,6 @@ def _by_token(token: str, lock: bool = False) -> Subscriber:
     return found
 
 
-# --- SMS replies and receipts -----------------------------------------------------------------
-@transaction.atomic
-def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "") -> str:
-    """Honour STOP / START / HELP; returns the reply text ('' for none)."""
-    keyword = (body or "").strip().split(" ")[0].upper().strip(".!") if body else ""
-    action, reply = "", ""
-    if keyword in STOP_WORDS:
-        SmsOptOut.objects.get_or_create(phone=sender)
-        for subscriber in Subscriber.objects.filter(channel=Channel.SMS, address=sender).exclude(
-            state=SubscriberState.UNSUBSCRIBED
-        ):
-            _unsubscribe(subscriber)
-        action = "unsubscribed"
-        events.publish("notifications.sms_opt_out", phone_e164=sender)
-    elif keyword in START_WORDS:
-        SmsOptOut.objects.filter(phone=sender).delete()
-        restarted = Subscriber.objects.filter(
-            channel=Channel.SMS, address=sender, state=SubscriberState.UNSUBSCRIBED
-        ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None)
-        action = f"resubscribed {restarted}"
-        reply = f"{settings.SITE_NAME}: you will get status alerts again. Reply STOP to stop."
-    elif keyword in HELP_WORDS:
-        action = "help"
-        reply = (
-            f"{settings.SITE_NAME} status alerts: {settings.SITE_URL}/ . "
-            "Reply STOP to unsubscribe. Msg & data rates may apply."
-        )
-    InboundMessage.objects.create(
-        provider_message_id=provider_message_id[:100],
-        sender=sender,
-        body=(body or "")[:1600],
-        keyword=keyword[:20],
-        action=action,
-    )
-    return reply
-
-
-@transaction.atomic
-def record_delivery_receipt(*, provider_message_id: str, status: str, error_code: str = "") -> bool:
-    """Apply a provider's delivery receipt; True when a message matched."""
-    message = (
-        OutboxMessage.objects.select_for_update()
-        .filter(provider_message_id=provider_message_id)
-        .first()
-    )
-    if message is None:
-        return False
-    status = (status or "").lower()
-    if status == "delivered":
-        message.state = MessageState.DELIVERED
-        message.delivered_at = timezone.now()
-    elif status in ("failed", "undelivered"):
-        message.state = MessageState.FAILED
-        message.last_error = f"carrier reported {status}" + (
-            f" (Twilio error {error_code})" if error_code else ""
-        )
-    else:
-        return True  # queued / sent / sending: nothing new to record
-    message.save(update_fields=["state", "delivered_at", "last_error"])
-    return True
-
-
 # --- member messages (loyalty, goodwill) --------------------------------------------------------
 def parse_quiet_hours(value: str) -> tuple[int, int] | None:
     """'21:00-08:00' -> (1260, 480) minutes; '' -> None (no quiet hours)."""
@@ -410,66 +342,3 @@ def _member_event_key(name: str, ident, payload: dict) -> str:
     if reward is not None:
         return f"{name}:{getattr(reward, 'pk', reward)}"
     return f"{name}:{ident}:{payload.get('expires_on', '')}:{payload.get('points', '')}"
-
-
-# --- console actions --------------------------------------------------------------------------
-@transaction.atomic
-def retry_message(message_id: int) -> OutboxMessage:
-    """Queue a failed, cancelled or stuck message again, now."""
-    message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-    if message is None:
-        raise NotFound(f"No message #{message_id}")
-    if message.state in (MessageState.SENT, MessageState.DELIVERED):
-        raise Conflict("This message was already sent; it is not sent twice")
-    busy = message.lease_until is not None and message.lease_until > timezone.now()
-    if message.state == MessageState.CLAIMED or (message.state == MessageState.SENDING and busy):
-        raise Conflict("A worker is sending this message right now; try again in a minute")
-    message.state = MessageState.QUEUED
-    message.next_attempt_at = timezone.now()
-    message.claim_token = ""
-    message.lease_until = None
-    message.save(update_fields=["state", "next_attempt_at", "claim_token", "lease_until"])
-    return message
-
-
-def add_endpoint(*, name: str, channel: str, target: str) -> ChannelEndpoint:
-    """Add a staff channel (chat room, e-mail list, webhook or phone)."""
-    name, target = (name or "").strip(), (target or "").strip()
-    if not name:
-        raise DomainError("Name the channel, e.g. '#store-ops'", field="name")
-    if channel not in Channel.values:
-        raise DomainError(f"Choose one of {', '.join(Channel.values)}", field="channel")
-    if channel == Channel.EMAIL:
-        target = _clean_email(target)
-    elif channel == Channel.SMS:
-        target = to_e164(target, field="target")
-    elif channel == Channel.WEBHOOK:
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DomainError("Enter the webhook's full URL", field="target")
-    elif channel == Channel.CHAT:
-        import apprise
-
-        if not apprise.Apprise().add(target):
-            raise DomainError(
-                "Not an apprise URL (e.g. slack://... or msteams://...)", field="target"
-            )
-    return ChannelEndpoint.objects.create(name=name, channel=channel, target=target)
-
-
-def send_test(endpoint: ChannelEndpoint) -> OutboxMessage:
-    """Queue a test message to a staff channel (the delivery log shows how it went)."""
-    key = f"test:{endpoint.pk}:{secrets.token_hex(6)}"
-    try:
-        with transaction.atomic():
-            return OutboxMessage.objects.create(
-                channel=endpoint.channel,
-                recipient=endpoint.target,
-                category=Category.INTERNAL,
-                endpoint=endpoint,
-                subject=f"Test from {settings.SITE_NAME}",
-                body=f"This is a test of the staff channel '{endpoint.name}'.",
-                dedupe_key=key,
-            )
-    except IntegrityError:  # pragma: no cover - a 48-bit random collision
-        raise Conflict("Try again")

@@ -11,7 +11,7 @@ from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
-from tideover.notifications import services
+from tideover.notifications import delivery as staff_actions
 from tideover.notifications.forms import EndpointForm, PreviewForm
 from tideover.notifications.models import (
     ChannelEndpoint,
@@ -113,7 +113,7 @@ def delivery(request):
 @require_POST
 def retry(request, message_id):
     try:
-        services.retry_message(message_id)
+        staff_actions.retry_message(message_id)
         messages.success(request, f"Message #{message_id} is queued again.")
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -127,7 +127,7 @@ def channels(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.add_endpoint(**form.cleaned_data)
+                staff_actions.add_endpoint(**form.cleaned_data)
             except DomainError as exc:
                 form.add_error("target" if exc.field == "target" else None, exc.message)
                 status = exc.status_code
@@ -148,7 +148,7 @@ def channels(request):
 @require_POST
 def channel_test(request, endpoint_id):
     endpoint = get_object_or_404(ChannelEndpoint, pk=endpoint_id)
-    message = services.send_test(endpoint)
+    message = staff_actions.send_test(endpoint)
     messages.success(request, f"Test message #{message.pk} queued; see the delivery log.")
     return redirect("notifications:channels")
 

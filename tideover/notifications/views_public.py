@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from tideover.core.errors import DomainError
-from tideover.notifications import services
+from tideover.notifications import inbound, services
 from tideover.notifications.forms import CodeForm, SubscribeForm
 from tideover.notifications.models import Channel, Subscriber, SubscriberState
 
@@ -161,7 +161,7 @@ def _twiml(reply: str) -> HttpResponse:
 def twilio_inbound(request):
     if not _twilio_signed(request):
         return HttpResponseForbidden("bad Twilio signature")
-    reply = services.handle_inbound_sms(
+    reply = inbound.handle_inbound_sms(
         sender=request.POST.get("From", ""),
         body=request.POST.get("Body", ""),
         provider_message_id=request.POST.get("MessageSid", ""),
@@ -175,7 +175,7 @@ def twilio_inbound(request):
 def twilio_status(request):
     if not _twilio_signed(request):
         return HttpResponseForbidden("bad Twilio signature")
-    services.record_delivery_receipt(
+    inbound.record_delivery_receipt(
         provider_message_id=request.POST.get("MessageSid", ""),
         status=request.POST.get("MessageStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),

@@ -157,7 +157,7 @@ def test_a_message_being_sent_cannot_be_retried_until_its_lease_ends(db):
     from django.utils import timezone
 
     from tideover.core.errors import Conflict
-    from tideover.notifications.services import retry_message
+    from tideover.notifications.delivery import retry_message
 
     message = OutboxMessage.objects.create(
         channel="email",

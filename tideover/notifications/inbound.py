@@ -1,0 +1,84 @@
+"""SMS replies (STOP, START, HELP) and delivery receipts from the provider's webhooks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tideover.core import events
+from tideover.notifications.models import (
+    Channel,
+    InboundMessage,
+    MessageState,
+    OutboxMessage,
+    SmsOptOut,
+    Subscriber,
+    SubscriberState,
+)
+from tideover.notifications.services import _unsubscribe
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
+HELP_WORDS = {"HELP", "INFO"}
+
+
+@transaction.atomic
+def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "") -> str:
+    """Honour STOP / START / HELP; returns the reply text ('' for none)."""
+    keyword = (body or "").strip().split(" ")[0].upper().strip(".!") if body else ""
+    action, reply = "", ""
+    if keyword in STOP_WORDS:
+        SmsOptOut.objects.get_or_create(phone=sender)
+        for subscriber in Subscriber.objects.filter(channel=Channel.SMS, address=sender).exclude(
+            state=SubscriberState.UNSUBSCRIBED
+        ):
+            _unsubscribe(subscriber)
+        action = "unsubscribed"
+        events.publish("notifications.sms_opt_out", phone_e164=sender)
+    elif keyword in START_WORDS:
+        SmsOptOut.objects.filter(phone=sender).delete()
+        restarted = Subscriber.objects.filter(
+            channel=Channel.SMS, address=sender, state=SubscriberState.UNSUBSCRIBED
+        ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None)
+        action = f"resubscribed {restarted}"
+        reply = f"{settings.SITE_NAME}: you will get status alerts again. Reply STOP to stop."
+    elif keyword in HELP_WORDS:
+        action = "help"
+        reply = (
+            f"{settings.SITE_NAME} status alerts: {settings.SITE_URL}/ . "
+            "Reply STOP to unsubscribe. Msg & data rates may apply."
+        )
+    InboundMessage.objects.create(
+        provider_message_id=provider_message_id[:100],
+        sender=sender,
+        body=(body or "")[:1600],
+        keyword=keyword[:20],
+        action=action,
+    )
+    return reply
+
+
+@transaction.atomic
+def record_delivery_receipt(*, provider_message_id: str, status: str, error_code: str = "") -> bool:
+    """Apply a provider's delivery receipt; True when a message matched."""
+    message = (
+        OutboxMessage.objects.select_for_update()
+        .filter(provider_message_id=provider_message_id)
+        .first()
+    )
+    if message is None:
+        return False
+    status = (status or "").lower()
+    if status == "delivered":
+        message.state = MessageState.DELIVERED
+        message.delivered_at = timezone.now()
+    elif status in ("failed", "undelivered"):
+        message.state = MessageState.FAILED
+        message.last_error = f"carrier reported {status}" + (
+            f" (Twilio error {error_code})" if error_code else ""
+        )
+    else:
+        return True  # queued / sent / sending: nothing new to record
+    message.save(update_fields=["state", "delivered_at", "last_error"])
+    return True
