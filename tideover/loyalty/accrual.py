@@ -296,7 +296,3 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     book.flush()
     rewards.save_rewards(all_issued)
 
-
-def lock_member(member: Member) -> Member:
-    """The member's row, locked for this transaction, with the current balance."""
-    return Member.objects.select_for_update().get(pk=member.pk)
