@@ -295,4 +295,3 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     ledger.save_balances([members[pk] for pk in touched])
     book.flush()
     rewards.save_rewards(all_issued)
-
