@@ -1,4 +1,4 @@
-"""Status page under an outage's traffic: Tideover (gunicorn, as `tideover up` serves it) against
+"""Status page under an outage's traffic: Tideover (served as `tideover up` serves it) against
 nginx serving the static export of the same page, in the same run, on loopback.
 
     .venv/bin/python bench/statuspage.py [--duration 10] [--connections 256] [--rounds 3]
@@ -24,7 +24,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from tideover.core.serving import DEFAULT_WEB_WORKERS, gunicorn_argv
+from tideover.core.serving import DEFAULT_THREADS, DEFAULT_WEB_WORKERS, web_server_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
@@ -164,7 +164,7 @@ def start_nginx(tmp: Path, root: Path) -> tuple[subprocess.Popen, int]:
 
 
 CEILING_APP = """
-# The least a WSGI app can do: the same bytes from a dict. Shows what gunicorn itself allows.
+# The least a WSGI app can do: the same bytes from a dict. Shows what the web server itself allows.
 from pathlib import Path
 ROOT = Path({root!r})
 DOCS = {{"/": (ROOT / "index.html").read_bytes(),
@@ -176,16 +176,14 @@ def app(environ, start_response):
 """
 
 
-def start_gunicorn(
-    env: dict, workers: int, app: str = "tideover.wsgi", pythonpath: str = ""
+def start_web(
+    env: dict, workers: int, app: str = "tideover.wsgi:application", working_dir: str = ""
 ) -> tuple[subprocess.Popen, int]:
-    """The same command line as ``tideover up`` (tideover/core/management/commands/up.py)."""
+    """The same command line as ``tideover up`` (tideover/core/serving.py)."""
     port = free_port()
-    argv = gunicorn_argv(f"127.0.0.1:{port}", workers=workers, app=app)
-    if pythonpath:
-        argv += ["--pythonpath", pythonpath]
+    argv = web_server_argv(f"127.0.0.1:{port}", workers=workers, app=app, working_dir=working_dir)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
-    wait_for(f"http://127.0.0.1:{port}/" + ("healthz" if app == "tideover.wsgi" else ""))
+    wait_for(f"http://127.0.0.1:{port}/" + ("healthz" if app.startswith("tideover") else ""))
     return proc, port
 
 
@@ -219,7 +217,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=3, help="runs per target; medians shown")
     parser.add_argument(
-        "--workers", type=int, default=DEFAULT_WEB_WORKERS, help="gunicorn workers (as tideover up)"
+        "--workers",
+        type=int,
+        default=DEFAULT_WEB_WORKERS,
+        help="web server processes (as tideover up)",
     )
     parser.add_argument("--redis", default="", help="REDIS_URL for the cache (default: file)")
     parser.add_argument(
@@ -248,12 +249,12 @@ def main() -> int:
         seed(export_dir)
         nginx, nginx_port = start_nginx(tmp, export_dir)
         procs.append(nginx)
-        gunicorn, app_port = start_gunicorn(env, args.workers)
-        procs.append(gunicorn)
+        web, app_port = start_web(env, args.workers)
+        procs.append(web)
         (tmp / "ceiling_app.py").write_text(CEILING_APP.format(root=str(export_dir)))
-        ceiling, ceiling_port = start_gunicorn(env, args.workers, "ceiling_app:app", str(tmp))
+        ceiling, ceiling_port = start_web(env, args.workers, "ceiling_app:app", str(tmp))
         procs.append(ceiling)
-        servers = {"nginx": nginx_port, "tideover": app_port, "gunicorn-min": ceiling_port}
+        servers = {"nginx": nginx_port, "tideover": app_port, "server-min": ceiling_port}
         targets = [("status page", "/"), ("summary.json", "/api/v2/summary.json")]
         for _, path in targets:
             for port in servers.values():
@@ -273,9 +274,9 @@ def main() -> int:
                     results.setdefault((name, server), []).append(run)
         print(
             f"\nStatus page bench: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-            f"{args.rounds} rounds (medians); gunicorn {args.workers} workers x 4 threads "
+            f"{args.rounds} rounds (medians); granian {args.workers} workers x {DEFAULT_THREADS} threads "
             f"(as `tideover up`), cache: {'redis' if args.redis else 'file'}; nginx static export"
-            f"; gunicorn-min: the same gunicorn serving the same bytes from a dict"
+            f"; server-min: the same server serving the same bytes from a dict"
             f"{'; Accept-Encoding: gzip' if args.gzip else ''}"
         )
         print(f"{'document':<14}{'server':<14}{'req/s':>10}{'p99 ms':>9}{'errors':>9}")
@@ -292,13 +293,13 @@ def main() -> int:
                 if any(r["socket_errors"] for r in runs):
                     print(f"  socket errors: {[r['socket_errors'] for r in runs]}")
             ratio = medians["tideover"][0] / medians["nginx"][0]
-            of_gunicorn = medians["tideover"][0] / medians["gunicorn-min"][0]
+            of_server = medians["tideover"][0] / medians["server-min"][0]
             p99 = medians["tideover"][1]
             meets = ratio >= 0.30 and p99 < 100
             ok &= meets
             print(
-                f"{name:<14}tideover/nginx = {ratio:.1%}, tideover/gunicorn-min = "
-                f"{of_gunicorn:.1%}, p99 {p99:.1f} ms; target >= 30% of nginx and p99 < 100 ms: "
+                f"{name:<14}tideover/nginx = {ratio:.1%}, tideover/server-min = "
+                f"{of_server:.1%}, p99 {p99:.1f} ms; target >= 30% of nginx and p99 < 100 ms: "
                 f"{'met' if meets else 'NOT met'}"
             )
         return 0 if ok else 1

@@ -1,36 +1,54 @@
 """How Tideover's web processes are started: one command line for `tideover up`, the demo and
-the status-page benchmark, so what is measured is what runs."""
+the status-page benchmark, so what is measured is what runs.
+
+The server is Granian (Rust HTTP, WSGI interface). Reason for the choice: during an outage the
+status page takes the traffic spike, and the request path there is already a dictionary lookup
+in front of Django (tideover/statuspage/fastpath.py); what is left is the server's own cost per
+request. On the 2-core reference machine gunicorn (4 processes x 2 threads, no access log) served
+the cached page at ~8,600 requests/s and Granian at ~33,000-40,000 in the same minute
+(bench/statuspage.py and docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
 import sys
 
-# On the 2-core reference machine 4 processes x 2 threads serve the status page's cached bytes
-# best (bench/statuspage.py). No access log: it costs ~12% of a cached request and would write
-# visitors' IP addresses, which are personal data, to the console.
 DEFAULT_WEB_WORKERS = 4
-DEFAULT_THREADS = 2
+DEFAULT_THREADS = 2  # Django views block; 2 threads per process keep a slow one from stalling it
 
 
-def gunicorn_argv(
+def web_server_argv(
     bind: str,
     *,
     workers: int = DEFAULT_WEB_WORKERS,
     threads: int = DEFAULT_THREADS,
-    app: str = "tideover.wsgi",
+    app: str = "tideover.wsgi:application",
+    working_dir: str = "",
 ) -> list[str]:
-    """The gunicorn command line that serves ``app`` on ``bind``."""
-    return [
+    """The command line that serves the WSGI ``app`` on ``bind`` (host:port).
+
+    No access log: it would write visitors' IP addresses, which are personal data.
+    """
+    host, _, port = bind.rpartition(":")
+    argv = [
         sys.executable,
         "-m",
-        "gunicorn",
-        app,
-        "--bind",
-        bind,
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        host.strip("[]"),
+        "--port",
+        port,
         "--workers",
         str(workers),
-        "--threads",
+        "--blocking-threads",
         str(threads),
+        "--no-ws",
+        "--no-access-log",
         "--log-level",
         "warning",
     ]
+    if working_dir:
+        argv += ["--working-dir", working_dir]
+    return [*argv, app]

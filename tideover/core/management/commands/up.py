@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from tideover.core.roles import Role
 from tideover.core.services import grant_role
-from tideover.core.serving import DEFAULT_WEB_WORKERS, gunicorn_argv
+from tideover.core.serving import DEFAULT_WEB_WORKERS, web_server_argv
 
 
 def ensure_first_admin(stdout) -> None:
@@ -64,9 +64,9 @@ def serve(
     with_worker: bool = True,
     extra: list | None = None,
 ) -> None:
-    """Run gunicorn (and a worker) in the foreground until Ctrl+C, then stop them all."""
+    """Run the web server (and a worker) in the foreground until Ctrl+C, then stop them all."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tideover.settings")
-    procs = [subprocess.Popen(gunicorn_argv(bind, workers=web_workers), env=env)]
+    procs = [subprocess.Popen(web_server_argv(bind, workers=web_workers), env=env)]
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "tideover", "worker"], env=env))
     procs += extra or []
