@@ -42,6 +42,15 @@ test-sqlite: venv ## The tests on SQLite only
 test-postgres: venv ## The tests on PostgreSQL only
 	scripts/test-postgres.sh $(BIN) $(PG_URL)
 
+test-slow: venv ## The long stress runs (more property-test sequences, bigger exactly-once drains), both databases
+	TIDEOVER_SLOW=1 $(BIN)/pytest -p xdist -n 2 tideover/loyalty tideover/notifications tideover/sales
+	TIDEOVER_SLOW=1 scripts/test-postgres.sh $(BIN) $(PG_URL)
+
+bench: venv ## Every benchmark, each against its reference in the same run (see docs/benchmarks.md)
+	-$(BIN)/python bench/statuspage.py
+	-$(BIN)/python bench/ingest.py
+	-$(BIN)/python bench/notify.py
+
 format: venv ## Reformat the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -51,4 +60,4 @@ lock: ## Re-pin requirements.lock from a fresh resolve of pyproject.toml
 	/tmp/tideover-lock/bin/pip install --quiet . $$(sed -n '/^dev = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	/tmp/tideover-lock/bin/pip freeze --exclude tideover > requirements.lock
 
-.PHONY: help venv demo up chromium lint test test-sqlite test-postgres format lock
+.PHONY: help venv demo up chromium lint test test-sqlite test-postgres test-slow bench format lock
