@@ -46,7 +46,7 @@ def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "")
     elif keyword in HELP_WORDS:
         action = "help"
         reply = (
-            f"{settings.SITE_NAME} status alerts: {settings.SITE_URL}/ . "
+            f"{settings.SITE_NAME} status alerts. Status page: {settings.SITE_URL}/ "
             "Reply STOP to unsubscribe. Msg & data rates may apply."
         )
     InboundMessage.objects.create(
