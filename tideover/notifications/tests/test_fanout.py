@@ -111,3 +111,24 @@ def test_an_update_wakes_a_worker_through_the_task_queue_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         _declare(severities, components)
     assert DBTaskResult.objects.filter(task_path__endswith="deliver_outbox").count() == 1
+
+
+def test_an_update_to_many_subscribers_is_queued_well_within_ten_seconds(severities, components):
+    """100,000 with TIDEOVER_SLOW=1 (the design's figure); 10,000 by default to stay quick."""
+    import os
+    import time
+
+    from tideover.notifications.demo import seed_subscribers
+
+    count = 100_000 if os.environ.get("TIDEOVER_SLOW") else 10_000
+    seed_subscribers({"email": count // 2, "webhook": count - count // 2})
+    from tideover.notifications.models import Subscriber
+
+    Subscriber.objects.update(all_components=True)  # every one of them hears about this
+    incident = _declare(severities, components, message="")
+    OutboxMessage.objects.all().delete()
+    started = time.perf_counter()
+    incidents.post_public_update(incident, "Registers are offline; cash works.")
+    elapsed = time.perf_counter() - started
+    assert OutboxMessage.objects.count() == count
+    assert elapsed < 10.0
