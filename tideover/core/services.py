@@ -83,7 +83,7 @@ def get_component(slug_or_id: str | int) -> Component:
     query = Component.objects.all()
     found = (
         query.filter(pk=int(slug_or_id)).first()
-        if str(slug_or_id).isdigit()
+        if str(slug_or_id).isascii() and str(slug_or_id).isdigit()
         else query.filter(slug=slug_or_id).first()
     )
     if found is None:

@@ -76,7 +76,7 @@ def _severity(value: str) -> Severity:
     text = value.strip()
     found = (
         Severity.objects.filter(level=int(text)).first()
-        if text.isdigit()
+        if text.isascii() and text.isdigit()
         else Severity.objects.filter(name__iexact=text).first()
     )
     if found is None:

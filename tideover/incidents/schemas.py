@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
 
 from tideover.core.models import ComponentStatus
+
+
+def _sane_moment(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a time zone, e.g. 2026-11-21T14:03:00Z")
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be a date between the years 2000 and 2100")
+    return value
+
+
+# A moment a person could mean: with a time zone, and far from the calendar's edges (which
+# overflow when converted to UTC and cannot be stored).
+Moment = Annotated[datetime, AfterValidator(_sane_moment)]
 
 StatusName = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
@@ -53,8 +67,8 @@ class IncidentCreateIn(Schema):
     commander: str | None = Field(None, description="Username of the incident commander")
     comms_lead: str | None = Field(None, description="Username of the comms lead")
     is_drill: bool = False
-    started_at: datetime | None = None
-    detected_at: datetime | None = None
+    started_at: Moment | None = None
+    detected_at: Moment | None = None
 
 
 class IncidentPatchIn(Schema):
@@ -86,8 +100,8 @@ class ReopenIn(Schema):
 
 class MaintenanceIn(Schema):
     title: str = Field(..., min_length=1, max_length=200)
-    scheduled_for: datetime
-    scheduled_until: datetime
+    scheduled_for: Moment
+    scheduled_until: Moment
     components: list[str] = Field(..., min_length=1, description="Component slugs")
     message: str = Field("", max_length=5000)
 

@@ -85,6 +85,11 @@ def test_post_update_change_state_and_resolve_through_api(writer):
         ({"stores": {"stores": ["S999"]}}, 400, "S999"),
         ({"commander": "nobody"}, 400, "nobody"),
         ({"started_at": "yesterday-ish"}, 422, "started_at"),
+        ({"started_at": "0001-01-01T00:00:00+05:00"}, 422, "between the years"),
+        ({"started_at": "9999-12-31T23:59:59Z"}, 422, "between the years"),
+        ({"detected_at": "2026-11-21T14:03:00"}, 422, "time zone"),
+        ({"severity": "²"}, 400, "Unknown severity"),
+        ({"components": [{"component": "²", "status": "major_outage"}]}, 400, "No component"),
     ],
 )
 def test_invalid_declarations_get_a_4xx_that_says_what_to_fix(writer, change, status, fragment):
