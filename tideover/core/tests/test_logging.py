@@ -17,3 +17,25 @@ def test_log_records_are_cleaned_before_any_handler_sees_them():
 
 def test_ordinary_numbers_are_left_alone():
     assert redact("posted 2000 sales in 12 batches") == "posted 2000 sales in 12 batches"
+
+
+def test_task_ids_dates_and_urls_with_dates_are_not_taken_for_phones():
+    text = (
+        "task 61e551a1-e4f5-4712-8123-b844b40100ac POST /2010-04-01/Accounts on 2026-11-23 21:03:00"
+    )
+    assert redact(text) == text
+
+
+def test_tracebacks_are_redacted_too():
+    try:
+        raise ValueError('duplicate key (phone)=(+15125550123) for "pat@example.com"')
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "insert failed", (), sys.exc_info()
+        )
+    RedactPersonalData().filter(record)
+    printed = logging.Formatter().format(record)
+    assert "+15125550123" not in printed and "pat@example.com" not in printed
+    assert "[phone]" in printed and "[email]" in printed
