@@ -383,3 +383,21 @@ def test_changes_without_the_csrf_token_are_refused(staff, sev2):
     url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
     assert client.post(url, {"body": "Forged update"}).status_code == 403
     assert not sev2.public_updates.filter(body="Forged update").exists()
+
+
+def test_update_form_offers_a_preview_on_every_channel_before_sending(
+    client_as, severities, components
+):
+    incident = services.declare_incident(title="Card terminals slow", severity=severities["SEV2"])
+    client = client_as("comms")
+    page = client.get(
+        reverse("incidents:detail", kwargs={"incident_id": incident.pk})
+    ).content.decode()
+    preview_url = reverse("notifications:preview", kwargs={"incident_id": incident.pk})
+    assert f'formaction="{preview_url}"' in page
+    response = client.post(
+        preview_url, {"body": "Card payments are slow in some stores.", "state": "identified"}
+    )
+    assert response.status_code == 200
+    assert "Card payments are slow in some stores." in response.content.decode()
+    assert not incident.public_updates.exists()  # a preview sends nothing
