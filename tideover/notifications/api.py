@@ -58,9 +58,13 @@ class PreviewIn(Schema):
     state: str = ""
 
 
-@router.post("/subscribers", response={201: SubscriberOut})
+@router.post("/subscribers", response={200: SubscriberOut, 201: SubscriberOut})
 def create_subscriber(request, payload: SubscribeIn):
-    """Subscribe an address: e-mail gets a confirmation link, SMS a code, webhooks start now."""
+    """Subscribe an address: e-mail gets a confirmation link, SMS a code, webhooks start now.
+
+    201 with the webhook secret for a new subscriber; 200 without it when the address was
+    already subscribed (the secret is only ever shown to whoever created it).
+    """
     require(request, **WRITE)
     found = {c.slug: c for c in Component.objects.filter(slug__in=payload.components)}
     missing = sorted(set(payload.components) - set(found))
@@ -73,12 +77,13 @@ def create_subscriber(request, payload: SubscribeIn):
         ip=request.META.get("REMOTE_ADDR", ""),
         source="api",
     )
-    return 201, {
+    is_new = getattr(subscriber, "is_new", False)
+    return 201 if is_new else 200, {
         "id": subscriber.pk,
         "channel": subscriber.channel,
         "state": subscriber.state,
         "all_components": subscriber.all_components,
-        "secret": subscriber.secret or None,
+        "secret": (subscriber.secret or None) if is_new else None,
     }
 
 

@@ -48,7 +48,11 @@ def subscribe(
     ip: str = "",
     source: str = "web",
 ) -> Subscriber:
-    """Start a subscription: e-mail gets a confirmation link, SMS a code; webhooks start at once."""
+    """Start a subscription: e-mail gets a confirmation link, SMS a code; webhooks start at once.
+
+    The subscriber's ``is_new`` is False when the address was already subscribed: its secret
+    and token belong to whoever subscribed it first and must not be shown to this caller.
+    """
     if channel == Channel.EMAIL:
         address = _clean_email(address)
         check_signup(ip=ip)
@@ -72,7 +76,9 @@ def subscribe(
             Subscriber.objects.select_for_update().filter(channel=channel, address=address).first()
         )
         if subscriber is not None and subscriber.state == SubscriberState.ACTIVE:
-            # Same answer as a new sign-up (no way to probe who subscribed), nothing changes.
+            # Nothing changes, and the caller must not show its secret or token: whoever typed
+            # the same address is not necessarily its owner.
+            subscriber.is_new = False
             return subscriber
         if subscriber is None:
             subscriber = Subscriber(channel=channel, address=address, source=source)
@@ -94,6 +100,8 @@ def subscribe(
             _send_confirmation_email(subscriber)
         elif channel == Channel.SMS:
             _send_confirmation_code(subscriber)
+    # A fresh token (and webhook secret) was made just now: only this caller may see them.
+    subscriber.is_new = True
     return subscriber
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
@@ -57,6 +59,8 @@ def subscribe(request):
 
 
 def _after_signup(request, subscriber: Subscriber):
+    if not getattr(subscriber, "is_new", False):
+        return _already_subscribed(request, subscriber)
     if subscriber.channel == Channel.SMS and subscriber.state == SubscriberState.PENDING:
         return redirect("notifications:sms-code", token=subscriber.token)
     if subscriber.channel == Channel.WEBHOOK and subscriber.secret:
@@ -70,6 +74,18 @@ def _after_signup(request, subscriber: Subscriber):
                 "unsubscribe_url": reverse("notifications:unsubscribe", args=[subscriber.token]),
             },
         )
+    return render(request, "notifications/subscribed.html", {"channel": subscriber.channel})
+
+
+def _already_subscribed(request, subscriber: Subscriber):
+    """The answer for an address that was already on: the same page a new sign-up sees for
+    e-mail and SMS (so nobody can probe who subscribed), never its token or secret."""
+    if subscriber.channel == Channel.SMS:
+        # A new number goes to the code page; so does this one, under a token that opens
+        # nothing (the real token is the number's unsubscribe link).
+        return redirect("notifications:sms-code", token=secrets.token_urlsafe(24))
+    if subscriber.channel == Channel.WEBHOOK:
+        return render(request, "notifications/subscribed.html", {"channel": "webhook-again"})
     return render(request, "notifications/subscribed.html", {"channel": subscriber.channel})
 
 

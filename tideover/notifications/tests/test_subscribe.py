@@ -184,3 +184,35 @@ def test_delivery_receipt_marks_the_message_delivered_only_when_signed(db, http_
     )
     message.refresh_from_db()
     assert message.state == "failed" and "30003" in message.last_error
+
+
+def test_subscribing_an_existing_webhook_again_never_reveals_its_secret(db, api_token):
+    form = {"channel": "webhook", "url": "https://hooks.example.com/victim"}
+    first = Client().post("/subscribe/", form)
+    subscriber = Subscriber.objects.get()
+    secret, token = subscriber.secret, subscriber.token
+    assert secret.encode() in first.content
+    again = Client().post("/subscribe/", form)
+    assert again.status_code == 200 and b"already subscribed" in again.content
+    assert secret.encode() not in again.content and token.encode() not in again.content
+    headers = api_token("subscribers:write")
+    answer = Client().post(
+        "/api/v1/notifications/subscribers",
+        {"channel": "webhook", "address": "https://hooks.example.com/victim"},
+        content_type="application/json",
+        **headers,
+    )
+    assert answer.status_code == 200 and answer.json()["secret"] is None
+    assert secret not in answer.content.decode() and token not in answer.content.decode()
+    subscriber.refresh_from_db()
+    assert (subscriber.secret, subscriber.token) == (secret, token)
+
+
+def test_subscribing_an_active_number_again_looks_like_a_new_sign_up(db, make_subscriber):
+    existing = make_subscriber(channel="sms", address="+15125550142")
+    existing.token = "the-real-unsubscribe-token"
+    existing.save()
+    response = Client().post("/subscribe/", {"channel": "sms", "phone": "(512) 555-0142"})
+    assert response.status_code == 302 and "/subscribe/sms/" in response["Location"]
+    assert existing.token not in response["Location"]
+    assert OutboxMessage.objects.count() == 0
