@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -44,6 +47,41 @@ def client() -> httpx.Client:
         )
         _local.client = found
     return found
+
+
+class UnsafeAddress(Exception):
+    """The URL's host is (or resolves to) an address that is not on the public internet."""
+
+
+def public_ip(address: str) -> bool:
+    """True for an address that is globally routable (not loopback, private, link-local...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_public_url(url: str) -> None:
+    """Refuse a URL whose host resolves to any non-public address, unless
+    WEBHOOK_ALLOW_PRIVATE is on. Checked right before sending: a name that resolved to a
+    public address at sign-up can point at the worker's own network later."""
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise UnsafeAddress("the URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError) as exc:
+        raise httpx.ConnectError(f"cannot resolve the host: {type(exc).__name__}") from exc
+    for *_, sockaddr in found:
+        if not public_ip(sockaddr[0]):
+            raise UnsafeAddress(
+                "the host resolves to a private, loopback or reserved address; webhooks must "
+                "point at a public address (WEBHOOK_ALLOW_PRIVATE=true allows it)"
+            )
 
 
 def compute_signature(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -84,12 +122,15 @@ def verify_signature(
 
 
 def post_signed_json(url: str, payload: dict, *, secret: str, delivery_id: str) -> httpx.Response:
-    """POST ``payload`` as JSON with the Tideover signature headers."""
+    """POST ``payload`` as JSON with the Tideover signature headers (public hosts only)."""
+    check_public_url(url)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return client().post(url, content=body, headers=signed_headers(secret, body, delivery_id))
 
 
 def post_json(url: str, payload: dict, headers: dict | None = None) -> httpx.Response:
+    """POST ``payload`` as JSON to a public host."""
+    check_public_url(url)
     return client().post(url, json=payload, headers=headers or {})
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tideover.core.errors import Conflict, DomainError, NotFound
+from tideover.core.http import public_ip
 from tideover.core.models import Component
 from tideover.core.phones import country_of, to_e164
 from tideover.notifications.models import (
@@ -119,18 +121,56 @@ def clean_webhook_url(url: str) -> str:
     """An http(s) URL; private and loopback addresses only when WEBHOOK_ALLOW_PRIVATE is on."""
     text = (url or "").strip()
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host:
         raise DomainError("Enter the full URL of your endpoint, e.g. https://...", field="url")
     if len(text) > 500:
         raise DomainError("Keep the URL under 500 characters", field="url")
-    host = parts.hostname
-    try:
-        private = not ipaddress.ip_address(host).is_global
-    except ValueError:
-        private = host == "localhost" or host.endswith((".local", ".internal", ".localhost"))
-    if private and not settings.WEBHOOK_ALLOW_PRIVATE:
+    if _private_host(host) and not settings.WEBHOOK_ALLOW_PRIVATE:
         raise DomainError("Webhooks must point at a public address", field="url")
     return text
+
+
+# Wildcard DNS services that answer any name with the address written in it
+# (127.0.0.1.nip.io -> 127.0.0.1), and names that always mean this machine.
+_ECHO_DOMAINS = ("nip.io", "sslip.io", "xip.io", "localtest.me", "lvh.me", "traefik.me")
+_LOCAL_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa", "lan")
+
+
+def _private_host(host: str) -> bool:
+    """True when ``host`` is, or plainly names, a non-public address. The worker checks the
+    resolved address again before every send (tideover.core.http), which is the real guard;
+    this refuses the obvious cases at sign-up with a message the person can act on."""
+    host = host.lower().rstrip(".")  # "localhost." is localhost
+    address = _numeric_address(host)
+    if address is not None:
+        return not public_ip(address)
+    if "." not in host:  # a bare name resolves through the worker's search domains
+        return True
+    names = _LOCAL_SUFFIXES + _ECHO_DOMAINS
+    return host in names or host.endswith(tuple("." + name for name in names))
+
+
+def _numeric_address(host: str) -> str | None:
+    """The address a numeric host means, in every spelling the C library accepts
+    (2130706433, 0x7f.1, 127.1, [::1]); None for a name."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        pass
+    try:  # AI_NUMERICHOST never asks DNS
+        found = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
+        return None
+    return found[0][4][0] if found else None
 
 
 def _code_hash(subscriber: Subscriber, code: str) -> str:

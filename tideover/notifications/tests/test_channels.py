@@ -172,3 +172,20 @@ def test_a_message_being_sent_cannot_be_retried_until_its_lease_ends(db):
         lease_until=timezone.now() - timedelta(seconds=1)
     )
     assert retry_message(message.pk).state == "queued"
+
+
+@pytest.mark.parametrize("host", ["2130706433", "localhost.", "0x7f.0.0.1"])
+def test_webhook_to_a_disguised_loopback_address_is_refused_at_send_time(
+    incident, http_sink, make_subscriber, settings, host
+):
+    # Registered while private addresses were allowed (or through a name that changed since):
+    # the worker still refuses to POST into its own network.
+    port = http_sink.url.rsplit(":", 1)[1]
+    make_subscriber(channel="webhook", address=f"http://{host}:{port}/hook/d", secret="k")
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"failed": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "failed" and "public address" in message.last_error
+    assert http_sink.webhooks == [] and http_sink.refused == []

@@ -107,6 +107,24 @@ def test_webhook_sign_up_shows_the_secret_once_and_refuses_private_addresses(db,
     assert refused.status_code == 400 and b"public address" in refused.content
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433:6379/",
+        "http://0x7f000001/",
+        "http://localhost.:8123/healthz",
+        "http://127.0.0.1.nip.io/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://169.254.169.254/latest/meta-data/",
+    ],
+)
+def test_webhook_sign_up_refuses_loopback_in_any_spelling(db, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    refused = Client().post("/subscribe/", {"channel": "webhook", "url": url})
+    assert refused.status_code == 400 and b"public address" in refused.content
+    assert not Subscriber.objects.exists()
+
+
 def test_one_click_unsubscribe_stops_queued_messages(db, make_subscriber):
     subscriber = make_subscriber()
     OutboxMessage.objects.create(

@@ -23,6 +23,8 @@ class WebhookTransport(Transport):
                 secret=message.secret,
                 delivery_id=message.delivery_id,
             )
+        except http.UnsafeAddress as exc:
+            raise DeliveryError(f"webhook refused: {exc}", permanent=True)
         except httpx.TimeoutException:
             raise DeliveryError("webhook timed out", permanent=False)
         except httpx.HTTPError as exc:
