@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tideover.core.access import capability_required
@@ -117,7 +118,12 @@ def retry(request, message_id):
         messages.success(request, f"Message #{message_id} is queued again.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or "notifications:delivery")
+    # "next" brings staff back to the filtered log they came from; only ever to this site.
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if target and safe else "notifications:delivery")
 
 
 @capability_required(Capability.MANAGE_CHANNELS)

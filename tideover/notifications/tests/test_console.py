@@ -140,3 +140,25 @@ def test_delivery_log_survives_a_bad_filter_and_links_to_the_preview(client_as, 
     )
     page = client_as("comms").get(f"/console/notifications/delivery/?incident={incident.pk}")
     assert f"/console/notifications/preview/{incident.pk}/" in page.text
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/x", "/\\evil.x"])
+def test_retry_never_redirects_off_the_site(client_as, db, target):
+    message = OutboxMessage.objects.create(
+        channel="email", recipient="a@example.com", state="failed", dedupe_key="r1"
+    )
+    url = f"/console/notifications/delivery/{message.pk}/retry/"
+    response = client_as("comms").post(url, {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/console/notifications/delivery/"
+
+
+def test_retry_goes_back_to_the_filtered_log_it_came_from(client_as, db):
+    message = OutboxMessage.objects.create(
+        channel="email", recipient="a@example.com", state="failed", dedupe_key="r2"
+    )
+    back = "/console/notifications/delivery/?state=failed"
+    response = client_as("comms").post(
+        f"/console/notifications/delivery/{message.pk}/retry/", {"next": back}
+    )
+    assert response["Location"] == back
