@@ -207,6 +207,9 @@ WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
 SIGNUP_PER_IP_PER_HOUR = envint("SIGNUP_PER_IP_PER_HOUR", 20)
 SIGNUP_PER_NUMBER_PER_DAY = envint("SIGNUP_PER_NUMBER_PER_DAY", 3)
 SIGNUP_PER_COUNTRY_PER_HOUR = envint("SIGNUP_PER_COUNTRY_PER_HOUR", 200)
+SIGNUP_PER_EMAIL_PER_DAY = envint("SIGNUP_PER_EMAIL_PER_DAY", 5)
+# A pending e-mail sign-up gets no second confirmation e-mail within this many minutes.
+SIGNUP_CONFIRMATION_RESEND_MINUTES = envint("SIGNUP_CONFIRMATION_RESEND_MINUTES", 15)
 
 # --- logging: never personal data; see tideover.core.logging ----------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")

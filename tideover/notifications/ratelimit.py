@@ -32,11 +32,17 @@ def _hit(scope: str, value: str, limit: int, window_seconds: int) -> bool:
     return count <= limit
 
 
-def check_signup(*, ip: str, phone: str = "", country: str = "") -> None:
-    """Refuse with a clear message when an IP, number or country has signed up too often."""
+def check_signup(*, ip: str, phone: str = "", country: str = "", email: str = "") -> None:
+    """Refuse with a clear message when an IP, address, number or country signed up too often."""
     if ip and not _hit("ip", ip, settings.SIGNUP_PER_IP_PER_HOUR, 3600):
         raise TooManySignups(
             "Too many sign-ups from your network in the last hour; please try again later"
+        )
+    if email and not _hit("email", email.lower(), settings.SIGNUP_PER_EMAIL_PER_DAY, 86400):
+        raise TooManySignups(
+            "This address has been signed up too often today; check its inbox for the "
+            "confirmation e-mail or try again tomorrow",
+            field="email",
         )
     if phone and not _hit("phone", phone, settings.SIGNUP_PER_NUMBER_PER_DAY, 86400):
         raise TooManySignups(

@@ -57,7 +57,7 @@ def subscribe(
     """
     if channel == Channel.EMAIL:
         address = _clean_email(address)
-        check_signup(ip=ip)
+        check_signup(ip=ip, email=address)
     elif channel == Channel.SMS:
         address = to_e164(address, field="phone")
         country = country_of(address)
@@ -80,6 +80,10 @@ def subscribe(
         if subscriber is not None and subscriber.state == SubscriberState.ACTIVE:
             # Nothing changes, and the caller must not show its secret or token: whoever typed
             # the same address is not necessarily its owner.
+            subscriber.is_new = False
+            return subscriber
+        if _confirmation_recently_sent(subscriber):
+            # One confirmation e-mail is on its way: its link still works, send no other.
             subscriber.is_new = False
             return subscriber
         if subscriber is None:
@@ -105,6 +109,17 @@ def subscribe(
     # A fresh token (and webhook secret) was made just now: only this caller may see them.
     subscriber.is_new = True
     return subscriber
+
+
+def _confirmation_recently_sent(subscriber: Subscriber | None) -> bool:
+    if subscriber is None or subscriber.channel != Channel.EMAIL:
+        return False
+    if subscriber.state != SubscriberState.PENDING or not subscriber.token:
+        return False
+    since = timezone.now() - timedelta(minutes=settings.SIGNUP_CONFIRMATION_RESEND_MINUTES)
+    return OutboxMessage.objects.filter(
+        dedupe_key=f"confirm:{subscriber.pk}:{subscriber.token}"[:200], created_at__gte=since
+    ).exists()
 
 
 def _clean_email(address: str) -> str:

@@ -1,9 +1,11 @@
 """The public sign-up: double opt-in, SMS codes, refusals, unsubscribe, STOP and HELP."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from tideover.notifications.models import OutboxMessage, SmsOptOut, Subscriber
@@ -234,3 +236,35 @@ def test_subscribing_an_active_number_again_looks_like_a_new_sign_up(db, make_su
     assert response.status_code == 302 and "/subscribe/sms/" in response["Location"]
     assert existing.token not in response["Location"]
     assert OutboxMessage.objects.count() == 0
+
+
+def test_signing_up_a_pending_address_again_sends_no_second_confirmation(db, settings):
+    settings.SIGNUP_CONFIRMATION_RESEND_MINUTES = 15
+    client = Client()
+    assert b"Check your inbox" in _signup(client, email="pat@example.com").content
+    token = Subscriber.objects.get().token
+    again = _signup(client, email="pat@example.com")
+    assert again.status_code == 200 and b"Check your inbox" in again.content
+    assert Subscriber.objects.get().token == token  # the first link still works
+    assert OutboxMessage.objects.count() == 1
+    # Once the window has passed, asking again sends a fresh link.
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(minutes=16))
+    _signup(client, email="pat@example.com")
+    assert OutboxMessage.objects.count() == 2 and Subscriber.objects.get().token != token
+
+
+def test_one_email_address_can_be_signed_up_only_so_often_a_day(db, settings):
+    settings.SIGNUP_PER_EMAIL_PER_DAY = 2
+    settings.SIGNUP_CONFIRMATION_RESEND_MINUTES = 0
+    for ip in ("203.0.113.1", "203.0.113.2"):
+        assert (
+            Client()
+            .post("/subscribe/", {"channel": "email", "email": "Pat@example.com"}, REMOTE_ADDR=ip)
+            .status_code
+            == 200
+        )
+    refused = Client().post(
+        "/subscribe/", {"channel": "email", "email": "pat@EXAMPLE.com"}, REMOTE_ADDR="203.0.113.3"
+    )
+    assert refused.status_code == 429 and b"signed up too often today" in refused.content
+    assert OutboxMessage.objects.count() == 2
