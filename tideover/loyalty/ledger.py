@@ -170,6 +170,9 @@ def _month_end(year: int, month: int, months: int) -> date:
     local = date(year, month, 1)
     month_index = local.month - 1 + months
     year, month = local.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        # Sales validation keeps such dates out; this keeps any other caller from a 500.
+        return date.max
     return date(year, month, calendar.monthrange(year, month)[1])
 
 

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from django.conf import settings
+from django.utils import timezone
 from pydantic import BaseModel as Schema
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+
+
+def _within_bounds(value: datetime) -> datetime:
+    """A sale happened in the recent past: a date far off is a till clock or a typo, and
+    would earn points (or deadlines) that never were."""
+    now = timezone.now()
+    ahead = timedelta(seconds=max(0, settings.SALES_FUTURE_TOLERANCE_SECONDS))
+    if value > now + ahead:
+        raise ValueError(
+            f"is in the future (more than {int(ahead.total_seconds())} s after HQ's clock, "
+            f"{now:%Y-%m-%dT%H:%M:%SZ}); check the register's clock and send it again"
+        )
+    max_age = timedelta(days=max(1, settings.SALES_MAX_AGE_DAYS))
+    if value < now - max_age:
+        raise ValueError(
+            f"is more than {max_age.days} days ago; sales that old are not posted, "
+            "check the register's clock or the date sent"
+        )
+    return value
 
 
 class LineIn(Schema):
@@ -51,7 +72,12 @@ class SaleIn(Schema):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("needs a time zone, e.g. 2026-11-21T14:03:00Z")
-        return value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+05:00 is before the first representable UTC instant.
+            raise ValueError("is outside the calendar; send when the customer paid") from None
+        return _within_bounds(value)
 
     @field_validator("member_id")
     @classmethod

@@ -19,7 +19,14 @@ from tideover.core.errors import DomainError
 from tideover.core.models import Store
 from tideover.sales import hooks
 from tideover.sales.bulk import insert_rows, rows_where_in
-from tideover.sales.models import Sale, SaleConflict, SaleKind, SaleLine, SaleTender
+from tideover.sales.models import (
+    Sale,
+    SaleConflict,
+    SaleKind,
+    SaleLine,
+    SaleStatus,
+    SaleTender,
+)
 from tideover.sales.schemas import SaleIn
 
 POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
@@ -334,6 +341,19 @@ def _redeem_codes(new: list[_New], results) -> list[_New]:
             kept.append(item)
             continue
         result = SaleResult(item.sale.sale_id, POSTED)
+        if item.row.kind != SaleKind.SALE or item.row.status != SaleStatus.COMPLETED:
+            # Only money actually taken spends a code: a declined card's retry must still
+            # find it unused, and a return or void does not use a code again.
+            what = item.row.status if item.row.kind == SaleKind.SALE else item.row.kind
+            result.notes.extend(
+                f"Code {code} was not used: this {what} sale does not redeem codes"
+                if item.row.kind == SaleKind.SALE
+                else f"Code {code} was not used: a {what} does not redeem codes"
+                for code in codes
+            )
+            results[item.index] = result
+            kept.append(item)
+            continue
         try:
             with transaction.atomic():
                 for code in codes:
