@@ -40,6 +40,7 @@ from tideover.notifications.models import (
 from tideover.notifications.sending import (
     _deliver_idempotent,
     _deliver_one,
+    _exhausted,
     _Marks,
     _record_failure,
 )
@@ -131,9 +132,12 @@ def deliver_claimed(token: str) -> dict:
             transport = transport_for(channel)
             transport.open()
         except DeliveryError as exc:
+            # The channel could not even open (SMTP down, SMS not configured): that is an
+            # attempt for every message in it, so backoff grows and NOTIFY_MAX_ATTEMPTS ends it.
             for message in batch:
-                _record_failure(message, token, exc)
-                counts["retry" if not exc.permanent else "failed"] += 1
+                message.attempts += 1
+                _record_failure(message, token, exc, count_attempt=True)
+                counts["failed" if exc.permanent or _exhausted(message) else "retry"] += 1
             continue
         limit = transport.rate_limit()
         if limit is not None:

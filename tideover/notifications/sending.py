@@ -238,11 +238,17 @@ def _exhausted(message: OutboxMessage) -> bool:
     return message.attempts >= settings.NOTIFY_MAX_ATTEMPTS
 
 
-def _record_failure(message, token, exc: DeliveryError, state=MessageState.CLAIMED) -> None:
+def _record_failure(
+    message, token, exc: DeliveryError, state=MessageState.CLAIMED, count_attempt=False
+) -> None:
+    """``count_attempt``: the attempt was not counted when 'sending' was marked (the channel
+    failed before any message reached it), so count it here."""
     give_up = exc.permanent or _exhausted(message)
     next_at = timezone.now() + timedelta(seconds=backoff_seconds(max(message.attempts, 1)))
+    extra = {"attempts": F("attempts") + 1} if count_attempt else {}
     with transaction.atomic():
         OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+            **extra,
             state=MessageState.FAILED if give_up else MessageState.QUEUED,
             next_attempt_at=next_at,
             last_error=exc.message,

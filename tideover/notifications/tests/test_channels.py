@@ -189,3 +189,48 @@ def test_webhook_to_a_disguised_loopback_address_is_refused_at_send_time(
     message = OutboxMessage.objects.get()
     assert message.state == "failed" and "public address" in message.last_error
     assert http_sink.webhooks == [] and http_sink.refused == []
+
+
+def test_attempts_and_next_attempt_grow_while_the_smtp_server_is_down(
+    incident, make_subscriber, settings
+):
+    from django.utils import timezone
+
+    from tideover.notifications.sinks import _free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_PORT = _free_port()  # nobody listens
+    settings.NOTIFY_BACKOFF_SECONDS = 30.0
+    settings.NOTIFY_MAX_ATTEMPTS = 3
+    make_subscriber()
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    delays = []
+    for attempt in (1, 2):
+        before = timezone.now()
+        assert drain() == {"retry": 1}
+        message = OutboxMessage.objects.get()
+        assert message.state == "queued" and message.attempts == attempt
+        delays.append((message.next_attempt_at - before).total_seconds())
+        OutboxMessage.objects.update(next_attempt_at=timezone.now())  # skip the wait
+    assert 15 <= delays[0] <= 30.5 and 30 <= delays[1] <= 60.5
+    assert drain() == {"failed": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "failed" and message.attempts == 3
+    assert DeliveryAttempt.objects.filter(message=message).count() == 3
+    assert drain() == {}  # given up: no more attempts, no more rows
+
+
+def test_sms_without_twilio_settings_fails_permanently_with_the_setting_named(
+    incident, make_subscriber, settings
+):
+    settings.TWILIO_ACCOUNT_SID = ""
+    settings.TWILIO_AUTH_TOKEN = ""
+    make_subscriber(channel="sms", address="+15125550123")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"failed": 1}
+    message = OutboxMessage.objects.get()
+    assert message.state == "failed" and message.attempts == 1
+    assert "TWILIO_ACCOUNT_SID" in message.last_error and "TWILIO_AUTH_TOKEN" in message.last_error
+    assert DeliveryAttempt.objects.get(message=message).permanent

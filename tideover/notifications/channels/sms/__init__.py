@@ -28,11 +28,14 @@ class SmsTransport(Transport):
     def open(self) -> None:
         from twilio.rest import Client
 
-        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+        needed = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+        missing = [name for name in needed if not getattr(settings, name, "")]
+        if missing:
+            # Permanent: retrying cannot help until someone sets these and retries the message.
             raise DeliveryError(
-                "SMS is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-                "TWILIO_FROM_NUMBER",
-                permanent=False,
+                f"SMS is not configured: set {', '.join(missing)} (see docs/configuration.md), "
+                "then retry the message",
+                permanent=True,
             )
         self.client = Client(
             settings.TWILIO_ACCOUNT_SID,
