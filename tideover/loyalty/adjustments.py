@@ -3,6 +3,9 @@ from other apps (goodwill). Every one is an entry on the member's statement with
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,7 +50,7 @@ def request_adjustment(
     _validate(points, reason_code, note)
     with transaction.atomic():
         member = ledger.lock_members(pks=[member.pk])[member.pk]
-        needs_approval = abs(points) > program().approval_points
+        needs_approval = _unapproved_points(member, actor) + abs(points) > program().approval_points
         adjustment = Adjustment.objects.create(
             member=member,
             points=points,
@@ -63,6 +66,28 @@ def request_adjustment(
             _post(adjustment, member, actor)
             audit.record(actor, "adjustment_posted", member, f"#{adjustment.pk} {points:+d}")
     return adjustment
+
+
+def window() -> timedelta:
+    return timedelta(hours=max(0, getattr(settings, "LOYALTY_ADJUSTMENT_WINDOW_HOURS", 24)))
+
+
+def _unapproved_points(member: Member, actor: Actor) -> int:
+    """Points this requester moved for this member without a second person, lately.
+
+    Without this, three adjustments of 1,000 would post where one of 3,000 needs approval.
+    Credits and debits both count: either way a second person has not looked. Called under
+    the member's lock, so two split requests at once are still counted together."""
+    since = timezone.now() - window()
+    mine = Adjustment.objects.filter(
+        member=member, requested_at__gte=since, state=AdjustmentState.POSTED, decided_by_name=""
+    )
+    mine = (
+        mine.filter(requested_by=actor.user)
+        if actor.user is not None
+        else mine.filter(requested_by__isnull=True, requested_by_name=actor.name)
+    )
+    return sum(abs(p) for p in mine.values_list("points", flat=True))
 
 
 def approve_adjustment(adjustment: Adjustment, *, actor: Actor, note: str = "") -> Adjustment:

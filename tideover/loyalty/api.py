@@ -179,8 +179,28 @@ def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None 
 
 @router.get("/members/{loyalty_id}/rewards", response=list[RewardOut], summary="All rewards")
 def member_rewards(request, loyalty_id: str):
-    require(request, **READ)
-    return list(_member(loyalty_id).rewards.all())
+    caller = require(request, **READ)
+    found = list(_member(loyalty_id).rewards.all())
+    if _sees_codes(caller):
+        return found
+    return [
+        {name: getattr(r, name) for name in RewardOut.model_fields} | {"code": mask_code(r.code)}
+        for r in found
+    ]
+
+
+def _sees_codes(caller) -> bool:
+    # A code spends like cash: a read-only token (a store agent's) sees which reward it is,
+    # not the code itself. Staff here have *view members* (require checked it).
+    if isinstance(caller, ApiToken):
+        return caller.has_scope(TokenScope.LOYALTY_WRITE)
+    return True
+
+
+def mask_code(code: str) -> str:
+    """K7QX-M4PA-9TRC -> ****-****-9TRC: enough to tell rewards apart, not to spend one."""
+    keep = len(code) - 4
+    return "".join(c if i >= keep or c == "-" else "*" for i, c in enumerate(code))
 
 
 @router.post(
