@@ -10,12 +10,13 @@ class LoyaltyConfig(AppConfig):
         from tideover.core import periodic
         from tideover.loyalty.accrual import accrue_posted
         from tideover.loyalty.expiry import run_expiry
-        from tideover.loyalty.rewards import redeem_for_sale
+        from tideover.loyalty.rewards import redeem_for_sale, reinstate_for_voids
         from tideover.sales import hooks
 
         # Points and rewards post inside the sale's own transaction.
         hooks.register_listener("loyalty", accrue_posted)
         hooks.register_redeemer("loyalty", redeem_for_sale)
+        hooks.register_listener("loyalty-voided-rewards", reinstate_for_voids)
         periodic.register("loyalty-expiry", 3600, run_expiry)
 
         from tideover.core import nav

@@ -10,7 +10,14 @@ from django.utils import timezone
 from tideover.loyalty import codes, notices
 from tideover.loyalty.config import Program
 from tideover.loyalty.ledger import LotBook, Posting
-from tideover.loyalty.models import Account, EntryKind, Member, NoticeKind, Reward
+from tideover.loyalty.models import (
+    Account,
+    AuditRecord,
+    EntryKind,
+    Member,
+    NoticeKind,
+    Reward,
+)
 from tideover.sales.hooks import CodeRefused
 
 MAX_REWARDS_PER_POSTING = 50  # a guard against a mistyped million-point adjustment
@@ -104,6 +111,43 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
         f"Reward {normalized} expired on {timezone.localtime(reward.expires_at):%-d %b %Y}; "
         "take it off this sale and post it again"
     )
+
+
+def reinstate_for_voids(posted) -> dict:
+    """Sales listener: a completed void of a sale that used a reward makes the reward usable
+    again, recorded in the audit trail with the sale it was used on."""
+    voids = {
+        p.sale.original_sale_id: p.sale
+        for p in posted
+        if p.sale.kind == "void" and p.sale.status == "completed" and p.sale.original_sale_id
+    }
+    if not voids:
+        return {}
+    extra: dict[str, dict] = {}
+    used = Reward.objects.select_related("member").filter(
+        redeemed_sale_id__in=list(voids), redeemed_at__isnull=False
+    )
+    for reward in used:
+        void = voids[reward.redeemed_sale_id]
+        # Conditional like the redemption itself: a reward reused meanwhile stays as it is.
+        taken_back = Reward.objects.filter(
+            pk=reward.pk, redeemed_sale_id=reward.redeemed_sale_id, redeemed_at__isnull=False
+        ).update(redeemed_at=None, redeemed_sale_id="", redeemed_store="")
+        if not taken_back:
+            continue
+        # The reward row forgets the sale; the audit record keeps it (and the sale its codes).
+        AuditRecord.objects.create(
+            actor=(void.posted_by or "system")[:150],
+            action="reward_reinstated",
+            member=reward.member,
+            detail=f"{reward.code} used on sale {reward.redeemed_sale_id} at "
+            f"{reward.redeemed_store} ({reward.redeemed_at:%Y-%m-%dT%H:%M:%SZ}); usable again "
+            f"after void {void.sale_id}",
+        )
+        extra.setdefault(void.sale_id, {"notes": []})["notes"].append(
+            f"Reward {reward.code} is usable again"
+        )
+    return extra
 
 
 def check_code(code: str) -> Reward:

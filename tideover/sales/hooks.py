@@ -4,8 +4,8 @@ Sales sits below loyalty and recovery, so it cannot call them; they plug in here
 AppConfig.ready instead:
 
 - a **code redeemer** ``redeem(code, *, sale) -> dict | None`` is asked about each code on a
-  new sale: it returns None when the code is not one of its own, a dict (shown in the result)
-  when it redeemed it, or raises :class:`CodeRefused` with the reason the till must hear
+  new completed sale (kind ``sale``; other statuses and kinds never redeem): it returns None
+  when the code is not one of its own, a dict (shown in the result) when it redeemed it, or raises :class:`CodeRefused` with the reason the till must hear
   (already redeemed, expired). A refused code rejects the whole sale, so a discount is never
   given twice.
 - a **posting listener** ``on_posted(posted: list[PostedSale]) -> dict[sale_id, dict]`` sees

@@ -122,3 +122,33 @@ def test_one_sale_with_a_bad_date_does_not_fail_the_batch(client, agent, reward_
     assert all("occurred_at" in r["reason"] for r in results[:3])
     assert Sale.objects.filter(sale_id=good["sale_id"]).exists()
     assert not Sale.objects.filter(sale_id__in=[s["sale_id"] for s in batch[:3]]).exists()
+
+
+def test_void_of_a_sale_that_used_a_reward_makes_the_reward_usable_again(
+    client, agent, reward_code
+):
+    from tideover.loyalty.models import AuditRecord
+
+    used = sale(codes=[reward_code])
+    assert post(client, "/api/v1/sales", used, agent).json()["redeemed"] == [reward_code]
+    void = sale(cents=0, kind="void", original=used["sale_id"])
+    result = post(client, "/api/v1/sales", void, agent).json()
+    assert result["result"] == "posted", result
+    assert f"Reward {reward_code} is usable again" in result["notes"]
+    assert Reward.objects.get(code=reward_code).redeemed_at is None
+    record = AuditRecord.objects.get(action="reward_reinstated")
+    assert used["sale_id"] in record.detail and void["sale_id"] in record.detail
+    assert Sale.objects.get(sale_id=used["sale_id"]).codes == [reward_code]  # history kept
+    again = post(client, "/api/v1/sales", sale(codes=[reward_code]), agent).json()
+    assert again["redeemed"] == [reward_code]
+    # Resending the void changes nothing: the reward stays used by the new sale.
+    assert post(client, "/api/v1/sales", void, agent).json()["result"] == "duplicate"
+    assert Reward.objects.get(code=reward_code).redeemed_sale_id == again["sale_id"]
+
+
+def test_declined_void_does_not_give_the_reward_back(client, agent, reward_code):
+    used = sale(codes=[reward_code])
+    post(client, "/api/v1/sales", used, agent)
+    void = sale(cents=0, kind="void", original=used["sale_id"], status="declined")
+    post(client, "/api/v1/sales", void, agent)
+    assert Reward.objects.get(code=reward_code).redeemed_sale_id == used["sale_id"]
