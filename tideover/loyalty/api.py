@@ -143,13 +143,13 @@ def consent(request, loyalty_id: str, payload: ConsentIn):
     summary="Balance, rewards, expiring points",
 )
 def balance(request, loyalty_id: str):
-    require(request, **READ)
+    caller = require(request, **READ)
     member = _member(loyalty_id)
     threshold = program().reward_threshold
     return {
         "loyalty_id": member.loyalty_id,
         "balance": member.balance,
-        "pending_rewards": statements.pending_rewards(member),
+        "pending_rewards": _rewards_out(statements.pending_rewards(member), caller),
         "expiring": [
             {"expires_on": lot.expires_on, "points": lot.remaining}
             for lot in statements.upcoming_expiry(member)
@@ -166,11 +166,14 @@ def balance(request, loyalty_id: str):
     summary="Every entry, newest first, with its source, who and why",
 )
 def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None = None):
-    require(request, **READ)
+    caller = require(request, **READ)
     member = _member(loyalty_id)
+    codes = _sees_codes(caller)
     return [
         {
             **{f: getattr(e, f) for f in EntryOut.model_fields if f != "lines"},
+            # A reward entry's source is the reward's code.
+            **({} if codes or e.source_type != "reward" else {"source_id": mask_code(e.source_id)}),
             "lines": list(e.lines.all()),
         }
         for e in statements.statement(member, limit=limit, before_id=before_id)
@@ -180,7 +183,10 @@ def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None 
 @router.get("/members/{loyalty_id}/rewards", response=list[RewardOut], summary="All rewards")
 def member_rewards(request, loyalty_id: str):
     caller = require(request, **READ)
-    found = list(_member(loyalty_id).rewards.all())
+    return _rewards_out(list(_member(loyalty_id).rewards.all()), caller)
+
+
+def _rewards_out(found: list, caller) -> list:
     if _sees_codes(caller):
         return found
     return [

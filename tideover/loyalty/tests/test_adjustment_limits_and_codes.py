@@ -84,3 +84,15 @@ def test_staff_and_write_tokens_see_reward_codes_in_full(member, client, client_
     writer = api_token("loyalty:read", "loyalty:write")
     full = client.get("/api/v1/loyalty/members/M0000042/rewards", **writer).json()
     assert full[0]["code"] == code
+
+
+def test_balance_and_statement_do_not_show_codes_to_a_store_agent(member, client, api_token, chain):
+    code = _reward(member)
+    headers = api_token("loyalty:read", store=chain["stores"]["S001"])
+    base = "/api/v1/loyalty/members/M0000042"
+    balance = client.get(f"{base}/balance", **headers).json()
+    assert balance["pending_rewards"][0]["code"] == "****-****-" + code[-4:]
+    statement = client.get(f"{base}/statement", **headers)
+    assert code not in statement.content.decode()
+    writer = api_token("loyalty:read", "loyalty:write")
+    assert code in client.get(f"{base}/statement", **writer).content.decode()
