@@ -35,7 +35,10 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_ingest"
 def make_sales(
     count: int, members: int, stores: list[str], rng: random.Random, tag: str
 ) -> list[dict]:
-    start = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
+    # Two days ago: sales must lie inside SALES_MAX_AGE_DAYS and not in the future.
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(
+        hour=14, minute=0, second=0, microsecond=0
+    )
     sales = []
     for n in range(count):
         a, b = rng.randrange(100, 5000), rng.randrange(100, 5000)

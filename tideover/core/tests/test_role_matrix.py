@@ -248,7 +248,8 @@ def _example(schema: dict, definitions: dict, depth: int = 0):
         }
     if kind == "string":
         if schema.get("format") == "date-time":
-            return "2030-01-01T10:00:00Z"
+            # An hour ago: inside every endpoint's bounds (sales refuse the future and the very old).
+            return (timezone.now() - timedelta(hours=1)).isoformat()
         if schema.get("format") == "email":
             return "someone@example.com"
         return "x" * max(schema.get("minLength", 1), 1)
