@@ -157,3 +157,17 @@ def api_token(db):
         return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
     return make
+
+
+@pytest.fixture
+def phone_page(monkeypatch, live_server, transactional_db):
+    """A page in real Chromium on a phone-sized screen. The database is set up before
+    Playwright's event loop starts and flushed after it stops, so Django's connections stay the
+    main thread's own (otherwise PostgreSQL is left with an open session at teardown)."""
+    from tideover.core.tests.browser import phone_browser
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # meanwhile are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with phone_browser() as page:
+        yield page

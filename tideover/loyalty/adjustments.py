@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import Conflict, DomainError, PermissionDenied
 from tideover.loyalty import audit, ledger, rewards
-from tideover.loyalty.audit import Actor
 from tideover.loyalty.config import program
 from tideover.loyalty.ledger import LotBook, Posting
 from tideover.loyalty.models import (
@@ -183,7 +183,7 @@ def grant_points(
     source_type: str,
     source_id: str,
     reason: str,
-    actor: Actor = audit.SYSTEM,
+    actor: Actor = SYSTEM,
 ) -> JournalEntry | None:
     """Give a member points once per source (e.g. a goodwill offer); None if already given."""
     if points <= 0:

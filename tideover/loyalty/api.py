@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ninja import Router, Status
 
+from tideover.core.actors import Actor
 from tideover.core.api_auth import actor_name, actor_user, require
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import ApiToken, Store, TokenScope
@@ -31,8 +32,8 @@ READ = {"scope": TokenScope.LOYALTY_READ, "capability": Capability.VIEW_MEMBERS}
 ADJUST = {"scope": TokenScope.LOYALTY_WRITE, "capability": Capability.ADJUST_POINTS}
 
 
-def _actor(request) -> audit.Actor:
-    return audit.Actor(user=actor_user(request), name=actor_name(request))
+def _actor(request) -> Actor:
+    return Actor(user=actor_user(request), name=actor_name(request))
 
 
 def _sees_contacts(caller) -> bool:

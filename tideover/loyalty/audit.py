@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from tideover.core.actors import Actor
 from tideover.loyalty.models import AuditRecord, Member
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A staff user, or a named machine (``token:name``) or ``system``."""
-
-    user: object | None = None
-    name: str = "system"
-
-    @classmethod
-    def of(cls, user=None, name: str | None = None) -> Actor:
-        if user is not None:
-            return cls(user=user, name=name or user.get_username())
-        return cls(user=None, name=name or "system")
-
-
-SYSTEM = Actor()
 
 
 def record(actor: Actor, action: str, member: Member | None = None, detail: str = "") -> None:

@@ -1,8 +1,8 @@
 """Codes people read aloud at a till: unguessable, unambiguous, self-checking.
 
-The alphabet leaves out 0/O and 1/I (32 symbols, 5 bits each); the last character is a
-Luhn mod 32 check character, so one mistyped symbol or two swapped neighbours are caught
-before the database is asked. Rewards use it, and goodwill offers can too::
+The alphabet leaves out 0/O and 1/I (32 symbols, 5 bits each); the last character is a check
+character, so one mistyped symbol or two swapped neighbours are caught before the database is
+asked. Rewards use it, and goodwill offers can too::
 
     make_code()            -> 'K7QX-M4PA-9TRC'  (11 random symbols = 55 bits, + 1 check)
     normalize_code(' k7qx m4pa 9trc ')  -> 'K7QX-M4PA-9TRC' or None when the check fails
@@ -17,15 +17,36 @@ _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _N = len(ALPHABET)
 
 
+# The check works in GF(32): symbol j (counting from the end, the check itself being 0) is
+# weighted by a**j for a primitive element a, and the weighted sum of a valid code is 0. One
+# wrong symbol changes the sum by e*a**j != 0; swapping neighbours x, y changes it by
+# (x+y)*a**j*(1+a) != 0. Both are always caught for codes up to 31 symbols long, which a Luhn
+# mod 32 check cannot promise (it misses swaps such as its "09" <-> "90" pair).
+_POLY = 0b100101  # x^5 + x^2 + 1, primitive over GF(2)
+
+
+def _times_a(value: int) -> int:
+    value <<= 1
+    return value ^ _POLY if value & 0b100000 else value
+
+
 def check_character(body: str) -> str:
-    """Luhn mod N over ``body`` (symbols of ALPHABET)."""
-    factor = 2
-    total = 0
+    """The symbol that makes the weighted GF(32) sum of ``body + check`` zero."""
+    total, weight = 0, 1
     for ch in reversed(body):
-        addend = factor * _VALUE[ch]
-        factor = 1 if factor == 2 else 2
-        total += addend // _N + addend % _N
-    return ALPHABET[(_N - total % _N) % _N]
+        weight = _times_a(weight)  # the check symbol holds weight a**0 = 1
+        total ^= _multiply(weight, _VALUE[ch])
+    return ALPHABET[total]  # adding the check (weight 1) cancels the sum: x + x = 0
+
+
+def _multiply(left: int, right: int) -> int:
+    product = 0
+    while right:
+        if right & 1:
+            product ^= left
+        left = _times_a(left)
+        right >>= 1
+    return product
 
 
 def _group(text: str, size: int = 4) -> str:

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.phones import to_e164
 from tideover.loyalty import audit
-from tideover.loyalty.audit import Actor
 from tideover.loyalty.config import program
 from tideover.loyalty.models import ConsentChannel, ConsentRecord, Member
 
@@ -55,7 +55,7 @@ def create_member(
     consents: dict[str, bool] | None = None,
     consent_source: str = "",
     home_store=None,
-    actor: Actor = audit.SYSTEM,
+    actor: Actor = SYSTEM,
 ) -> Member:
     """Sign a member up; consents are recorded with when and how they were given."""
     if not (name or "").strip():

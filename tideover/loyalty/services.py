@@ -9,6 +9,7 @@
 - ``codes``: make_code, normalize_code (reusable by goodwill offers)
 """
 
+from tideover.core.actors import SYSTEM, Actor
 from tideover.loyalty.accrual import accrue_posted, points_for
 from tideover.loyalty.adjustments import (
     approve_adjustment,
@@ -16,7 +17,6 @@ from tideover.loyalty.adjustments import (
     reject_adjustment,
     request_adjustment,
 )
-from tideover.loyalty.audit import SYSTEM, Actor
 from tideover.loyalty.codes import make_code, normalize_code
 from tideover.loyalty.expiry import expire_due, run_expiry, send_reminders
 from tideover.loyalty.members import create_member, get_member, search_members, set_consent

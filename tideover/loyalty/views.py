@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tideover.core.access import capability_required
+from tideover.core.actors import Actor
 from tideover.core.errors import DomainError
 from tideover.core.roles import Capability, has_capability
 from tideover.loyalty import adjustments, audit, members, statements
@@ -16,8 +17,8 @@ from tideover.loyalty.forms import AdjustmentForm, DecisionForm, SearchForm
 from tideover.loyalty.models import Adjustment, AdjustmentState, Member
 
 
-def _actor(request) -> audit.Actor:
-    return audit.Actor.of(request.user)
+def _actor(request) -> Actor:
+    return Actor.of(request.user)
 
 
 def _add_error(form, exc: DomainError) -> None:

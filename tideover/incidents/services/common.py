@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
 
 from tideover.core import events
+from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import DomainError
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.core.services import set_component_status_raw
@@ -24,22 +24,6 @@ from tideover.incidents.models import (
 
 MAX_UPDATE_LENGTH = 5000
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a staff user, or a named machine (token) or 'system'."""
-
-    user: object | None = None
-    name: str = "system"
-
-    @classmethod
-    def of(cls, user=None, name: str | None = None) -> Actor:
-        if user is not None:
-            return cls(user=user, name=name or user.get_username())
-        return cls(user=None, name=name or "system")
-
-
-SYSTEM = Actor()
 
 DEFAULT_SEVERITIES = [
     # level, name, cadence minutes, impact, description

@@ -9,49 +9,17 @@ import re
 import feedparser
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the networking flags Chromium tries to reach the internet and stalls.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser_page(monkeypatch, live_server, transactional_db):
-    """A phone-sized page. The database is set up before Playwright's event loop starts and
-    flushed after it stops, so Django's connections stay the main thread's own."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # meanwhile are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
+from tideover.core.tests.browser import PHONE
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_commander_declares_sev1_and_customers_see_it(
-    live_server, severities, components, staff, browser_page
+    live_server, severities, components, staff, phone_page
 ):
     from playwright.sync_api import expect
 
-    page = browser_page
+    page = phone_page
     page.goto(f"{live_server.url}/console/")
     assert "/accounts/login/" in page.url  # anonymous visitors are sent to log in
     page.get_by_label("Username").fill("incident_commander")

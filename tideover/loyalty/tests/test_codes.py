@@ -20,3 +20,17 @@ def test_one_wrong_symbol_or_two_swapped_neighbours_are_caught():
         if code[i] != code[i + 1]:
             swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
             assert normalize_code(swapped) is None
+
+
+def test_every_single_error_and_neighbour_swap_is_caught_for_many_codes():
+    # Exhaustive over positions and symbols for a few hundred random codes: a weaker check
+    # (Luhn mod 32) passes the test above most of the time and fails here.
+    for _ in range(300):
+        code = make_code().replace("-", "")
+        for i in range(len(code) - 1):
+            if code[i] != code[i + 1]:
+                assert normalize_code(code[:i] + code[i + 1] + code[i] + code[i + 2 :]) is None
+        for i in range(len(code)):
+            for other in ALPHABET:
+                if other != code[i]:
+                    assert normalize_code(code[:i] + other + code[i + 1 :]) is None

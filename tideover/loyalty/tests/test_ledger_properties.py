@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from tideover.core.actors import Actor
 from tideover.core.errors import DomainError
 from tideover.loyalty import adjustments
-from tideover.loyalty.audit import Actor
 from tideover.loyalty.expiry import run_expiry
 from tideover.loyalty.members import create_member
 from tideover.loyalty.models import JournalEntry, JournalLine, Member, PointsLot, Reward

@@ -7,35 +7,18 @@ import re
 
 import pytest
 
-from tideover.incidents.tests.test_browser_console import CHROMIUM, CHROMIUM_ARGS, PHONE
-
-
-@pytest.fixture
-def page(monkeypatch, live_server, transactional_db):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-            found = context.new_page()
-            found.set_default_timeout(15_000)
-            yield found
-        finally:
-            browser.close()
-
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_shopper_subscribes_on_the_status_page_confirms_and_gets_the_next_update(
-    live_server, severities, components, smtp, page, settings
+    live_server, severities, components, smtp, phone_page, settings
 ):
     from playwright.sync_api import expect
 
     from tideover.incidents import services as incidents
     from tideover.notifications.outbox import drain
 
+    page = phone_page
     settings.SITE_URL = live_server.url
     incident = incidents.declare_incident(
         title="Card payments failing",

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tideover.incidents.tests.test_browser_console import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tideover.core.tests.browser import PHONE, phone_browser
 
 
 def post_from_another_thread(action) -> None:
@@ -30,9 +30,9 @@ def post_from_another_thread(action) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_phone_without_javascript_reads_status_updates_and_history(
-    live_server, severities, components, monkeypatch
+    live_server, transactional_db, severities, components, monkeypatch
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tideover.core.models import ComponentStatus
     from tideover.incidents import services
@@ -44,32 +44,23 @@ def test_phone_without_javascript_reads_status_updates_and_history(
         components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
         message="Stores keep selling offline.",
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                viewport=PHONE, is_mobile=True, has_touch=True, java_script_enabled=False
-            )
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(f"{live_server.url}/")
-            expect(page.get_by_role("status")).to_have_text("Major Service Outage")
-            expect(page.get_by_text("Stores keep selling offline.")).to_be_visible()
-            # Nothing wider than the phone: no sideways scrolling.
-            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            # A phone shows the last 30 days of bars; today's bar says what happened.
-            bars = page.locator("ul.components > li").first.locator("ol.bars li")
-            assert bars.count() == 90
-            visible = [b for b in bars.all() if b.is_visible()]
-            assert len(visible) == 30
-            assert "worst major outage" in visible[-1].get_attribute("title")
+    with phone_browser(java_script_enabled=False) as page:
+        page.goto(f"{live_server.url}/")
+        expect(page.get_by_role("status")).to_have_text("Major Service Outage")
+        expect(page.get_by_text("Stores keep selling offline.")).to_be_visible()
+        # Nothing wider than the phone: no sideways scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # A phone shows the last 30 days of bars; today's bar says what happened.
+        bars = page.locator("ul.components > li").first.locator("ol.bars li")
+        assert bars.count() == 90
+        visible = [b for b in bars.all() if b.is_visible()]
+        assert len(visible) == 30
+        assert "worst major outage" in visible[-1].get_attribute("title")
 
-            post_from_another_thread(
-                lambda: services.post_public_update(incident, "Registers in the north are back.")
-            )
-            page.reload()
-            expect(page.get_by_text("Registers in the north are back.")).to_be_visible()
-            page.get_by_role("link", name="Registers cannot reach HQ").first.click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Registers cannot reach HQ")
-        finally:
-            browser.close()
+        post_from_another_thread(
+            lambda: services.post_public_update(incident, "Registers in the north are back.")
+        )
+        page.reload()
+        expect(page.get_by_text("Registers in the north are back.")).to_be_visible()
+        page.get_by_role("link", name="Registers cannot reach HQ").first.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Registers cannot reach HQ")
