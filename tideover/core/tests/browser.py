@@ -37,3 +37,32 @@ def phone_browser(**context_options) -> Iterator:
             yield page
         finally:
             browser.close()
+
+
+def outside_the_browser_loop(action):
+    """Run a database action the way another process would: in its own thread, with its own
+    connection, closed afterwards; return its result.
+
+    While Playwright's sync API runs its event loop in the test's thread, Django hands ORM calls
+    made there a context-local connection that nothing closes (PostgreSQL then refuses to drop
+    the test database). Tests call services through this once the page is open."""
+    import threading
+
+    from django.db import connections
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = action()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -2,29 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from tideover.core.tests.browser import PHONE, phone_browser
-
-
-def post_from_another_thread(action) -> None:
-    """Run a change the way the console would: its own thread and database connection.
-
-    Inside Playwright's sync API an event loop is running, so Django would hand this thread a
-    second, context-local connection that nothing closes."""
-    from django.db import connections
-
-    def run():
-        try:
-            action()
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
+from tideover.core.tests.browser import PHONE, outside_the_browser_loop, phone_browser
 
 
 @pytest.mark.browser
@@ -57,7 +37,7 @@ def test_phone_without_javascript_reads_status_updates_and_history(
         assert len(visible) == 30
         assert "worst major outage" in visible[-1].get_attribute("title")
 
-        post_from_another_thread(
+        outside_the_browser_loop(
             lambda: services.post_public_update(incident, "Registers in the north are back.")
         )
         page.reload()
