@@ -229,5 +229,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # One line per task run and per chat post would bury what matters in the worker's output.
+        "django_tasks": {"level": "WARNING"},
+        "django_tasks_db": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
     },
 }

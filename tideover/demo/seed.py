@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from tideover.core.models import Component, Region, Register, StaffProfile, Store
 from tideover.core.roles import Role
@@ -87,11 +89,20 @@ def seed_chain(store_count: int = STORE_COUNT, *, seed: int = 7) -> dict:
 
 
 def seed_components() -> list[Component]:
-    """The five components every retailer's status page shows."""
+    """The five components every retailer's status page shows, in service for a year (so the
+    90-day history has data for every day, the demo's older incidents included)."""
     result = []
+    in_service_since = timezone.now() - timedelta(days=365)
     for position, (name, slug, description) in enumerate(COMPONENTS):
         component, _ = Component.objects.get_or_create(
-            slug=slug, defaults={"name": name, "description": description, "position": position}
+            slug=slug,
+            defaults={
+                "name": name,
+                "description": description,
+                "position": position,
+                "created_at": in_service_since,
+                "updated_at": in_service_since,
+            },
         )
         result.append(component)
     return result

@@ -30,6 +30,10 @@ def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
     assert gaps and max(gaps) <= timedelta(minutes=15)
     assert outage.resolved_at.astimezone(scenario.CHAIN_TZ).strftime("%a %H:%M") == "Sat 16:00"
     assert set(Component.objects.values_list("status", flat=True)) == {ComponentStatus.OPERATIONAL}
+    # In service long enough for the 90-day bars to show the outage and the older incidents.
+    assert not Component.objects.filter(
+        created_at__gt=outage.started_at - timedelta(days=90)
+    ).exists()
     offline_sale = Sale.objects.filter(store__code="S001").order_by("occurred_at").first()
     assert offline_sale.occurred_at < outage.resolved_at < offline_sale.posted_at
     sales = Sale.objects.count()
