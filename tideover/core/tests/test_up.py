@@ -1,0 +1,67 @@
+"""`tideover up` on a fresh data folder: migrates, prints the first login, serves the console and
+the status page, and stops everything it started when it is stopped."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_up_serves_console_and_status_page_and_stops_cleanly(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # its own SQLite in tmp
+    env["TIDEOVER_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tideover",
+            "up",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--web-workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"{base}/healthz") == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert _get(f"{base}/") == 200
+        assert _get(f"{base}/api/v2/summary.json") == 200
+        assert _get(f"{base}/console/") == 200  # urllib follows the redirect to the login page
+        assert (tmp_path / "first-login.txt").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert "First login: admin / " in output and f"{base}/console/" in output
+    leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1 --port {port}"], capture_output=True)
+    assert leftovers.stdout == b"", "the web server outlived `tideover up`"
