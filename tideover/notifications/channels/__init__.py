@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 
@@ -34,25 +35,26 @@ class Rendered:
     headers: dict = field(default_factory=dict)
 
 
-class Transport:
+class Transport(ABC):
     """Base class. ``idempotent``: the provider drops a repeat of the same delivery id, so a
     message whose worker died mid-send may be sent again (see outbox.py)."""
 
     channel: str = ""
     idempotent: bool = False
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 (an optional hook: most channels need no batch setup)
         """Prepare for a batch (e.g. one SMTP connection for many messages)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook, as open)
         """End a batch."""
 
     def rate_limit(self) -> tuple[str, float] | None:
         """(key, messages per second) shared by every worker, or None for no limit."""
         return None
 
+    @abstractmethod
     def send(self, message: Rendered) -> str:
-        raise NotImplementedError
+        """Deliver one message; return the provider's message id or raise DeliveryError."""
 
 
 _REGISTRY: dict[str, type[Transport]] = {}
