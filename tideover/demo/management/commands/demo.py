@@ -15,6 +15,7 @@ from tideover.core.management.commands.up import serve as run_server
 from tideover.core.models import Store
 from tideover.demo import sales as demo_sales
 from tideover.demo import scenario, seed
+from tideover.env import envbool, envfloat, envint, envstr
 from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
@@ -25,19 +26,16 @@ from tideover.notifications.outbox import drain
 def using_sinks(env: dict[str, str]):
     """Point this process (settings) and the web and worker it starts (environment) at the
     local sinks; put both back afterwards."""
-    overrides = {}
-    for name, raw in env.items():
-        if not hasattr(settings, name):
-            continue
-        current = getattr(settings, name)
-        if isinstance(current, bool):
-            overrides[name] = raw.lower() in ("1", "true", "yes", "on")
-        elif isinstance(current, int | float):
-            overrides[name] = type(current)(raw)
-        else:
-            overrides[name] = raw
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
+    # Read back with the settings module's own typed readers, so values parse as they would
+    # at start-up.
+    readers = {bool: envbool, int: envint, float: envfloat}
+    overrides = {
+        name: readers.get(type(getattr(settings, name)), envstr)(name, getattr(settings, name))
+        for name in env
+        if hasattr(settings, name)
+    }
     try:
         with override_settings(**overrides):
             yield
