@@ -1,4 +1,4 @@
-"""The outage scenario of DESIGN.md, replayed at its own clock.
+"""The outage scenario of docs/overview.md, replayed at its own clock.
 
 Saturday 14:00 (chain time): registers in 150 of 200 stores lose HQ. The commander declares a
 SEV1 on in-store checkout, the public hears from us every 15 scenario-minutes, HQ returns at

@@ -1,4 +1,4 @@
-"""The demo chain of DESIGN.md: 4 regions, 200 stores with registers, the components, the
+"""The demo chain of docs/overview.md: 4 regions, 200 stores with registers, the components, the
 severities and one staff login per role. Every function is idempotent and bulk-inserts."""
 
 from __future__ import annotations
