@@ -9,6 +9,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from tideover.core.timestamps import iso_millis
 from tideover.notifications.channels import Rendered
 from tideover.notifications.models import Category, Channel, Notification, OutboxMessage
 
@@ -45,6 +46,13 @@ def unsubscribe_url(token: str) -> str:
 
 def status_url() -> str:
     return settings.SITE_URL + "/"
+
+
+def incident_url(incident) -> str:
+    """The incident's own public page (a drill has none: it links the status page)."""
+    if incident is None or incident.is_drill:
+        return status_url()
+    return settings.SITE_URL + reverse("statuspage:incident", args=[incident.pk])
 
 
 def _prefix(notification: Notification) -> str:
@@ -119,12 +127,12 @@ def webhook_payload(notification: Notification, ident: str, unsubscribe: str, in
     payload = {
         "id": ident,
         "event": notification.event,
-        "at": notification.at.isoformat(),
+        "at": iso_millis(notification.at),
         "incident": {
             "id": incident.pk if incident else None,
             "title": notification.title,
             "status": notification.headline,
-            "url": status_url(),
+            "url": incident_url(incident),
         },
         "update": notification.body,
         "components": notification.components,

@@ -13,12 +13,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from tideover.core.models import Component
+from tideover.core.timestamps import iso_millis as _time
 from tideover.statuspage import snapshot
 from tideover.statuspage.snapshot import IncidentView, UpdateView
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def page_json(updated_at: datetime) -> dict:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils import feedgenerator
+from django.utils.html import escape
 
 from tideover.incidents.models import IncidentKind, IncidentState, PublicUpdate
 from tideover.statuspage.snapshot import RECENT_LIMIT
@@ -44,7 +45,9 @@ def build(kind: str) -> bytes:
         feed.add_item(
             title=f"{incident.title} — {IncidentState(update.state).label}",
             link=link,
-            description=update.body,
+            # Atom declares the summary type="html" and RSS readers treat a description as
+            # HTML, so the plain-text body is escaped as HTML (the writer then escapes it as XML).
+            description=escape(update.body),
             pubdate=update.posted_at,
             updateddate=update.posted_at,
             unique_id=f"{site}/incidents/{incident.pk}/updates/{update.pk}",

@@ -1,5 +1,7 @@
 """Each transport against a real server on loopback."""
 
+from datetime import datetime
+
 import pytest
 
 from tideover.core.http import DELIVERY_HEADER
@@ -64,6 +66,19 @@ def test_webhook_is_signed_and_the_receiver_verifies_it(incident, http_sink, mak
     assert hook["json"]["unsubscribe_url"].startswith("http://testserver/unsubscribe/")
     assert hook["delivery"].startswith("tdo_")
     assert http_sink.refused == []
+
+
+def test_webhook_links_the_incidents_own_page_with_a_strict_timestamp(
+    incident, http_sink, make_subscriber
+):
+    make_subscriber(channel="webhook", address=f"{http_sink.url}/hook/a", secret="s3cret")
+    http_sink.secrets["/hook/a"] = "s3cret"
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [hook] = http_sink.webhooks
+    assert hook["json"]["incident"]["url"] == f"http://testserver/incidents/{incident.pk}"
+    datetime.strptime(hook["json"]["at"], "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 def test_webhook_with_a_wrong_secret_is_refused_and_not_retried(

@@ -1,5 +1,8 @@
 """The JSON documents match the field names of Atlassian Statuspage's public v2 API."""
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tideover.core.models import Component, ComponentStatus
@@ -17,6 +20,7 @@ COMPONENT_FIELDS = {
     "showcase",
     "group_id",
     "page_id",
+    "start_date",
     "group",
     "only_show_if_degraded",
 }
@@ -45,6 +49,27 @@ UPDATE_FIELDS = {
     "display_at",
     "affected_components",
 }
+
+
+MAINTENANCE_FIELDS = INCIDENT_FIELDS | {"scheduled_for", "scheduled_until"}
+# Every document of the public API and the keys it holds (Statuspage's v2 reference).
+DOCUMENT_KEYS = {
+    "summary.json": {"page", "components", "incidents", "scheduled_maintenances", "status"},
+    "status.json": {"page", "status"},
+    "components.json": {"page", "components"},
+    "incidents.json": {"page", "incidents"},
+    "incidents/unresolved.json": {"page", "incidents"},
+    "scheduled-maintenances.json": {"page", "scheduled_maintenances"},
+    "scheduled-maintenances/upcoming.json": {"page", "scheduled_maintenances"},
+    "scheduled-maintenances/active.json": {"page", "scheduled_maintenances"},
+}
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
+TIME_KEYS = {"scheduled_for", "scheduled_until"}
+ONE_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def parse(value):
+    return datetime.strptime(value, TIME_FORMAT)
 
 
 def get_json(client, path):
@@ -89,8 +114,12 @@ def test_summary_json_matches_statuspage_shape(client, outage, maintenance):
     ]
     (window,) = summary["scheduled_maintenances"]
     assert window["status"] == "scheduled" and window["impact"] == "maintenance"
-    assert window["scheduled_for"] == maintenance.scheduled_for.isoformat()
-    assert window["scheduled_until"] == maintenance.scheduled_until.isoformat()
+    assert parse(window["scheduled_for"]) == maintenance.scheduled_for.replace(
+        microsecond=maintenance.scheduled_for.microsecond // 1000 * 1000
+    )
+    assert parse(window["scheduled_until"]) == maintenance.scheduled_until.replace(
+        microsecond=maintenance.scheduled_until.microsecond // 1000 * 1000
+    )
 
 
 @pytest.mark.django_db
@@ -168,3 +197,85 @@ def test_json_documents_take_a_bounded_number_of_queries(
         )
     with django_assert_max_num_queries(12):
         assert client.get("/api/v2/summary.json").status_code == 200
+
+
+def _walk(value, path="$"):
+    """Every (path, key, value) pair in a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key, item
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _walk(item, f"{path}[{n}]")
+
+
+@pytest.mark.django_db
+def test_every_timestamp_of_every_document_has_milliseconds_and_an_offset(
+    client, severities, components
+):
+    # Whole seconds are the case a plain isoformat() writes without a fraction.
+    whole = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
+    incident = services.declare_incident(
+        title="Card terminals offline",
+        severity=severities["SEV2"],
+        components={components["card-payments"]: ComponentStatus.PARTIAL_OUTAGE},
+        message="Investigating.",
+        at=whole,
+    )
+    services.post_public_update(
+        incident, "Fix applied.", state="monitoring", at=whole + timedelta(minutes=5)
+    )
+    services.resolve_incident(incident, "Resolved.", at=whole + timedelta(minutes=30))
+    services.declare_incident(
+        title="Web shop slow", severity=severities["SEV3"], message="Looking."
+    )
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    services.schedule_maintenance(
+        title="Loyalty upgrade",
+        scheduled_for=start,
+        scheduled_until=start + timedelta(hours=2),
+        components=[components["loyalty"]],
+        message="Points will post late.",
+    )
+    checked = 0
+    for name, keys in DOCUMENT_KEYS.items():
+        document = get_json(client, name)
+        assert set(document) == keys, name
+        for path, key, value in _walk(document):
+            if (key.endswith("_at") or key in TIME_KEYS) and value is not None:
+                parsed = parse(value)
+                assert parsed.utcoffset() is not None, (name, path, key, value)
+                assert ONE_FORM.fullmatch(value), (name, path, key, value)
+                checked += 1
+    assert checked > 50
+    resolved = next(
+        i for i in get_json(client, "incidents.json")["incidents"] if i["id"] == str(incident.pk)
+    )
+    assert resolved["created_at"] == "2026-12-04T07:00:00.000Z"
+    assert resolved["resolved_at"] == "2026-12-04T07:30:00.000Z"
+    window = get_json(client, "scheduled-maintenances.json")["scheduled_maintenances"][0]
+    assert set(window) >= MAINTENANCE_FIELDS
+    assert parse(window["scheduled_for"]) == start
+    assert window["started_at"].endswith("Z")
+
+
+@pytest.mark.django_db
+def test_each_document_holds_the_statuspage_fields_at_every_level(client, outage, maintenance):
+    expected = {
+        "page": PAGE_FIELDS,
+        "components": COMPONENT_FIELDS,
+        "incidents": INCIDENT_FIELDS,
+        "scheduled_maintenances": MAINTENANCE_FIELDS,
+        "incident_updates": UPDATE_FIELDS,
+        "status": {"indicator", "description"},
+    }
+    seen = set()
+    for name in DOCUMENT_KEYS:
+        for path, key, value in _walk(get_json(client, name)):
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if key in expected and isinstance(item, dict):
+                    assert set(item) >= expected[key], (name, path, key)
+                    seen.add(key)
+    assert seen == set(expected)

@@ -1,5 +1,8 @@
 """Atom and RSS feeds, read back with feedparser as a feed reader would."""
 
+import html
+from xml.etree import ElementTree
+
 import feedparser
 import pytest
 
@@ -44,3 +47,19 @@ def test_rss_feed_parses_and_follows_new_updates(
 def test_history_feed_aliases_serve_the_same_feed(client, outage):
     assert client.get("/history.atom").content == client.get("/feed.atom").content
     assert client.get("/history.rss").content == client.get("/feed.rss").content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "tag"), [("atom", "{http://www.w3.org/2005/Atom}summary"), ("rss", "description")]
+)
+def test_feed_summary_is_escaped_for_the_html_type_it_declares(client, severities, kind, tag):
+    body = 'Tills show <ERROR 5> & card readers say "retry"; use <b>cash</b>.'
+    services.declare_incident(title="Tills", severity=severities["SEV3"], message=body)
+    root = ElementTree.fromstring(client.get(f"/feed.{kind}").content)
+    summary = next(e for e in root.iter(tag) if "Tills" in (e.text or ""))
+    if kind == "atom":
+        assert summary.get("type") == "html"
+    # The declared type is HTML: no markup of the body takes effect, and it reads back exactly.
+    assert "<" not in summary.text
+    assert html.unescape(summary.text) == body
