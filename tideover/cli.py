@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "demo",
         "Seed the demo chain (200 stores, 50,000 members) and replay the outage scenario",
     ),
+    "scenario": (
+        "scenario",
+        "Replay an outage from a scenario file and print its scorecard (run FILE, check FILE)",
+    ),
     "worker": ("worker", "Run background jobs: message delivery, reminders, maintenance, expiry"),
     "export-status": (
         "export_status",

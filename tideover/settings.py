@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tideover.sales",
     "tideover.loyalty",
     "tideover.demo",
+    "tideover.scenarios",
 ]
 
 MIDDLEWARE = [

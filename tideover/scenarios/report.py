@@ -1,0 +1,60 @@
+"""The scorecard as a person reads it in a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _money(cents: int | None) -> str:
+    return "—" if cents is None else f"${cents / 100:,.2f}"
+
+
+def _min(value: float | None) -> str:
+    return "—" if value is None else f"{value:g} min"
+
+
+def rows(card: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs in the order a retailer asks about them."""
+    inc, sales = card["incident"], card["sales"]
+    result = [
+        ("Time to detect", _min(inc["time_to_detect_min"])),
+        ("Time to declare", _min(inc["time_to_declare_min"])),
+        ("Time to first public update", _min(inc["time_to_first_public_update_min"])),
+        ("Time to resolve", _min(inc["time_to_resolve_min"])),
+        ("Public updates", f"{inc['public_updates']}"),
+        ("Cadence misses", f"{inc['cadence_misses']}"),
+        ("Sales accepted at the tills", f"{sales['accepted']:,}"),
+        ("… of them queued offline", f"{sales['accepted_offline']:,}"),
+        ("Sales posted at HQ", f"{sales['posted']:,}"),
+        ("Sales lost", f"{sales['lost']:,}"),
+        ("Sales posted twice", f"{sales['doubled']:,}"),
+        ("Card exposure at its peak", _money(card.get("peak_card_exposure_cents"))),
+    ]
+    for label, key in (
+        ("Customers affected", "affected"),
+        ("Customers captured", "captured"),
+        ("Reached within 1 h of resolution", "reached_within_1h"),
+        ("Offers redeemed", "redeemed"),
+    ):
+        if key in card.get("recovery", {}):
+            result.append((label, f"{card['recovery'][key]:,}"))
+    recovery = card.get("recovery", {})
+    if "redemption_rate" in recovery:
+        result.append(("Redemption rate", f"{recovery['redemption_rate']:.1%}"))
+    if "revenue_cents" in recovery:
+        result.append(("Revenue of redeeming sales", _money(recovery["revenue_cents"])))
+    if "cost_cents" in recovery:
+        result.append(("Goodwill cost", _money(recovery["cost_cents"])))
+    if card.get("postmortem"):
+        result.append(("Postmortem", card["postmortem"]))
+    return result
+
+
+def print_scorecard(console: Console, card: dict) -> None:
+    table = Table(title=f"Scorecard: {card['incident']['title']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for label, value in rows(card):
+        table.add_row(label, value)
+    console.print(table)

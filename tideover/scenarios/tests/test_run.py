@@ -1,0 +1,105 @@
+"""Replaying a scenario through the real parts, and the scorecard computed from the records."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from tideover.incidents.models import IncidentState
+from tideover.sales.models import Sale
+from tideover.scenarios.loader import parse_scenario
+from tideover.scenarios.runner import ScenarioRunner, prepare_chain, start_time
+
+SMALL = """\
+scenario: 1
+name: Registers lose HQ in a small chain
+start: {weekday: saturday, time: "14:00"}
+chain: {stores: 8, members: 200}
+traffic: {sales_per_store_hour: 20}
+failures:
+  - {kind: registers_lose_hq, component: in-store-checkout, stores: {share: 0.5}, until: 1h}
+staff:
+  title: Registers in some stores cannot reach HQ
+  first_update: Registers in some stores cannot reach HQ; stores keep selling.
+  resolution: Every store is connected again and every sale has arrived.
+  declare_at_latest: 5m
+  update_every: 15m
+"""
+
+
+@pytest.fixture
+def small_run(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(SMALL)
+    prepare_chain(scenario)
+    runner = ScenarioRunner(scenario)
+    return runner, runner.run()
+
+
+def test_every_sale_the_tills_accepted_posts_once(small_run):
+    runner, card = small_run
+    sales = card["sales"]
+    assert sales["accepted"] > 100
+    assert sales["posted"] == sales["accepted"]
+    assert sales["lost"] == 0 and sales["doubled"] == 0
+    assert 0 < sales["accepted_offline"] < sales["accepted"]
+    assert Sale.objects.count() == sales["accepted"]
+
+
+def test_offline_sales_keep_the_time_they_happened(small_run):
+    runner, _ = small_run
+    start = runner.state.start
+    offline = Sale.objects.filter(sale_id__in=runner.state.accepted_offline)
+    assert offline.exists()
+    assert all(start <= s.occurred_at < start + timedelta(hours=1) for s in offline)
+
+
+def test_public_hears_on_cadence_and_incident_is_resolved(small_run):
+    runner, card = small_run
+    incident = runner.state.incident
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.RESOLVED
+    assert card["incident"]["cadence_misses"] == 0
+    assert card["incident"]["time_to_declare_min"] == 5
+    # declared at 5 min, updates every 15 until resolved at 62 min
+    assert card["incident"]["public_updates"] >= 5
+
+
+def test_card_exposure_peak_counts_only_cards_held_offline(small_run):
+    _, card = small_run
+    assert card["peak_card_exposure_cents"] > 0
+
+
+def test_cadence_misses_count_each_silent_gap(small_run, severities):
+    from tideover.incidents import services
+    from tideover.scenarios.scorecard import cadence_misses
+
+    start = datetime(2026, 11, 7, 20, 0, tzinfo=UTC)
+    incident = services.declare_incident(
+        title="Gaps", severity=severities["SEV1"], all_stores=True, message="First.", at=start
+    )
+    services.post_public_update(incident, "Second, on time.", at=start + timedelta(minutes=14))
+    services.post_public_update(incident, "Third, late.", at=start + timedelta(minutes=40))
+    services.resolve_incident(incident, "Done.", at=start + timedelta(minutes=50))
+    assert cadence_misses(incident) == 1
+
+
+def test_scenario_command_writes_the_report(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    report = tmp_path / "card.json"
+    call_command("scenario", "run", str(path), "--report", str(report))
+    import json
+
+    card = json.loads(report.read_text())
+    assert card["sales"]["lost"] == 0
+    assert card["scenario"]["name"] == "Registers lose HQ in a small chain"
+
+
+def test_start_is_the_latest_such_weekday_at_least_a_day_ago():
+    scenario = parse_scenario(SMALL)
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # a Sunday
+    start = start_time(scenario, now)
+    assert start.weekday() == 5 and start.hour == 14
+    assert timedelta(days=1) <= now - start < timedelta(days=8)

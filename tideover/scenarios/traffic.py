@@ -1,0 +1,168 @@
+"""Shoppers at the tills during a scenario: sales made per store and quarter hour, each shaped
+by whatever is broken in that store at that moment.
+
+A sale is made at the register (its id and ``occurred_at`` are the register's); the scenario's
+failures decide whether the store's agent forwards it at once or holds it until service returns,
+and whether a card is authorised, taken offline or declined. What the registers were told
+("accepted") is kept as the register's own record, so the scorecard can compare it with HQ.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tideover.scenarios.schema import Failure, FailureKind, Scenario, Traffic
+
+CATALOG = [  # sku, unit price in cents
+    ("MILK-1G", 389),
+    ("BREAD-WW", 429),
+    ("EGGS-12", 499),
+    ("COFFEE-12OZ", 1099),
+    ("APPLES-3LB", 599),
+    ("TOWELS-6", 1299),
+    ("DETERGENT", 1499),
+    ("CHICKEN-2LB", 899),
+    ("RICE-5LB", 749),
+    ("HEADPHONES", 2999),
+    ("TSHIRT", 1499),
+    ("BATTERIES-8", 1199),
+]
+BLOCK = timedelta(minutes=15)
+
+
+@dataclass
+class StoreSale:
+    store_code: str
+    payload: dict
+    post_at: datetime  # when HQ hears of it
+    offline: bool  # queued at the store while HQ (or loyalty posting) was unreachable
+    card_offline_cents: int = 0
+
+
+@dataclass
+class Tills:
+    """Every sale of the scenario, made up front from the scenario's seed (reproducible)."""
+
+    sales: list[StoreSale] = field(default_factory=list)
+
+    def due(self, until: datetime) -> list[StoreSale]:
+        """Sales HQ hears of by ``until`` (in order), removed from the waiting list."""
+        ready = [s for s in self.sales if s.post_at <= until]
+        self.sales = [s for s in self.sales if s.post_at > until]
+        return ready
+
+
+def active(failures: list[Failure], affected: dict[int, set[str]], store: str, offset: timedelta):
+    """The failures hitting ``store`` at ``offset`` from the start."""
+    return [f for i, f in enumerate(failures) if f.at <= offset < f.until and store in affected[i]]
+
+
+def _basket(rng: random.Random) -> list[dict]:
+    return [
+        {"sku": sku, "quantity": rng.randint(1, 3), "unit_price_cents": price}
+        for sku, price in rng.sample(CATALOG, rng.randint(1, 3))
+    ]
+
+
+def _factor(traffic: Traffic, local: datetime) -> float:
+    return traffic.hourly_factor.get(local.hour, 1.0)
+
+
+def make_sales(
+    scenario: Scenario,
+    *,
+    start: datetime,
+    stores: list[tuple[str, list[str], object]],  # code, register codes, tzinfo
+    affected: dict[int, set[str]],
+    member_ids: list[str],
+) -> Tills:
+    """Make the day's sales for ``stores`` from the start until half an hour after service
+    returns, each with its fate under the failures active at its store and minute."""
+    rng = random.Random(scenario.seed)
+    traffic = scenario.traffic
+    end = scenario.returns_after + timedelta(minutes=30)
+    tills = Tills()
+    blocks = int(end / BLOCK) + 1
+    for code, registers, tz in stores:
+        for block in range(blocks):
+            begin = block * BLOCK
+            per_block = (
+                traffic.sales_per_store_hour / 4 * _factor(traffic, (start + begin).astimezone(tz))
+            )
+            count = int(per_block) + (1 if rng.random() < per_block % 1 else 0)
+            for n in range(count):
+                offset = begin + timedelta(seconds=rng.randint(0, int(BLOCK.total_seconds()) - 1))
+                tills.sales.append(
+                    _sale(
+                        scenario,
+                        rng,
+                        code,
+                        registers,
+                        start,
+                        offset,
+                        block,
+                        n,
+                        affected,
+                        member_ids,
+                    )
+                )
+    tills.sales.sort(key=lambda s: (s.post_at, s.payload["occurred_at"]))
+    return tills
+
+
+def _sale(
+    scenario, rng, code, registers, start, offset, block, n, affected, member_ids
+) -> StoreSale:
+    traffic = scenario.traffic
+    lines = _basket(rng)
+    total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
+    occurred = start + offset
+    post_at = start + (offset // BLOCK + 1) * BLOCK  # agents online forward as they go
+    hits = active(scenario.failures, affected, code, offset)
+    kinds = {f.kind for f in hits}
+    status, tender = "completed", ("card" if rng.random() < traffic.card_share else "cash")
+    offline = False
+    card_offline = 0
+    for failure in hits:
+        if failure.kind in (FailureKind.REGISTERS_LOSE_HQ, FailureKind.LOYALTY_POSTING_DELAYED):
+            offline = True
+            post_at = max(post_at, start + failure.until + timedelta(seconds=30))
+    if tender == "card" and (
+        FailureKind.CARD_PROCESSOR_DOWN in kinds or FailureKind.REGISTERS_LOSE_HQ in kinds
+    ):
+        share = max(f.decline_share for f in hits)
+        if rng.random() < share:
+            status = "declined"
+        else:
+            tender, card_offline = "card_offline", total
+    sale = {
+        "sale_id": f"{code}-{occurred:%Y%m%d}-{block:03d}-{n:04d}",
+        "store": code,
+        "register": rng.choice(registers),
+        "occurred_at": occurred.isoformat(),
+        "status": status,
+        "lines": lines,
+        "tenders": [{"kind": tender, "amount_cents": total}],
+    }
+    if member_ids and rng.random() < traffic.member_share:
+        sale["member_id"] = rng.choice(member_ids)
+    return StoreSale(code, sale, post_at, offline, card_offline)
+
+
+def peak_card_exposure(sales: list[StoreSale]) -> int:
+    """The most card money held unauthorised across the chain at any moment: card sales taken
+    offline count from when they were made until HQ heard of them."""
+    moves = []
+    for sale in sales:
+        if sale.card_offline_cents:
+            moves.append(
+                (datetime.fromisoformat(sale.payload["occurred_at"]), sale.card_offline_cents)
+            )
+            moves.append((sale.post_at, -sale.card_offline_cents))
+    peak = held = 0
+    for _, amount in sorted(moves, key=lambda move: (move[0], move[1])):
+        held += amount
+        peak = max(peak, held)
+    return peak
