@@ -19,7 +19,7 @@ from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
 from tideover.core.roles import Capability, has_capability, sees_all_stores
-from tideover.incidents import services
+from tideover.incidents import panels, services
 from tideover.incidents.forms import (
     ComponentStatusForm,
     DeclareForm,
@@ -246,6 +246,7 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
                 "open_for": duration_text(now - (incident.started_at or incident.declared_at)),
             },
             "status_choices": ComponentStatus.choices,
+            "panels": panels.panels_for(request, incident),
         }
     )
     return render(request, "incidents/detail.html", context, status=status)

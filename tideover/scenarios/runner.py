@@ -24,6 +24,7 @@ from tideover.core.services import create_api_token
 from tideover.incidents import services as incidents
 from tideover.incidents.models import Incident, Severity
 from tideover.scenarios import scorecard
+from tideover.scenarios.models import ScenarioRun
 from tideover.scenarios.schema import Scenario, StoreSelection
 from tideover.scenarios.traffic import StoreSale, Tills, make_sales, peak_card_exposure
 
@@ -139,8 +140,10 @@ class ScenarioRunner:
         *,
         now: datetime | None = None,
         tick: Callable[[str, int, int], None] | None = None,
+        source: str = "",
     ):
         self.scenario = scenario
+        self.source = source
         self.state = RunState(start=start_time(scenario, now))
         self.tick = tick or (lambda label, done, total: None)
         self.poster = SalesPoster()
@@ -280,7 +283,11 @@ class ScenarioRunner:
                     self._maybe_update(at, offset)
             self.tick(f"{at.astimezone(zone):%a %H:%M}", minute, total)
         self._post_due(tills, state.start + timedelta(days=2))
-        return self.scorecard()
+        card = self.scorecard()
+        ScenarioRun.objects.create(
+            name=scenario.name, file=self.source, incident=state.incident, scorecard=card
+        )
+        return card
 
     def scorecard(self) -> dict:
         state = self.state

@@ -103,3 +103,13 @@ def test_start_is_the_latest_such_weekday_at_least_a_day_ago():
     start = start_time(scenario, now)
     assert start.weekday() == 5 and start.hour == 14
     assert timedelta(days=1) <= now - start < timedelta(days=8)
+
+
+def test_scorecard_is_shown_on_the_incident_it_produced(small_run, client):
+    runner, card = small_run
+    client.force_login(runner.commander)  # the seeded chain's commander
+    page = client.get(f"/console/incidents/{runner.state.incident.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Scorecard" in text and "Sales lost" in text
+    assert f"{card['sales']['accepted']:,}" in text

@@ -67,7 +67,7 @@ class Command(BaseCommand):
                     if wait > 0:
                         time.sleep(wait)
 
-            card = ScenarioRunner(scenario, tick=tick).run()
+            card = ScenarioRunner(scenario, tick=tick, source=str(file)).run()
         card["scenario"] = {"name": scenario.name, "file": str(file)}
         print_scorecard(console, card)
         if report:
