@@ -141,6 +141,7 @@ class Traffic(Strict):
     """Shoppers at the tills: sales per store and hour, the mix, and the busy hours."""
 
     sales_per_store_hour: int = Field(24, ge=0, le=2000)
+    web_orders_per_hour: int = Field(0, ge=0, le=100_000)
     member_share: Share = 0.6
     card_share: Share = 0.6
     return_share: Share = 0.01

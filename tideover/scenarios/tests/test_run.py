@@ -113,3 +113,36 @@ def test_scorecard_is_shown_on_the_incident_it_produced(small_run, client):
     text = page.content.decode()
     assert "Scorecard" in text and "Sales lost" in text
     assert f"{card['sales']['accepted']:,}" in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "saturday-registers.yaml",
+        "card-processor-evening.yaml",
+        "web-checkout-half-day.yaml",
+        "loyalty-stuck-before-deadline.yaml",
+    ],
+)
+def test_shipped_scenario_keeps_every_promise_at_small_size(name, db, settings, tmp_path):
+    """Each shipped scenario, shrunk to a few stores: nothing lost or doubled, cadence kept."""
+    from pathlib import Path
+
+    from tideover.scenarios.loader import load_scenario
+
+    settings.DATA_DIR = tmp_path
+    scenario = load_scenario(Path(__file__).resolve().parents[3] / "scenarios" / name)
+    scenario = scenario.model_copy(
+        update={
+            "chain": scenario.chain.model_copy(update={"stores": 6, "members": 200}),
+            "traffic": scenario.traffic.model_copy(
+                update={"sales_per_store_hour": 4, "web_orders_per_hour": 30}
+            ),
+        }
+    )
+    prepare_chain(scenario)
+    card = ScenarioRunner(scenario).run()
+    assert card["sales"]["accepted"] > 0
+    assert card["sales"]["lost"] == 0 and card["sales"]["doubled"] == 0
+    assert card["incident"]["cadence_misses"] == 0
+    assert card["incident"]["time_to_resolve_min"] is not None
