@@ -63,7 +63,12 @@ def build_api() -> NinjaAPI:
     api.add_router("/components", components_router)
     api.add_router("/incidents", incidents_router)
     api.add_router("/maintenance", maintenance_router)
-    for module in ("tideover.sales.api", "tideover.loyalty.api", "tideover.notifications.api"):
+    for module in (
+        "tideover.sales.api",
+        "tideover.loyalty.api",
+        "tideover.notifications.api",
+        "tideover.storelink.api",
+    ):
         _add_optional_router(api, module)
     return api
 

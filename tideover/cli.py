@@ -33,9 +33,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "createstaff",
         "Make a staff login with a role, e.g. --role incident_commander",
     ),
+    "agent": ("", "The store agent: 'tideover agent run|status|sync' (runs at each store)"),
+    "simulate": ("", "Drive store agents with realistic sales: 'tideover simulate registers'"),
     "migrate": ("migrate", "Create or update the database tables"),
     "manage": ("", "Any Django management command, e.g. 'tideover manage shell'"),
 }
+
+# Commands that are not Django management commands: module with main(argv).
+STANDALONE = {"agent": "tideover.agent.cli", "simulate": "tideover.agent.simulate"}
 
 
 def usage() -> str:
@@ -65,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"tideover: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    if name in STANDALONE:
+        # The store agent runs on a store's box without HQ's Django: never set it up here.
+        import importlib
+
+        return importlib.import_module(STANDALONE[name]).main(rest) or 0
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
     from django.core.management import ManagementUtility
 

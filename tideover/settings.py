@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tideover.notifications",
     "tideover.sales",
     "tideover.loyalty",
+    "tideover.storelink",
     "tideover.demo",
     "tideover.scenarios",
 ]
@@ -176,6 +177,15 @@ LOYALTY_POINTS_VALID_MONTHS = envint("LOYALTY_POINTS_VALID_MONTHS", 12)
 LOYALTY_EXPIRY_REMINDER_DAYS = envint("LOYALTY_EXPIRY_REMINDER_DAYS", 30)
 LOYALTY_ADJUSTMENT_APPROVAL_POINTS = envint("LOYALTY_ADJUSTMENT_APPROVAL_POINTS", 1000)
 LOYALTY_ADJUSTMENT_WINDOW_HOURS = envint("LOYALTY_ADJUSTMENT_WINDOW_HOURS", 24)
+
+# --- store agents (docs/agent.md) -----------------------------------------------------------
+STORELINK_OFFLINE_AFTER_SECONDS = envint("STORELINK_OFFLINE_AFTER_SECONDS", 30)
+STORELINK_SILENT_AFTER_SECONDS = envint("STORELINK_SILENT_AFTER_SECONDS", 900)
+STORELINK_DRAINING_AFTER_SECONDS = envint("STORELINK_DRAINING_AFTER_SECONDS", 60)
+STORELINK_CARD_PER_SALE_CENTS = envint("STORELINK_CARD_PER_SALE_CENTS", 20_000)
+STORELINK_CARD_TOTAL_CENTS = envint("STORELINK_CARD_TOTAL_CENTS", 500_000)
+STORELINK_CARD_MAX_COUNT = envint("STORELINK_CARD_MAX_COUNT", 100)
+STORELINK_CARD_MAX_AGE_MINUTES = envint("STORELINK_CARD_MAX_AGE_MINUTES", 240)
 
 # --- e-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

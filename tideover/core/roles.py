@@ -39,6 +39,8 @@ class Capability(models.TextChoices):
     VIEW_SALES = "view_sales", "See sales, ingest results and conflicts"
     MANAGE_GOODWILL = "manage_goodwill", "Set goodwill policy and send campaigns"
     MANAGE_TOKENS = "manage_tokens", "Create and revoke API tokens"
+    VIEW_STORE_LINKS = "view_store_links", "See stores' link to HQ (own store for managers)"
+    MANAGE_CARD_POLICY = "manage_card_policy", "Set the offline card limits of stores and regions"
 
 
 _ALL_STAFF = {
@@ -82,6 +84,15 @@ ROLE_CAPABILITIES: dict[Capability, set[Role]] = {
     },
     Capability.MANAGE_GOODWILL: {Role.CX_MANAGER, Role.ADMINISTRATOR},
     Capability.MANAGE_TOKENS: {Role.ADMINISTRATOR},
+    Capability.VIEW_STORE_LINKS: {
+        Role.STORE_MANAGER,
+        Role.INCIDENT_COMMANDER,
+        Role.COMMS,
+        Role.CUSTOMER_SERVICE,
+        Role.CX_MANAGER,
+        Role.ADMINISTRATOR,
+    },
+    Capability.MANAGE_CARD_POLICY: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
 }
 
 # Store associates and managers only ever see their own store.

@@ -1,29 +1,53 @@
-"""The shape of a sale as registers and store agents send it, and of each sale's result."""
+"""The shape of a sale as registers and store agents send it, and of each sale's result.
+
+The one definition for HQ and the store agent (``tideover.agent``), which imports it without
+Django: so nothing here imports Django. The occurred_at bounds read HQ's settings when Django is
+configured and the documented defaults otherwise (the agent's process).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from django.conf import settings
-from django.utils import timezone
 from pydantic import BaseModel as Schema
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+# The defaults of SALES_FUTURE_TOLERANCE_SECONDS and SALES_MAX_AGE_DAYS (docs/configuration.md).
+DEFAULT_FUTURE_TOLERANCE_SECONDS = 300
+DEFAULT_MAX_AGE_DAYS = 400
+
+
+def _bounds() -> tuple[int, int]:
+    """(future tolerance in seconds, max age in days): HQ's settings, else the defaults."""
+    conf = sys.modules.get("django.conf")
+    if conf is not None and conf.settings.configured:
+        return conf.settings.SALES_FUTURE_TOLERANCE_SECONDS, conf.settings.SALES_MAX_AGE_DAYS
+    return DEFAULT_FUTURE_TOLERANCE_SECONDS, DEFAULT_MAX_AGE_DAYS
+
+
+def content_hash(sale: SaleIn) -> str:
+    """A fingerprint of what the till sent, to tell a resend (same) from a clash (different)."""
+    # Fields serialise in their declared order and occurred_at is already UTC (SaleIn), so the
+    # same sale always gives the same bytes however the till formatted it.
+    return hashlib.sha256(sale.model_dump_json().encode()).hexdigest()
 
 
 def _within_bounds(value: datetime) -> datetime:
     """A sale happened in the recent past: a date far off is a till clock or a typo, and
     would earn points (or deadlines) that never were."""
-    now = timezone.now()
-    ahead = timedelta(seconds=max(0, settings.SALES_FUTURE_TOLERANCE_SECONDS))
+    now = datetime.now(UTC)
+    tolerance, max_age_days = _bounds()
+    ahead = timedelta(seconds=max(0, tolerance))
     if value > now + ahead:
         raise ValueError(
             f"is in the future (more than {int(ahead.total_seconds())} s after HQ's clock, "
             f"{now:%Y-%m-%dT%H:%M:%SZ}); check the register's clock and send it again"
         )
-    max_age = timedelta(days=max(1, settings.SALES_MAX_AGE_DAYS))
+    max_age = timedelta(days=max(1, max_age_days))
     if value < now - max_age:
         raise ValueError(
             f"is more than {max_age.days} days ago; sales that old are not posted, "

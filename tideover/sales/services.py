@@ -7,7 +7,6 @@ batch in bulk through ``hooks``), while each sale still gets its exact result.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from tideover.sales.models import (
     SaleStatus,
     SaleTender,
 )
-from tideover.sales.schemas import SaleIn
+from tideover.sales.schemas import SaleIn, content_hash
 
 POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
 
@@ -49,13 +48,6 @@ class SaleResult:
 
 def max_batch() -> int:
     return getattr(settings, "SALES_MAX_BATCH", 1000)
-
-
-def content_hash(sale: SaleIn) -> str:
-    """A fingerprint of what the till sent, to tell a resend (same) from a clash (different)."""
-    # Fields serialise in their declared order and occurred_at is already UTC (SaleIn), so the
-    # same sale always gives the same bytes however the till formatted it.
-    return hashlib.sha256(sale.model_dump_json().encode()).hexdigest()
 
 
 def _describe(exc: ValidationError) -> str:

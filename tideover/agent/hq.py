@@ -1,0 +1,93 @@
+"""The agent's one HTTP client to HQ: timeouts, the store token and what counts as "HQ down".
+
+Uses httpx, as HQ's outbound HTTP does, with its own small settings (the agent has no Django).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from tideover.agent import VERSION
+
+
+class HQUnavailable(Exception):
+    """HQ did not answer usefully (no connection, timeout, 5xx, or it refused the token)."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class HQClient:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0, transport=None):
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "User-Agent": f"Tideover-Agent/{VERSION}",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            trust_env=False,  # a store box's proxy variables must not reroute HQ traffic
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
+        if response.status_code in (401, 403):
+            raise HQUnavailable(
+                f"HQ refused the agent's token ({response.status_code}): {_detail(response)}",
+                status=response.status_code,
+            )
+        return response
+
+    def post_batch(self, payloads: list[str]) -> httpx.Response:
+        """Send stored sales as they are (JSON text each), in one ``sales:batch`` request."""
+        body = '{"sales":[' + ",".join(payloads) + "]}"
+        return self._call(
+            "POST",
+            "/sales:batch",
+            content=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def heartbeat(self, body: dict) -> dict:
+        response = self._call("POST", "/storelink/heartbeats", json=body)
+        if response.status_code != 200:
+            raise HQUnavailable(
+                f"HQ refused the heartbeat ({response.status_code}): {_detail(response)}",
+                status=response.status_code,
+            )
+        return response.json()
+
+    def register(self, body: dict) -> dict:
+        response = self._call("POST", "/storelink/agents", json=body)
+        if response.status_code != 200:
+            raise HQUnavailable(
+                f"HQ refused the registration ({response.status_code}): {_detail(response)}",
+                status=response.status_code,
+            )
+        return response.json()
+
+    def balance(self, member_id: str) -> dict | None:
+        """HQ's balance of a member, or None when HQ does not know them."""
+        response = self._call("GET", f"/loyalty/members/{member_id}/balance")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
+        return response.json()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", ""))[:200]
+    except ValueError:
+        return response.text[:200]

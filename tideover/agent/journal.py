@@ -1,0 +1,314 @@
+"""The agent's durable queue: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+Protocol (what a crash leaves behind):
+
+1. **Accept**: the sale is inserted and the transaction committed (WAL fsync'd) *before* the
+   register hears "accepted". A SIGKILL or power cut after the answer finds the sale on disk,
+   ``queued``. One before the commit leaves nothing, and the register, which heard nothing,
+   sends it again (the sale id makes that safe).
+2. **Forward**: the oldest ``queued`` sales are read and sent to HQ as stored (the JSON bytes
+   the register's sale validated to, so HQ's content hash is the same on every resend).
+3. **Settle**: HQ's per-sale results are written in one transaction: ``posted`` (HQ's
+   duplicate is also posted), ``conflict`` or ``rejected`` with HQ's reason. A crash between
+   HQ's commit and ours leaves the sales ``queued``; they are sent again and HQ answers
+   ``duplicate``: posted once.
+
+Conflicting and rejected sales stay in the file for staff; nothing is ever deleted here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sales (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sale_id TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    accepted_at REAL NOT NULL,
+    member_id TEXT,
+    points INTEGER NOT NULL DEFAULT 0,
+    card_offline_cents INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    hq_points INTEGER,
+    settled_at REAL
+);
+CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS sales_problems ON sales(seq) WHERE state IN ('conflict', 'rejected');
+CREATE INDEX IF NOT EXISTS sales_member_queued ON sales(member_id)
+    WHERE state = 'queued' AND member_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sales_card_queued ON sales(seq)
+    WHERE state = 'queued' AND card_offline_cents > 0;
+CREATE TABLE IF NOT EXISTS members (
+    member_id TEXT PRIMARY KEY,
+    balance INTEGER NOT NULL,
+    as_of REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, at REAL NOT NULL, what TEXT NOT NULL);
+"""
+
+
+@dataclass
+class NewSale:
+    sale_id: str
+    hash: str
+    payload: str  # JSON
+    occurred_at: str
+    member_id: str | None
+    points: int
+    card_offline_cents: int
+
+
+@dataclass
+class Exposure:
+    """The unsent offline card sales: what the card policy limits."""
+
+    count: int
+    total_cents: int
+    oldest_accepted_at: float | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: the WAL is fsync'd at every commit, so "accepted" survives a power cut (NORMAL
+    # would only survive a process crash).
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Journal:
+    """The queue and the agent's small memory (last known balances, policy, log).
+
+    One connection, used under a lock: SQLite has one writer anyway, and the lock makes the
+    card policy's check-then-insert atomic.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self.lock = threading.RLock()
+        with self.lock:
+            self.conn.executescript(SCHEMA)
+            self._queued = self.conn.execute(
+                "SELECT COUNT(*) FROM sales WHERE state = 'queued'"
+            ).fetchone()[0]
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    # --- accept -------------------------------------------------------------------------
+    def existing_hash(self, sale_id: str) -> str | None:
+        row = self.conn.execute("SELECT hash FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+        return row[0] if row else None
+
+    def insert(self, sales: list[NewSale]) -> None:
+        """Store sales durably, in one synced commit. Call with ``lock`` held."""
+        if not sales:
+            return
+        now = time.time()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                "INSERT INTO sales (sale_id, hash, payload, occurred_at, accepted_at, member_id,"
+                " points, card_offline_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s.sale_id,
+                        s.hash,
+                        s.payload,
+                        s.occurred_at,
+                        now,
+                        s.member_id,
+                        s.points,
+                        s.card_offline_cents,
+                    )
+                    for s in sales
+                ],
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self._queued += len(sales)
+
+    def exposure(self) -> Exposure:
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(card_offline_cents), 0), MIN(accepted_at) FROM sales"
+            " WHERE state = 'queued' AND card_offline_cents > 0"
+        ).fetchone()
+        return Exposure(row[0], row[1], row[2])
+
+    # --- forward ------------------------------------------------------------------------
+    def oldest_queued(self, limit: int) -> list[tuple[int, str, str]]:
+        """(seq, sale_id, payload) of the oldest queued sales, oldest first."""
+        with self.lock:
+            return self.conn.execute(
+                "SELECT seq, sale_id, payload FROM sales WHERE state = 'queued'"
+                " ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+
+    def settle(self, results: list[dict], seqs: dict[str, int]) -> dict[str, int]:
+        """Write HQ's per-sale results in one transaction; returns counts per local state."""
+        now = time.time()
+        counts = {POSTED: 0, CONFLICT: 0, REJECTED: 0}
+        balances: dict[str, int] = {}
+        updates = []
+        for result in results:
+            seq = seqs.get(result.get("sale_id"))
+            if seq is None:
+                continue
+            kind = result.get("result")
+            state = {"posted": POSTED, "duplicate": POSTED, "conflict": CONFLICT}.get(
+                kind, REJECTED
+            )
+            counts[state] += 1
+            updates.append((state, result.get("reason"), result.get("points"), now, seq))
+            if result.get("balance") is not None:
+                balances[seq] = result["balance"]
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.executemany(
+                    "UPDATE sales SET state = ?, reason = ?, hq_points = ?, settled_at = ?,"
+                    " attempts = attempts + 1 WHERE seq = ? AND state = 'queued'",
+                    updates,
+                )
+                if balances:
+                    members = dict(
+                        self.conn.execute(
+                            # Only "?" placeholders are formatted in; the values are bound.
+                            f"SELECT seq, member_id FROM sales WHERE seq IN "  # noqa: S608
+                            f"({','.join('?' * len(balances))}) AND member_id IS NOT NULL",
+                            list(balances),
+                        ).fetchall()
+                    )
+                    self.conn.executemany(
+                        "INSERT INTO members (member_id, balance, as_of) VALUES (?, ?, ?)"
+                        " ON CONFLICT(member_id) DO UPDATE SET balance = excluded.balance,"
+                        " as_of = excluded.as_of",
+                        [(members[s], balances[s], now) for s in sorted(balances) if s in members],
+                    )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self._queued = self.conn.execute(
+                "SELECT COUNT(*) FROM sales WHERE state = 'queued'"
+            ).fetchone()[0]
+        return counts
+
+    def count_attempt(self, seqs: list[int]) -> None:
+        with self.lock:
+            self.conn.executemany(
+                "UPDATE sales SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs]
+            )
+
+    # --- what staff and HQ see ----------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    def oldest_unsent(self) -> tuple[str, float] | None:
+        """(occurred_at, accepted_at) of the oldest queued sale."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT occurred_at, accepted_at FROM sales WHERE state = 'queued'"
+                " ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def problems(self, limit: int = 50) -> list[dict]:
+        """Conflicting and rejected sales, newest first, with HQ's reason."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT sale_id, state, reason, occurred_at, settled_at FROM sales"
+                " WHERE state IN ('conflict', 'rejected') ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            total = self.conn.execute(
+                "SELECT state, COUNT(*) FROM sales WHERE state IN ('conflict', 'rejected')"
+                " GROUP BY state"
+            ).fetchall()
+        return {
+            "counts": dict(total),
+            "sales": [
+                {"sale_id": r[0], "state": r[1], "reason": r[2], "occurred_at": r[3]} for r in rows
+            ],
+        }
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.conn.execute("SELECT state, COUNT(*) FROM sales GROUP BY state"))
+
+    def sale_state(self, sale_id: str) -> dict | None:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT state, reason, points, hq_points FROM sales WHERE sale_id = ?", (sale_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {"state": row[0], "reason": row[1], "points": row[2], "hq_points": row[3]}
+
+    # --- members ------------------------------------------------------------------------
+    def member(self, member_id: str) -> tuple[int | None, float | None, int]:
+        """(last HQ balance, when, points of this member's queued sales)."""
+        with self.lock:
+            known = self.conn.execute(
+                "SELECT balance, as_of FROM members WHERE member_id = ?", (member_id,)
+            ).fetchone()
+            queued = self.conn.execute(
+                "SELECT COALESCE(SUM(points), 0) FROM sales"
+                " WHERE state = 'queued' AND member_id = ?",
+                (member_id,),
+            ).fetchone()[0]
+        return (known[0], known[1], queued) if known else (None, None, queued)
+
+    def remember_balance(self, member_id: str, balance: int) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO members (member_id, balance, as_of) VALUES (?, ?, ?)"
+                " ON CONFLICT(member_id) DO UPDATE SET balance = excluded.balance,"
+                " as_of = excluded.as_of",
+                (member_id, balance, time.time()),
+            )
+
+    # --- small memory -------------------------------------------------------------------
+    def get(self, key: str, default=None):
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put(self, key: str, value) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def log(self, what: str) -> None:
+        with self.lock:
+            self.conn.execute("INSERT INTO log (at, what) VALUES (?, ?)", (time.time(), what))
+
+    def recent_log(self, limit: int = 20) -> list[tuple[float, str]]:
+        with self.lock:
+            return self.conn.execute(
+                "SELECT at, what FROM log ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()

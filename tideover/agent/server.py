@@ -1,0 +1,212 @@
+"""The agent's HTTP service for registers, and its small status page for staff.
+
+Server: the standard library's ``ThreadingHTTPServer``. Why: a store has a handful of registers,
+so a thread per connection is plenty; it needs no dependency on the store box and no second
+process — and one process matters here, because the SQLite journal has one writer and the card
+policy's check-then-insert runs under one in-process lock. Granian (HQ's server) would bring
+worker processes that contend on that file lock for no gain at a store's load. HTTP/1.1
+keep-alive is on so registers reuse their connection.
+
+Routes (registers use the same paths and request shape as HQ):
+
+- ``POST /api/v1/sales``, ``POST /api/v1/sales:batch``: ``SaleIn`` (tideover.sales.schemas)
+- ``GET /api/v1/members/{id}/balance`` (also at HQ's ``/api/v1/loyalty/members/{id}/balance``)
+- ``GET /api/v1/agent/status``; ``POST /api/v1/agent/sync``; ``POST /api/v1/agent/offline``
+- ``GET /`` the status page; its forms post to ``/sync`` and ``/offline``
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+from tideover.agent.hq import HQUnavailable
+from tideover.agent.page import render_status
+from tideover.agent.service import Agent
+
+log = logging.getLogger("tideover.agent")
+MAX_BODY = 4 * 1024 * 1024
+MAX_BATCH = 1000
+BALANCE = re.compile(r"^/api/v1/(?:loyalty/)?members/([A-Za-z0-9._:\-]{1,32})/balance$")
+
+
+class AgentServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, agent: Agent, address: tuple[str, int]):
+        self.agent = agent
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "TideoverAgent"
+    sys_version = ""
+
+    @property
+    def agent(self) -> Agent:
+        return self.server.agent
+
+    def log_message(self, format, *args):  # no access log: addresses and ids stay off disk
+        return
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._json(413, {"detail": f"Send at most {MAX_BODY} bytes with a Content-Length"})
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _json_body(self):
+        raw = self._body()
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError):
+            self._json(400, {"detail": "The body is not JSON"})
+            return None
+
+    def _register_allowed(self) -> bool:
+        key = self.agent.config.register_key
+        if not key:
+            return True
+        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if hmac.compare_digest(given.encode(), key.encode()):
+            return True
+        self._json(401, {"detail": "Send the store's register key as 'Authorization: Bearer ...'"})
+        return False
+
+    # --- routes -------------------------------------------------------------------------
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path in ("/", "/status"):
+            self._send(200, render_status(self.agent.status()).encode(), "text/html; charset=utf-8")
+        elif path == "/api/v1/agent/status":
+            self._json(200, self.agent.status())
+        elif path == "/healthz":
+            self._send(200, b"ok", "text/plain")
+        elif match := BALANCE.match(path):
+            if self._register_allowed():
+                self._json(200, self.agent.balance(match.group(1)))
+        else:
+            self._json(404, {"detail": f"No such page: {path}"})
+
+    def do_POST(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/api/v1/sales":
+            self._post_sales(single=True)
+        elif path == "/api/v1/sales:batch":
+            self._post_sales(single=False)
+        elif path in ("/api/v1/agent/sync", "/sync"):
+            self._sync(page=path == "/sync")
+        elif path in ("/api/v1/agent/offline", "/offline"):
+            self._offline(page=path == "/offline")
+        else:
+            self._json(404, {"detail": f"No such endpoint: {path}"})
+
+    def _post_sales(self, *, single: bool) -> None:
+        if not self._register_allowed():
+            return
+        data = self._json_body()
+        if data is None and self.wfile.closed:
+            return
+        if single:
+            if not isinstance(data, dict):
+                self._json(422, {"detail": "Send one sale as a JSON object (SaleIn)"})
+                return
+            answer = self.agent.accept([data])[0]
+            self._json(200, answer.as_dict())
+            return
+        sales = data.get("sales") if isinstance(data, dict) else None
+        if not isinstance(sales, list) or not sales:
+            self._json(422, {"detail": "sales: send a list of at least one sale"})
+            return
+        if len(sales) > MAX_BATCH:
+            self._json(400, {"detail": f"Send at most {MAX_BATCH} sales per batch"})
+            return
+        answers = self.agent.accept(sales)
+        counts = {kind: 0 for kind in ("accepted", "duplicate", "refused")}
+        for answer in answers:
+            counts[answer.result] += 1
+        self._json(200, {**counts, "results": [a.as_dict() for a in answers]})
+
+    def _sync(self, *, page: bool) -> None:
+        self._body()
+        agent = self.agent
+        if agent.forced_offline:
+            result = {"detail": "Forced offline is on; switch it off to send", "sent": 0}
+        else:
+            try:
+                result = agent.forwarder.drain()
+                agent.link_ok()
+                result["detail"] = "Sent"
+            except HQUnavailable as exc:
+                agent.link_failed(str(exc))
+                agent.forwarder.send_now()
+                result = {"detail": str(exc), "sent": 0}
+        result["queue_depth"] = agent.journal.queued
+        if page:
+            self._redirect()
+        else:
+            self._json(200, result)
+
+    def _offline(self, *, page: bool) -> None:
+        if page:
+            raw = self._body() or b""
+            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        else:
+            form = self._json_body()
+            if not isinstance(form, dict):
+                self._json(422, {"detail": "Send {'on': true|false, 'pin': '...'}"})
+                return
+        on = str(form.get("on", "")).lower() in ("1", "true", "on", "yes")
+        error = self.agent.force_offline(
+            on,
+            str(form.get("pin", "")),
+            who=str(form.get("who", "")),
+            reason=str(form.get("reason", "")),
+        )
+        if page:
+            self._redirect(error)
+        elif error:
+            self._json(403, {"detail": error})
+        else:
+            self._json(200, {"forced_offline": self.agent.forced_offline, "mode": self.agent.mode})
+
+    def _redirect(self, error: str = "") -> None:
+        from urllib.parse import quote
+
+        self.send_response(303)
+        self.send_header("Location", "/" + (f"?error={quote(error)}" if error else ""))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def serve(agent: Agent, host: str, port: int) -> AgentServer:
+    return AgentServer(agent, (host, port))

@@ -1,0 +1,376 @@
+"""The store agent itself: accept sales, keep the link's state, send heartbeats.
+
+``Agent`` is used the same way by ``tideover agent run`` (with its HTTP server, see
+``server.py``), by tests and by the demo (in-process agents for most stores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from tideover.agent import VERSION
+from tideover.agent.config import AgentConfig
+from tideover.agent.forwarder import Forwarder
+from tideover.agent.hq import HQClient, HQUnavailable
+from tideover.agent.journal import Journal, NewSale
+from tideover.agent.policy import (
+    CardPolicy,
+    Program,
+    card_offline_cents,
+    check_card,
+    provisional_points,
+    rewards_unlocked,
+)
+from tideover.sales.schemas import SaleIn, content_hash
+
+log = logging.getLogger("tideover.agent")
+
+ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
+ONLINE, OFFLINE, DRAINING, FORCED = "online", "offline", "draining", "forced_offline"
+PIN_ATTEMPTS, PIN_LOCK_SECONDS = 5, 300
+
+
+@dataclass
+class Answer:
+    """What the agent did with one sale; the register shows ``reason`` when refused."""
+
+    sale_id: str
+    result: str
+    reason: str | None = None
+    points: int | None = None
+    balance: int | None = None
+    provisional: bool = True
+    rewards_unlocked: int = 0
+    online: bool = False
+    mode: str = OFFLINE
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        message = error.get("msg", "invalid value").removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, *, transport=None):
+        self.config = config
+        self.journal = Journal(config.database)
+        self.hq = HQClient(
+            config.hq, config.token, timeout=config.hq_timeout_seconds, transport=transport
+        )
+        self.agent_id = self.journal.get("agent_id") or f"{config.store}-{uuid.uuid4().hex[:12]}"
+        self.journal.put("agent_id", self.agent_id)
+        self.forwarder = Forwarder(self)
+        self.online = False
+        self.offline_since: float | None = self.journal.get("offline_since")
+        self.link_error = ""
+        self.forced_offline = bool(self.journal.get("forced_offline", False))
+        self._pin_failures: list[float] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._sale_counter = 0
+
+    # --- the link to HQ -------------------------------------------------------------------
+    def link_ok(self) -> None:
+        if not self.online and self.offline_since is not None:
+            log.info("HQ reachable again after %.0f s", time.time() - self.offline_since)
+        self.online = True
+        self.link_error = ""
+        if self.offline_since is not None:
+            self.offline_since = None
+            self.journal.put("offline_since", None)
+
+    def link_failed(self, error: str) -> None:
+        if self.online or self.offline_since is None:
+            log.warning("HQ not reachable: %s", error)
+        self.online = False
+        self.link_error = error
+        if self.offline_since is None:
+            self.offline_since = time.time()
+            self.journal.put("offline_since", self.offline_since)
+
+    @property
+    def mode(self) -> str:
+        if self.forced_offline:
+            return FORCED
+        if not self.online:
+            return OFFLINE
+        oldest = self.journal.oldest_unsent() if self.journal.queued else None
+        if oldest and (
+            self.journal.queued > self.config.batch_size or time.time() - oldest[1] > 10
+        ):
+            return DRAINING
+        return ONLINE
+
+    @property
+    def policy(self) -> CardPolicy:
+        return CardPolicy.from_dict(self.journal.get("card_policy"))
+
+    @property
+    def program(self) -> Program:
+        return Program.from_dict(self.journal.get("program"))
+
+    # --- accepting sales ------------------------------------------------------------------
+    def _new_sale_id(self) -> str:
+        self._sale_counter += 1
+        return f"{self.config.store}-A{uuid.uuid4().hex[:16]}"
+
+    def accept(self, items: list) -> list[Answer]:
+        """Validate, apply the card policy and store the sales in one synced commit; one answer
+        per sale, in order. Nothing is answered "accepted" before it is on disk."""
+        answers: list[Answer | None] = [None] * len(items)
+        parsed: list[tuple[int, SaleIn]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                item = dict(item)
+                if not item.get("sale_id"):
+                    item["sale_id"] = self._new_sale_id()  # a sale without an id gets one
+                item.setdefault("store", self.config.store)
+            sale_id = str(item.get("sale_id", ""))[:64] if isinstance(item, dict) else ""
+            try:
+                sale = SaleIn.model_validate(item)
+            except ValidationError as exc:
+                answers[index] = Answer(sale_id, REFUSED, describe(exc))
+                continue
+            if sale.store != self.config.store:
+                answers[index] = Answer(
+                    sale.sale_id,
+                    REFUSED,
+                    f"This agent serves store {self.config.store}; sale is from {sale.store}",
+                )
+                continue
+            parsed.append((index, sale))
+        program, policy, now = self.program, self.policy, time.time()
+        with self.journal.lock:
+            exposure = self.journal.exposure()
+            new: list[NewSale] = []
+            seen: dict[str, str] = {}
+            for index, sale in parsed:
+                digest = content_hash(sale)
+                prior = seen.get(sale.sale_id) or self.journal.existing_hash(sale.sale_id)
+                if prior is not None:
+                    answers[index] = (
+                        Answer(sale.sale_id, DUPLICATE)
+                        if prior == digest
+                        else Answer(
+                            sale.sale_id,
+                            REFUSED,
+                            "This sale id was already used for a different sale; "
+                            "give this sale a new id",
+                        )
+                    )
+                    continue
+                card = card_offline_cents(sale)
+                refusal = check_card(card, policy, exposure, now)
+                if refusal:
+                    answers[index] = Answer(sale.sale_id, REFUSED, refusal)
+                    continue
+                if card:
+                    exposure.count += 1
+                    exposure.total_cents += card
+                    exposure.oldest_accepted_at = exposure.oldest_accepted_at or now
+                points = provisional_points(sale, program)
+                seen[sale.sale_id] = digest
+                new.append(
+                    NewSale(
+                        sale_id=sale.sale_id,
+                        hash=digest,
+                        payload=sale.model_dump_json(by_alias=True),
+                        occurred_at=sale.occurred_at.isoformat(),
+                        member_id=sale.member_id,
+                        points=points,
+                        card_offline_cents=card,
+                    )
+                )
+                answers[index] = Answer(sale.sale_id, ACCEPTED, points=points)
+            self.journal.insert(new)  # the synced commit: only now may we say "accepted"
+        members = {s.sale_id: s.member_id for _, s in parsed if s.member_id}
+        online, mode = self.online and not self.forced_offline, self.mode
+        for answer in answers:
+            answer.online, answer.mode = online, mode
+            member = members.get(answer.sale_id)
+            if member and answer.result != REFUSED:
+                view = self.balance(member, ask_hq=False)
+                answer.balance = view["balance"]
+                answer.rewards_unlocked = view["rewards_unlocked"]
+        if new and online:
+            self.forwarder.wake.set()
+        return answers  # type: ignore[return-value]
+
+    # --- provisional balances -------------------------------------------------------------
+    def balance(self, member_id: str, *, ask_hq: bool = True) -> dict:
+        """The member's last known HQ balance plus the points of sales still queued here."""
+        hq_view = None
+        if ask_hq and self.online and not self.forced_offline:
+            try:
+                hq_view = self.hq.balance(member_id)
+            except HQUnavailable as exc:
+                self.link_failed(str(exc))
+            if hq_view is not None:
+                self.journal.remember_balance(member_id, int(hq_view["balance"]))
+        known, as_of, queued = self.journal.member(member_id)
+        base = known or 0
+        provisional = base + queued
+        threshold = self.program.reward_threshold
+        return {
+            "loyalty_id": member_id,
+            "balance": provisional,
+            "provisional": True,
+            "hq_balance": known,
+            "hq_balance_at": _iso(as_of),
+            "queued_points": queued,
+            "rewards_unlocked": rewards_unlocked(base, provisional, threshold),
+            "next_reward_in_points": threshold - provisional % threshold
+            if provisional >= 0
+            else threshold - provisional,
+            "known_at_store": known is not None,
+            "pending_rewards": (hq_view or {}).get("pending_rewards", []),
+        }
+
+    # --- forced offline -------------------------------------------------------------------
+    def force_offline(self, on: bool, pin: str, *, who: str = "", reason: str = "") -> str:
+        """A store manager switches forced offline on or off with the PIN; both are logged.
+        Returns the error to show, or "" when done."""
+        now = time.time()
+        self._pin_failures = [t for t in self._pin_failures if now - t < PIN_LOCK_SECONDS]
+        if not self.config.manager_pin:
+            return "Forced offline is not set up: give the agent a manager PIN (manager_pin)"
+        if len(self._pin_failures) >= PIN_ATTEMPTS:
+            return "Too many wrong PINs; try again in 5 minutes"
+        given = hashlib.sha256(pin.encode()).digest()
+        wanted = hashlib.sha256(self.config.manager_pin.encode()).digest()
+        if not hmac.compare_digest(given, wanted):
+            self._pin_failures.append(now)
+            self.journal.log("forced offline: wrong PIN")
+            return "Wrong PIN"
+        self.forced_offline = on
+        self.journal.put("forced_offline", on)
+        who_text = f" by {who[:60]}" if who else ""
+        why = f": {reason[:200]}" if reason else ""
+        self.journal.log(f"forced offline {'on' if on else 'off'}{who_text}{why}")
+        if not on:
+            self.forwarder.send_now()
+        return ""
+
+    # --- heartbeats -----------------------------------------------------------------------
+    def status(self) -> dict:
+        """What staff and HQ see: mode, queue, exposure, last sync, problems."""
+        oldest = self.journal.oldest_unsent() if self.journal.queued else None
+        with self.journal.lock:
+            exposure = self.journal.exposure()
+        last_sync = self.journal.get("last_sync_at")
+        return {
+            "store": self.config.store,
+            "agent_id": self.agent_id,
+            "version": VERSION,
+            "mode": self.mode,
+            "online": self.online,
+            "forced_offline": self.forced_offline,
+            "offline_since": _iso(self.offline_since),
+            "link_error": self.link_error,
+            "queue_depth": self.journal.queued,
+            "oldest_unsent_at": oldest[0] if oldest else None,
+            "card_exposure_cents": exposure.total_cents,
+            "card_count": exposure.count,
+            "last_sync_at": _iso(last_sync),
+            "next_try_at": _iso(self.forwarder.next_try_at),
+            "policy": self.policy.as_dict(),
+            "problems": self.journal.problems(),
+            "log": [{"at": _iso(at), "what": what} for at, what in self.journal.recent_log()],
+        }
+
+    def heartbeat_body(self, status: dict | None = None) -> dict:
+        status = status or self.status()
+        keys = (
+            "agent_id",
+            "version",
+            "mode",
+            "queue_depth",
+            "oldest_unsent_at",
+            "offline_since",
+            "card_exposure_cents",
+            "card_count",
+            "last_sync_at",
+        )
+        body = {k: status[k] for k in keys}
+        body["store"] = self.config.store
+        body["rejected"] = status["problems"]["counts"].get("rejected", 0)
+        body["conflicts"] = status["problems"]["counts"].get("conflict", 0)
+        return body
+
+    def heartbeat(self) -> bool:
+        """One heartbeat; HQ's answer carries the card policy and loyalty program to cache."""
+        try:
+            answer = self.hq.heartbeat(self.heartbeat_body())
+        except HQUnavailable as exc:
+            self.link_failed(str(exc))
+            return False
+        self.apply_hq_settings(answer)
+        if not self.forced_offline:
+            was_offline = not self.online
+            self.link_ok()
+            if was_offline and self.journal.queued:
+                self.forwarder.send_now()
+        return True
+
+    def apply_hq_settings(self, answer: dict) -> None:
+        if isinstance(answer.get("card_policy"), dict):
+            self.journal.put("card_policy", CardPolicy.from_dict(answer["card_policy"]).as_dict())
+        if isinstance(answer.get("program"), dict):
+            self.journal.put("program", answer["program"])
+
+    def register(self) -> bool:
+        try:
+            answer = self.hq.register(
+                {"store": self.config.store, "agent_id": self.agent_id, "version": VERSION}
+            )
+        except HQUnavailable as exc:
+            self.link_failed(str(exc))
+            return False
+        self.apply_hq_settings(answer)
+        return True
+
+    def _heartbeats(self) -> None:
+        self.register()
+        while not self._stop.is_set():
+            self.heartbeat()
+            self._stop.wait(self.config.heartbeat_seconds)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start forwarding and heartbeats in background threads."""
+        for name, target in (("forwarder", self.forwarder.run), ("heartbeat", self._heartbeats)):
+            thread = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.forwarder.stop.set()
+        self.forwarder.wake.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        self.hq.close()
+        self.journal.close()
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,83 @@
+"""Agents under test talk to a real HQ: Django's live server on loopback, same API as production
+(the fault-injection test runs HQ under the real server command instead)."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tideover.agent.config import AgentConfig
+from tideover.agent.service import Agent
+
+_numbers = itertools.count(1)
+
+
+def sale(*, cents=2500, member=None, tender="cash", sale_id=None, store="S001", **extra) -> dict:
+    """A register's sale a few minutes ago (inside HQ's occurred_at bounds)."""
+    number = next(_numbers)
+    return {
+        "sale_id": sale_id or f"{store}-R1-T{number:07d}",
+        "store": store,
+        "register": "R1",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=30, seconds=-number)).isoformat(),
+        "member_id": member,
+        "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": cents}],
+        "tenders": [{"kind": tender, "amount_cents": cents}],
+        **extra,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def store_secret(transactional_db, chain):
+    """A store token as `tideover createtoken --store S001` makes for an agent."""
+    from tideover.core.services import create_api_token
+
+    def make(code: str = "S001") -> str:
+        _, secret = create_api_token(
+            name=f"agent {code}",
+            scopes=["sales:write", "heartbeats:write", "loyalty:read"],
+            store=chain["stores"][code],
+        )
+        return secret
+
+    return make
+
+
+@pytest.fixture
+def make_agent(tmp_path, store_secret, live_server):
+    """make_agent(hq=URL or None (the live server), store="S001", **settings) -> Agent."""
+    made = []
+
+    def make(*, hq: str | None = None, store: str = "S001", **settings) -> Agent:
+        config = AgentConfig(
+            store=store,
+            hq=hq or live_server.url,
+            token=settings.pop("token", None) or store_secret(store),
+            data=settings.pop("data", None) or str(tmp_path / f"agent-{store}-{len(made)}"),
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.2,
+            hq_timeout_seconds=5,
+            **settings,
+        ).check()
+        agent = Agent(config)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.stop()
+
+
+@pytest.fixture
+def down_url() -> str:
+    """An HQ address nobody listens on."""
+    return f"http://127.0.0.1:{free_port()}"

@@ -1,0 +1,163 @@
+"""/api/v1/storelink/...: agents register and send heartbeats (store tokens); staff read each
+store's link state and set the offline card policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from tideover.core.api_auth import actor_user, require
+from tideover.core.errors import NotFound
+from tideover.core.models import ApiToken, Region, Store, TokenScope
+from tideover.core.roles import Capability, sees_all_stores
+from tideover.storelink import services
+
+PREFIX = "/storelink"
+router = Router(tags=["store agents"])
+
+
+class RegisterIn(Schema):
+    store: str = Field(..., max_length=20)
+    agent_id: str = Field(..., min_length=1, max_length=64)
+    version: str = Field("", max_length=32)
+
+
+class HeartbeatIn(Schema):
+    store: str = Field(..., max_length=20)
+    agent_id: str = Field("", max_length=64)
+    version: str = Field("", max_length=32)
+    mode: str = Field(..., max_length=20, description="online, draining, offline, forced_offline")
+    queue_depth: int = Field(0, ge=0)
+    oldest_unsent_at: datetime | None = None
+    offline_since: datetime | None = None
+    last_sync_at: datetime | None = None
+    card_exposure_cents: int = Field(0, ge=0)
+    card_count: int = Field(0, ge=0)
+    rejected: int = Field(0, ge=0)
+    conflicts: int = Field(0, ge=0)
+
+
+class PolicyOut(Schema):
+    per_sale_limit_cents: int
+    total_limit_cents: int
+    max_count: int
+    max_age_minutes: int
+
+
+class AgentSettingsOut(Schema):
+    store: str
+    card_policy: PolicyOut
+    card_policy_source: str
+    program: dict
+
+
+class StoreLinkOut(Schema):
+    store: str
+    region: str
+    state: str
+    mode: str | None
+    last_seen_at: datetime | None
+    queue_depth: int
+    oldest_unsent_at: datetime | None
+    offline_since: datetime | None
+    card_exposure_cents: int
+    version: str | None
+
+
+class PolicyIn(Schema):
+    per_sale_limit_cents: int = Field(..., ge=0, le=100_000_000)
+    total_limit_cents: int = Field(..., ge=0, le=10_000_000_000)
+    max_count: int = Field(..., ge=0, le=1_000_000)
+    max_age_minutes: int = Field(..., ge=0, le=100_000)
+
+
+def _agent_store(request, code: str) -> Store:
+    caller = require(request, scope=TokenScope.HEARTBEATS_WRITE)
+    if not isinstance(caller, ApiToken) or not caller.store_id:
+        raise HttpError(403, "Use the store's own token (tideover createtoken --store CODE)")
+    if caller.store.code != code:
+        raise HttpError(403, f"This token acts for store {caller.store.code} only, not {code}")
+    return caller.store
+
+
+@router.post("/agents", response=AgentSettingsOut, summary="An agent registers at start")
+def register(request, payload: RegisterIn):
+    store = _agent_store(request, payload.store)
+    services.register_agent(store, agent_id=payload.agent_id, version=payload.version)
+    return services.agent_settings(store)
+
+
+@router.post(
+    "/heartbeats",
+    response=AgentSettingsOut,
+    summary="An agent's heartbeat; the answer carries its card policy",
+)
+def heartbeat(request, payload: HeartbeatIn):
+    store = _agent_store(request, payload.store)
+    beat = services.Heartbeat(**payload.model_dump(exclude={"store"}))
+    services.record_heartbeat(store, beat)
+    return services.agent_settings(store)
+
+
+@router.get("/stores", response=list[StoreLinkOut], summary="Every store's link state")
+def stores(request, region: str = "", state: str = ""):
+    caller = require(request, capability=Capability.VIEW_STORE_LINKS)
+    region_obj = None
+    if region:
+        region_obj = Region.objects.filter(slug=region).first()
+        if region_obj is None:
+            raise NotFound(f"No region {region!r}")
+    scope = None
+    if not sees_all_stores(caller):
+        profile = getattr(caller, "staff_profile", None)
+        scope = [profile.store] if profile and profile.store else []
+    rows = services.store_links(region=region_obj, stores=scope)
+    out = []
+    for row in rows:
+        agent = row["agent"]
+        if state and row["state"] != state:
+            continue
+        out.append(
+            {
+                "store": row["store"].code,
+                "region": row["store"].region.slug,
+                "state": row["state"],
+                "mode": agent.mode if agent else None,
+                "last_seen_at": agent.last_seen_at if agent else None,
+                "queue_depth": agent.queue_depth if agent else 0,
+                "oldest_unsent_at": agent.oldest_unsent_at if agent else None,
+                "offline_since": agent.offline_since if agent else None,
+                "card_exposure_cents": agent.card_exposure_cents if agent else 0,
+                "version": agent.version if agent else None,
+            }
+        )
+    return out
+
+
+@router.put(
+    "/policies/stores/{code}", response=PolicyOut, summary="Set a store's offline card policy"
+)
+def set_store_policy(request, code: str, payload: PolicyIn):
+    require(request, capability=Capability.MANAGE_CARD_POLICY)
+    store = Store.objects.filter(code=code).first()
+    if store is None:
+        raise NotFound(f"No store {code!r}")
+    return services.set_card_policy(
+        store=store, user=actor_user(request), **payload.model_dump()
+    ).as_dict()
+
+
+@router.put(
+    "/policies/regions/{slug}", response=PolicyOut, summary="Set a region's offline card policy"
+)
+def set_region_policy(request, slug: str, payload: PolicyIn):
+    require(request, capability=Capability.MANAGE_CARD_POLICY)
+    region = Region.objects.filter(slug=slug).first()
+    if region is None:
+        raise NotFound(f"No region {slug!r}")
+    return services.set_card_policy(
+        region=region, user=actor_user(request), **payload.model_dump()
+    ).as_dict()

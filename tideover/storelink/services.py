@@ -1,0 +1,282 @@
+"""Store agents at HQ: registration, heartbeats, each store's link state, heartbeat coverage and
+the offline card policy.
+
+States (``LinkState``), decided by :func:`state_of` from the last heartbeat and the clock:
+
+- **silent**: not heard for STORELINK_SILENT_AFTER_SECONDS (or never): the agent itself may be
+  down; someone should call the store.
+- **offline**: not heard for STORELINK_OFFLINE_AFTER_SECONDS, or the agent says it is offline
+  (a manager forced it): the store sells on its own and queues.
+- **draining**: heard, and sending a backlog (the agent says so, or its oldest unsent sale is
+  older than STORELINK_DRAINING_AFTER_SECONDS).
+- **online**: heard, and its sales reach HQ as they happen.
+
+Each change publishes ``storelink.store_state_changed`` (``store``, ``state``, ``previous``)
+inside the transaction that records it. Heartbeats arrive when they do, but silence does not
+arrive: the periodic job :func:`refresh_states` looks for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from tideover.core import events
+from tideover.core.errors import DomainError
+from tideover.core.models import Region, Store
+from tideover.storelink.models import CardPolicy, HeartbeatMinute, LinkState, StoreAgent
+
+STATE_CHANGED = "storelink.store_state_changed"
+OFFLINE_MODES = {"offline", "forced_offline"}
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _time(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is None or parsed.tzinfo is None:
+        raise DomainError(f"{value!r} is not a time with a time zone, e.g. 2026-11-21T14:03:00Z")
+    return parsed
+
+
+def state_of(agent: StoreAgent, now: datetime) -> str:
+    """The store's link state from what its agent last said and how long ago."""
+    if agent.last_seen_at is None:
+        return LinkState.SILENT
+    quiet = (now - agent.last_seen_at).total_seconds()
+    if quiet > settings.STORELINK_SILENT_AFTER_SECONDS:
+        return LinkState.SILENT
+    if quiet > settings.STORELINK_OFFLINE_AFTER_SECONDS or agent.mode in OFFLINE_MODES:
+        return LinkState.OFFLINE
+    backlog = agent.oldest_unsent_at is not None and (
+        (now - agent.oldest_unsent_at).total_seconds() > settings.STORELINK_DRAINING_AFTER_SECONDS
+    )
+    if agent.mode == "draining" or (agent.queue_depth and backlog):
+        return LinkState.DRAINING
+    return LinkState.ONLINE
+
+
+def _set_state(agent: StoreAgent, state: str, now: datetime) -> None:
+    previous = agent.state
+    if previous == state:
+        return
+    agent.state = state
+    agent.state_since = now
+    StoreAgent.objects.filter(pk=agent.pk).update(state=state, state_since=now)
+    events.publish(STATE_CHANGED, store=agent.store, state=state, previous=previous)
+
+
+@dataclass
+class Heartbeat:
+    """What an agent reports every few seconds (the agent's ``heartbeat_body``)."""
+
+    agent_id: str = ""
+    version: str = ""
+    mode: str = ""
+    queue_depth: int = 0
+    oldest_unsent_at: object = None
+    offline_since: object = None
+    last_sync_at: object = None
+    card_exposure_cents: int = 0
+    card_count: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+
+
+def register_agent(store: Store, *, agent_id: str, version: str = "", at=None) -> StoreAgent:
+    """Record (or re-record) the agent of a store; a new agent id replaces the old one."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        agent, created = StoreAgent.objects.select_for_update().get_or_create(
+            store=store,
+            defaults={"agent_id": agent_id[:64], "version": version[:32], "registered_at": now},
+        )
+        if not created and (agent.agent_id != agent_id or agent.version != version):
+            agent.agent_id, agent.version, agent.registered_at = agent_id[:64], version[:32], now
+            agent.save(update_fields=["agent_id", "version", "registered_at"])
+    return agent
+
+
+def record_heartbeat(store: Store, beat: Heartbeat, *, at=None) -> StoreAgent:
+    """Record a heartbeat: the agent's figures, the minute it was heard in, the new state."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        agent = (
+            StoreAgent.objects.select_for_update()
+            .select_related("store")
+            .filter(store=store)
+            .first()
+        )
+        if agent is None:  # heartbeats register an agent that was never registered
+            register_agent(
+                store, agent_id=beat.agent_id or store.code, version=beat.version, at=now
+            )
+            agent = StoreAgent.objects.select_for_update().select_related("store").get(store=store)
+        agent.last_seen_at = now
+        agent.mode = beat.mode[:20]
+        agent.queue_depth = max(0, int(beat.queue_depth))
+        agent.oldest_unsent_at = _time(beat.oldest_unsent_at)
+        agent.offline_since = _time(beat.offline_since)
+        agent.last_sync_at = _time(beat.last_sync_at)
+        agent.card_exposure_cents = max(0, int(beat.card_exposure_cents))
+        agent.card_count = max(0, int(beat.card_count))
+        agent.rejected = max(0, int(beat.rejected))
+        agent.conflicts = max(0, int(beat.conflicts))
+        if beat.version:
+            agent.version = beat.version[:32]
+        agent.save()
+        HeartbeatMinute.objects.bulk_create(
+            [HeartbeatMinute(minute=_minute(now), store=store)], ignore_conflicts=True
+        )
+        _set_state(agent, state_of(agent, now), now)
+    return agent
+
+
+def refresh_states(now: datetime | None = None) -> int:
+    """Move stores whose agents went quiet to offline or silent; returns how many changed."""
+    now = now or timezone.now()
+    changed = 0
+    with transaction.atomic():
+        for agent in StoreAgent.objects.select_for_update().select_related("store"):
+            state = state_of(agent, now)
+            if state != agent.state:
+                _set_state(agent, state, now)
+                changed += 1
+    return changed
+
+
+def heartbeat_coverage(since: datetime, until: datetime) -> list[tuple[datetime, float]]:
+    """Per minute from ``since`` up to ``until``: the share (0..1) of active stores with an agent
+    that were heard from in that minute. Empty when no active store has an agent."""
+    expected = StoreAgent.objects.filter(store__is_active=True).count()
+    if not expected:
+        return []
+    start = _minute(since)
+    heard = dict(
+        HeartbeatMinute.objects.filter(
+            minute__gte=start, minute__lt=until, store__is_active=True, store__agent__isnull=False
+        )
+        .values("minute")
+        .annotate(stores=Count("store"))
+        .values_list("minute", "stores")
+    )
+    series = []
+    minute = start
+    while minute < until:
+        series.append((minute, min(1.0, heard.get(minute, 0) / expected)))
+        minute += timedelta(minutes=1)
+    return series
+
+
+def store_links(*, region: Region | None = None, stores=None) -> list[dict]:
+    """Every store with its link state (stores without an agent are listed as silent)."""
+    query = Store.objects.filter(is_active=True).select_related("region", "agent")
+    if region is not None:
+        query = query.filter(region=region)
+    if stores is not None:
+        query = query.filter(pk__in=[s.pk for s in stores])
+    now = timezone.now()
+    rows = []
+    for store in query.order_by("code"):
+        agent = getattr(store, "agent", None)
+        rows.append(
+            {
+                "store": store,
+                "agent": agent,
+                "state": state_of(agent, now) if agent else LinkState.SILENT,
+            }
+        )
+    return rows
+
+
+# --- offline card policy ------------------------------------------------------------------
+def default_policy() -> dict:
+    return {
+        "per_sale_limit_cents": settings.STORELINK_CARD_PER_SALE_CENTS,
+        "total_limit_cents": settings.STORELINK_CARD_TOTAL_CENTS,
+        "max_count": settings.STORELINK_CARD_MAX_COUNT,
+        "max_age_minutes": settings.STORELINK_CARD_MAX_AGE_MINUTES,
+    }
+
+
+def card_policy_for(store: Store) -> tuple[dict, str]:
+    """The policy that applies to a store and where it comes from (store, region, chain)."""
+    own = CardPolicy.objects.filter(store=store).first()
+    if own is not None:
+        return own.as_dict(), "store"
+    regional = CardPolicy.objects.filter(region_id=store.region_id).first()
+    if regional is not None:
+        return regional.as_dict(), "region"
+    return default_policy(), "chain"
+
+
+def set_card_policy(
+    *, store: Store | None = None, region: Region | None = None, user=None, **limits: int
+) -> CardPolicy:
+    """Set the offline card limits of a store or a region (agents pick them up within a
+    heartbeat)."""
+    if (store is None) == (region is None):
+        raise DomainError("Set a policy for one store or one region")
+    wanted = ("per_sale_limit_cents", "total_limit_cents", "max_count", "max_age_minutes")
+    missing = [name for name in wanted if limits.get(name) is None]
+    if missing:
+        raise DomainError(f"Missing: {', '.join(missing)}")
+    values = {name: int(limits[name]) for name in wanted}
+    if any(value < 0 for value in values.values()):
+        raise DomainError("Limits cannot be negative (0 refuses every offline card payment)")
+    if values["per_sale_limit_cents"] > values["total_limit_cents"]:
+        raise DomainError(
+            "The limit per sale cannot be above the store's total", field="per_sale_limit_cents"
+        )
+    with transaction.atomic():
+        policy, _ = CardPolicy.objects.update_or_create(
+            store=store,
+            region=region,
+            defaults={**values, "updated_at": timezone.now(), "updated_by": user},
+        )
+    return policy
+
+
+def clear_card_policy(*, store: Store | None = None, region: Region | None = None) -> int:
+    """Remove a store's or region's own policy (the region's or the chain's then applies)."""
+    if (store is None) == (region is None):
+        raise DomainError("Clear the policy of one store or one region")
+    deleted, _ = CardPolicy.objects.filter(store=store, region=region).delete()
+    return deleted
+
+
+def loyalty_program() -> dict:
+    """What agents need to estimate points offline (when the loyalty app is installed)."""
+    if not apps.is_installed("tideover.loyalty"):
+        return {}
+    from tideover.loyalty.config import program
+
+    current = program()
+    return {
+        "points_per_dollar": current.points_per_dollar,
+        "reward_threshold": current.reward_threshold,
+    }
+
+
+def agent_settings(store: Store) -> dict:
+    """HQ's answer to a registration or heartbeat: what the agent should cache."""
+    policy, source = card_policy_for(store)
+    return {
+        "store": store.code,
+        "card_policy": policy,
+        "card_policy_source": source,
+        "program": loyalty_program(),
+    }

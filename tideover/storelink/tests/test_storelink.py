@@ -1,0 +1,180 @@
+"""HQ's view of the store agents: heartbeats, link states, coverage, and who may see them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tideover.core import events
+from tideover.storelink import services
+from tideover.storelink.models import StoreAgent
+
+T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+
+
+def beat(**kwargs) -> services.Heartbeat:
+    return services.Heartbeat(**{"agent_id": "a1", "version": "0.1.0", "mode": "online", **kwargs})
+
+
+@pytest.fixture
+def state_changes():
+    seen = []
+
+    def handler(name, store, state, previous):
+        seen.append((store.code, previous, state))
+
+    events.subscribe(services.STATE_CHANGED, handler)
+    yield seen
+    events._handlers[services.STATE_CHANGED].remove(handler)
+
+
+def test_a_store_goes_online_offline_silent_and_drains_back(chain, state_changes):
+    store = chain["stores"]["S001"]
+    services.record_heartbeat(store, beat(), at=T0)
+    assert StoreAgent.objects.get(store=store).state == "online"
+    services.refresh_states(T0 + timedelta(seconds=31))
+    services.refresh_states(T0 + timedelta(minutes=16))
+    queued_since = (T0 + timedelta(minutes=1)).isoformat()
+    services.record_heartbeat(
+        store,
+        beat(mode="online", queue_depth=900, oldest_unsent_at=queued_since),
+        at=T0 + timedelta(minutes=20),
+    )
+    services.record_heartbeat(store, beat(), at=T0 + timedelta(minutes=21))
+    assert state_changes == [
+        ("S001", "silent", "online"),
+        ("S001", "online", "offline"),
+        ("S001", "offline", "silent"),
+        ("S001", "silent", "draining"),
+        ("S001", "draining", "online"),
+    ]
+
+
+def test_an_agent_forced_offline_shows_offline_while_heard(chain):
+    store = chain["stores"]["S002"]
+    agent = services.record_heartbeat(store, beat(mode="forced_offline"), at=T0)
+    assert agent.state == "offline" and agent.mode == "forced_offline"
+
+
+def test_heartbeat_coverage_is_the_share_of_stores_heard_each_minute(chain):
+    stores = list(chain["stores"].values())
+    for store in stores:
+        services.record_heartbeat(store, beat(), at=T0)
+    for store in stores[:2]:
+        services.record_heartbeat(store, beat(), at=T0 + timedelta(minutes=1, seconds=5))
+        services.record_heartbeat(store, beat(), at=T0 + timedelta(minutes=1, seconds=10))
+    series = services.heartbeat_coverage(T0, T0 + timedelta(minutes=3))
+    assert series == [
+        (T0, 1.0),
+        (T0 + timedelta(minutes=1), 0.5),
+        (T0 + timedelta(minutes=2), 0.0),
+    ]
+
+
+def test_no_agents_no_coverage_series(chain):
+    assert services.heartbeat_coverage(T0, T0 + timedelta(minutes=5)) == []
+
+
+def test_a_store_policy_wins_over_its_regions_which_wins_over_the_chains(chain, settings):
+    s1, s3 = chain["stores"]["S001"], chain["stores"]["S003"]
+    assert services.card_policy_for(s1) == (services.default_policy(), "chain")
+    limits = dict(
+        per_sale_limit_cents=5000, total_limit_cents=90000, max_count=9, max_age_minutes=60
+    )
+    services.set_card_policy(region=chain["regions"]["north"], **limits)
+    services.set_card_policy(store=s1, **{**limits, "max_count": 3})
+    assert services.card_policy_for(s1)[0]["max_count"] == 3
+    assert services.card_policy_for(chain["stores"]["S002"]) == (limits, "region")
+    assert services.card_policy_for(s3)[1] == "chain"
+
+
+def test_heartbeat_api_answers_with_the_card_policy_and_records_the_beat(client, chain, api_token):
+    headers = api_token("heartbeats:write", store=chain["stores"]["S001"])
+    response = client.post(
+        "/api/v1/storelink/heartbeats",
+        {"store": "S001", "agent_id": "a1", "mode": "online", "queue_depth": 0},
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["card_policy"]["max_count"] == services.default_policy()["max_count"]
+    assert StoreAgent.objects.get(store__code="S001").state == "online"
+
+
+def test_a_store_token_cannot_beat_for_another_store(client, chain, api_token):
+    headers = api_token("heartbeats:write", store=chain["stores"]["S001"])
+    response = client.post(
+        "/api/v1/storelink/heartbeats",
+        {"store": "S002", "mode": "online"},
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 403 and "S001 only" in response.json()["detail"]
+
+
+def test_a_chain_token_without_a_store_cannot_beat(client, chain, api_token):
+    response = client.post(
+        "/api/v1/storelink/heartbeats",
+        {"store": "S001", "mode": "online"},
+        content_type="application/json",
+        **api_token("heartbeats:write"),
+    )
+    assert response.status_code == 403 and "store's own token" in response.json()["detail"]
+
+
+def test_console_lists_stores_filtered_by_region(client_as, chain):
+    services.record_heartbeat(chain["stores"]["S001"], beat())
+    page = client_as("incident_commander").get("/console/stores/?region=south")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "S003" in text and "S001" not in text
+
+
+def test_store_manager_sees_only_their_store(client_as, chain):
+    text = client_as("store_manager").get("/console/stores/").content.decode()
+    assert "S001" in text and "S002" not in text
+
+
+def test_commander_sets_a_region_policy_and_comms_may_not(client_as, chain):
+    form = {
+        "target": "south",
+        "per_sale_limit": "150.00",
+        "total_limit": "3000",
+        "max_count": "40",
+        "max_age_minutes": "120",
+    }
+    refused = client_as("comms").post("/console/stores/card-policy/set/", form)
+    assert refused.status_code == 403
+    done = client_as("incident_commander").post("/console/stores/card-policy/set/", form)
+    assert done.status_code == 302
+    policy, source = services.card_policy_for(chain["stores"]["S003"])
+    assert source == "region" and policy["per_sale_limit_cents"] == 15000
+
+
+def test_a_per_sale_limit_above_the_total_is_refused_naming_it(client_as, chain):
+    form = {
+        "target": "S001",
+        "per_sale_limit": "500",
+        "total_limit": "100",
+        "max_count": "4",
+        "max_age_minutes": "60",
+    }
+    page = client_as("administrator").post("/console/stores/card-policy/set/", form)
+    assert page.status_code == 400 and "above the store" in page.content.decode()
+
+
+def test_policy_api_for_allowed_roles(client_as, chain):
+    body = {
+        "per_sale_limit_cents": 100,
+        "total_limit_cents": 1000,
+        "max_count": 2,
+        "max_age_minutes": 5,
+    }
+    client = client_as("administrator")
+    response = client.put(
+        "/api/v1/storelink/policies/stores/S004", body, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json() == body
+    listing = client.get("/api/v1/storelink/stores?region=south").json()
+    assert {row["store"] for row in listing} == {"S003", "S004"}
