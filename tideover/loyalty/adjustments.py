@@ -3,7 +3,7 @@ from other apps (goodwill). Every one is an entry on the member's statement with
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -163,7 +163,9 @@ def _apply(member: Member, posting: Posting, actor: Actor) -> None:
     member.balance += posting.points
     if posting.points > 0:
         book.credit(
-            member, ledger.expiry_date(timezone.now(), prog.points_valid_months), posting.points
+            member,
+            ledger.expiry_date(posting.occurred_at, prog.points_valid_months),
+            posting.points,
         )
     else:
         book.debit(member, -posting.points)
@@ -184,8 +186,12 @@ def grant_points(
     source_id: str,
     reason: str,
     actor: Actor = SYSTEM,
+    earned_at: datetime | None = None,
 ) -> JournalEntry | None:
-    """Give a member points once per source (e.g. a goodwill offer); None if already given."""
+    """Give a member points once per source (e.g. a goodwill offer); None if already given.
+
+    ``earned_at`` dates the points (they expire by it, like points from a sale), for balances
+    carried over from another system with their earning dates; it defaults to now."""
     if points <= 0:
         raise DomainError("Grant a positive number of points", field="points")
     if source_type in {"sale", "return", "reward", "expiry", "reinstate", "adjustment"}:
@@ -202,7 +208,7 @@ def grant_points(
             source_id=str(source_id)[:80],
             points=points,
             contra=Account.ADJUSTMENTS,
-            occurred_at=timezone.now(),
+            occurred_at=earned_at or timezone.now(),
             actor=actor.name,
             reason=reason[:300],
         )

@@ -46,6 +46,21 @@ def rows(card: dict) -> list[tuple[str, str]]:
         result.append(("Revenue of redeeming sales", _money(recovery["revenue_cents"])))
     if "cost_cents" in recovery:
         result.append(("Goodwill cost", _money(recovery["cost_cents"])))
+    deadline = card.get("loyalty_deadline")
+    if deadline:
+        result += [
+            (
+                f"Members with points due {deadline['deadline']}",
+                f"{deadline['members_with_points_due']:,}",
+            ),
+            ("… reminded before the deadline", f"{deadline['reminded']:,}"),
+            ("… who shopped by the deadline", f"{deadline['shopped_by_deadline']:,}"),
+            (
+                "… whose points were honoured after posting late",
+                f"{deadline['reinstated_after_late_posting']:,}",
+            ),
+            ("Reminder promises broken", f"{deadline['promises_broken']:,}"),
+        ]
     if card.get("postmortem"):
         result.append(("Postmortem", card["postmortem"]))
     return result

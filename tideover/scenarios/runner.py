@@ -13,7 +13,7 @@ import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -44,6 +44,12 @@ def start_time(scenario: Scenario, now: datetime | None = None) -> datetime:
     tz = zoneinfo.ZoneInfo(scenario.chain.time_zone)
     local = (now or timezone.now()).astimezone(tz) - timedelta(days=1)
     hour, minute = (int(x) for x in scenario.start.time.split(":"))
+    if scenario.start.month_end:
+        day = local.replace(day=1, hour=hour, minute=minute, second=0, microsecond=0)
+        last = (day + timedelta(days=32)).replace(day=1) - timedelta(days=1)  # this month's end
+        if last > local:
+            last = day - timedelta(days=1)  # the previous month's end
+        return last
     back = (local.weekday() - WEEKDAY_INDEX[scenario.start.weekday]) % 7
     day = (local - timedelta(days=back)).replace(hour=hour, minute=minute, second=0, microsecond=0)
     if day > local:
@@ -144,7 +150,8 @@ class ScenarioRunner:
     ):
         self.scenario = scenario
         self.source = source
-        self.state = RunState(start=start_time(scenario, now))
+        # Minutes are counted in UTC: in the chain's zone a day can have 23 or 25 hours.
+        self.state = RunState(start=start_time(scenario, now).astimezone(UTC))
         self.tick = tick or (lambda label, done, total: None)
         self.poster = SalesPoster()
         User = get_user_model()
@@ -261,10 +268,39 @@ class ScenarioRunner:
         self.state.resolved = True
 
     # -- the replay --------------------------------------------------------------------------
+    def _deadline_world(self, tills: Tills) -> None:
+        """Members with points due at the end of the day shop first (see scenarios.deadline)."""
+        from tideover.scenarios import deadline
+
+        key = f"{self.scenario.seed}:{self.state.start:%Y%m%d%H%M}"
+        self.deadline_members = deadline.give_expiring_points(
+            self.scenario.loyalty, self.state.start, key
+        )
+        waiting = list(self.deadline_members)
+        by_time = sorted(tills.sales, key=lambda s: s.payload["occurred_at"])
+        for sale in by_time:
+            if not waiting:
+                break
+            if "member_id" in sale.payload and sale.payload["status"] == "completed":
+                sale.payload["member_id"] = waiting.pop(0)
+        expiry_at = timezone.localtime(self.state.start).replace(
+            hour=0, minute=5, second=0, microsecond=0
+        ) + timedelta(days=1)
+        self.world_steps.append(
+            (self.state.start, "expiry reminders", lambda: deadline.remind(self.state.start))
+        )
+        self.world_steps.append(
+            (expiry_at, "points expiry run", lambda: deadline.expire_after(self.state.start))
+        )
+
     def run(self) -> dict:
         """Replay the whole day; return the scorecard."""
         tills = self.prepare()
         scenario, state = self.scenario, self.state
+        self.world_steps: list[tuple[datetime, str, Callable]] = []
+        self.deadline_members: list[str] = []
+        if scenario.loyalty is not None:
+            self._deadline_world(tills)
         self._accept(tills.sales)
         state.peak_card_exposure_cents = peak_card_exposure(tills.sales)
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
@@ -273,6 +309,9 @@ class ScenarioRunner:
         for minute in range(total + 1):
             offset = timedelta(minutes=minute)
             at = state.start + offset
+            for _when, _label, step in [w for w in self.world_steps if w[0] <= at]:
+                step()
+            self.world_steps = [w for w in self.world_steps if w[0] > at]
             self._post_due(tills, at)
             if state.incident is None and offset >= scenario.staff.declare_at_latest:
                 self._declare(at)
@@ -300,4 +339,8 @@ class ScenarioRunner:
             "messages": scorecard.outbox_section(incident),
             "api_answers": dict(self.poster.counts),
         }
+        if self.scenario.loyalty is not None:
+            from tideover.scenarios.deadline import deadline_section
+
+            card["loyalty_deadline"] = deadline_section(self.deadline_members, state.start)
         return card

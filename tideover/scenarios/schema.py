@@ -109,10 +109,12 @@ class Chain(Strict):
 
 
 class Start(Strict):
-    """When the day's trouble begins: a weekday and time (the most recent one at least a day
-    ago, so the whole story is in the past), or an exact ``at``."""
+    """When the day's trouble begins: a weekday and time, or the last day of a month and a time
+    (the most recent one at least a day ago, so the whole story is in the past), or an exact
+    ``at``."""
 
     weekday: Literal[WEEKDAYS] | None = None  # type: ignore[valid-type]
+    month_end: bool = False
     time: str | None = None
     at: datetime | None = None
 
@@ -132,8 +134,13 @@ class Start(Strict):
 
     @model_validator(mode="after")
     def _one_way(self):
-        if (self.at is None) == (self.weekday is None or self.time is None):
-            raise ValueError("give either weekday and time (saturday, 14:00) or at")
+        by_day = (self.weekday is not None) + self.month_end
+        if self.at is not None and (by_day or self.time is not None):
+            raise ValueError("give at alone, or a day (weekday or month_end) and a time")
+        if self.at is None and (by_day != 1 or self.time is None):
+            raise ValueError(
+                "give a weekday and time (saturday, 14:00), month_end: true and a time, or at"
+            )
         return self
 
 
@@ -209,6 +216,15 @@ class Staff(Strict):
     reports_per_store: int = Field(1, ge=0, le=50)
 
 
+class LoyaltyDeadline(Strict):
+    """Members whose points expire at the end of the start's day (use ``start.month_end``:
+    points last until a month's end). Each is given ``points`` earned a validity period ago,
+    hears the expiry reminder, and shops before the deadline."""
+
+    expiring_members: int = Field(100, ge=1, le=100_000)
+    points: int = Field(480, ge=1, le=1_000_000)
+
+
 class Recovery(Strict):
     """The goodwill offer after resolution, and how shoppers answer it over the next days."""
 
@@ -237,11 +253,18 @@ class Scenario(Strict):
     social: Social = Field(default_factory=Social)
     staff: Staff
     recovery: Recovery | None = None
+    loyalty: LoyaltyDeadline | None = None
 
     @property
     def returns_after(self) -> timedelta:
         """When the last failure ends: service is back."""
         return max(f.until for f in self.failures)
+
+    @model_validator(mode="after")
+    def _deadline_at_month_end(self):
+        if self.loyalty is not None and not self.start.month_end:
+            raise ValueError("loyalty deadlines fall at a month's end: set start.month_end: true")
+        return self
 
     @model_validator(mode="after")
     def _updates_inside(self):

@@ -69,3 +69,25 @@ def test_a_sale_after_the_deadline_does_not_bring_points_back(member):
         [sale(member=member.loyalty_id, cents=600, at=datetime(2027, 12, 2, tzinfo=UTC))]
     )
     assert late.rewards == [] and late.balance == 60
+
+
+def test_points_granted_with_their_earning_date_expire_by_it(member, settings):
+    """Balances carried over from another system keep their earning dates, so they expire on
+    time rather than a year after the carry-over."""
+    from datetime import UTC, date, datetime
+
+    from tideover.loyalty.adjustments import grant_points
+    from tideover.loyalty.models import PointsLot
+
+    settings.LOYALTY_POINTS_VALID_MONTHS = 12
+    grant_points(
+        member,
+        40,
+        source_type="carried_over",
+        source_id="old-system:1",
+        reason="carried over",
+        earned_at=datetime(2025, 10, 15, 12, tzinfo=UTC),
+    )
+    lot = PointsLot.objects.get(member=member)
+    assert lot.expires_on == date(2026, 10, 31)
+    assert lot.remaining == 40

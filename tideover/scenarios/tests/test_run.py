@@ -138,11 +138,19 @@ def test_shipped_scenario_keeps_every_promise_at_small_size(name, db, settings, 
             "traffic": scenario.traffic.model_copy(
                 update={"sales_per_store_hour": 4, "web_orders_per_hour": 30}
             ),
+            "loyalty": scenario.loyalty
+            and scenario.loyalty.model_copy(update={"expiring_members": 10}),
         }
     )
     prepare_chain(scenario)
     card = ScenarioRunner(scenario).run()
     assert card["sales"]["accepted"] > 0
+    if scenario.loyalty is not None:
+        promise = card["loyalty_deadline"]
+        assert promise["reminded"] == promise["members_with_points_due"] > 0
+        assert promise["shopped_by_deadline"] > 0
+        assert promise["reinstated_after_late_posting"] == promise["shopped_by_deadline"]
+        assert promise["promises_broken"] == 0
     assert card["sales"]["lost"] == 0 and card["sales"]["doubled"] == 0
     assert card["incident"]["cadence_misses"] == 0
     assert card["incident"]["time_to_resolve_min"] is not None
