@@ -92,8 +92,8 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     by_loyalty_id = {m.loyalty_id: m for m in members.values()}
     book = LotBook()
     postings: list[Posting] = []
-    touched: dict[int, list[str]] = defaultdict(list)  # member pk -> sale ids
-    earned_now: dict[str, tuple[int, int]] = {}  # sale id -> (member pk, points)
+    touched: dict[int, list[str]] = defaultdict(list)  # member pk -> sale keys
+    earned_now: dict[str, tuple[int, int]] = {}  # sale key -> (member pk, points)
     if earning:
         times = [p.sale.occurred_at for p in earning]
         rates = Rates(prog, min(times), max(times))
@@ -103,16 +103,16 @@ def accrue_posted(posted: list) -> dict[str, dict]:
             sale = p.sale
             member = by_loyalty_id.get(sale.member_id)
             if member is None:
-                extras[sale.sale_id] = {
+                extras[sale.key] = {
                     "notes": [f"No member {sale.member_id}; the sale posted without points"]
                 }
                 continue
             points = rates.points(p.paid_cents, member.tier, sale.occurred_at)
-            touched[member.pk].append(sale.sale_id)
-            extras[sale.sale_id] = {"points": points}
+            touched[member.pk].append(sale.key)
+            extras[sale.key] = {"points": points}
             if points <= 0:
                 continue
-            earned_now[sale.sale_id] = (member.pk, points)
+            earned_now[sale.key] = (member.pk, points)
             member.balance += points
             book.credit(
                 member, ledger.expiry_date(sale.occurred_at, prog.points_valid_months, tz), points
@@ -122,7 +122,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
                     member=member,
                     kind=EntryKind.ACCRUAL,
                     source_type="sale",
-                    source_id=sale.sale_id,
+                    source_id=sale.key,
                     points=points,
                     contra=Account.POINTS_ISSUED,
                     occurred_at=sale.occurred_at,
@@ -137,25 +137,25 @@ def accrue_posted(posted: list) -> dict[str, dict]:
 
 
 def _originals(undoing: list, earning: list) -> dict[str, dict]:
-    """What each undone sale earned: {sale id: {member_id, points, paid_cents}}."""
-    ids = {p.sale.original_sale_id for p in undoing}
-    if not ids:
+    """What each undone sale earned: {sale key: {member_id, points, paid_cents}}."""
+    pks = {p.sale.original_pk for p in undoing if p.sale.original_pk}
+    if not pks:
         return {}
     found = {
-        sale_id: {"member_id": None, "points": 0, "paid_cents": paid}
-        for sale_id, paid in Sale.objects.filter(sale_id__in=ids).values_list(
-            "sale_id", "paid_cents"
+        f"{store_code}/{sale_id}": {"member_id": None, "points": 0, "paid_cents": paid}
+        for store_code, sale_id, paid in Sale.objects.filter(pk__in=pks).values_list(
+            "store__code", "sale_id", "paid_cents"
         )
     }
     for source_id, member_id, points in JournalEntry.objects.filter(
-        source_type="sale", source_id__in=ids
+        source_type="sale", source_id__in=list(found)
     ).values_list("source_id", "member_id", "points"):
         found[source_id].update(member_id=member_id, points=points)
     return found
 
 
 def _reverse(undoing, originals, earned_now, members, book, postings, touched, extras) -> None:
-    ids = {p.sale.original_sale_id for p in undoing}
+    ids = {p.sale.original_key for p in undoing}
     taken_back = dict(
         JournalEntry.objects.filter(source_type="return", related_source_id__in=ids)
         .values("related_source_id")
@@ -164,13 +164,13 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
     )
     for p in undoing:
         sale = p.sale
-        original = originals.get(sale.original_sale_id, {})
+        original = originals.get(sale.original_key, {})
         member_pk, earned = original.get("member_id"), original.get("points", 0)
-        if sale.original_sale_id in earned_now:
-            member_pk, earned = earned_now[sale.original_sale_id]
+        if sale.original_key in earned_now:
+            member_pk, earned = earned_now[sale.original_key]
         if not member_pk or earned <= 0:
             continue
-        left = earned + taken_back.get(sale.original_sale_id, 0)
+        left = earned + taken_back.get(sale.original_key, 0)
         paid = original.get("paid_cents") or 0
         if sale.kind == SaleKind.VOID or paid <= 0 or p.paid_cents >= paid:
             back = left
@@ -178,24 +178,24 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
             back = min(left, -(-earned * p.paid_cents // paid))  # round up: never keep extra
         if back <= 0:
             continue
-        taken_back[sale.original_sale_id] = taken_back.get(sale.original_sale_id, 0) - back
+        taken_back[sale.original_key] = taken_back.get(sale.original_key, 0) - back
         member = members[member_pk]
         member.balance -= back
         book.debit(member, back)
-        touched[member.pk].append(sale.sale_id)
-        extras[sale.sale_id] = {"points": -back}
+        touched[member.pk].append(sale.key)
+        extras[sale.key] = {"points": -back}
         postings.append(
             Posting(
                 member=member,
                 kind=EntryKind.REVERSAL,
                 source_type="return",
-                source_id=sale.sale_id,
+                source_id=sale.key,
                 points=-back,
                 contra=Account.POINTS_ISSUED,
                 occurred_at=sale.occurred_at,
                 actor=getattr(sale, "posted_by", "") or "system",
                 reason=f"{sale.get_kind_display().split(' ')[0]} of sale {sale.original_sale_id}",
-                related_source_id=sale.original_sale_id,
+                related_source_id=sale.original_key,
             )
         )
 
@@ -271,7 +271,7 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     book.load(crossing)
     full = Member.objects.in_bulk(crossing)
     all_issued = []
-    for pk, sale_ids in touched.items():
+    for pk, sale_keys in touched.items():
         member = members[pk]
         issued = []
         if pk in full:
@@ -284,10 +284,10 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
             for lot in book.lots(pk):
                 if lot.expires_on < today and lot.remaining > 0:
                     postings.append(expire_lot(member, lot))
-        for sale_id in sale_ids:
-            extras.setdefault(sale_id, {})["balance"] = member.balance
+        for key in sale_keys:
+            extras.setdefault(key, {})["balance"] = member.balance
         if issued:
-            extras[sale_ids[-1]]["rewards"] = [
+            extras[sale_keys[-1]]["rewards"] = [
                 {"code": r.code, "value_cents": r.value_cents, "expires_at": r.expires_at}
                 for r in issued
             ]

@@ -107,9 +107,10 @@ class AppendOnly(models.Model):
 
 
 class JournalEntry(AppendOnly):
-    # Idempotency: one entry per source (a sale id, a reward code, an adjustment id, a lot).
+    # Idempotency: one entry per source (a sale as store/sale id, a reward code, an adjustment
+    # id, a lot).
     source_type = models.CharField(max_length=20)
-    source_id = models.CharField(max_length=80)
+    source_id = models.CharField(max_length=100, help_text="e.g. S001/S001-R1-000123 for a sale")
     kind = models.CharField(max_length=12, choices=EntryKind.choices)
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entries")
     points = models.BigIntegerField(help_text="Change to the member's balance")
@@ -118,7 +119,7 @@ class JournalEntry(AppendOnly):
     actor = models.CharField(max_length=150, default="system", help_text="Who")
     reason = models.CharField(max_length=300, blank=True, help_text="Why")
     related_source_id = models.CharField(
-        max_length=80, blank=True, db_index=True, help_text="e.g. the sale a return undoes"
+        max_length=100, blank=True, db_index=True, help_text="e.g. the sale a return undoes"
     )
 
     class Meta:

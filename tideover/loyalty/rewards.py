@@ -117,18 +117,22 @@ def reinstate_for_voids(posted) -> dict:
     """Sales listener: a completed void of a sale that used a reward makes the reward usable
     again, recorded in the audit trail with the sale it was used on."""
     voids = {
-        p.sale.original_sale_id: p.sale
+        (p.sale.original_store, p.sale.original_sale_id): p.sale
         for p in posted
-        if p.sale.kind == "void" and p.sale.status == "completed" and p.sale.original_sale_id
+        if p.sale.kind == "void" and p.sale.status == "completed" and p.sale.original_pk
     }
     if not voids:
         return {}
     extra: dict[str, dict] = {}
     used = Reward.objects.select_related("member").filter(
-        redeemed_sale_id__in=list(voids), redeemed_at__isnull=False
+        redeemed_sale_id__in=[sale_id for _, sale_id in voids], redeemed_at__isnull=False
     )
     for reward in used:
-        void = voids[reward.redeemed_sale_id]
+        # Sale ids are unique per store: the reward was used on the voided sale only if it
+        # was used at that sale's store.
+        void = voids.get((reward.redeemed_store, reward.redeemed_sale_id))
+        if void is None:
+            continue
         # Conditional like the redemption itself: a reward reused meanwhile stays as it is.
         taken_back = Reward.objects.filter(
             pk=reward.pk, redeemed_sale_id=reward.redeemed_sale_id, redeemed_at__isnull=False
@@ -144,7 +148,7 @@ def reinstate_for_voids(posted) -> dict:
             f"{reward.redeemed_store} ({reward.redeemed_at:%Y-%m-%dT%H:%M:%SZ}); usable again "
             f"after void {void.sale_id}",
         )
-        extra.setdefault(void.sale_id, {"notes": []})["notes"].append(
+        extra.setdefault(void.key, {"notes": []})["notes"].append(
             f"Reward {reward.code} is usable again"
         )
     return extra

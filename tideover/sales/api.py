@@ -6,9 +6,8 @@ from datetime import datetime
 
 from ninja import Router, Schema
 
-from tideover.core.access import may_see_store
 from tideover.core.api_auth import actor_name, require
-from tideover.core.errors import NotFound
+from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import ApiToken, TokenScope
 from tideover.core.roles import Capability, sees_all_stores
 from tideover.sales import services
@@ -87,16 +86,26 @@ def list_conflicts(request, open: bool = True, limit: int = 100):
 
 
 @router.get("/sales/{sale_id}", response=SaleOut, summary="One posted sale")
-def get_sale(request, sale_id: str):
+def get_sale(request, sale_id: str, store: str | None = None):
+    """Sale ids are unique per store: a store's token and store staff read their own store's
+    sale; HQ staff name the store when several stores posted the same id."""
     caller = require(request, scope=TokenScope.SALES_WRITE, capability=Capability.VIEW_SALES)
-    sale = Sale.objects.select_related("store").filter(sale_id=sale_id).first()
-    store_code = caller.store.code if isinstance(caller, ApiToken) and caller.store_id else None
-    hidden = sale is not None and (
-        (store_code and sale.store.code != store_code)
-        or (not isinstance(caller, ApiToken) and not may_see_store(caller, sale.store))
-    )
-    if sale is None or hidden:
-        raise NotFound(f"No sale {sale_id!r}")
+    query = Sale.objects.select_related("store").filter(sale_id=sale_id)
+    if isinstance(caller, ApiToken):
+        if caller.store_id:
+            query = query.filter(store_id=caller.store_id)
+    elif not sees_all_stores(caller):
+        profile = getattr(caller, "staff_profile", None)
+        query = query.filter(store_id=profile.store_id if profile else None)
+    if store:
+        query = query.filter(store__code=store)
+    found = list(query[:10])
+    if not found:
+        raise NotFound(f"No sale {sale_id!r}" + (f" at {store}" if store else ""))
+    if len(found) > 1:
+        codes = ", ".join(sorted(s.store.code for s in found))
+        raise DomainError(f"Stores {codes} each posted a sale {sale_id!r}; add ?store=CODE")
+    sale = found[0]
     return {
         **{
             f: getattr(sale, f) for f in SaleOut.model_fields if f not in ("store", "register_code")

@@ -46,10 +46,22 @@ class SaleRecord:
     content_hash: str
     pk: int | None = None
     posted_by: str = ""  # who sent it (e.g. "token:agent S001"), for statements
+    original_pk: int | None = None  # returns and voids: the Sale row they undo
+    original_store: str = ""  # ... and its store's code (a return may be at another store)
 
     @property
     def store_id(self) -> int:
         return self.store.pk
+
+    @property
+    def key(self) -> str:
+        """Store code and sale id: sale ids are unique per store, so this names a sale
+        chain-wide (loyalty's journal uses it as the entry's source)."""
+        return f"{self.store.code}/{self.sale_id}"
+
+    @property
+    def original_key(self) -> str:
+        return f"{self.original_store}/{self.original_sale_id}" if self.original_pk else ""
 
     def get_kind_display(self) -> str:
         from tideover.sales.models import SaleKind

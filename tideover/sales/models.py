@@ -33,8 +33,9 @@ class TenderKind(models.TextChoices):
 
 
 class Sale(models.Model):
-    # The id the register or store agent made; globally unique, so posting is idempotent.
-    sale_id = models.CharField(max_length=64, unique=True)
+    # The id the register or store agent made. Posting is idempotent per store: a store's
+    # token can only ever claim ids in its own store, so it cannot block another store's sale.
+    sale_id = models.CharField(max_length=64, db_index=True)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="sales")
     register = models.CharField(max_length=20)
     occurred_at = models.DateTimeField(help_text="When the customer paid, not when HQ heard")
@@ -43,6 +44,14 @@ class Sale(models.Model):
     kind = models.CharField(max_length=8, choices=SaleKind.choices, default=SaleKind.SALE)
     original_sale_id = models.CharField(
         max_length=64, blank=True, help_text="For returns and voids: the sale they undo"
+    )
+    original = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="undone_by",
+        help_text="For returns and voids: the posted sale they undo (any store)",
     )
     # The loyalty id as scanned; sales does not reach into the loyalty tables.
     member_id = models.CharField(max_length=32, blank=True, db_index=True)
@@ -54,9 +63,17 @@ class Sale(models.Model):
     class Meta:
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["store", "occurred_at"], name="sale_store_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "sale_id"], name="one_sale_id_per_store")
+        ]
 
     def __str__(self) -> str:
         return self.sale_id
+
+    @property
+    def key(self) -> str:
+        """The sale's chain-wide name: store code and sale id (how loyalty refers to it)."""
+        return f"{self.store.code}/{self.sale_id}"
 
 
 class SaleLine(models.Model):
@@ -106,7 +123,9 @@ class SaleConflict(models.Model):
         ordering = ["-received_at"]
         constraints = [
             # The same clashing content sent again is one conflict, not a hundred.
-            models.UniqueConstraint(fields=["sale_id", "content_hash"], name="one_conflict_each")
+            models.UniqueConstraint(
+                fields=["store_code", "sale_id", "content_hash"], name="one_conflict_per_store"
+            )
         ]
 
     def __str__(self) -> str:

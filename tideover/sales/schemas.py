@@ -32,8 +32,10 @@ def _bounds() -> tuple[int, int]:
 def content_hash(sale: SaleIn) -> str:
     """A fingerprint of what the till sent, to tell a resend (same) from a clash (different)."""
     # Fields serialise in their declared order and occurred_at is already UTC (SaleIn), so the
-    # same sale always gives the same bytes however the till formatted it.
-    return hashlib.sha256(sale.model_dump_json().encode()).hexdigest()
+    # same sale always gives the same bytes however the till formatted it. original_store
+    # came later: left out when unset, so sales posted before it still hash the same.
+    exclude = {"original_store"} if sale.original_store is None else None
+    return hashlib.sha256(sale.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
 def _within_bounds(value: datetime) -> datetime:
@@ -84,6 +86,14 @@ class SaleIn(Schema):
     original_sale_id: str | None = Field(
         None, pattern=SALE_ID_PATTERN, description="Returns and voids: the sale they undo"
     )
+    original_store: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="Returns and voids of a sale made at another store: that store's code "
+        "(sale ids are unique per store; without it the returning store's sale is meant, "
+        "else the one store that posted that id)",
+    )
     member_id: str | None = Field(None, max_length=32, description="Loyalty id, when scanned")
     lines: list[LineIn] = Field(default_factory=list, max_length=500)
     tenders: list[TenderIn] = Field(default_factory=list, max_length=20)
@@ -116,7 +126,9 @@ class SaleIn(Schema):
             raise ValueError(f"a {self.kind} needs original_sale_id: the sale it undoes")
         if self.kind == "sale" and self.original_sale_id:
             raise ValueError("original_sale_id is only for returns and voids")
-        if self.original_sale_id == self.sale_id:
+        if self.original_store and not self.original_sale_id:
+            raise ValueError("original_store is only for returns and voids")
+        if self.original_sale_id == self.sale_id and self.original_store in (None, self.store):
             raise ValueError("a return cannot undo itself")
         return self
 

@@ -1,4 +1,8 @@
-"""Posting sales: idempotent, one transaction per batch, one result per sale.
+"""Posting sales: idempotent per store, one transaction per batch, one result per sale.
+
+Sale ids are unique per store (``Sale.store`` + ``Sale.sale_id``): a store's token can only
+claim ids in its own store, so whatever id it sends, it cannot block another store's sale, and
+a conflict is always between two postings of the same store.
 
 Built for the design peak (2,000 sales/s): a batch costs a fixed handful of queries (look up
 ids, stores and originals at once; bulk-insert sales, lines and tenders; loyalty accrues the
@@ -7,7 +11,7 @@ batch in bulk through ``hooks``), while each sale still gets its exact result.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +20,7 @@ from pydantic import ValidationError
 
 from tideover.core.errors import DomainError
 from tideover.core.models import Store
-from tideover.sales import hooks
+from tideover.sales import hooks, limits, returns
 from tideover.sales.bulk import insert_rows, rows_where_in
 from tideover.sales.models import (
     Sale,
@@ -26,24 +30,10 @@ from tideover.sales.models import (
     SaleStatus,
     SaleTender,
 )
+from tideover.sales.results import CONFLICT, DUPLICATE, POSTED, REJECTED, SaleResult
 from tideover.sales.schemas import SaleIn, content_hash
 
-POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
-
-
-@dataclass
-class SaleResult:
-    sale_id: str
-    result: str
-    reason: str | None = None
-    points: int | None = None
-    balance: int | None = None
-    rewards: list[dict] = field(default_factory=list)
-    redeemed: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["CONFLICT", "DUPLICATE", "POSTED", "REJECTED", "SaleResult", "post_sale", "post_sales"]
 
 
 def max_batch() -> int:
@@ -70,6 +60,7 @@ class _New:
     sale: SaleIn
     hash: str
     row: hooks.SaleRecord | None = None
+    original: limits.Original | None = None
 
 
 def post_sales(batch: list, *, token=None, received_from: str = "") -> list[SaleResult]:
@@ -83,6 +74,7 @@ def post_sales(batch: list, *, token=None, received_from: str = "") -> list[Sale
          "status": "completed",                 # completed | failed | declined | voided
          "kind": "sale",                         # sale | return | void
          "original_sale_id": None,              # returns and voids: the sale they undo
+         "original_store": None,                # ... when it was made at another store
          "member_id": "M0000042",               # loyalty id, or None
          "lines": [{"sku": "A1", "quantity": 2, "unit_price_cents": 1250}],
          "tenders": [{"kind": "card", "amount_cents": 2500}],   # cash | card | card_offline
@@ -91,6 +83,8 @@ def post_sales(batch: list, *, token=None, received_from: str = "") -> list[Sale
     Results: ``posted``; ``duplicate`` (already posted with the same content: same effect);
     ``conflict`` (the id was posted with other content: refused and kept for staff);
     ``rejected`` with the reason. A ``token`` bound to a store may post only that store's sales.
+    Sales over the per-sale limits, and returns or voids taking back more than their original
+    has left, are rejected (``limits``).
     """
     if len(batch) > max_batch():
         raise DomainError(f"Send at most {max_batch()} sales per batch (got {len(batch)})")
@@ -110,6 +104,10 @@ def post_sales(batch: list, *, token=None, received_from: str = "") -> list[Sale
                 f"This token posts for store {own_store} only; sale is from {sale.store}",
             )
             continue
+        refusal = limits.per_sale_refusal(sale)
+        if refusal is not None:
+            results[index] = SaleResult(sale.sale_id, REJECTED, refusal)
+            continue
         parsed.append(_New(index, sale, content_hash(sale)))
     if parsed:
         with transaction.atomic():
@@ -124,14 +122,15 @@ def post_sale(sale, *, token=None, received_from: str = "") -> SaleResult:
 
 def _post(parsed: list[_New], results: list, received_from: str) -> None:
     stores = {s.code: s for s in Store.objects.filter(code__in={p.sale.store for p in parsed})}
-    existing = dict(
-        rows_where_in(
-            Sale, "sale_id", [p.sale.sale_id for p in parsed], ["sale_id", "content_hash"]
+    existing = {
+        (store_pk, sale_id): digest
+        for store_pk, sale_id, digest in rows_where_in(
+            Sale, "sale_id", [p.sale.sale_id for p in parsed], ["store", "sale_id", "content_hash"]
         )
-    )
+    }
     conflicts: list[SaleConflict] = []
     new: list[_New] = []
-    seen: dict[str, str] = {}
+    seen: dict[tuple[int, str], str] = {}
     for item in parsed:
         sale = item.sale
         if sale.store not in stores:
@@ -139,15 +138,17 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
                 sale.sale_id, REJECTED, f"Unknown store {sale.store!r}; use the chain's store code"
             )
             continue
-        prior = existing.get(sale.sale_id) or seen.get(sale.sale_id)
+        key = (stores[sale.store].pk, sale.sale_id)
+        prior = existing.get(key) or seen.get(key)
         if prior is not None:
             _classify_repeat(item, prior, results, conflicts, received_from)
             continue
-        seen[sale.sale_id] = item.hash
+        seen[key] = item.hash
         new.append(item)
-    new = _reject_orphan_returns(new, results)
+    new = returns.resolve_originals(new, results)
     new = _insert_claiming_ids(new, stores, results, conflicts, received_from)
     new = _redeem_codes(new, results)
+    new = returns.link_batch_originals(new, results)
     if conflicts:
         SaleConflict.objects.bulk_create(conflicts, ignore_conflicts=True)
     if not new:
@@ -173,10 +174,10 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
             results[item.index] = SaleResult(row.sale_id, POSTED)
     insert_rows(SaleLine, LINE_FIELDS, lines)
     insert_rows(SaleTender, TENDER_FIELDS, tenders)
-    by_id = {item.sale.sale_id: results[item.index] for item in new}
+    by_key = {item.row.key: results[item.index] for item in new}
     for listener in hooks.listeners():
-        for sale_id, extra in (listener(posted) or {}).items():
-            result = by_id.get(sale_id)
+        for key, extra in (listener(posted) or {}).items():
+            result = by_key.get(key)
             if result is None:
                 continue
             for key, value in extra.items():
@@ -208,35 +209,6 @@ def _classify_repeat(item: _New, prior_hash: str, results, conflicts, received_f
     )
 
 
-def _reject_orphan_returns(new: list[_New], results) -> list[_New]:
-    """A return needs its original sale posted first (earlier in the batch is fine)."""
-    wanted = {i.sale.original_sale_id for i in new if i.sale.original_sale_id}
-    if not wanted:
-        return new
-    known = dict(Sale.objects.filter(sale_id__in=wanted).values_list("sale_id", "kind"))
-    kept = []
-    for item in new:
-        original = item.sale.original_sale_id
-        if original:
-            kind = known.get(original)
-            if kind is None:
-                results[item.index] = SaleResult(
-                    item.sale.sale_id,
-                    REJECTED,
-                    f"Original sale {original} has not been posted yet; send it first",
-                )
-                continue
-            if kind != SaleKind.SALE:
-                results[item.index] = SaleResult(
-                    item.sale.sale_id, REJECTED, f"{original} is itself a {kind}, not a sale"
-                )
-                continue
-        kept.append(item)
-        if item.sale.kind == SaleKind.SALE:
-            known[item.sale.sale_id] = SaleKind.SALE
-    return kept
-
-
 def _row(item: _New, store: Store, now, posted_by: str = "") -> hooks.SaleRecord:
     sale = item.sale
     total = sum(line.quantity * line.unit_price_cents for line in sale.lines)
@@ -256,6 +228,8 @@ def _row(item: _New, store: Store, now, posted_by: str = "") -> hooks.SaleRecord
         paid_cents=paid,
         content_hash=item.hash,
         posted_by=posted_by,
+        original_pk=item.original.pk if item.original else None,
+        original_store=item.original.store_code if item.original else "",
     )
 
 
@@ -273,13 +247,17 @@ SALE_FIELDS = [
     "total_cents",
     "paid_cents",
     "content_hash",
+    "original",
 ]
 LINE_FIELDS = ["sale", "line_no", "sku", "quantity", "unit_price_cents", "amount_cents"]
 TENDER_FIELDS = ["sale", "kind", "amount_cents"]
 
 
+_ATTRIBUTE = {"store": "store_id", "original": "original_pk"}
+
+
 def _values(row: hooks.SaleRecord) -> tuple:
-    return tuple(getattr(row, "store_id" if f == "store" else f) for f in SALE_FIELDS)
+    return tuple(getattr(row, _ATTRIBUTE.get(f, f)) for f in SALE_FIELDS)
 
 
 def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list[_New]:
@@ -299,19 +277,19 @@ def _insert_claiming_ids(new, stores, results, conflicts, received_from) -> list
             with transaction.atomic():
                 ids = insert_rows(Sale, SALE_FIELDS, [_values(row) for row in rows], returning=True)
         except IntegrityError:
-            committed = dict(
-                Sale.objects.filter(sale_id__in=[i.sale.sale_id for i in new]).values_list(
-                    "sale_id", "content_hash"
-                )
-            )
-            if not committed:
+            committed = {
+                (store_code, sale_id): digest
+                for store_code, sale_id, digest in Sale.objects.filter(
+                    sale_id__in=[i.sale.sale_id for i in new]
+                ).values_list("store__code", "sale_id", "content_hash")
+            }
+            if not any((i.sale.store, i.sale.sale_id) in committed for i in new):
                 raise
             kept = []
             for item in new:
-                if item.sale.sale_id in committed:
-                    _classify_repeat(
-                        item, committed[item.sale.sale_id], results, conflicts, received_from
-                    )
+                key = (item.sale.store, item.sale.sale_id)
+                if key in committed:
+                    _classify_repeat(item, committed[key], results, conflicts, received_from)
                 else:
                     kept.append(item)
             new = kept

@@ -26,12 +26,13 @@ def conflicts(request):
     if not show_all:
         query = query.filter(reviewed_at__isnull=True)
     rows = list(query[:200])
+    # Sale ids are unique per store: the posting a conflict clashed with is that store's.
     posted = {
-        s.sale_id: s
+        (s.store.code, s.sale_id): s
         for s in Sale.objects.select_related("store").filter(sale_id__in=[c.sale_id for c in rows])
     }
     for row in rows:
-        row.posted = posted.get(row.sale_id)
+        row.posted = posted.get((row.store_code, row.sale_id))
     return render(request, "sales/conflicts.html", {"conflicts": rows, "show_all": show_all})
 
 

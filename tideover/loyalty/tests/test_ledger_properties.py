@@ -41,6 +41,7 @@ class Ledger(RuleBasedStateMachine):
         self.number = 0
         self.posted: dict[str, dict] = {}  # sale id -> payload, as posted
         self.member_sales: list[str] = []
+        self.left: dict[str, int | None] = {}  # sale id -> cents not yet returned (None: voided)
         self.redeemed: set[str] = set()
 
     def teardown(self):
@@ -102,8 +103,15 @@ class Ledger(RuleBasedStateMachine):
             payload = self._sale(None, 0, kind="void", original_sale_id=original)
         else:
             payload = self._sale(None, cents, kind="return", original_sale_id=original)
+        left = self.left.setdefault(original, self.posted[original]["lines"][0]["unit_price_cents"])
         [result] = post_sales([payload])
+        if left is None or (not whole and cents > left):
+            # Nothing is left to take back (voided, or returned up to the sale's amount).
+            assert result.result == "rejected", result
+            assert not Sale.objects.filter(sale_id=payload["sale_id"]).exists()
+            return
         assert result.result == "posted", result
+        self.left[original] = None if whole else left - cents
         self.posted[payload["sale_id"]] = payload
 
     @rule(who=st.integers(0, 2), points=st.integers(-800, 800).filter(bool))

@@ -69,7 +69,7 @@ def test_statement_shows_every_entry_with_source_who_and_why(member, client, api
     ).json()
     assert [e["kind"] for e in entries] == ["reward", "accrual"]
     accrual = entries[1]
-    assert (accrual["source_type"], accrual["source_id"]) == ("sale", "S001-R1-STMT")
+    assert (accrual["source_type"], accrual["source_id"]) == ("sale", "S001/S001-R1-STMT")
     assert accrual["actor"] == "system" and "Purchase at S001" in accrual["reason"]
     assert sum(line["points"] for line in accrual["lines"]) == 0
 

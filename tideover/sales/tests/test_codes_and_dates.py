@@ -58,7 +58,7 @@ def test_failed_or_voided_sale_does_not_use_up_the_reward_code(client, agent, re
 def test_return_carrying_a_code_does_not_redeem_it(client, agent, reward_code):
     original = sale(cents=1000)
     post(client, "/api/v1/sales", original, agent)
-    refund = sale(kind="return", original=original["sale_id"], codes=[reward_code])
+    refund = sale(kind="return", original=original["sale_id"], cents=1000, codes=[reward_code])
     result = post(client, "/api/v1/sales", refund, agent).json()
     assert result["result"] == "posted" and result["redeemed"] == []
     assert Reward.objects.get(code=reward_code).redeemed_at is None

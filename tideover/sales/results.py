@@ -1,0 +1,22 @@
+"""Each sale posted gets its own answer: posted, duplicate, conflict or rejected (with why)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
+
+
+@dataclass
+class SaleResult:
+    sale_id: str
+    result: str
+    reason: str | None = None
+    points: int | None = None
+    balance: int | None = None
+    rewards: list[dict] = field(default_factory=list)
+    redeemed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
