@@ -34,13 +34,16 @@ def no_internet():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
-    """Each test gets its own cache and static-export folder."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": str(tmp_path),
-        }
-    }
+    """Each test gets its own cache and static-export folder, on the backend the product runs:
+    Redis with REDIS_URL set (under a key prefix of its own), else the file cache (in a folder
+    of its own). Never an in-memory cache, which hides what the real one does."""
+    import uuid
+
+    configured = settings.CACHES["default"]
+    if configured["BACKEND"].endswith("FileBasedCache"):
+        settings.CACHES = {"default": {**configured, "LOCATION": str(tmp_path / "cache")}}
+    else:
+        settings.CACHES = {"default": {**configured, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
     settings.STATUS_EXPORT_DIR = str(tmp_path / "status-export")
 
 

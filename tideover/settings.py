@@ -35,6 +35,10 @@ SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# Behind a load balancer the client's address is read from this header (e.g. X-Forwarded-For),
+# counting TRUSTED_PROXY_COUNT addresses from its right end; empty: the socket's address.
+TRUSTED_PROXY_HEADER = envstr("TRUSTED_PROXY_HEADER")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1)
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = envstr("SITE_NAME", "Tideover Demo Stores")
 
@@ -226,6 +230,7 @@ SIGNUP_PER_IP_PER_HOUR = envint("SIGNUP_PER_IP_PER_HOUR", 20)
 SIGNUP_PER_NUMBER_PER_DAY = envint("SIGNUP_PER_NUMBER_PER_DAY", 3)
 SIGNUP_PER_COUNTRY_PER_HOUR = envint("SIGNUP_PER_COUNTRY_PER_HOUR", 200)
 SIGNUP_PER_EMAIL_PER_DAY = envint("SIGNUP_PER_EMAIL_PER_DAY", 5)
+SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR = envint("SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR", 30)
 # A pending e-mail sign-up gets no second confirmation e-mail within this many minutes.
 SIGNUP_CONFIRMATION_RESEND_MINUTES = envint("SIGNUP_CONFIRMATION_RESEND_MINUTES", 15)
 

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
 from tideover.core.api_auth import require
+from tideover.core.clientip import client_ip
 from tideover.core.errors import NotFound
 from tideover.core.models import Component, TokenScope
 from tideover.core.roles import Capability
@@ -74,8 +75,11 @@ def create_subscriber(request, payload: SubscribeIn):
         channel=payload.channel,
         address=payload.address,
         components=list(found.values()),
-        ip=request.META.get("REMOTE_ADDR", ""),
+        ip=client_ip(request),
         source="api",
+        # A token holder is not the anonymous public: their sign-ups (an import, a partner's
+        # integration) must not use up the per-network and per-country limits shoppers share.
+        authorised=True,
     )
     is_new = getattr(subscriber, "is_new", False)
     return 201 if is_new else 200, {

@@ -257,3 +257,17 @@ class SmsOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"opt-out #{self.pk}"
+
+
+class RateLimitCounter(models.Model):
+    """One fixed-window counter of tideover.notifications.ratelimit (when not on Redis).
+
+    ``key`` names the limit and an HMAC of who is counted, never the address itself.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.FloatField(help_text="Unix seconds when the window ends", db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from tideover.core.errors import Conflict, DomainError, NotFound
 from tideover.core.http import public_ip
 from tideover.core.models import Component
-from tideover.core.phones import country_of, to_e164
+from tideover.core.phones import country_of, require_mobile, to_e164
 from tideover.notifications.models import (
     Category,
     Channel,
@@ -36,7 +36,7 @@ from tideover.notifications.models import (
     SubscriberState,
     Subscription,
 )
-from tideover.notifications.ratelimit import check_signup
+from tideover.notifications.ratelimit import check_code_attempt, check_signup
 
 MAX_CODE_ATTEMPTS = 5
 
@@ -49,15 +49,17 @@ def subscribe(
     components: list[Component] | None = None,
     ip: str = "",
     source: str = "web",
+    authorised: bool = False,
 ) -> Subscriber:
     """Start a subscription: e-mail gets a confirmation link, SMS a code; webhooks start at once.
 
     The subscriber's ``is_new`` is False when the address was already subscribed: its secret
     and token belong to whoever subscribed it first and must not be shown to this caller.
+    ``authorised`` callers (API tokens) do not spend the anonymous public limits.
     """
     if channel == Channel.EMAIL:
         address = _clean_email(address)
-        check_signup(ip=ip, email=address)
+        check_signup(ip=ip, email=address, authorised=authorised)
     elif channel == Channel.SMS:
         address = to_e164(address, field="phone")
         country = country_of(address)
@@ -67,10 +69,11 @@ def subscribe(
                 "please subscribe by e-mail instead",
                 field="phone",
             )
-        check_signup(ip=ip, phone=address, country=country)
+        require_mobile(address, field="phone")
+        check_signup(ip=ip, phone=address, country=country, authorised=authorised)
     elif channel == Channel.WEBHOOK:
         address = clean_webhook_url(address)
-        check_signup(ip=ip)
+        check_signup(ip=ip, authorised=authorised)
     else:
         raise DomainError("Choose e-mail, SMS or webhook", field="channel")
     with transaction.atomic():
@@ -252,30 +255,40 @@ def confirm_email(token: str) -> Subscriber:
     return subscriber
 
 
-@transaction.atomic
-def confirm_sms(token: str, code: str) -> Subscriber:
-    """Turn on an SMS subscription with the code texted to the number."""
-    subscriber = _by_token(token, lock=True)
-    if subscriber.state == SubscriberState.ACTIVE:
+def confirm_sms(token: str, code: str, *, ip: str = "") -> Subscriber:
+    """Turn on an SMS subscription with the code texted to the number.
+
+    A wrong code is counted and the count committed before the refusal is raised (a refusal
+    raised inside the transaction would roll its own count back, leaving guesses unlimited).
+    After ``MAX_CODE_ATTEMPTS`` wrong codes the code dies: only a new sign-up sends another.
+    """
+    check_code_attempt(ip=ip)
+    with transaction.atomic():
+        subscriber = _by_token(token, lock=True)
+        if subscriber.state == SubscriberState.ACTIVE:
+            return subscriber
+        if subscriber.state != SubscriberState.PENDING or subscriber.channel != Channel.SMS:
+            raise Conflict("This sign-up is no longer waiting for a code; subscribe again")
+        if subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS or not subscriber.confirm_code_hash:
+            raise Conflict("Too many wrong codes; subscribe again to get a new one")
+        subscriber.confirm_attempts += 1
+        code = "".join(ch for ch in (code or "") if ch.isdigit())
+        right = hmac.compare_digest(_code_hash(subscriber, code), subscriber.confirm_code_hash)
+        if right:
+            subscriber.state = SubscriberState.ACTIVE
+            subscriber.confirmed_at = timezone.now()
+            SmsOptOut.objects.filter(phone=subscriber.address).delete()
+        if right or subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS:
+            subscriber.confirm_code_hash = ""  # used, or dead after the last wrong try
+        subscriber.save(
+            update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+        )
+    if right:
         return subscriber
-    if subscriber.state != SubscriberState.PENDING or subscriber.channel != Channel.SMS:
-        raise Conflict("This sign-up is no longer waiting for a code; subscribe again")
-    if subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS:
-        raise Conflict("Too many wrong codes; subscribe again to get a new one")
-    subscriber.confirm_attempts += 1
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
-    if not hmac.compare_digest(_code_hash(subscriber, code), subscriber.confirm_code_hash):
-        subscriber.save(update_fields=["confirm_attempts"])
-        left = MAX_CODE_ATTEMPTS - subscriber.confirm_attempts
-        raise DomainError(f"That code is not right; {left} tries left", field="code")
-    subscriber.state = SubscriberState.ACTIVE
-    subscriber.confirmed_at = timezone.now()
-    subscriber.confirm_code_hash = ""
-    subscriber.save(
-        update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
-    )
-    SmsOptOut.objects.filter(phone=subscriber.address).delete()
-    return subscriber
+    left = MAX_CODE_ATTEMPTS - subscriber.confirm_attempts
+    if left <= 0:
+        raise Conflict("Too many wrong codes; subscribe again to get a new one", field="code")
+    raise DomainError(f"That code is not right; {left} tries left", field="code")
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
+from tideover.core.clientip import client_ip
 from tideover.core.errors import DomainError
 from tideover.notifications import inbound, services
 from tideover.notifications.forms import CodeForm, SubscribeForm
@@ -22,11 +23,6 @@ def public(view):
     """Anyone may open this page (the role-matrix test reads this mark)."""
     view.public_page = True
     return view
-
-
-def client_ip(request) -> str:
-    # Behind a proxy the platform must set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR", "")
 
 
 @public
@@ -95,7 +91,7 @@ def sms_code(request, token):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            services.confirm_sms(token, form.cleaned_data["code"])
+            services.confirm_sms(token, form.cleaned_data["code"], ip=client_ip(request))
         except DomainError as exc:
             form.add_error("code" if exc.field == "code" else None, exc.message)
             status = exc.status_code
