@@ -9,6 +9,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from tideover.core.text import clean_line, clean_text
 from tideover.core.timestamps import iso_millis
 from tideover.notifications.channels import Rendered
 from tideover.notifications.models import Category, Channel, Notification, OutboxMessage
@@ -64,7 +65,7 @@ def _sms_text(notification: Notification | None, body: str, *, footer: str) -> s
         text = f"{settings.SITE_NAME}: {notification.title} ({notification.headline}). {body}"
     else:
         text = body
-    text = text.strip()
+    text = clean_text(text).strip()
     limit = 153 * SMS_MAX_SEGMENTS - len(footer) - 1
     if len(text) > limit:
         more = f"… {status_url()}"
@@ -93,17 +94,19 @@ def render_notification(
     ident: str = "",
 ) -> Rendered:
     """A notification as ``channel`` shows it, to the public or to staff (``internal``)."""
-    subject = f"{_prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
+    subject = clean_line(
+        f"{_prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
+    )
     ctx = _context(notification, internal, unsubscribe)
     # Webhooks carry JSON only: no need to render the text.
     text = (
         ""
         if channel == Channel.WEBHOOK
-        else render_to_string("notifications/messages/update.txt", ctx)
+        else clean_text(render_to_string("notifications/messages/update.txt", ctx))
     )
     rendered = Rendered(channel, recipient, subject, text, delivery_id=ident, secret=secret)
     if channel == Channel.EMAIL:
-        rendered.html = render_to_string("notifications/messages/update.html", ctx)
+        rendered.html = clean_text(render_to_string("notifications/messages/update.html", ctx))
         if unsubscribe:
             rendered.headers = {
                 "List-Unsubscribe": f"<{unsubscribe}>",
@@ -171,7 +174,12 @@ def render(message: OutboxMessage) -> Rendered:
         footer = "Reply STOP to opt out." if message.category == Category.MARKETING else ""
         text = _sms_text(None, message.body, footer=footer)
     rendered = Rendered(
-        message.channel, message.recipient, message.subject, text, delivery_id=ident, secret=secret
+        message.channel,
+        message.recipient,
+        clean_line(message.subject),
+        clean_text(text),
+        delivery_id=ident,
+        secret=secret,
     )
     if message.channel == Channel.WEBHOOK:
         rendered.payload = {"id": ident, "event": "message", "subject": message.subject}

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import feedgenerator
 from django.utils.html import escape
 
+from tideover.core.text import clean_line, clean_text
 from tideover.incidents.models import IncidentKind, IncidentState, PublicUpdate
 from tideover.statuspage.snapshot import RECENT_LIMIT
 
@@ -31,7 +32,7 @@ def build(kind: str) -> bytes:
     feed_url = f"{site}/feed.{kind}"
     updates = _latest_updates()
     feed = generator(
-        title=f"{settings.SITE_NAME} status",
+        title=clean_line(f"{settings.SITE_NAME} status"),
         link=f"{site}/",
         description=f"Incidents and maintenance for {settings.SITE_NAME}, newest first",
         feed_url=feed_url,
@@ -43,11 +44,11 @@ def build(kind: str) -> bytes:
         what = "Maintenance" if incident.kind == IncidentKind.MAINTENANCE else "Incident"
         link = f"{site}/incidents/{incident.pk}#update-{update.pk}"
         feed.add_item(
-            title=f"{incident.title} — {IncidentState(update.state).label}",
+            title=clean_line(f"{incident.title} — {IncidentState(update.state).label}"),
             link=link,
             # Atom declares the summary type="html" and RSS readers treat a description as
             # HTML, so the plain-text body is escaped as HTML (the writer then escapes it as XML).
-            description=escape(update.body),
+            description=escape(clean_text(update.body)),
             pubdate=update.posted_at,
             updateddate=update.posted_at,
             unique_id=f"{site}/incidents/{incident.pk}/updates/{update.pk}",

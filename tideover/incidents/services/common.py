@@ -11,6 +11,7 @@ from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import DomainError
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.core.services import set_component_status_raw
+from tideover.core.text import clean_text
 from tideover.incidents.models import (
     CLOSED_STATES,
     AffectedComponent,
@@ -73,7 +74,7 @@ def record_timeline_event(
 
 
 def _clean_body(body: str, what: str = "update") -> str:
-    text = (body or "").strip()
+    text = clean_text(body).strip()  # it goes into SMS and feeds (core/text.py)
     if not text:
         raise DomainError(f"Write the {what}: it cannot be empty", field="body")
     if len(text) > MAX_UPDATE_LENGTH:

@@ -13,6 +13,7 @@ from django.db import transaction
 from tideover.core import events
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Component, Region, Store
+from tideover.core.text import clean_line
 from tideover.incidents.models import (
     CLOSED_STATES,
     OPEN_INCIDENT_STATES,
@@ -58,7 +59,7 @@ def declare_incident(
 ) -> Incident:
     """Open an incident; with ``message`` its first public update goes out at once."""
     at = _now(at)
-    title = (title or "").strip()
+    title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
     if not title:
         raise DomainError("Give the incident a title customers would understand", field="title")
     if len(title) > 200:

@@ -9,6 +9,7 @@ from django.db import transaction
 from tideover.core import events
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
+from tideover.core.text import clean_line
 from tideover.incidents.models import (
     AffectedComponent,
     Incident,
@@ -44,7 +45,7 @@ def schedule_maintenance(
 ) -> Incident:
     """Announce a maintenance window; its components show under maintenance while it runs."""
     at = _now(at)
-    title = (title or "").strip()
+    title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
     if not title:
         raise DomainError("Give the maintenance a title", field="title")
     if scheduled_until <= scheduled_for:

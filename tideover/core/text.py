@@ -1,0 +1,37 @@
+"""Text from staff and systems made safe for the places it ends up: SMS, e-mail subjects,
+feeds, chat.
+
+Two kinds of character are removed:
+
+- Control characters (C0 and C1, DEL): a newline in an e-mail subject starts a new header, a
+  NUL or an escape sequence turns into garbage on a phone or in a feed reader (XML 1.0 cannot
+  carry most of them at all).
+- Bidirectional controls (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM, ALM): they
+  reorder what a reader sees, so "Checkout restored‮ lanoitan" can show a different claim than
+  the bytes make (the "Trojan Source" trick). Right-to-left text itself is untouched: Unicode's
+  bidi algorithm lays it out without any of these.
+
+Bodies keep their line breaks and tabs; single lines (titles, subjects) turn every line break
+into a space.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# C0 except tab and newline, DEL, C1; and the bidi controls.
+_UNSAFE_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b\x0c]")
+_UNSAFE_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def clean_text(text: str) -> str:
+    """A body: line breaks (any kind) become ``\\n``; other controls and bidi controls go."""
+    return _UNSAFE_IN_TEXT.sub("", _BREAKS.sub("\n", text or ""))
+
+
+def clean_line(text: str) -> str:
+    """A title or subject: one line, no controls, no bidi controls, runs of spaces collapsed."""
+    spaced = re.sub(r"[\t\n\r\u2028\u2029\x85\x0b\x0c]+", " ", text or "")
+    return re.sub(r" {2,}", " ", _UNSAFE_IN_LINE.sub("", spaced)).strip()
