@@ -57,7 +57,8 @@ def test_text_stored_before_the_check_is_cleaned_when_it_is_sent(
         message="Registers are down.",
     )
     # A row written before titles were cleaned on the way in (or by a future path that forgets).
-    Notification.objects.update(title=HOSTILE_TITLE, body=HOSTILE_BODY)
+    # (PostgreSQL cannot store NUL at all, so that one is left out here.)
+    Notification.objects.update(title=HOSTILE_TITLE.replace("\x00", ""), body=HOSTILE_BODY)
     for row in OutboxMessage.objects.all():
         rendered = render(row)
         assert _clean(rendered.subject) and _clean(rendered.text)
