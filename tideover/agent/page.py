@@ -16,7 +16,7 @@ def _money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
-def render_status(status: dict) -> str:
+def render_status(status: dict, error: str = "") -> str:
     title, explain = MODE_TEXT.get(status["mode"], (status["mode"], ""))
     problems = status["problems"]
     rows = "".join(
@@ -44,6 +44,7 @@ button{{font-size:1.1rem;padding:.5rem 1rem}} dt{{font-weight:bold}}
 <h1>Store {escape(status["store"])}</h1>
 <p class="mode {escape(status["mode"])}" id="mode">{escape(title)}</p>
 <p>{escape(explain)}</p>
+{f'<p role="alert" id="error"><strong>{escape(error)}</strong></p>' if error else ""}
 <dl>
 <dt>Waiting to send</dt><dd id="queue">{status["queue_depth"]:,} sales</dd>
 <dt>Oldest unsent sale</dt><dd>{escape(status["oldest_unsent_at"] or "none")}</dd>

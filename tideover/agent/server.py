@@ -31,6 +31,7 @@ from tideover.agent.service import Agent
 log = logging.getLogger("tideover.agent")
 MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH = 1000
+_NOT_JSON = object()
 BALANCE = re.compile(r"^/api/v1/(?:loyalty/)?members/([A-Za-z0-9._:\-]{1,32})/balance$")
 
 
@@ -72,25 +73,25 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data) -> None:
         self._send(status, json.dumps(data).encode(), "application/json")
 
-    def _body(self) -> bytes | None:
+    def _read_body(self) -> bool:
+        """Read the whole body first, whatever the answer: on a kept-alive connection unread
+        bytes would be taken for the next request."""
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
+            self.close_connection = True
             self._json(413, {"detail": f"Send at most {MAX_BODY} bytes with a Content-Length"})
-            return None
-        return self.rfile.read(length) if length else b""
+            return False
+        self.raw = self.rfile.read(length) if length else b""
+        return True
 
     def _json_body(self):
-        raw = self._body()
-        if raw is None:
-            return None
         try:
-            return json.loads(raw or b"null")
+            return json.loads(self.raw or b"null")
         except (ValueError, UnicodeDecodeError):
-            self._json(400, {"detail": "The body is not JSON"})
-            return None
+            return _NOT_JSON
 
     def _register_allowed(self) -> bool:
         key = self.agent.config.register_key
@@ -104,9 +105,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- routes -------------------------------------------------------------------------
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path in ("/", "/status"):
-            self._send(200, render_status(self.agent.status()).encode(), "text/html; charset=utf-8")
+            error = parse_qs(query).get("error", [""])[0][:200]
+            page = render_status(self.agent.status(), error)
+            self._send(200, page.encode(), "text/html; charset=utf-8")
         elif path == "/api/v1/agent/status":
             self._json(200, self.agent.status())
         elif path == "/healthz":
@@ -119,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         path = self.path.split("?", 1)[0]
+        if not self._read_body():
+            return
         if path == "/api/v1/sales":
             self._post_sales(single=True)
         elif path == "/api/v1/sales:batch":
@@ -134,7 +139,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._register_allowed():
             return
         data = self._json_body()
-        if data is None and self.wfile.closed:
+        if data is _NOT_JSON:
+            self._json(400, {"detail": "The body is not JSON"})
             return
         if single:
             if not isinstance(data, dict):
@@ -157,7 +163,6 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, {**counts, "results": [a.as_dict() for a in answers]})
 
     def _sync(self, *, page: bool) -> None:
-        self._body()
         agent = self.agent
         if agent.forced_offline:
             result = {"detail": "Forced offline is on; switch it off to send", "sent": 0}
@@ -178,8 +183,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _offline(self, *, page: bool) -> None:
         if page:
-            raw = self._body() or b""
-            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+            form = {k: v[0] for k, v in parse_qs(self.raw.decode("utf-8", "replace")).items()}
         else:
             form = self._json_body()
             if not isinstance(form, dict):

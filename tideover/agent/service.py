@@ -107,9 +107,12 @@ class Agent:
 
     @property
     def mode(self) -> str:
+        return self._mode(self.online)
+
+    def _mode(self, online: bool) -> str:
         if self.forced_offline:
             return FORCED
-        if not self.online:
+        if not online:
             return OFFLINE
         oldest = self.journal.oldest_unsent() if self.journal.queued else None
         if oldest and (
@@ -316,8 +319,11 @@ class Agent:
 
     def heartbeat(self) -> bool:
         """One heartbeat; HQ's answer carries the card policy and loyalty program to cache."""
+        body = self.heartbeat_body()
+        # A heartbeat that arrives is itself proof the link works: report the mode as of now.
+        body["mode"] = self._mode(True)
         try:
-            answer = self.hq.heartbeat(self.heartbeat_body())
+            answer = self.hq.heartbeat(body)
         except HQUnavailable as exc:
             self.link_failed(str(exc))
             return False
