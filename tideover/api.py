@@ -7,18 +7,91 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
-from tideover.core.api_auth import API_AUTH
+from tideover.core.api_auth import API_AUTH, Unauthenticated
 from tideover.core.errors import DomainError
+
+# What each error answer means; every operation lists the ones it can give (see _error_answers).
+ERROR_ANSWERS = {
+    "400": "A business rule refuses the input; `field` names the input when there is one",
+    "401": "No credentials, or a malformed, unknown or revoked token (`detail` says which)",
+    "403": "The token lacks the scope, or the role the capability (`detail` names it)",
+    "404": "What the path names does not exist",
+    "409": "The request clashes with the current state",
+    "413": "The body is larger than the server accepts (`detail` gives the limit)",
+    "422": "The input does not match the schema; `errors` lists each problem with its location",
+}
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What to fix, in words"},
+        "field": {"type": "string", "description": "The input the refusal is about"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _where(error: dict) -> str:
+    return ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "payload"))
+
+
+def _message(error: dict) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field: remove it or check its spelling against the API documentation"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def _describe(error: dict) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "payload"))
-    message = error.get("msg", "invalid value")
+    where, message = _where(error), _message(error)
     return f"{where}: {message}" if where else message
 
 
+class TideoverAPI(NinjaAPI):
+    """Ninja, with each operation's error answers written into the OpenAPI document."""
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for methods in schema["paths"].values():
+            for method, operation in methods.items():
+                _error_answers(method, operation)
+        return schema
+
+
+def _error_answers(method: str, operation: dict) -> None:
+    codes = ["400", "422"]
+    if operation.get("security"):
+        codes += ["401", "403"]
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        codes.append("404")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    if "requestBody" in operation:
+        codes.append("413")
+    responses = operation.setdefault("responses", {})
+    for code in sorted(codes):
+        responses.setdefault(
+            code,
+            {
+                "description": ERROR_ANSWERS[code],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
+
+
 def build_api() -> NinjaAPI:
-    api = NinjaAPI(
+    api = TideoverAPI(
         title="Tideover API",
         version="1",
         description="Incidents, components, sales and loyalty. Machines authenticate with "
@@ -31,10 +104,15 @@ def build_api() -> NinjaAPI:
 
     @api.exception_handler(ValidationError)
     def invalid_input(request, exc):
-        errors = exc.errors
+        # Only where, what and why: pydantic's "input" and "ctx" would echo the request and
+        # Python objects (an exception's repr) back to the caller.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")}
+            for e in exc.errors
+        ]
         return api.create_response(
             request,
-            {"detail": "; ".join(_describe(e) for e in errors), "errors": errors},
+            {"detail": "; ".join(_describe(e) for e in exc.errors), "errors": errors},
             status=422,
         )
 
@@ -49,12 +127,20 @@ def build_api() -> NinjaAPI:
     def model_invalid(request, exc):
         return api.create_response(request, {"detail": "; ".join(exc.messages)}, status=400)
 
-    @api.exception_handler(AuthenticationError)
+    @api.exception_handler(Unauthenticated)
     def unauthenticated(request, exc):
-        return api.create_response(
+        response = api.create_response(request, {"detail": exc.message}, status=401)
+        challenge = 'Bearer realm="tideover"'
+        if "Authorization" in request.headers:
+            challenge += ', error="invalid_token"'
+        response["WWW-Authenticate"] = challenge
+        return response
+
+    @api.exception_handler(AuthenticationError)
+    def not_authenticated(request, exc):
+        return unauthenticated(
             request,
-            {"detail": "Send a valid API token as 'Authorization: Bearer <token>' or log in"},
-            status=401,
+            Unauthenticated("Send an API token as 'Authorization: Bearer <token>' or log in"),
         )
 
     from tideover.incidents.api import components_router, maintenance_router

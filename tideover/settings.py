@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # its templates and static files: /api/v1/docs serves Swagger UI itself, no CDN
     "django_tasks",
     "django_tasks_db",
     "tideover.core",
@@ -170,6 +171,8 @@ STATUS_CACHE_SECONDS = envint("STATUS_CACHE_SECONDS", 300)
 
 # --- sales and loyalty (docs/loyalty.md) -----------------------------------------------------
 SALES_MAX_BATCH = envint("SALES_MAX_BATCH", 1000)
+# Room for a full batch of SALES_MAX_BATCH sales (a test posts one); larger bodies get a JSON 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_REQUEST_BYTES", 10 * 1024 * 1024)
 SALES_FUTURE_TOLERANCE_SECONDS = envint("SALES_FUTURE_TOLERANCE_SECONDS", 300)
 SALES_MAX_AGE_DAYS = envint("SALES_MAX_AGE_DAYS", 400)
 # Per-sale limits: a sale (or return) beyond them is rejected with the limit named.

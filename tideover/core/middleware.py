@@ -1,4 +1,4 @@
-"""Refuse NUL characters at the edge.
+"""Refuse NUL characters and oversized bodies at the edge.
 
 PostgreSQL cannot store a NUL in text, so a NUL anywhere in a request would otherwise surface as a
 database error deep inside a service. No person or till has a reason to send one: answer 400.
@@ -6,7 +6,9 @@ database error deep inside a service. No person or till has a reason to send one
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
 _MESSAGE = "The request contains a NUL character (\\u0000); remove it and send again."
 
@@ -29,8 +31,24 @@ class RejectNulCharacters:
         self.get_response = get_response
 
     def __call__(self, request):
-        if _has_nul(request):
+        try:
+            has_nul = _has_nul(request)
+        except RequestDataTooBig:
+            return _too_big(request)
+        if has_nul:
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": _MESSAGE}, status=400)
             return HttpResponseBadRequest(_MESSAGE, content_type="text/plain")
         return self.get_response(request)
+
+
+def _too_big(request):
+    """413 naming the limit (JSON for the API), instead of Django's bare 400 page."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = (
+        f"The request body is larger than the {limit:,} bytes this server accepts; "
+        "send less per request (for sales, fewer per batch)."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "limit_bytes": limit}, status=413)
+    return HttpResponse(message, status=413, content_type="text/plain")

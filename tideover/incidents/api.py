@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
-from tideover.core.api_auth import actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user, require
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import Component, Region, Store, TokenScope
 from tideover.core.roles import Capability
@@ -129,13 +129,20 @@ def _incident(incident_id: int) -> Incident:
 # --- components -------------------------------------------------------------------------------
 
 
-@components_router.get("", response=list[ComponentOut], summary="List components")
+@components_router.get(
+    "", response=list[ComponentOut], summary="List components", auth=access(**READ)
+)
 def list_components(request):
     require(request, **READ)
     return list(Component.objects.all())
 
 
-@components_router.post("/{slug}/status", response=ComponentOut, summary="Set a component's status")
+@components_router.post(
+    "/{slug}/status",
+    response=ComponentOut,
+    summary="Set a component's status",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SET_COMPONENT_STATUS),
+)
 def set_component_status(request, slug: str, payload: ComponentStatusIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SET_COMPONENT_STATUS)
     component = get_component(slug)
@@ -150,7 +157,9 @@ def set_component_status(request, slug: str, payload: ComponentStatusIn):
 # --- incidents --------------------------------------------------------------------------------
 
 
-@router.get("", response=list[IncidentOut], summary="List incidents, newest first")
+@router.get(
+    "", response=list[IncidentOut], summary="List incidents, newest first", auth=access(**READ)
+)
 def list_incidents(request, open: bool | None = None, kind: str | None = None, limit: int = 50):
     require(request, **READ)
     query = Incident.objects.select_related("severity", "commander", "comms_lead").prefetch_related(
@@ -165,7 +174,12 @@ def list_incidents(request, open: bool | None = None, kind: str | None = None, l
     return [incident_out(i) for i in query[: max(1, min(limit, 500))]]
 
 
-@router.post("", response={201: IncidentOut}, summary="Declare an incident")
+@router.post(
+    "",
+    response={201: IncidentOut},
+    summary="Declare an incident",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
+)
 def declare(request, payload: IncidentCreateIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     incident = services.declare_incident(
@@ -184,14 +198,22 @@ def declare(request, payload: IncidentCreateIn):
     return Status(201, incident_out(_incident(incident.pk)))
 
 
-@router.get("/{incident_id}", response=IncidentOut, summary="One incident with its public updates")
+@router.get(
+    "/{incident_id}",
+    response=IncidentOut,
+    summary="One incident with its public updates",
+    auth=access(**READ),
+)
 def get_incident(request, incident_id: int):
     require(request, **READ)
     return incident_out(_incident(incident_id))
 
 
 @router.patch(
-    "/{incident_id}", response=IncidentOut, summary="Change severity, roles or affected stores"
+    "/{incident_id}",
+    response=IncidentOut,
+    summary="Change severity, roles or affected stores",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def update_incident(request, incident_id: int, payload: IncidentPatchIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
@@ -211,7 +233,12 @@ def update_incident(request, incident_id: int, payload: IncidentPatchIn):
     return incident_out(_incident(incident_id))
 
 
-@router.post("/{incident_id}/updates", response={201: IncidentOut}, summary="Post a public update")
+@router.post(
+    "/{incident_id}/updates",
+    response={201: IncidentOut},
+    summary="Post a public update",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE),
+)
 def post_update(request, incident_id: int, payload: PublicUpdateIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)
     incident = _incident(incident_id)
@@ -226,7 +253,10 @@ def post_update(request, incident_id: int, payload: PublicUpdateIn):
 
 
 @router.post(
-    "/{incident_id}/notes", response={201: TimelineEventOut}, summary="Add an internal note"
+    "/{incident_id}/notes",
+    response={201: TimelineEventOut},
+    summary="Add an internal note",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE),
 )
 def add_note(request, incident_id: int, payload: NoteIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)
@@ -240,7 +270,10 @@ def add_note(request, incident_id: int, payload: NoteIn):
 
 
 @router.post(
-    "/{incident_id}/state", response=IncidentOut, summary="Change state (resolve, monitor, ...)"
+    "/{incident_id}/state",
+    response=IncidentOut,
+    summary="Change state (resolve, monitor, ...)",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def change_state(request, incident_id: int, payload: StateChangeIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
@@ -250,7 +283,12 @@ def change_state(request, incident_id: int, payload: StateChangeIn):
     return incident_out(_incident(incident_id))
 
 
-@router.post("/{incident_id}/reopen", response=IncidentOut, summary="Reopen a resolved incident")
+@router.post(
+    "/{incident_id}/reopen",
+    response=IncidentOut,
+    summary="Reopen a resolved incident",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
+)
 def reopen(request, incident_id: int, payload: ReopenIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     services.reopen_incident(_incident(incident_id), payload.reason, actor=_actor(request))
@@ -258,14 +296,22 @@ def reopen(request, incident_id: int, payload: ReopenIn):
 
 
 @router.get(
-    "/{incident_id}/timeline", response=list[TimelineEventOut], summary="Every event, oldest first"
+    "/{incident_id}/timeline",
+    response=list[TimelineEventOut],
+    summary="Every event, oldest first",
+    auth=access(**READ),
 )
 def timeline(request, incident_id: int):
     require(request, **READ)
     return list(_incident(incident_id).timeline.all())
 
 
-@maintenance_router.post("", response={201: IncidentOut}, summary="Schedule maintenance")
+@maintenance_router.post(
+    "",
+    response={201: IncidentOut},
+    summary="Schedule maintenance",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE),
+)
 def schedule(request, payload: MaintenanceIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE)
     components = list(Component.objects.filter(slug__in=payload.components))

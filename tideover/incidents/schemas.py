@@ -9,6 +9,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator
 
 from tideover.core.models import ComponentStatus
+from tideover.core.schemas import InputSchema
 
 
 def _sane_moment(value: datetime) -> datetime:
@@ -40,23 +41,23 @@ class ComponentOut(Schema):
     updated_at: datetime
 
 
-class ComponentStatusIn(Schema):
+class ComponentStatusIn(InputSchema):
     status: StatusName
     incident_id: int | None = None
 
 
-class AffectedComponentIn(Schema):
+class AffectedComponentIn(InputSchema):
     component: str = Field(..., description="Component slug or id")
     status: StatusName = ComponentStatus.MAJOR_OUTAGE
 
 
-class StoreScopeIn(Schema):
+class StoreScopeIn(InputSchema):
     all_stores: bool = False
     regions: list[str] = Field(default_factory=list, description="Region slugs")
     stores: list[str] = Field(default_factory=list, description="Store codes")
 
 
-class IncidentCreateIn(Schema):
+class IncidentCreateIn(InputSchema):
     title: str = Field(..., min_length=1, max_length=200)
     severity: str = Field(..., description="Severity name such as SEV1, or its level 1-4")
     components: list[AffectedComponentIn] = Field(default_factory=list)
@@ -71,34 +72,34 @@ class IncidentCreateIn(Schema):
     detected_at: Moment | None = None
 
 
-class IncidentPatchIn(Schema):
+class IncidentPatchIn(InputSchema):
     severity: str | None = None
     commander: str | None = None
     comms_lead: str | None = None
     stores: StoreScopeIn | None = None
 
 
-class PublicUpdateIn(Schema):
+class PublicUpdateIn(InputSchema):
     body: str = Field(..., min_length=1, max_length=5000)
     state: StateName | None = None
     components: list[AffectedComponentIn] = Field(default_factory=list)
 
 
-class NoteIn(Schema):
+class NoteIn(InputSchema):
     body: str = Field(..., min_length=1, max_length=5000)
     talking_points: str = Field("", max_length=5000)
 
 
-class StateChangeIn(Schema):
+class StateChangeIn(InputSchema):
     state: StateName
     message: str = Field("", max_length=5000)
 
 
-class ReopenIn(Schema):
+class ReopenIn(InputSchema):
     reason: str = Field(..., min_length=1, max_length=5000)
 
 
-class MaintenanceIn(Schema):
+class MaintenanceIn(InputSchema):
     title: str = Field(..., min_length=1, max_length=200)
     scheduled_for: Moment
     scheduled_until: Moment

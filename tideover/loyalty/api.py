@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import Router, Status
 
 from tideover.core.actors import Actor
-from tideover.core.api_auth import actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user, require
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import ApiToken, Store, TokenScope
 from tideover.core.roles import Capability
@@ -86,14 +86,21 @@ def _member(loyalty_id: str) -> Member:
     return member
 
 
-@router.get("/members", response=list[MemberOut], summary="Find members by id, phone or e-mail")
+@router.get(
+    "/members",
+    response=list[MemberOut],
+    summary="Find members by id, phone or e-mail",
+    auth=access(**READ),
+)
 def search(request, q: str):
     caller = require(request, **READ)
     found = members.search_members(q, actor=_actor(request))
     return [member_out(m, contacts=_sees_contacts(caller)) for m in found]
 
 
-@router.post("/members", response={201: MemberOut}, summary="Sign a member up")
+@router.post(
+    "/members", response={201: MemberOut}, summary="Sign a member up", auth=access(**ADJUST)
+)
 def create(request, payload: MemberIn):
     require(request, **ADJUST)
     store = None
@@ -115,7 +122,7 @@ def create(request, payload: MemberIn):
     return Status(201, member_out(member, contacts=True))
 
 
-@router.get("/members/{loyalty_id}", response=MemberOut, summary="One member")
+@router.get("/members/{loyalty_id}", response=MemberOut, summary="One member", auth=access(**READ))
 def get_member(request, loyalty_id: str):
     caller = require(request, **READ)
     member = _member(loyalty_id)
@@ -124,7 +131,10 @@ def get_member(request, loyalty_id: str):
 
 
 @router.post(
-    "/members/{loyalty_id}/consent", response=MemberOut, summary="Give or withdraw a consent"
+    "/members/{loyalty_id}/consent",
+    response=MemberOut,
+    summary="Give or withdraw a consent",
+    auth=access(**ADJUST),
 )
 def consent(request, loyalty_id: str, payload: ConsentIn):
     require(request, **ADJUST)
@@ -142,6 +152,7 @@ def consent(request, loyalty_id: str, payload: ConsentIn):
     "/members/{loyalty_id}/balance",
     response=BalanceOut,
     summary="Balance, rewards, expiring points",
+    auth=access(**READ),
 )
 def balance(request, loyalty_id: str):
     caller = require(request, **READ)
@@ -165,6 +176,7 @@ def balance(request, loyalty_id: str):
     "/members/{loyalty_id}/statement",
     response=list[EntryOut],
     summary="Every entry, newest first, with its source, who and why",
+    auth=access(**READ),
 )
 def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None = None):
     caller = require(request, **READ)
@@ -181,7 +193,12 @@ def statement(request, loyalty_id: str, limit: int = 200, before_id: int | None 
     ]
 
 
-@router.get("/members/{loyalty_id}/rewards", response=list[RewardOut], summary="All rewards")
+@router.get(
+    "/members/{loyalty_id}/rewards",
+    response=list[RewardOut],
+    summary="All rewards",
+    auth=access(**READ),
+)
 def member_rewards(request, loyalty_id: str):
     caller = require(request, **READ)
     return _rewards_out(list(_member(loyalty_id).rewards.all()), caller)
@@ -214,6 +231,7 @@ def mask_code(code: str) -> str:
     "/members/{loyalty_id}/adjustments",
     response={201: AdjustmentOut},
     summary="Credit or debit points (large ones wait for approval)",
+    auth=access(**ADJUST),
 )
 def adjust(request, loyalty_id: str, payload: AdjustmentIn):
     require(request, **ADJUST)
@@ -227,7 +245,12 @@ def adjust(request, loyalty_id: str, payload: AdjustmentIn):
     return Status(201, adjustment_out(adjustment))
 
 
-@router.get("/adjustments", response=list[AdjustmentOut], summary="Adjustments, newest first")
+@router.get(
+    "/adjustments",
+    response=list[AdjustmentOut],
+    summary="Adjustments, newest first",
+    auth=access(**READ),
+)
 def list_adjustments(request, state: str | None = None, limit: int = 100):
     require(request, **READ)
     query = Adjustment.objects.select_related("member")
@@ -245,7 +268,12 @@ def _adjustment(adjustment_id: int) -> Adjustment:
     return found
 
 
-@router.post("/adjustments/{adjustment_id}/approve", response=AdjustmentOut, summary="Approve")
+@router.post(
+    "/adjustments/{adjustment_id}/approve",
+    response=AdjustmentOut,
+    summary="Approve",
+    auth=access(capability=Capability.APPROVE_ADJUSTMENT),
+)
 def approve(request, adjustment_id: int, payload: DecisionIn):
     require(request, capability=Capability.APPROVE_ADJUSTMENT)
     done = adjustments.approve_adjustment(
@@ -254,7 +282,12 @@ def approve(request, adjustment_id: int, payload: DecisionIn):
     return adjustment_out(_adjustment(done.pk))
 
 
-@router.post("/adjustments/{adjustment_id}/reject", response=AdjustmentOut, summary="Reject")
+@router.post(
+    "/adjustments/{adjustment_id}/reject",
+    response=AdjustmentOut,
+    summary="Reject",
+    auth=access(capability=Capability.APPROVE_ADJUSTMENT),
+)
 def reject(request, adjustment_id: int, payload: DecisionIn):
     require(request, capability=Capability.APPROVE_ADJUSTMENT)
     done = adjustments.reject_adjustment(
@@ -263,7 +296,12 @@ def reject(request, adjustment_id: int, payload: DecisionIn):
     return adjustment_out(_adjustment(done.pk))
 
 
-@router.get("/rewards/{code}", response=CodeCheckOut, summary="Check a reward code at the till")
+@router.get(
+    "/rewards/{code}",
+    response=CodeCheckOut,
+    summary="Check a reward code at the till",
+    auth=access(**READ),
+)
 def check_reward(request, code: str):
     require(request, **READ)
     reward = rewards.check_code(code)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from tideover.core.schemas import InputSchema
 from tideover.loyalty.models import AdjustmentReason
 
 ReasonCode = Literal[tuple(AdjustmentReason.values)]  # type: ignore[valid-type]
@@ -32,7 +33,7 @@ class MemberOut(Schema):
     created_at: datetime
 
 
-class MemberIn(Schema):
+class MemberIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=200)
     phone: str = Field("", max_length=40, description="Any format; stored as E.164")
     email: str = Field("", max_length=254)
@@ -86,7 +87,7 @@ class EntryOut(Schema):
     lines: list[LineOut]
 
 
-class AdjustmentIn(Schema):
+class AdjustmentIn(InputSchema):
     points: int = Field(
         ..., description="Positive credits, negative debits", ge=-1_000_000, le=1_000_000
     )
@@ -94,7 +95,7 @@ class AdjustmentIn(Schema):
     note: str = Field(..., min_length=1, max_length=2000)
 
 
-class DecisionIn(Schema):
+class DecisionIn(InputSchema):
     note: str = Field("", max_length=2000)
 
 
@@ -119,7 +120,7 @@ class CodeCheckOut(Schema):
     usable: bool
 
 
-class ConsentIn(Schema):
+class ConsentIn(InputSchema):
     channel: Literal["transactional", "marketing_sms", "marketing_email"]
     granted: bool
     source: str = Field(..., min_length=1, max_length=40, description="How the member told us")

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
-from tideover.core.api_auth import require
+from tideover.core.api_auth import access, require
 from tideover.core.clientip import client_ip
 from tideover.core.errors import NotFound
 from tideover.core.models import Component, TokenScope
 from tideover.core.roles import Capability
+from tideover.core.schemas import InputSchema
 from tideover.notifications import delivery, services
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.rendering import preview
@@ -25,7 +26,7 @@ WRITE = {"scope": TokenScope.SUBSCRIBERS_WRITE, "capability": Capability.MANAGE_
 READ = {"scope": TokenScope.SUBSCRIBERS_WRITE, "capability": Capability.VIEW_DELIVERY}
 
 
-class SubscribeIn(Schema):
+class SubscribeIn(InputSchema):
     channel: str
     address: str
     components: list[str] = []
@@ -53,13 +54,15 @@ class MessageOut(Schema):
     delivered_at: datetime | None
 
 
-class PreviewIn(Schema):
+class PreviewIn(InputSchema):
     incident_id: int
     body: str
     state: str = ""
 
 
-@router.post("/subscribers", response={200: SubscriberOut, 201: SubscriberOut})
+@router.post(
+    "/subscribers", response={200: SubscriberOut, 201: SubscriberOut}, auth=access(**WRITE)
+)
 def create_subscriber(request, payload: SubscribeIn):
     """Subscribe an address: e-mail gets a confirmation link, SMS a code, webhooks start now.
 
@@ -82,25 +85,28 @@ def create_subscriber(request, payload: SubscribeIn):
         authorised=True,
     )
     is_new = getattr(subscriber, "is_new", False)
-    return 201 if is_new else 200, {
-        "id": subscriber.pk,
-        "channel": subscriber.channel,
-        "state": subscriber.state,
-        "all_components": subscriber.all_components,
-        "secret": (subscriber.secret or None) if is_new else None,
-    }
+    return Status(
+        201 if is_new else 200,
+        {
+            "id": subscriber.pk,
+            "channel": subscriber.channel,
+            "state": subscriber.state,
+            "all_components": subscriber.all_components,
+            "secret": (subscriber.secret or None) if is_new else None,
+        },
+    )
 
 
-@router.delete("/subscribers/{int:subscriber_id}", response={204: None})
+@router.delete("/subscribers/{int:subscriber_id}", response={204: None}, auth=access(**WRITE))
 def delete_subscriber(request, subscriber_id: int):
     """Unsubscribe (the subscriber gets nothing more)."""
     require(request, **WRITE)
     subscriber = get_object_or_404(Subscriber, pk=subscriber_id)
     services.unsubscribe(subscriber.token)
-    return 204, None
+    return Status(204, None)
 
 
-@router.get("/subscribers/counts")
+@router.get("/subscribers/counts", auth=access(**READ))
 def subscriber_counts(request):
     """Subscribers by channel and state (no personal data)."""
     require(request, **READ)
@@ -111,7 +117,7 @@ def subscriber_counts(request):
     return result
 
 
-@router.get("/messages", response=list[MessageOut])
+@router.get("/messages", response=list[MessageOut], auth=access(**READ))
 def list_messages(request, incident: int | None = None, state: str | None = None, limit: int = 100):
     """The delivery log, newest first; recipients are masked unless the role may see contacts."""
     caller = require(request, **READ)
@@ -131,14 +137,17 @@ def list_messages(request, incident: int | None = None, state: str | None = None
     return rows
 
 
-@router.post("/messages/{int:message_id}/retry", response=MessageOut)
+@router.post("/messages/{int:message_id}/retry", response=MessageOut, auth=access(**WRITE))
 def retry(request, message_id: int):
     """Queue a failed, cancelled or stuck message again."""
     require(request, **WRITE)
     return delivery.retry_message(message_id)
 
 
-@router.post("/preview")
+@router.post(
+    "/preview",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE),
+)
 def preview_update(request, payload: PreviewIn):
     """How an update will read on SMS (length, segments), e-mail and chat, before posting it."""
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ninja import Router, Schema
 
-from tideover.core.api_auth import actor_name, require
+from tideover.core.api_auth import access, actor_name, require
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import ApiToken, TokenScope
 from tideover.core.roles import Capability, sees_all_stores
@@ -34,6 +34,7 @@ def _post(request, items: list) -> list[services.SaleResult]:
     "several connections, posts once. Results: posted, duplicate (same content posted before), "
     "conflict (the id was posted with other content: refused and flagged for staff), rejected "
     "(with the reason). A store agent's token posts only its own store's sales.",
+    auth=access(**WRITE),
 )
 def post_batch(request, payload: BatchIn):
     results = _post(request, payload.sales)
@@ -43,7 +44,7 @@ def post_batch(request, payload: BatchIn):
     return {**counts, "results": [r.as_dict() for r in results]}
 
 
-@router.post("/sales", response=SaleResultOut, summary="Post one sale")
+@router.post("/sales", response=SaleResultOut, summary="Post one sale", auth=access(**WRITE))
 def post_one(request, payload: SaleIn):
     return _post(request, [payload])[0].as_dict()
 
@@ -73,7 +74,12 @@ class SaleOut(Schema):
     codes: list[str]
 
 
-@router.get("/sales/conflicts", response=list[ConflictOut], summary="Sales refused as conflicts")
+@router.get(
+    "/sales/conflicts",
+    response=list[ConflictOut],
+    summary="Sales refused as conflicts",
+    auth=access(capability=Capability.VIEW_SALES),
+)
 def list_conflicts(request, open: bool = True, limit: int = 100):
     caller = require(request, capability=Capability.VIEW_SALES)
     query = SaleConflict.objects.all()
@@ -85,7 +91,12 @@ def list_conflicts(request, open: bool = True, limit: int = 100):
     return list(query[: max(1, min(limit, 1000))])
 
 
-@router.get("/sales/{sale_id}", response=SaleOut, summary="One posted sale")
+@router.get(
+    "/sales/{sale_id}",
+    response=SaleOut,
+    summary="One posted sale",
+    auth=access(scope=TokenScope.SALES_WRITE, capability=Capability.VIEW_SALES),
+)
 def get_sale(request, sale_id: str, store: str | None = None):
     """Sale ids are unique per store: a store's token and store staff read their own store's
     sale; HQ staff name the store when several stores posted the same id."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel as Schema
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 # The defaults of SALES_FUTURE_TOLERANCE_SECONDS and SALES_MAX_AGE_DAYS (docs/configuration.md).
@@ -59,18 +59,22 @@ def _within_bounds(value: datetime) -> datetime:
 
 
 class LineIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     sku: str = Field(..., min_length=1, max_length=40)
     quantity: int = Field(..., ge=1, le=100_000, description="Units; returns list units returned")
     unit_price_cents: int = Field(..., ge=0, le=100_000_000, description="Integer cents")
 
 
 class TenderIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["cash", "card", "card_offline"]
     amount_cents: int = Field(..., ge=0, le=1_000_000_000)
 
 
 class SaleIn(Schema):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     sale_id: str = Field(
         ...,
@@ -134,7 +138,11 @@ class SaleIn(Schema):
 
 
 class BatchIn(Schema):
-    sales: list[Annotated[SaleIn | dict, Field(union_mode="left_to_right")]] = Field(
+    model_config = ConfigDict(extra="forbid")
+
+    # JsonValue last: an item that is not even an object (a number, a string) is still
+    # accepted here and rejected on its own by post_sales, instead of failing the whole batch.
+    sales: list[Annotated[SaleIn | dict | JsonValue, Field(union_mode="left_to_right")]] = Field(
         ...,
         min_length=1,
         description="Sales in the order they happened; each gets its own result. A sale that "
