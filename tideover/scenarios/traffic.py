@@ -166,3 +166,46 @@ def peak_card_exposure(sales: list[StoreSale]) -> int:
         held += amount
         peak = max(peak, held)
     return peak
+
+
+@dataclass(frozen=True)
+class WebCheckout:
+    """One checkout attempt on the web shop; ``error`` is set when it failed."""
+
+    at: datetime
+    amount_cents: int
+    email: str
+    member_id: str
+    error: str
+
+
+def make_web_checkouts(
+    scenario: Scenario, *, start: datetime, members: list[tuple[str, str]]
+) -> list[WebCheckout]:
+    """Web orders over the day; those made while web checkout is failing end in an error.
+    ``members`` are (loyalty id, e-mail) pairs; other shoppers check out as guests."""
+    rate = scenario.traffic.web_orders_per_hour / 60
+    if not rate:
+        return []
+    rng = random.Random(scenario.seed * 13 + 5)
+    minutes = int((scenario.returns_after + timedelta(minutes=30)) / timedelta(minutes=1))
+    result = []
+    for minute in range(minutes):
+        offset = timedelta(minutes=minute)
+        failing = [
+            f
+            for f in scenario.failures
+            if f.kind == FailureKind.WEB_CHECKOUT_ERRORS and f.at <= offset < f.until
+        ]
+        count = int(rate) + (1 if rng.random() < rate % 1 else 0)
+        for _ in range(count):
+            amount = sum(line["quantity"] * line["unit_price_cents"] for line in _basket(rng))
+            member_id, email = ("", f"guest{rng.randrange(1_000_000)}@example.com")
+            if members and rng.random() < scenario.traffic.member_share:
+                member_id, email = rng.choice(members)
+            error = ""
+            if failing and rng.random() < max(f.error_share for f in failing):
+                error = rng.choice(["payment_service_timeout", "checkout_500", "cart_lost"])
+            at = start + offset + timedelta(seconds=rng.randrange(60))
+            result.append(WebCheckout(at, amount, email, member_id, error))
+    return result
