@@ -1,3 +1,4 @@
+import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,6 +11,10 @@ from tideover.incidents.models import Incident, IncidentState
 from tideover.loyalty.models import Member
 from tideover.notifications.models import OutboxMessage
 from tideover.sales.models import Sale
+from tideover.scenarios.models import ScenarioRun
+from tideover.scenarios.runner import start_time
+
+CHAIN_TZ = zoneinfo.ZoneInfo("America/Chicago")
 
 
 @pytest.fixture
@@ -22,22 +27,27 @@ def data_dir(settings, tmp_path):
 def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
     call_command("demo", stores=24, members=400, subscribers=12)
     assert Store.objects.count() == 24 and Member.objects.count() == 400
-    outage = Incident.objects.get(title=scenario.OUTAGE_TITLE)
+    day = scenario.saturday()
+    outage = Incident.objects.get(title=day.staff.title)
     assert outage.severity.name == "SEV1" and outage.state == IncidentState.RESOLVED
-    assert outage.time_to_resolve == timedelta(hours=2)
+    # HQ returns at 16:00; the commander resolves two minutes later, once stores are draining.
+    assert outage.started_at.astimezone(CHAIN_TZ).strftime("%a %H:%M") == "Sat 14:00"
+    assert outage.resolved_at.astimezone(CHAIN_TZ).strftime("%a %H:%M") == "Sat 16:02"
     posted = list(outage.public_updates.order_by("posted_at").values_list("posted_at", flat=True))
+    posted.append(outage.resolved_at)
     gaps = [later - earlier for earlier, later in zip(posted, posted[1:], strict=False)]
     assert gaps and max(gaps) <= timedelta(minutes=15)
-    assert outage.resolved_at.astimezone(scenario.CHAIN_TZ).strftime("%a %H:%M") == "Sat 16:00"
     assert set(Component.objects.values_list("status", flat=True)) == {ComponentStatus.OPERATIONAL}
     # In service long enough for the 90-day bars to show the outage and the older incidents.
     assert not Component.objects.filter(
         created_at__gt=outage.started_at - timedelta(days=90)
     ).exists()
+    card = ScenarioRun.objects.get(incident=outage).scorecard
+    assert card["sales"]["lost"] == 0 and card["sales"]["doubled"] == 0
+    assert card["sales"]["accepted_offline"] > 0
+    assert Sale.objects.count() == card["sales"]["posted"] > 24 * 40
     offline_sale = Sale.objects.filter(store__code="S001").order_by("occurred_at").first()
     assert offline_sale.occurred_at < outage.resolved_at < offline_sale.posted_at
-    sales = Sale.objects.count()
-    assert sales > 24 * 40
     assert Sale.objects.filter(member_id__gt="").exists()
     sent = OutboxMessage.objects.filter(state="sent")
     assert set(sent.values_list("channel", flat=True)) >= {"email", "sms", "webhook"}
@@ -50,20 +60,20 @@ def test_demo_seeds_the_chain_and_replays_the_outage_once(db, data_dir, capsys):
         == sent.filter(channel="webhook").count()
     )
     out = capsys.readouterr().out
-    assert "duplicates from agent retries" in out and " 0 conflicts, 0 rejected" in out
+    assert "Sales lost" in out and " 0 conflicts, 0 rejected" in out
+    sales = Sale.objects.count()
     call_command("demo", stores=24, members=400, subscribers=12)  # a second run changes nothing
     assert Sale.objects.count() == sales
-    assert Incident.objects.filter(title=scenario.OUTAGE_TITLE).count() == 1
+    assert Incident.objects.filter(title=day.staff.title).count() == 1
     assert "replayed before" in capsys.readouterr().out
 
 
 def test_outage_starts_on_the_last_saturday_at_two():
-    monday = datetime(2026, 11, 23, 12, 0, tzinfo=scenario.CHAIN_TZ)
-    assert scenario.outage_start(monday) == datetime(2026, 11, 21, 14, 0, tzinfo=scenario.CHAIN_TZ)
-    saturday_morning = datetime(2026, 11, 28, 9, 0, tzinfo=scenario.CHAIN_TZ)
-    assert scenario.outage_start(saturday_morning) == datetime(
-        2026, 11, 21, 14, 0, tzinfo=scenario.CHAIN_TZ
-    )
+    day = scenario.saturday()
+    monday = datetime(2026, 11, 23, 12, 0, tzinfo=CHAIN_TZ)
+    assert start_time(day, monday) == datetime(2026, 11, 21, 14, 0, tzinfo=CHAIN_TZ)
+    saturday_morning = datetime(2026, 11, 28, 9, 0, tzinfo=CHAIN_TZ)
+    assert start_time(day, saturday_morning) == datetime(2026, 11, 21, 14, 0, tzinfo=CHAIN_TZ)
 
 
 def test_cli_help_lists_every_command(capsys):

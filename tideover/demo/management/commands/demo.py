@@ -13,13 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tideover.core.management.commands.up import ensure_first_admin
 from tideover.core.management.commands.up import serve as run_server
 from tideover.core.models import Store
-from tideover.demo import sales as demo_sales
 from tideover.demo import scenario, seed
 from tideover.env import envbool, envfloat, envint, envstr
 from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
+from tideover.scenarios.report import print_scorecard
+from tideover.scenarios.runner import ScenarioRunner
 
 
 @contextmanager
@@ -130,10 +131,7 @@ class Command(BaseCommand):
         if scenario.already_replayed():
             console.print("The outage scenario was replayed before; showing it as it is.")
             return
-        replay = scenario.Replay(start=scenario.outage_start())
-        scenario.build_outage(replay)
-        poster = demo_sales.build_sales(replay, members=members)
-        steps = replay.ordered()
+        day = scenario.saturday()
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -141,25 +139,19 @@ class Command(BaseCommand):
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task("Replaying the outage", total=len(steps))
-            for step in steps:
-                progress.update(
-                    task,
-                    description=f"{step.at.astimezone(scenario.CHAIN_TZ):%a %H:%M} {step.label}",
-                )
-                step.run()
-                progress.advance(task)
-        incident = replay.summary["incident"]["incident"]
-        incident.refresh_from_db()
+            task = progress.add_task("Replaying the outage", total=None)
+
+            def tick(label: str, done: int, total: int) -> None:
+                progress.update(task, description=label, completed=done + 1, total=total + 1)
+
+            runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
+            card = runner.run()
+        print_scorecard(console, card)
+        answers = card["api_answers"]
         console.print(
-            f"Outage: {incident.title} — {incident.public_updates.count()} public updates, "
-            f"first after {incident.time_to_first_update}, resolved after {incident.time_to_resolve}"
-        )
-        console.print(
-            f"Sales through the API: {poster.counts['posted']:,} posted, "
-            f"{poster.counts['duplicate']:,} duplicates from agent retries (posted once), "
-            f"{poster.counts['conflict']} conflicts, {poster.counts['rejected']} rejected; "
-            f"{poster.points:,} points and {poster.rewards:,} rewards issued as customers paid"
+            f"Sales through the API: {answers.get('posted', 0):,} posted, "
+            f"{answers.get('duplicate', 0):,} duplicates from agent retries (posted once), "
+            f"{answers.get('conflict', 0)} conflicts, {answers.get('rejected', 0)} rejected"
         )
 
     def _deliver(self, console):
