@@ -42,8 +42,8 @@ test-sqlite: venv ## The tests on SQLite only
 test-postgres: venv ## The tests on PostgreSQL only
 	scripts/test-postgres.sh $(BIN) $(PG_URL)
 
-test-slow: venv ## The long stress runs (more property-test sequences, bigger exactly-once drains), both databases
-	TIDEOVER_SLOW=1 $(BIN)/pytest -p xdist -n 2 tideover/loyalty tideover/notifications tideover/sales
+test-slow: venv ## The long stress runs (more property-test sequences, bigger exactly-once drains, randomised agent fault runs), both databases
+	TIDEOVER_SLOW=1 $(BIN)/pytest -p xdist -n 2 tideover/loyalty tideover/notifications tideover/sales tideover/agent
 	TIDEOVER_SLOW=1 scripts/test-postgres.sh $(BIN) $(PG_URL)
 
 bench: venv ## Every benchmark, each against its reference in the same run (see docs/benchmarks.md)

@@ -34,12 +34,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Make a staff login with a role, e.g. --role incident_commander",
     ),
     "agent": ("", "The store agent: 'tideover agent run|status|sync' (runs at each store)"),
+    "simulate": ("", "Drive store agents with realistic sales: 'tideover simulate registers'"),
     "migrate": ("migrate", "Create or update the database tables"),
     "manage": ("", "Any Django management command, e.g. 'tideover manage shell'"),
 }
 
 # Commands that are not Django management commands: module with main(argv).
-STANDALONE = {"agent": "tideover.agent.cli"}
+STANDALONE = {"agent": "tideover.agent.cli", "simulate": "tideover.agent.simulate"}
 
 
 def usage() -> str:

@@ -20,7 +20,7 @@ def test_registers_send_the_same_shape_as_to_hq_one_schema_not_a_copy():
 
 def test_the_agent_process_loads_no_django():
     code = (
-        "import sys, tideover.agent.cli, tideover.agent.server;"
+        "import sys, tideover.agent.cli, tideover.agent.server, tideover.agent.simulate;"
         "loaded = [m for m in sys.modules if m.split('.')[0] == 'django'];"
         "assert not loaded, loaded"
     )
