@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "ninja",  # its templates and static files: /api/v1/docs serves Swagger UI itself, no CDN
     "django_tasks",
     "django_tasks_db",
+    "axes",  # login throttling: failed log-ins per account and per address, in the database
     "tideover.core",
     "tideover.incidents",
     "tideover.statuspage",
@@ -74,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out log-in with the lockout page
 ]
 
 ROOT_URLCONF = "tideover.urls"
@@ -140,6 +143,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Repeated wrong passwords for one account, or from one address, lock that account / address
+# out of logging in for a while (django-axes, counted in the database; see docs/configuration.md).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_CLIENT_IP_CALLABLE = "tideover.core.clientip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # no table row per successful log-in (it would grow forever)
+AXES_LOCKOUT_CALLABLE = "tideover.core.lockout.locked_out"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -256,5 +272,8 @@ LOGGING = {
         "django_tasks": {"level": "WARNING"},
         "django_tasks_db": {"level": "WARNING"},
         "apprise": {"level": "WARNING"},
+        # Failed log-ins and lockouts are WARNINGs (username and address masked); its INFO lines
+        # (a banner at every start, one line per step) are noise.
+        "axes": {"level": "WARNING"},
     },
 }

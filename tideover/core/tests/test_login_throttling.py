@@ -1,0 +1,82 @@
+"""Guessing staff passwords: wrong passwords for one account, or from one address, pause
+log-ins for a while with a page that says so; the attempts are logged without who or where."""
+
+import logging
+from datetime import timedelta
+
+from django.test import Client
+from django.utils import timezone
+
+PASSWORD = "pw-for-tests-only"
+
+
+def _login(username, password, ip):
+    return Client().post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_wrong_passwords_for_one_account_pause_its_log_ins_from_anywhere(staff, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for i in range(2):
+        assert _login("comms", "guess", f"198.51.100.{i + 1}").status_code == 200
+    # The third wrong password is the one that pauses the account.
+    assert _login("comms", "guess", "198.51.100.3").status_code == 429
+    paused = _login("comms", PASSWORD, "198.51.100.50")
+    assert paused.status_code == 429
+    assert b"Log-in paused" in paused.content and b"15 minutes" in paused.content
+    # Another account from another network is not affected.
+    assert _login("customer_service", PASSWORD, "198.51.100.60").status_code == 302
+
+
+def test_wrong_passwords_from_one_address_pause_log_ins_from_it(staff, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for name in ("admin", "root"):
+        assert _login(name, "guess", "203.0.113.80").status_code == 200
+    assert _login("manager", "guess", "203.0.113.80").status_code == 429
+    assert _login("customer_service", PASSWORD, "203.0.113.80").status_code == 429
+    assert _login("customer_service", PASSWORD, "203.0.113.81").status_code == 302
+
+
+def test_the_pause_ends_after_the_cool_off_and_a_success_resets_the_count(staff, settings):
+    from axes.models import AccessAttempt
+
+    settings.AXES_FAILURE_LIMIT = 2
+    _login("comms", "guess", "198.51.100.1")
+    assert _login("comms", "guess", "198.51.100.1").status_code == 429
+    assert _login("comms", PASSWORD, "198.51.100.1").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    assert _login("comms", PASSWORD, "198.51.100.1").status_code == 302
+    # The count started again: one more wrong password does not lock.
+    assert _login("comms", "guess", "198.51.100.1").status_code == 200
+    assert _login("comms", PASSWORD, "198.51.100.1").status_code == 302
+
+
+def test_failed_log_ins_are_logged_without_the_username_or_address(staff, settings, caplog):
+    settings.AXES_FAILURE_LIMIT = 2
+    with caplog.at_level(logging.INFO):
+        _login("comms", "guess", "198.51.100.9")
+        _login("comms", "guess", "198.51.100.9")
+        _login("comms", PASSWORD, "198.51.100.9")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("axes"))
+    assert "New login failure" in logged and "Locking out" in logged
+    assert "comms" not in logged and "198.51.100.9" not in logged
+
+
+def test_the_client_address_behind_a_proxy_is_the_one_the_trusted_header_names(staff, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXY_HEADER = "X-Forwarded-For"
+
+    def via_proxy(username, password, client):
+        return Client().post(
+            "/accounts/login/",
+            {"username": username, "password": password},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=client,
+        )
+
+    via_proxy("nobody1", "guess", "198.51.100.20")
+    via_proxy("nobody2", "guess", "198.51.100.20")
+    assert via_proxy("customer_service", PASSWORD, "198.51.100.20").status_code == 429
+    # Everyone else behind the same proxy can still log in.
+    assert via_proxy("customer_service", PASSWORD, "198.51.100.21").status_code == 302
