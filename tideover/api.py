@@ -154,6 +154,7 @@ def build_api() -> NinjaAPI:
         "tideover.loyalty.api",
         "tideover.notifications.api",
         "tideover.storelink.api",
+        "tideover.recovery.api",
     ):
         _add_optional_router(api, module)
     return api

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "tideover.sales",
     "tideover.loyalty",
     "tideover.storelink",
+
+    "tideover.recovery",
     "tideover.demo",
     "tideover.scenarios",
 ]
@@ -213,6 +215,11 @@ STORELINK_CARD_PER_SALE_CENTS = envint("STORELINK_CARD_PER_SALE_CENTS", 20_000)
 STORELINK_CARD_TOTAL_CENTS = envint("STORELINK_CARD_TOTAL_CENTS", 500_000)
 STORELINK_CARD_MAX_COUNT = envint("STORELINK_CARD_MAX_COUNT", 100)
 STORELINK_CARD_MAX_AGE_MINUTES = envint("STORELINK_CARD_MAX_AGE_MINUTES", 240)
+
+# --- recovery (goodwill after an incident) --------------------------------------------------
+RECOVERY_WINDOW_DAYS = envint("RECOVERY_WINDOW_DAYS", 7)
+RECOVERY_OFFLINE_LAG_SECONDS = envint("RECOVERY_OFFLINE_LAG_SECONDS", 120)
+RECOVERY_CHUNK_SIZE = envint("RECOVERY_CHUNK_SIZE", 2000)
 
 # --- e-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -128,6 +128,7 @@ class TokenScope(models.TextChoices):
     LOYALTY_WRITE = "loyalty:write", "Adjust points and manage members"
     SUBSCRIBERS_WRITE = "subscribers:write", "Manage status subscribers"
     SIGNALS_WRITE = "signals:write", "Push signal points and events"
+    RECOVERY_WRITE = "recovery:write", "Report affected shoppers and failed web checkouts"
 
 
 def hash_token(secret: str) -> str:

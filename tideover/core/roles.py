@@ -38,6 +38,9 @@ class Capability(models.TextChoices):
     MANAGE_LOYALTY_RULES = "manage_loyalty_rules", "Edit accrual, promotion and reward rules"
     VIEW_SALES = "view_sales", "See sales, ingest results and conflicts"
     MANAGE_GOODWILL = "manage_goodwill", "Set goodwill policy and send campaigns"
+    CAPTURE_AFFECTED = "capture_affected", "Sign up affected shoppers in the store"
+    VIEW_GOODWILL_RESULTS = "view_goodwill_results", "See goodwill campaign results (no contacts)"
+    GRANT_GOODWILL = "grant_goodwill", "Resend or grant a goodwill offer by hand (audited)"
     MANAGE_TOKENS = "manage_tokens", "Create and revoke API tokens"
     VIEW_STORE_LINKS = "view_store_links", "See stores' link to HQ (own store for managers)"
     MANAGE_CARD_POLICY = "manage_card_policy", "Set the offline card limits of stores and regions"
@@ -83,6 +86,14 @@ ROLE_CAPABILITIES: dict[Capability, set[Role]] = {
         Role.ADMINISTRATOR,
     },
     Capability.MANAGE_GOODWILL: {Role.CX_MANAGER, Role.ADMINISTRATOR},
+    Capability.CAPTURE_AFFECTED: {Role.STORE_ASSOCIATE, Role.STORE_MANAGER, Role.ADMINISTRATOR},
+    Capability.VIEW_GOODWILL_RESULTS: {
+        Role.INCIDENT_COMMANDER,
+        Role.COMMS,
+        Role.CX_MANAGER,
+        Role.ADMINISTRATOR,
+    },
+    Capability.GRANT_GOODWILL: {Role.CUSTOMER_SERVICE, Role.CX_MANAGER, Role.ADMINISTRATOR},
     Capability.MANAGE_TOKENS: {Role.ADMINISTRATOR},
     Capability.VIEW_STORE_LINKS: {
         Role.STORE_MANAGER,

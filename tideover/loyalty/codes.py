@@ -2,14 +2,19 @@
 
 The alphabet leaves out 0/O and 1/I (32 symbols, 5 bits each); the last character is a check
 character, so one mistyped symbol or two swapped neighbours are caught before the database is
-asked. Rewards use it, and goodwill offers can too::
+asked. Rewards and goodwill offers both use it (one mechanism, one table: ``Reward``)::
 
     make_code()            -> 'K7QX-M4PA-9TRC'  (11 random symbols = 55 bits, + 1 check)
+    make_codes(1_000_000)  -> a million of them, fast enough for a goodwill campaign
     normalize_code(' k7qx m4pa 9trc ')  -> 'K7QX-M4PA-9TRC' or None when the check fails
+    looks_like_code('K7QX-M4PA-9TRD')   -> True: our shape, so a failed check is a typo
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import os
 import secrets
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -57,6 +62,58 @@ def make_code(random_symbols: int = 11, prefix: str = "") -> str:
     """A fresh code: ``random_symbols`` from the OS's CSPRNG plus one check character."""
     body = prefix + "".join(secrets.choice(ALPHABET) for _ in range(random_symbols))
     return _group(body + check_character(body))
+
+
+CODE_LENGTH = 12  # 11 random symbols + the check
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648, as base64.b32encode writes it
+_TO_OURS = str.maketrans(_BASE32, ALPHABET)
+
+
+@functools.cache
+def _chunk_sums() -> list[tuple[int, int, dict[str, int]]]:
+    """The check's weighted sum for every 3-symbol run at each place of an 11-symbol body,
+    so a code's check costs four dictionary lookups instead of eleven GF(32) products."""
+    weights = []
+    weight = 1
+    for _ in range(11):
+        weight = _times_a(weight)
+        weights.append(weight)
+    weights.reverse()  # left to right
+    runs = []
+    for start in range(0, 11, 3):
+        places = weights[start : start + 3]
+        sums: dict[str, int] = {"": 0}
+        for place in places:
+            sums = {
+                text + ch: total ^ _multiply(place, _VALUE[ch])
+                for text, total in sums.items()
+                for ch in ALPHABET
+            }
+        runs.append((start, start + len(places), sums))
+    return runs
+
+
+def make_codes(count: int) -> list[str]:
+    """``count`` fresh codes, as :func:`make_code` makes them (11 random symbols = 55 bits from
+    the OS's CSPRNG, + the check), fast enough for a goodwill campaign's million: the random
+    bits become symbols through base32 in C, and the check is four table lookups."""
+    groups = -(-count // 8)  # 8 codes = 88 symbols = 440 bits = 55 bytes
+    text = base64.b32encode(os.urandom(55 * groups)).decode().translate(_TO_OURS)
+    runs = _chunk_sums()
+    (a0, a1, first), (b0, b1, second), (c0, c1, third), (d0, d1, fourth) = runs
+    codes = []
+    for start in range(0, 11 * count, 11):
+        body = text[start : start + 11]
+        check = first[body[a0:a1]] ^ second[body[b0:b1]] ^ third[body[c0:c1]] ^ fourth[body[d0:d1]]
+        codes.append(f"{body[:4]}-{body[4:8]}-{body[8:]}{ALPHABET[check]}")
+    return codes
+
+
+def looks_like_code(text: str) -> bool:
+    """True when ``text`` has the shape of one of our codes (12 letters and digits, any case,
+    spaces or dashes): if its check then fails, someone mistyped it."""
+    symbols = "".join(ch for ch in (text or "").upper() if ch not in " -")
+    return len(symbols) == CODE_LENGTH and symbols.isascii() and symbols.isalnum()
 
 
 def is_valid(code: str) -> bool:

@@ -155,3 +155,18 @@ def search_members(query: str, *, actor: Actor, limit: int = 20) -> list[Member]
     members = list(found[:limit])
     audit.record(actor, "member_search", None, f"by {how}: {len(members)} found")
     return members
+
+
+def find_member(*, loyalty_id: str = "", phone_e164: str = "", email: str = "") -> Member | None:
+    """The member a shopper is, by loyalty id first, then phone (E.164), then e-mail; None when
+    nothing matches (or a phone or e-mail is shared by several members: no guessing)."""
+    if loyalty_id:
+        found = Member.objects.filter(loyalty_id=loyalty_id.strip().upper()).first()
+        if found is not None:
+            return found
+    for field, value in (("phone_e164", phone_e164), ("email", (email or "").lower())):
+        if value:
+            matches = list(Member.objects.filter(**{field: value})[:2])
+            if len(matches) == 1:
+                return matches[0]
+    return None

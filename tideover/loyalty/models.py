@@ -200,18 +200,33 @@ class Promotion(models.Model):
         return self.name
 
 
-class Reward(models.Model):
-    """A single-use code worth money off, issued the moment points cross a threshold."""
+class RewardKind(models.TextChoices):
+    REWARD = "reward", "Reward for points"
+    GOODWILL = "goodwill", "Goodwill offer"
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="rewards")
+
+class Reward(models.Model):
+    """A single-use code worth money off: a reward issued the moment points cross a threshold,
+    or a goodwill offer after an incident (then perhaps to a shopper who is not a member, a
+    percentage, with a minimum spend). One table, one redemption path at the till."""
+
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards"
+    )
+    kind = models.CharField(max_length=10, choices=RewardKind.choices, default=RewardKind.REWARD)
     code = models.CharField(max_length=20, unique=True)
-    value_cents = models.PositiveIntegerField()
+    value_cents = models.PositiveIntegerField(help_text="Money off (0 when percent_off is set)")
+    percent_off = models.PositiveSmallIntegerField(default=0, help_text="e.g. 15 = 15% off")
+    min_spend_cents = models.PositiveIntegerField(default=0, help_text="Minimum purchase")
     points = models.PositiveIntegerField()
+    source = models.CharField(max_length=40, blank=True, help_text="e.g. incident:12")
     issued_at = models.DateTimeField(default=timezone.now)
+    valid_from = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     redeemed_at = models.DateTimeField(null=True, blank=True)
     redeemed_sale_id = models.CharField(max_length=64, blank=True)
     redeemed_store = models.CharField(max_length=20, blank=True)
+    discount_cents = models.BigIntegerField(null=True, blank=True, help_text="Given at the till")
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
@@ -221,10 +236,14 @@ class Reward(models.Model):
 
     @property
     def value_text(self) -> str:
+        if self.percent_off:
+            return f"{self.percent_off}% off"
         return f"${self.value_cents // 100:,}.{self.value_cents % 100:02d}"
 
     def is_usable(self, at=None) -> bool:
-        return self.redeemed_at is None and (at or timezone.now()) <= self.expires_at
+        at = at or timezone.now()
+        started = self.valid_from is None or self.valid_from <= at
+        return self.redeemed_at is None and started and at <= self.expires_at
 
 
 class AdjustmentReason(models.TextChoices):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from tideover.loyalty import codes, notices
@@ -85,32 +87,69 @@ def save_rewards(issued: list[Reward]) -> None:
 
 
 def redeem_for_sale(code: str, *, sale) -> dict | None:
-    """Sales hook: redeem a reward code carried by a sale, once, or say why not."""
+    """Sales hook: redeem a reward or goodwill code carried by a sale, once, or say why not
+    (typo, used, expired, not valid yet, below the minimum spend)."""
     normalized = codes.normalize_code(code)
     if normalized is None:
+        if codes.looks_like_code(code):
+            raise CodeRefused(
+                f"Code {code.strip().upper()} has a typo (its check character does not match): "
+                "read it again from the customer's message, no 0, O, 1 or I"
+            )
         return None
+    total = sale.total_cents
     # The WHERE is the lock: of two tills, exactly one UPDATE finds redeemed_at still empty.
-    updated = Reward.objects.filter(
-        code=normalized, redeemed_at__isnull=True, expires_at__gte=sale.occurred_at
-    ).update(
-        redeemed_at=timezone.now(),
-        redeemed_sale_id=sale.sale_id,
-        redeemed_store=sale.store.code,
+    updated = (
+        Reward.objects.filter(
+            code=normalized,
+            redeemed_at__isnull=True,
+            expires_at__gte=sale.occurred_at,
+            min_spend_cents__lte=total,
+        )
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=sale.occurred_at))
+        .update(
+            redeemed_at=timezone.now(),
+            redeemed_sale_id=sale.sale_id,
+            redeemed_store=sale.store.code,
+            discount_cents=Case(
+                When(percent_off__gt=0, then=Value(total) * F("percent_off") / 100),
+                default=Least(F("value_cents"), Value(total)),
+                output_field=BigIntegerField(),
+            ),
+        )
     )
     if updated:
         return {"code": normalized}
     reward = Reward.objects.filter(code=normalized).first()
     if reward is None:
         return None
+    raise CodeRefused(refusal(reward, at=sale.occurred_at, total_cents=total))
+
+
+def refusal(reward: Reward, *, at, total_cents: int | None = None) -> str:
+    """Why ``reward`` cannot be used on a sale at ``at`` for ``total_cents`` ('' if it can)."""
+    again = "take it off this sale and post it again"
     if reward.redeemed_at is not None:
-        raise CodeRefused(
-            f"Reward {normalized} was already used (sale {reward.redeemed_sale_id} at "
-            f"{reward.redeemed_store}); take it off this sale and post it again"
+        return (
+            f"Code {reward.code} was already used (sale {reward.redeemed_sale_id} at "
+            f"{reward.redeemed_store}); {again}"
         )
-    raise CodeRefused(
-        f"Reward {normalized} expired on {timezone.localtime(reward.expires_at):%-d %b %Y}; "
-        "take it off this sale and post it again"
-    )
+    if at > reward.expires_at:
+        return (
+            f"Code {reward.code} expired on "
+            f"{timezone.localtime(reward.expires_at):%-d %b %Y}; {again}"
+        )
+    if reward.valid_from is not None and at < reward.valid_from:
+        return (
+            f"Code {reward.code} is valid from "
+            f"{timezone.localtime(reward.valid_from):%-d %b %Y %H:%M}; {again}"
+        )
+    if total_cents is not None and total_cents < reward.min_spend_cents:
+        return (
+            f"Code {reward.code} needs a purchase of {notices.dollars(reward.min_spend_cents)} "
+            f"or more; this sale is {notices.dollars(total_cents)}"
+        )
+    return ""
 
 
 def reinstate_for_voids(posted) -> dict:
@@ -136,7 +175,7 @@ def reinstate_for_voids(posted) -> dict:
         # Conditional like the redemption itself: a reward reused meanwhile stays as it is.
         taken_back = Reward.objects.filter(
             pk=reward.pk, redeemed_sale_id=reward.redeemed_sale_id, redeemed_at__isnull=False
-        ).update(redeemed_at=None, redeemed_sale_id="", redeemed_store="")
+        ).update(redeemed_at=None, redeemed_sale_id="", redeemed_store="", discount_cents=None)
         if not taken_back:
             continue
         # The reward row forgets the sale; the audit record keeps it (and the sale its codes).
@@ -166,8 +205,7 @@ def check_code(code: str) -> Reward:
     reward = Reward.objects.select_related("member").filter(code=normalized).first()
     if reward is None:
         raise NotFound(f"No reward with code {normalized}")
-    if reward.redeemed_at is not None:
-        raise Conflict(f"Reward {normalized} was already used (sale {reward.redeemed_sale_id})")
-    if reward.expires_at < timezone.now():
-        raise Conflict(f"Reward {normalized} has expired")
+    reason = refusal(reward, at=timezone.now())
+    if reason:
+        raise Conflict(reason)
     return reward

@@ -1,0 +1,110 @@
+"""Marketing messages in bulk (goodwill campaigns): queued in the outbox at once, each due at
+the end of its recipient's quiet hours in their store's time zone, held and released as a
+campaign pauses and resumes, counted for progress. Sending is the outbox's usual work: the
+provider's rate, retries, STOP, nothing twice per dedupe key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from tideover.notifications.models import Category, Channel, MessageState, OutboxMessage
+from tideover.notifications.services import next_allowed_time
+
+# Held messages wait "forever" (until released): the claim only takes rows that are due.
+HELD_UNTIL = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class MarketingMessage:
+    channel: str  # email or sms
+    recipient: str
+    subject: str
+    body: str
+    dedupe_key: str
+    time_zone: str = ""
+
+
+def queue_marketing(
+    messages: list[MarketingMessage], *, incident_id: int | None = None, now=None
+) -> int:
+    """Queue marketing messages (consent is the caller's to check); a dedupe key already queued
+    is skipped. Returns how many rows were offered to the outbox."""
+    now = now or timezone.now()
+    due: dict[str, datetime] = {}
+    rows = []
+    for message in messages:
+        if message.channel not in (Channel.EMAIL, Channel.SMS):
+            raise ValueError(f"marketing goes by e-mail or SMS, not {message.channel}")
+        if message.time_zone not in due:
+            due[message.time_zone] = next_allowed_time(now, message.time_zone)
+        rows.append(
+            OutboxMessage(
+                channel=message.channel,
+                recipient=message.recipient,
+                category=Category.MARKETING,
+                incident_id=incident_id,
+                subject=message.subject[:300],
+                body=message.body,
+                dedupe_key=message.dedupe_key[:200],
+                next_attempt_at=due[message.time_zone],
+                created_at=now,
+            )
+        )
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return len(rows)
+
+
+def _campaign_rows(incident_id: int, key_prefix: str):
+    return OutboxMessage.objects.filter(
+        incident_id=incident_id,
+        category=Category.MARKETING,
+        dedupe_key__startswith=key_prefix,
+    )
+
+
+@transaction.atomic
+def hold(incident_id: int, key_prefix: str) -> int:
+    """Keep a campaign's queued messages from being sent (claimed ones still go)."""
+    return (
+        _campaign_rows(incident_id, key_prefix)
+        .filter(state=MessageState.QUEUED)
+        .update(next_attempt_at=HELD_UNTIL)
+    )
+
+
+@transaction.atomic
+def release(incident_id: int, key_prefix: str, time_zone: str = "", now=None) -> int:
+    """Let held messages under ``key_prefix`` go, at the end of quiet hours in ``time_zone``."""
+    send_at = next_allowed_time(now or timezone.now(), time_zone)
+    return (
+        _campaign_rows(incident_id, key_prefix)
+        .filter(state=MessageState.QUEUED, next_attempt_at=HELD_UNTIL)
+        .update(next_attempt_at=send_at)
+    )
+
+
+def progress(incident_id: int, key_prefix: str) -> dict:
+    """Messages of a campaign by state (queued, sent, delivered, failed, cancelled...)."""
+    rows = _campaign_rows(incident_id, key_prefix).values("state").annotate(n=Count("pk"))
+    return {row["state"]: row["n"] for row in rows.order_by()}
+
+
+def messages_to(recipients: list[str]) -> list[OutboxMessage]:
+    """Every message sent to these addresses or numbers, newest first (customer service)."""
+    return list(
+        OutboxMessage.objects.filter(recipient__in=[r for r in recipients if r]).order_by(
+            "-created_at", "-pk"
+        )[:200]
+    )
+
+
+def cancel_marketing(recipient: str) -> int:
+    """The recipient opted out: their queued marketing messages are not sent."""
+    return OutboxMessage.objects.filter(
+        recipient=recipient, category=Category.MARKETING, state=MessageState.QUEUED
+    ).update(state=MessageState.CANCELLED, last_error="recipient opted out")

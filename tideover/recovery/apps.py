@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class RecoveryConfig(AppConfig):
+    name = "tideover.recovery"
+    label = "recovery"
+    verbose_name = "Recovery (goodwill after incidents)"
+
+    def ready(self):
+        from tideover.core import nav, periodic
+        from tideover.core.roles import Capability
+        from tideover.recovery.campaign import advance_campaigns
+
+        # Campaigns walk on in the worker; a crash resumes from the campaign's cursor.
+        periodic.register("recovery-campaigns", 5, advance_campaigns)
+        nav.add_link("Goodwill lookup", "recovery:lookup", Capability.VIEW_MEMBERS, order=52)

@@ -1,0 +1,73 @@
+"""What the customer reads: apology, the plain explanation from the incident's public summary,
+the offer, how to redeem it, and how to opt out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from tideover.incidents.models import Incident
+
+SMS_EXPLANATION_CHARS = 140
+
+
+def dollars(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+
+
+def explanation(incident: Incident) -> str:
+    """The plain explanation: the newest public update's words (what the public was told)."""
+    update = incident.public_updates.order_by("-posted_at", "-pk").first()
+    return (update.body if update else incident.title).strip()
+
+
+def campaign_text(incident: Incident) -> tuple[str, str]:
+    """Subject and body template of an incident's offer message."""
+    subject = f"{settings.SITE_NAME}: we're sorry, here is something for your next visit"
+    body = (
+        f"We're sorry about the trouble at {settings.SITE_NAME} on "
+        f"{timezone.localtime(incident.started_at or incident.declared_at):%-d %b}. "
+        f"{explanation(incident)}"
+    )
+    return subject, body
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def offer_text(body: str, customer, terms, code: str, until, channel: str) -> str:
+    """One customer's message: the campaign's apology and explanation, then their offer."""
+    until_text = f"{timezone.localtime(until):%-d %b %Y}"
+    minimum = (
+        f" on a purchase of {dollars(terms.min_spend_cents)} or more"
+        if terms.min_spend_cents
+        else ""
+    )
+    points = (
+        f" We have also added {terms.bonus_points} points to your account."
+        if terms.bonus_points
+        else ""
+    )
+    if channel == "sms":
+        return (
+            f"{_short(body, SMS_EXPLANATION_CHARS)} Thank you for your patience: {terms.text}"
+            f"{minimum} with code {code} until {until_text}; show it at the till.{points}"
+        )
+    hello = f"Hello {customer.name.split()[0]},\n\n" if customer.name.strip() else ""
+    optout = settings.SITE_URL.rstrip("/") + reverse("recovery:optout")
+    return (
+        f"{hello}{body}\n\n"
+        f"To thank you for your patience: {terms.text}{minimum}, once, in any of our stores "
+        f"until {until_text}.{points}\n\n"
+        f"Your code: {code}\n"
+        "Show this e-mail or read the code to the cashier at the till.\n\n"
+        f"You get this because you agreed to hear from us. To stop marketing messages, "
+        f"go to {optout}"
+    )
