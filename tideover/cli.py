@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "agent": ("", "The store agent: 'tideover agent run|status|sync' (runs at each store)"),
     "simulate": ("", "Drive store agents with realistic sales: 'tideover simulate registers'"),
+    "goodwill": (
+        "goodwill_send",
+        "Send an incident's goodwill offers (or carry on after a crash), with a progress bar",
+    ),
     "migrate": ("migrate", "Create or update the database tables"),
     "manage": ("", "Any Django management command, e.g. 'tideover manage shell'"),
 }

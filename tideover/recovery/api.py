@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from tideover.core.access import may_see_store
 from tideover.core.actors import Actor
@@ -88,7 +88,7 @@ def add_affected(request, incident_id: int, payload: AffectedIn):
         incident, store, person, consent=payload.consent, shown_consent_text=payload.consent_text,
         source=Source.API, actor=_actor(request),
     )  # fmt: skip
-    return 201, _out(customer)
+    return Status(201, _out(customer))
 
 
 @router.post("/incidents/{incident_id}/web-checkout-failures", response={201: AffectedOut})
@@ -101,7 +101,7 @@ def add_web_failure(request, incident_id: int, payload: WebFailureIn):
         at=payload.at, amount_cents=payload.amount_cents, error=payload.error,
         order_id=payload.order_id, actor=_actor(request),
     )  # fmt: skip
-    return 201, _out(customer)
+    return Status(201, _out(customer))
 
 
 @router.get("/incidents/{incident_id}/results")

@@ -44,9 +44,8 @@ def test_campaign_gives_each_person_one_offer_with_a_code_and_tier_bonus_points(
 
 def test_without_marketing_consent_nobody_is_messaged(incident, sign_up, make_member, policy):
     make_member("M-NOMKT", phone="+15125550160")  # a member without marketing consent
-    from tideover.recovery.capture import Person, record
-
     from tideover.loyalty.models import Member
+    from tideover.recovery.capture import Person, record
 
     record(incident, Person(member=Member.objects.get(loyalty_id="M-NOMKT")), source="sale_failed")
     sign_up(phone="+15125550161")
