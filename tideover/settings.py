@@ -62,7 +62,6 @@ INSTALLED_APPS = [
     "tideover.sales",
     "tideover.loyalty",
     "tideover.storelink",
-
     "tideover.recovery",
     "tideover.demo",
     "tideover.scenarios",

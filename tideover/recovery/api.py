@@ -10,7 +10,7 @@ from ninja import Field, Router, Schema, Status
 
 from tideover.core.access import may_see_store
 from tideover.core.actors import Actor
-from tideover.core.api_auth import actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user, require
 from tideover.core.errors import DomainError, PermissionDenied
 from tideover.core.models import ApiToken, Store, TokenScope
 from tideover.core.roles import Capability
@@ -64,12 +64,17 @@ def _out(customer) -> dict:
     }
 
 
-@router.post("/incidents/{incident_id}/affected", response={201: AffectedOut})
+CAPTURE = {"scope": TokenScope.RECOVERY_WRITE, "capability": Capability.CAPTURE_AFFECTED}
+WEB = {"scope": TokenScope.RECOVERY_WRITE, "capability": Capability.MANAGE_GOODWILL}
+RESULTS = {"scope": TokenScope.INCIDENTS_READ, "capability": Capability.VIEW_GOODWILL_RESULTS}
+
+
+@router.post(
+    "/incidents/{incident_id}/affected", response={201: AffectedOut}, auth=access(**CAPTURE)
+)
 def add_affected(request, incident_id: int, payload: AffectedIn):
     """Sign up an affected shopper (a kiosk, the web shop's apology page, a call centre)."""
-    caller = require(
-        request, scope=TokenScope.RECOVERY_WRITE, capability=Capability.CAPTURE_AFFECTED
-    )
+    caller = require(request, **CAPTURE)
     incident = get_object_or_404(Incident, pk=incident_id)
     store = None
     if payload.store:
@@ -91,10 +96,14 @@ def add_affected(request, incident_id: int, payload: AffectedIn):
     return Status(201, _out(customer))
 
 
-@router.post("/incidents/{incident_id}/web-checkout-failures", response={201: AffectedOut})
+@router.post(
+    "/incidents/{incident_id}/web-checkout-failures",
+    response={201: AffectedOut},
+    auth=access(**WEB),
+)
 def add_web_failure(request, incident_id: int, payload: WebFailureIn):
     """A web checkout that errored during the incident (the shopper joins the affected)."""
-    require(request, scope=TokenScope.RECOVERY_WRITE, capability=Capability.MANAGE_GOODWILL)
+    require(request, **WEB)
     incident = get_object_or_404(Incident, pk=incident_id)
     customer = collect.report_web_failure(
         incident, email=payload.email, phone=payload.phone, member_id=payload.member_id,
@@ -104,10 +113,10 @@ def add_web_failure(request, incident_id: int, payload: WebFailureIn):
     return Status(201, _out(customer))
 
 
-@router.get("/incidents/{incident_id}/results")
+@router.get("/incidents/{incident_id}/results", auth=access(**RESULTS))
 def get_results(request, incident_id: int):
     """Goodwill results for the incident and per store, with redemptions per day."""
-    require(request, scope=TokenScope.INCIDENTS_READ, capability=Capability.VIEW_GOODWILL_RESULTS)
+    require(request, **RESULTS)
     incident = get_object_or_404(Incident, pk=incident_id)
     data = outcome.results(incident)
     campaign = Campaign.objects.filter(incident=incident).first()

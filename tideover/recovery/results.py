@@ -79,10 +79,10 @@ def results(incident: Incident) -> dict:
             row["delivered"] += state == "delivered"
             row["points_granted"] += offer["bonus_points"] if offer["points_granted"] else 0
     used = redemptions(f"incident:{incident.pk}")
-    sales = sale_totals(r["redeemed_sale_id"] for r in used)
+    sales = sale_totals((r["redeemed_store"], r["redeemed_sale_id"]) for r in used)
     per_day: Counter = Counter()
     for redemption in used:
-        sale = sales.get(redemption["redeemed_sale_id"])
+        sale = sales.get((redemption["redeemed_store"], redemption["redeemed_sale_id"]))
         store = offer_store.get(redemption["id"], "no store")
         for scope in (TOTAL, store):
             row = rows[scope]

@@ -36,12 +36,15 @@ def troubled_member_sales(
     )
 
 
-def sale_totals(sale_ids) -> dict[str, dict]:
-    """sale id -> total, paid, store code and time, for the given sales."""
-    rows = Sale.objects.filter(sale_id__in=list(sale_ids)).values(
+def sale_totals(keys) -> dict[tuple[str, str], dict]:
+    """(store code, sale id) -> total, paid and time, for the given sales (ids are unique
+    per store)."""
+    keys = set(keys)
+    rows = Sale.objects.filter(sale_id__in={sale_id for _, sale_id in keys}).values(
         "sale_id", "total_cents", "paid_cents", "store__code", "occurred_at"
     )
-    return {row["sale_id"]: row for row in rows}
+    found = {(row["store__code"], row["sale_id"]): row for row in rows}
+    return {key: row for key, row in found.items() if key in keys}
 
 
 def members_who_bought(loyalty_ids, since: datetime, until: datetime) -> set[str]:

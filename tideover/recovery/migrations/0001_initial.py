@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0001_initial'),
         ('incidents', '0001_initial'),
-        ('loyalty', '0003_goodwill_codes'),
+        ('loyalty', '0004_goodwill_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

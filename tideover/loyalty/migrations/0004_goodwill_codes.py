@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0002_append_only_journal'),
+        ('loyalty', '0003_sale_keys_per_store'),
     ]
 
     operations = [
