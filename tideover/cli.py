@@ -23,7 +23,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "scenario",
         "Replay an outage from a scenario file and print its scorecard (run FILE, check FILE)",
     ),
-    "worker": ("worker", "Run background jobs: message delivery, reminders, maintenance, expiry"),
+    "worker": (
+        "worker",
+        "Run background jobs (database or RQ backend); SIGTERM finishes and stops cleanly",
+    ),
+    "web": (
+        "web",
+        "Serve the console, status page and API only (several machines: docs/deploy.md)",
+    ),
     "export-status": (
         "export_status",
         "Write the status page, JSON and feeds as static files into DIR",

@@ -135,8 +135,22 @@ else:
         }
     }
 
-# --- background tasks -----------------------------------------------------------------------
-TASKS = {"default": {"BACKEND": envstr("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# --- background tasks (docs/deploy.md) ----------------------------------------------------------
+# The database backend needs no other server (the embedded default); the RQ backend carries the
+# tasks on Redis for many workers. `tideover worker` runs whichever is configured.
+TASKS_BACKEND = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+}.get(envstr("TASKS_BACKEND", "database"), envstr("TASKS_BACKEND", "database"))
+TASKS = {"default": {"BACKEND": TASKS_BACKEND}}
+if TASKS_BACKEND == "django_tasks_rq.RQBackend":
+    if not REDIS_URL:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/0)")
+    INSTALLED_APPS.append("django_rq")
+    # One RQ queue per task queue name; the tasks here all use "default".
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 
 # --- auth and security ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -171,3 +171,40 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class PeriodicSchedule(models.Model):
+    """When a periodic job is next due. Moving ``next_run_at`` forward with a conditional UPDATE
+    is the lock that lets exactly one of many workers enqueue each interval (core/periodic.py)."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_result_id = models.CharField(max_length=64, blank=True)
+    skipped = models.PositiveIntegerField(
+        default=0, help_text="Intervals skipped because the previous run was still waiting"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PeriodicRun(models.Model):
+    """One run of a periodic job for one interval (``slot`` is the interval's start); unique,
+    so a task delivered twice runs once. Pruned after PRUNE_TASK_RESULTS_DAYS."""
+
+    name = models.CharField(max_length=60)
+    slot = models.DateTimeField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    succeeded = models.BooleanField(null=True)
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "slot"], name="periodic_run_once_per_slot")
+        ]
+        indexes = [models.Index(fields=["started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.slot:%Y-%m-%d %H:%M:%S}"

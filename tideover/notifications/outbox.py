@@ -17,6 +17,10 @@ How a message moves, and why it is never sent twice:
    - SMTP and SMS have no idempotency key, so the row is marked ``failed`` with an error that
      says so, and never resent on its own (at-most-once). Staff can retry it from the console.
    At most one message per dead worker is in that window, because ``sending`` is set per message.
+4. *A worker is asked to stop* (SIGTERM/SIGINT to ``tideover worker``, see core/worker.py): it
+   finishes the message it is handing to a provider, records it, and gives back everything else
+   it claimed (``queued`` again, the attempt not counted), so a stopped worker leaves nothing
+   ``claimed`` or ``sending`` behind.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tideover.core import stopping
 from tideover.notifications.channels import DeliveryError, transport_for
 from tideover.notifications.models import (
     DeliveryAttempt,
@@ -73,6 +78,12 @@ def recover_expired_leases(now=None) -> dict:
                 last_error="" if idempotent else UNCERTAIN_ERROR,
             )
             if changed:
+                if not idempotent:
+                    log.warning(
+                        "message %s was left sending by a stopped worker: marked failed, not "
+                        "resent (the provider may have it); staff can retry it",
+                        message.pk,
+                    )
                 DeliveryAttempt.objects.create(
                     message_id=message.pk,
                     error="worker stopped mid-send; resent with the same delivery id"
@@ -127,6 +138,10 @@ def deliver_claimed(token: str) -> dict:
     order = sorted(by_channel, key=lambda ch: _rate_limited(ch))
     for channel in order:
         batch = by_channel[channel]
+        if stopping.requested():
+            _release([m.pk for m in batch], token)
+            counts["released"] += len(batch)
+            continue
         transport = None
         try:
             transport = transport_for(channel)
@@ -155,7 +170,11 @@ def deliver_claimed(token: str) -> dict:
             continue
         marks = _Marks(token)
         try:
-            for message in batch:
+            for index, message in enumerate(batch):
+                if stopping.requested():
+                    _release([m.pk for m in batch[index:]], token)
+                    counts["released"] += len(batch) - index
+                    break
                 counts[_deliver_one(message, marks, transport)] += 1
         finally:
             marks.flush()
@@ -182,7 +201,7 @@ def drain(max_seconds: float | None = None, batch_size: int | None = None, chann
     started = time.monotonic()
     totals = defaultdict(int)
     recover_expired_leases()
-    while True:
+    while not stopping.requested():
         token, ids = claim_batch(batch_size, channels=channels)
         if not ids:
             break

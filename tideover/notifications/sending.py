@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tideover.core import stopping
 from tideover.notifications.channels import DeliveryError
 from tideover.notifications.models import (
     DeliveryAttempt,
@@ -79,7 +80,20 @@ def _deliver_idempotent(batch: list[OutboxMessage], token: str, transport) -> di
         counts["lost"] += len(ids) - len(still)
         live = [m for m in live if m.pk in still]
     done = []
-    for message in live:
+    for index, message in enumerate(live):
+        if stopping.requested():
+            # Asked to stop: these were never handed over, so they go back as they were.
+            rest = [m.pk for m in live[index:]]
+            OutboxMessage.objects.filter(
+                pk__in=rest, claim_token=token, state=MessageState.SENDING
+            ).update(
+                state=MessageState.QUEUED,
+                attempts=F("attempts") - 1,
+                claim_token="",
+                lease_until=None,
+            )
+            counts["released"] += len(rest)
+            break
         message.attempts += 1
         try:
             provider_id = transport.send(render(message))

@@ -1,17 +1,14 @@
-import threading
-import time
-
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
-from django.utils.crypto import get_random_string
 
-from tideover.core import periodic
+from tideover.core import periodic, stopping, worker
 
 
 class Command(BaseCommand):
     help = (
-        "Run background jobs: queued tasks (message delivery and the like) and the periodic jobs "
-        "(cadence reminders, maintenance windows, points expiry). Run as many as you like."
+        "Run background jobs on the configured task backend (database, or RQ on Redis): message "
+        "delivery and the periodic jobs (cadence reminders, maintenance windows, points expiry, "
+        "status refresh, pruning), each run once per interval however many workers run. "
+        "SIGTERM/SIGINT: finish the current message, give back the rest, exit."
     )
 
     def add_arguments(self, parser):
@@ -24,30 +21,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interval, batch, no_periodic, **options):
-        from django_tasks_db.management.commands.db_worker import Worker
-
-        worker = Worker(
-            queue_names=["*"],
-            interval=interval,
-            batch=batch,
-            backend_name="default",
-            startup_delay=not batch,
-            max_tasks=None,
-            worker_id=get_random_string(32),
-            excluded_queue_names=[],
-        )
-        if not no_periodic:
-            if batch:
-                periodic.run_due()
-            else:
-                threading.Thread(target=self._periodic_loop, args=(worker,), daemon=True).start()
-        names = ", ".join(job.name for job in periodic.jobs()) or "none"
-        self.stdout.write(f"Tideover worker started (periodic jobs: {names})")
-        worker.run()
-
-    @staticmethod
-    def _periodic_loop(worker):
-        while worker.running:
-            close_old_connections()
-            periodic.run_due()
-            time.sleep(1)
+        stopping.clear()
+        kind = worker.backend_kind()
+        names = "none" if no_periodic else (", ".join(j.name for j in periodic.jobs()) or "none")
+        self.stdout.write(f"Tideover worker started on the {kind} backend (periodic jobs: {names})")
+        self.stdout.flush()
+        if kind == "rq":
+            worker.run_rq_worker(batch=batch, with_periodic=not no_periodic)
+        else:
+            worker.run_database_worker(
+                interval=interval, batch=batch, with_periodic=not no_periodic
+            )
+        stopping.request()  # the scheduler thread ends with the worker
+        self.stdout.write("Tideover worker stopped")

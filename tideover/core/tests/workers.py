@@ -1,0 +1,66 @@
+"""Real ``tideover worker`` processes for tests: the same command, settings and backend that
+a deployment runs, pointed at the test database (and at the test run's Redis when the tests
+run on RQ)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+def worker_env(settings, **extra: str) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SITE_URL": settings.SITE_URL,
+        "TIDEOVER_DATA_DIR": str(Path(settings.STATUS_EXPORT_DIR).parent),
+        "STATUS_EXPORT_DIR": settings.STATUS_EXPORT_DIR,
+    }
+    if getattr(settings, "RQ_QUEUES", None):
+        env["REDIS_URL"] = settings.RQ_QUEUES["default"]["URL"]
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict, *args: str, log_path: Path | None = None) -> subprocess.Popen:
+    """``tideover worker ARGS`` in the background; its output goes to ``log_path``."""
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "tideover", "worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    return process.wait(timeout)
+
+
+def wait_until(condition, timeout: float = 60, every: float = 0.05, processes=()) -> None:
+    """Poll ``condition`` until true; fail early if one of ``processes`` died."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for process in processes:
+            assert process.poll() is None, f"worker exited with {process.returncode}"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)

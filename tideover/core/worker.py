@@ -1,0 +1,119 @@
+"""``tideover worker``: the configured task backend's worker plus the periodic scheduler.
+
+- Database backend (the default): django-tasks-db's worker polls the task table.
+- RQ backend (``TASKS_BACKEND=rq``, ``REDIS_URL``): an RQ worker on the same queues. It runs each
+  task in its own process (RQ's ``SimpleWorker``) rather than spawning a fresh interpreter per
+  task, which would cost a Django start-up each time.
+
+Either way the worker runs the scheduler loop of core/periodic.py in a thread (one run per
+interval across all workers) unless started with ``--no-periodic``.
+
+Stopping (SIGTERM from systemd, a container runtime or a process manager; SIGINT from Ctrl+C):
+
+1. The first signal sets ``core.stopping``: no new task starts, the scheduler stops, and the
+   running task returns at its next safe point. The outbox drain finishes the message it is
+   handing to a provider, records it, and gives back every other message it claimed (queued
+   again, no attempt counted). The worker then exits with status 0.
+2. A second signal stops at once (exit 1). What it held then follows the rule for a dead worker
+   (notifications/outbox.py): claimed messages come back when their lease ends; the one message
+   that may have been in a provider's hands is settled by its channel's rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from django.db import close_old_connections
+from django.utils.crypto import get_random_string
+
+from tideover.core import periodic, stopping
+
+log = logging.getLogger("tideover.worker")
+
+
+def backend_kind() -> str:
+    """'rq' or 'database', from the configured default task backend."""
+    from django_tasks import task_backends
+
+    backend = task_backends["default"]
+    return "rq" if type(backend).__module__.startswith("django_tasks_rq") else "database"
+
+
+def start_scheduler() -> threading.Thread:
+    thread = threading.Thread(
+        target=periodic.run_scheduler, args=(stopping.event(),), name="periodic", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def run_database_worker(*, interval: float, batch: bool, with_periodic: bool) -> None:
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    class DatabaseWorker(Worker):
+        def shutdown(self, signum, frame):
+            if not self.running:  # the second signal: stop now
+                super().shutdown(signum, frame)
+                return
+            log.warning(
+                "%s: finishing the current task, then stopping (again to stop at once)",
+                signal.strsignal(signum),
+            )
+            stopping.request()
+            # No sys.exit here: the loop ends after at most one poll interval, and a task that
+            # is running returns at its next safe point.
+            self.running = False
+
+    worker = DatabaseWorker(
+        queue_names=["*"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=not batch,
+        max_tasks=None,
+        worker_id=get_random_string(32),
+        excluded_queue_names=[],
+    )
+    worker.configure_signals()
+    if with_periodic:
+        if batch:
+            periodic.schedule_due()
+        else:
+            start_scheduler()
+    worker.run()
+
+
+def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
+    import django_rq
+    from django.conf import settings
+    from django_tasks_rq.backend import Job
+    from rq import SimpleWorker
+
+    class TideoverRQWorker(SimpleWorker):
+        def request_stop(self, signum, frame):
+            log.warning(
+                "%s: finishing the current task, then stopping (again to stop at once)",
+                signal.strsignal(signum),
+            )
+            stopping.request()
+            super().request_stop(signum, frame)
+
+        def perform_job(self, job, queue, *args, **kwargs):
+            # One process runs many tasks: drop database connections that went stale between
+            # them, as Django does around each request.
+            close_old_connections()
+            try:
+                return super().perform_job(job, queue, *args, **kwargs)
+            finally:
+                close_old_connections()
+
+    queues = [django_rq.get_queue(name, job_class=Job) for name in settings.RQ_QUEUES]
+    worker = TideoverRQWorker(queues, connection=queues[0].connection, job_class=Job)
+    if with_periodic:
+        if batch:
+            periodic.schedule_due()
+        else:
+            start_scheduler()
+    worker.work(burst=batch, with_scheduler=True, logging_level="WARNING")
