@@ -83,9 +83,9 @@ def test_sigkill_leaves_at_most_one_message_in_doubt_settled_by_the_rule_never_s
     smtp.delay = 0
     again = start_worker(env, log_path=tmp_path / "worker.log")
     wait_until(
-        lambda: not OutboxMessage.objects.filter(
-            state__in=["queued", "claimed", "sending"]
-        ).exists(),
+        lambda: (
+            not OutboxMessage.objects.filter(state__in=["queued", "claimed", "sending"]).exists()
+        ),
         processes=[again],
     )
     assert stop(again) == 0
