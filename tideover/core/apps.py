@@ -15,3 +15,6 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_create_role_groups, sender=self)
+        from tideover.core import periodic, pruning
+
+        periodic.register("prune-task-results", 3600, pruning.prune_task_results)

@@ -20,6 +20,9 @@ class NotificationsConfig(AppConfig):
         )
         periodic.register("notifications-deliver", 2, tasks.deliver_periodically)
         periodic.register("cadence-reminders", 30, tasks.remind_periodically)
+        from tideover.notifications import pruning
+
+        periodic.register("prune-outbox", 3600, pruning.prune_messages)
         try:
             from tideover.core import nav
         except ImportError:  # the console menu registry is optional

@@ -271,3 +271,21 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class DeliveryTally(models.Model):
+    """How many messages of one notification (or incident) ended in each state on each channel,
+        for messages that pruning removed (notifications/pruning.py): the delivery log and the
+        postmortem add these to the rows still present, so totals survive the retention. One row per
+    (notification, incident, channel, state); pruning is a periodic job, so one run writes them."""
+
+    notification = models.ForeignKey(
+        Notification, null=True, blank=True, on_delete=models.CASCADE, related_name="tallies"
+    )
+    incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    state = models.CharField(max_length=10, choices=MessageState.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.state}: {self.count}"

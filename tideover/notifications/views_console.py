@@ -23,6 +23,7 @@ from tideover.notifications.models import (
     SubscriberState,
     Subscription,
 )
+from tideover.notifications.pruning import delivery_counts
 from tideover.notifications.rendering import preview
 
 
@@ -78,7 +79,11 @@ def delivery(request):
         query = query.filter(incident_id=int(incident_id))
     if state in MessageState.values:
         query = query.filter(state=state)
-    counts = dict(query.values_list("state").annotate(n=Count("pk")))
+    # Totals include messages pruned after PRUNE_MESSAGES_DAYS (kept as tallies).
+    counts = delivery_counts(
+        int(incident_id) if incident_id else None,
+        state if state in MessageState.values else "",
+    )
     rows = list(query.order_by("-created_at", "-pk")[:200])
     show_contacts = has_capability(request.user, Capability.VIEW_SUBSCRIBER_CONTACTS)
     for row in rows:

@@ -1,0 +1,71 @@
+"""Nothing grows forever: old finished messages and attempts go, their totals stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tideover.notifications.models import DeliveryAttempt, DeliveryTally, OutboxMessage
+from tideover.notifications.pruning import counts_by_channel, delivery_counts, prune_messages
+
+pytestmark = pytest.mark.django_db
+
+
+def _message(n, state, age_days, channel="email", incident_id=7):
+    message = OutboxMessage.objects.create(
+        channel=channel,
+        recipient=f"shopper{n}@example.com",
+        dedupe_key=f"test:{n}",
+        state=state,
+        incident_id=incident_id,
+        created_at=timezone.now() - timedelta(days=age_days),
+    )
+    if state == "failed":
+        DeliveryAttempt.objects.create(message=message, error="mailbox full", permanent=True)
+    return message
+
+
+def test_old_finished_messages_are_pruned_and_their_totals_kept(settings):
+    settings.PRUNE_MESSAGES_DAYS = 30
+    for n in range(5):
+        _message(n, "sent", age_days=40)
+    _message(5, "failed", age_days=40)
+    _message(6, "sent", age_days=40, channel="webhook")
+    _message(7, "sent", age_days=2)  # recent: kept
+    _message(8, "queued", age_days=40)  # not finished: kept whatever its age
+    before = (delivery_counts(incident_id=7), counts_by_channel(7))
+
+    assert prune_messages() == {"messages": 7, "attempts": 1}
+    assert set(OutboxMessage.objects.values_list("dedupe_key", flat=True)) == {"test:7", "test:8"}
+    assert not DeliveryAttempt.objects.exists()
+    assert (delivery_counts(incident_id=7), counts_by_channel(7)) == before
+    assert before[0] == {"sent": 7, "failed": 1, "queued": 1}
+
+
+def test_pruning_twice_adds_to_the_same_tallies(settings):
+    settings.PRUNE_MESSAGES_DAYS = 30
+    _message(1, "sent", age_days=40)
+    prune_messages()
+    _message(2, "sent", age_days=40)
+    prune_messages()
+    assert DeliveryTally.objects.get(channel="email", state="sent").count == 2
+    assert delivery_counts(state="sent") == {"sent": 2}
+
+
+def test_zero_days_keeps_everything(settings):
+    settings.PRUNE_MESSAGES_DAYS = 0
+    _message(1, "sent", age_days=4000)
+    assert prune_messages() == {"messages": 0, "attempts": 0}
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_the_delivery_log_counts_pruned_messages(settings, client_as):
+    settings.PRUNE_MESSAGES_DAYS = 30
+    for n in range(3):
+        _message(n, "sent", age_days=40)
+    prune_messages()
+    page = client_as("comms").get("/console/notifications/delivery/?incident=7")
+    assert page.status_code == 200
+    assert page.context["counts"] == {"sent": 3}
