@@ -155,6 +155,7 @@ def build_api() -> NinjaAPI:
         "tideover.notifications.api",
         "tideover.storelink.api",
         "tideover.recovery.api",
+        "tideover.detect.api",
     ):
         _add_optional_router(api, module)
     return api

@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "goodwill_send",
         "Send an incident's goodwill offers (or carry on after a crash), with a progress bar",
     ),
+    "detect": (
+        "detect",
+        "Signals: 'load FILE', 'run', 'evaluate --nab DIR' (the Numenta Anomaly Benchmark)",
+    ),
     "migrate": ("migrate", "Create or update the database tables"),
     "manage": ("", "Any Django management command, e.g. 'tideover manage shell'"),
 }

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "tideover.loyalty",
     "tideover.storelink",
     "tideover.recovery",
+    "tideover.detect",
     "tideover.demo",
     "tideover.scenarios",
 ]
@@ -301,3 +302,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Detect: brand terms that make a social post "about us" (used while no brand term is set in
+# the admin's social terms).
+SOCIAL_BRAND_TERMS = envlist("SOCIAL_BRAND_TERMS", ["tideover"])

@@ -24,7 +24,7 @@ urlpatterns = [
 ]
 
 # Apps add their pages by having a urls module with ``app_name`` and ``URL_PREFIX``.
-for _app in ("notifications", "sales", "loyalty", "storelink", "recovery", "statuspage"):
+for _app in ("notifications", "sales", "loyalty", "storelink", "recovery", "detect", "statuspage"):
     _module = f"tideover.{_app}.urls"
     if importlib.util.find_spec(_module) is not None:
         _urls = importlib.import_module(_module)

@@ -44,6 +44,10 @@ class Capability(models.TextChoices):
     MANAGE_TOKENS = "manage_tokens", "Create and revoke API tokens"
     VIEW_STORE_LINKS = "view_store_links", "See stores' link to HQ (own store for managers)"
     MANAGE_CARD_POLICY = "manage_card_policy", "Set the offline card limits of stores and regions"
+    VIEW_SIGNALS = "view_signals", "See signals, alerts and social posts"
+    HANDLE_ALERTS = "handle_alerts", "Acknowledge, dismiss and declare alerts"
+    MANAGE_SIGNALS = "manage_signals", "Create signals, rules and social terms"
+    VIEW_SOCIAL_HANDLES = "view_social_handles", "See the handles of social posts"
 
 
 _ALL_STAFF = {
@@ -104,6 +108,17 @@ ROLE_CAPABILITIES: dict[Capability, set[Role]] = {
         Role.ADMINISTRATOR,
     },
     Capability.MANAGE_CARD_POLICY: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
+    Capability.VIEW_SIGNALS: {
+        Role.INCIDENT_COMMANDER,
+        Role.COMMS,
+        Role.CUSTOMER_SERVICE,
+        Role.CX_MANAGER,
+        Role.ADMINISTRATOR,
+    },
+    Capability.HANDLE_ALERTS: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
+    Capability.MANAGE_SIGNALS: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
+    # The social team answers people by handle; nobody else needs to know who posted.
+    Capability.VIEW_SOCIAL_HANDLES: {Role.COMMS, Role.ADMINISTRATOR},
 }
 
 # Store associates and managers only ever see their own store.

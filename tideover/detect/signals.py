@@ -1,0 +1,211 @@
+"""Recording signals: points pushed or loaded, events counted, signals made on first use.
+
+A point is idempotent by (signal, minute): the same value again is a duplicate, another value
+for a minute already recorded is a conflict (the first stays; a series is never rewritten
+behind the detector's back). Every item of a batch gets its own answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tideover.core.errors import DomainError, NotFound
+from tideover.detect.models import Signal, SignalKind, SignalPoint, SignalReport
+
+FUTURE_TOLERANCE = timedelta(minutes=2)
+MAX_AGE = timedelta(days=400)
+# One report per person and cause counts once in this window (Downdetector counts the same way).
+REPORT_WINDOW_SECONDS = 3600
+
+
+def minute_of(at: datetime) -> datetime:
+    """The start of the UTC minute ``at`` falls in (naive times are taken as UTC)."""
+    if timezone.is_naive(at):
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class PointResult:
+    signal: str
+    minute: datetime | None
+    result: str  # recorded, duplicate, conflict, rejected
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "signal": self.signal,
+            "minute": self.minute,
+            "result": self.result,
+            "reason": self.reason,
+        }
+
+
+def get_signal(slug: str) -> Signal:
+    signal = Signal.objects.filter(slug=slug).first()
+    if signal is None:
+        raise NotFound(f"No signal {slug!r}: create it first (POST /api/v1/signals)")
+    return signal
+
+
+def ensure_signal(slug: str, *, components=(), **defaults) -> Signal:
+    """The signal called ``slug``, made with ``defaults`` the first time it is needed."""
+    signal, created = Signal.objects.get_or_create(slug=slug, defaults=defaults)
+    if created and components:
+        signal.components.set(components)
+    return signal
+
+
+def _check(value, minute: datetime | None, now: datetime) -> str:
+    if minute is None:
+        return "minute is required"
+    if minute > now + FUTURE_TOLERANCE:
+        return "minute is in the future"
+    if minute < now - MAX_AGE:
+        return "minute is more than 400 days old"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "value must be a number"
+    if not math.isfinite(number):
+        return "value must be a finite number"
+    return ""
+
+
+@transaction.atomic
+def record_points(items: list[tuple[str, datetime, float]]) -> list[PointResult]:
+    """Record (signal slug, minute, value) items; each gets recorded/duplicate/conflict/rejected."""
+    now = timezone.now()
+    slugs = {slug for slug, _, _ in items}
+    signals = {s.slug: s for s in Signal.objects.filter(slug__in=slugs)}
+    wanted = []
+    for slug, at, value in items:
+        minute = minute_of(at) if at is not None else None
+        signal = signals.get(slug)
+        reason = _check(value, minute, now)
+        if signal is None:
+            reason = f"no signal {slug!r}: create it first"
+        elif signal.kind == SignalKind.COUNT and not reason:
+            reason = "this signal counts events: send them to its events endpoint"
+        wanted.append((slug, signal, minute, value, reason))
+    ids = {s.pk for _, s, _, _, r in wanted if s is not None and not r}
+    minutes = {m for _, s, m, _, r in wanted if s is not None and not r}
+    existing = {
+        (p.signal_id, p.minute): p.value
+        for p in SignalPoint.objects.filter(signal_id__in=ids, minute__in=minutes).only(
+            "signal_id", "minute", "value"
+        )
+    }
+    results, new = [], []
+    for slug, signal, minute, value, reason in wanted:
+        if reason:
+            results.append(PointResult(slug, minute, "rejected", reason))
+            continue
+        key = (signal.pk, minute)
+        value = float(value)
+        if key in existing:
+            if existing[key] == value:
+                results.append(PointResult(slug, minute, "duplicate"))
+            else:
+                results.append(
+                    PointResult(
+                        slug,
+                        minute,
+                        "conflict",
+                        f"this minute was recorded as {existing[key]:g}; the first value stays",
+                    )
+                )
+            continue
+        existing[key] = value
+        new.append(SignalPoint(signal=signal, minute=minute, value=value))
+        results.append(PointResult(slug, minute, "recorded"))
+    SignalPoint.objects.bulk_create(new)
+    return results
+
+
+def record_point(signal_slug: str, minute: datetime, value: float) -> PointResult:
+    """Record one point (idempotent by signal and minute); raises when it is refused."""
+    result = record_points([(signal_slug, minute, value)])[0]
+    if result.result == "rejected":
+        raise DomainError(result.reason)
+    return result
+
+
+def set_point(signal: Signal, minute: datetime, value: float) -> None:
+    """Write a derived point, replacing what Tideover itself derived for that minute before."""
+    SignalPoint.objects.update_or_create(
+        signal=signal, minute=minute_of(minute), defaults={"value": float(value)}
+    )
+
+
+def _dedupe_key(signal: Signal, at: datetime, store, key: str | None, cause: str) -> str:
+    if not key:
+        # Without a person there is nothing to deduplicate on: every event counts.
+        return hashlib.sha256(f"{signal.pk}|{at.isoformat()}|{id(object())}".encode()).hexdigest()
+    bucket = int(at.timestamp()) // REPORT_WINDOW_SECONDS
+    store_id = store.pk if store is not None else ""
+    raw = f"{signal.pk}|{store_id}|{key}|{cause}|{bucket}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _count(signal: Signal, at: datetime, store, key: str | None, cause: str) -> bool:
+    dedupe = _dedupe_key(signal, at, store, key, cause)
+    if SignalReport.objects.filter(dedupe=dedupe).exists():
+        return False
+    hashed = hashlib.sha256(key.encode()).hexdigest()[:32] if key else ""
+    SignalReport.objects.create(
+        signal=signal, at=at, store=store, key=hashed, cause=cause[:40], dedupe=dedupe
+    )
+    minute = minute_of(at)
+    updated = SignalPoint.objects.filter(signal=signal, minute=minute).update(value=F("value") + 1)
+    if not updated:
+        SignalPoint.objects.create(signal=signal, minute=minute, value=1.0)
+    return True
+
+
+@transaction.atomic
+def record_event(
+    signal_slug: str, at: datetime, *, store=None, key: str | None = None, cause: str = ""
+) -> bool:
+    """Count one event (a report, a complaint) into a count signal at ``at``.
+
+    With ``key`` (a stable opaque string per person), the same person and cause count once per
+    hour. With ``store``, the store's own series of the family counts it too, so one store's
+    surge can be told from a chain-wide one. Returns False for a repeat that did not count.
+    """
+    signal = get_signal(signal_slug)
+    if signal.kind != SignalKind.COUNT:
+        raise DomainError(f"{signal.name} takes values, not events")
+    if timezone.is_naive(at):
+        at = at.replace(tzinfo=UTC)
+    if at > timezone.now() + FUTURE_TOLERANCE:
+        raise DomainError("The event is in the future", field="at")
+    counted = _count(signal, at, store, key, cause)
+    if counted and store is not None and signal.store_id is None:
+        child = store_signal(signal, store)
+        _count(child, at, store, key, cause)
+    return counted
+
+
+def store_signal(parent: Signal, store) -> Signal:
+    """The per-store series of a chain-wide signal (same family), made on first use."""
+    return ensure_signal(
+        f"{parent.slug}-{store.code.lower()}"[:80],
+        name=f"{parent.name} — {store.code}",
+        unit=parent.unit,
+        owner=parent.owner,
+        kind=parent.kind,
+        source=parent.source,
+        direction=parent.direction,
+        sensitivity=parent.sensitivity,
+        family=parent.family or parent.slug,
+        store=store,
+        components=list(parent.components.all()),
+    )

@@ -1,0 +1,134 @@
+"""The streaming detector on constructed series: how fast it notices, how often it cries wolf."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tideover.detect.detector import STATE_BYTES, Detector, Direction
+from tideover.detect.tests.series import MONDAY, series, traffic
+
+OUTAGE = MONDAY + timedelta(days=12, hours=14)  # the second Saturday, 14:00
+
+
+def run(detector, points):
+    return [(at, value, detector.step(at, value)) for at, value in points]
+
+
+def first_alarm(results, since):
+    return next((at for at, _, v in results if v.anomalous and at >= since), None)
+
+
+def alarms_before(results, until, after=MONDAY + timedelta(days=1)):
+    return [at for at, _, v in results if v.anomalous and after <= at < until]
+
+
+def outage(start, minutes, factor):
+    def change(at, value):
+        return value * factor if start <= at < start + timedelta(minutes=minutes) else value
+
+    return change
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_seasonal_week_with_an_outage_is_caught_in_its_first_minutes_without_false_alarms(seed):
+    results = run(
+        Detector(direction=Direction.DOWN),
+        series(13, seed=seed, change=outage(OUTAGE, 120, 0.3)),
+    )
+    assert alarms_before(results, OUTAGE) == []
+    detected = first_alarm(results, OUTAGE)
+    assert detected is not None and detected - OUTAGE <= timedelta(minutes=3)
+
+
+def test_baseline_is_not_dragged_down_by_the_outage_it_is_in():
+    results = run(Detector(direction=Direction.DOWN), series(13, change=outage(OUTAGE, 120, 0.3)))
+    at_hour = {at: verdict for at, _, verdict in results}
+    an_hour_in = OUTAGE + timedelta(minutes=60)
+    # The values fell to 30% of normal; the baseline still expects most of normal.
+    assert at_hour[an_hour_in].baseline > 0.7 * traffic(an_hour_in)
+    assert at_hour[an_hour_in].low > 0.3 * traffic(an_hour_in) * 1.1
+
+
+def test_a_step_down_is_caught_within_minutes():
+    step = MONDAY + timedelta(days=4, hours=15)
+    results = run(
+        Detector(direction=Direction.DOWN),
+        series(5, seed=4, change=lambda at, v: v * 0.4 if at >= step else v),
+    )
+    assert alarms_before(results, step) == []
+    assert first_alarm(results, step) - step <= timedelta(minutes=3)
+
+
+def test_a_single_spike_is_caught_in_its_minute():
+    spike = MONDAY + timedelta(days=3, hours=10, minutes=17)
+    results = run(
+        Detector(direction=Direction.UP),
+        series(4, seed=5, change=lambda at, v: v * 4 if at == spike else v),
+    )
+    assert alarms_before(results, spike) == []
+    assert first_alarm(results, spike) == spike
+
+
+def test_a_slow_drift_becomes_the_new_normal_without_alarms():
+    def drift(at, value):
+        days = (at - MONDAY).total_seconds() / 86400
+        return value * (1 + 0.05 * days)  # +5% a day: growth, not an outage
+
+    results = run(Detector(direction=Direction.BOTH), series(8, seed=6, change=drift))
+    assert len(alarms_before(results, MONDAY + timedelta(days=8))) <= 2
+
+
+def test_direction_up_ignores_a_fall_and_down_ignores_a_rise():
+    drop = MONDAY + timedelta(days=3, hours=12)
+
+    def change(at, value):
+        return value * 0.2 if drop <= at < drop + timedelta(minutes=30) else value
+
+    up = run(Detector(direction=Direction.UP), series(4, seed=7, change=change))
+    down = run(Detector(direction=Direction.DOWN), series(4, seed=7, change=change))
+    during = drop + timedelta(minutes=30)
+    assert alarms_before(up, during, after=drop) == []
+    assert alarms_before(down, during, after=drop) != []
+
+
+def test_higher_sensitivity_fires_on_a_smaller_departure():
+    dip = MONDAY + timedelta(days=3, hours=15)
+    change = outage(dip, 20, 0.6)
+    low = run(
+        Detector(direction=Direction.DOWN, sensitivity="low"), series(4, seed=8, change=change)
+    )
+    high = run(
+        Detector(direction=Direction.DOWN, sensitivity="high"), series(4, seed=8, change=change)
+    )
+    assert first_alarm(low, dip) is None
+    assert first_alarm(high, dip) is not None
+
+
+def test_an_episode_is_news_once_then_quiet():
+    results = run(Detector(direction=Direction.DOWN), series(13, change=outage(OUTAGE, 120, 0.3)))
+    onsets = [v.onset for at, _, v in results if OUTAGE <= at < OUTAGE + timedelta(minutes=60)]
+    assert onsets[0] >= 0.4
+    assert max(onsets[5:]) < onsets[0] * 0.5
+
+
+def test_state_is_a_fixed_size_and_survives_a_round_trip():
+    detector = Detector(direction=Direction.DOWN)
+    points = list(series(3, seed=9))
+    for at, value in points[:3000]:
+        detector.step(at, value)
+    blob = detector.dumps()
+    assert len(blob) == STATE_BYTES < 3000
+    copy = Detector.loads(blob, direction=Direction.DOWN)
+    for at, value in points[3000:3100]:
+        a, b = detector.step(at, value), copy.step(at, value)
+        assert a.anomalous == b.anomalous
+        assert a.score == pytest.approx(b.score, abs=0.02)
+    assert len(copy.dumps()) == STATE_BYTES
+
+
+def test_no_score_while_warming_up():
+    detector = Detector()
+    verdicts = [detector.step(at, value) for at, value in list(series(1))[:50]]
+    assert all(v.score == 0.0 and not v.anomalous for v in verdicts)
