@@ -9,9 +9,9 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from tideover.core.api_auth import actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user, require
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, Store, TokenScope
 from tideover.core.roles import Capability, has_capability
@@ -22,10 +22,14 @@ PREFIX = ""
 router = Router(tags=["detect"])
 
 WRITE = {"scope": TokenScope.SIGNALS_WRITE, "capability": Capability.MANAGE_SIGNALS}
+READ = {"scope": None, "capability": Capability.VIEW_SIGNALS}
+HANDLE = {"scope": None, "capability": Capability.HANDLE_ALERTS}
 MAX_BATCH = 5000
 
 
 class SignalIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field("", max_length=30)
@@ -65,15 +69,21 @@ def _signal_out(signal: Signal) -> dict:
 
 
 class PointIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     minute: datetime
     value: float
 
 
 class BatchPointIn(PointIn):
+    model_config = ConfigDict(extra="forbid")
+
     signal: str
 
 
 class PointsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     points: list[BatchPointIn] = Field(max_length=MAX_BATCH)
 
 
@@ -93,6 +103,8 @@ class BatchOut(Schema):
 
 
 class EventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     at: datetime
     store: str | None = None
     key: str | None = Field(None, max_length=200, description="Opaque, stable per person")
@@ -103,7 +115,7 @@ class EventOut(Schema):
     counted: bool
 
 
-@router.post("/signals", response={201: SignalOut}, summary="Create a signal")
+@router.post("/signals", auth=access(**WRITE), response={201: SignalOut}, summary="Create a signal")
 def create_signal(request, payload: SignalIn):
     require(request, **WRITE)
     if Signal.objects.filter(slug=payload.slug).exists():
@@ -133,7 +145,7 @@ def create_signal(request, payload: SignalIn):
     return Status(201, _signal_out(signal))
 
 
-@router.get("/signals", response=list[SignalOut], summary="Signals")
+@router.get("/signals", auth=access(**READ), response=list[SignalOut], summary="Signals")
 def list_signals(request, limit: int = 500):
     require(request, capability=Capability.VIEW_SIGNALS)
     query = Signal.objects.select_related("store").prefetch_related("components")
@@ -149,6 +161,7 @@ def _counts(results) -> dict:
 
 @router.post(
     "/signals/points:batch",
+    auth=access(**WRITE),
     response=BatchOut,
     summary="Record points of several signals",
     description="Idempotent by signal and minute: the same value again is a duplicate; another "
@@ -159,7 +172,12 @@ def post_points(request, payload: PointsIn):
     return _counts(services.record_points([(p.signal, p.minute, p.value) for p in payload.points]))
 
 
-@router.post("/signals/{slug}/points", response=PointResultOut, summary="Record one point")
+@router.post(
+    "/signals/{slug}/points",
+    auth=access(**WRITE),
+    response=PointResultOut,
+    summary="Record one point",
+)
 def post_point(request, slug: str, payload: PointIn):
     require(request, **WRITE)
     services.get_signal(slug)
@@ -171,6 +189,7 @@ def post_point(request, slug: str, payload: PointIn):
 
 @router.post(
     "/signals/{slug}/events",
+    auth=access(**WRITE),
     response=EventOut,
     summary="Count one event (a report, a complaint)",
     description="With `key`, one person's reports of one cause count once per hour.",
@@ -189,6 +208,8 @@ def post_event(request, slug: str, payload: EventIn):
 
 
 class PostIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(min_length=1, max_length=100, description="The platform's id of the post")
     text: str = Field(min_length=1, max_length=5000)
     handle: str = Field("", max_length=100)
@@ -197,6 +218,8 @@ class PostIn(Schema):
 
 
 class PostsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     posts: list[PostIn] = Field(max_length=MAX_BATCH)
 
 
@@ -209,13 +232,20 @@ class PostOut(Schema):
     matched: list[str]
 
 
-@router.post("/social/posts:batch", response=list[PostOut], summary="Ingest social posts")
+@router.post(
+    "/social/posts:batch",
+    auth=access(**WRITE),
+    response=list[PostOut],
+    summary="Ingest social posts",
+)
 def post_posts(request, payload: PostsIn):
     require(request, **WRITE)
     return [r.as_dict() for r in social.ingest_posts([p.dict() for p in payload.posts])]
 
 
-@router.post("/social/posts", response=PostOut, summary="Ingest one social post")
+@router.post(
+    "/social/posts", auth=access(**WRITE), response=PostOut, summary="Ingest one social post"
+)
 def post_post(request, payload: PostIn):
     require(request, **WRITE)
     return social.ingest_posts([payload.dict()])[0].as_dict()
@@ -251,7 +281,7 @@ def _alert_out(alert: Alert) -> dict:
     }
 
 
-@router.get("/alerts", response=list[AlertOut], summary="Alerts, newest first")
+@router.get("/alerts", auth=access(**READ), response=list[AlertOut], summary="Alerts, newest first")
 def list_alerts(request, state: str = "", limit: int = 100):
     require(request, capability=Capability.VIEW_SIGNALS)
     query = Alert.objects.prefetch_related("signals", "stores")
@@ -261,10 +291,14 @@ def list_alerts(request, state: str = "", limit: int = 100):
 
 
 class DismissIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=300)
 
 
 class DeclareIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     severity: str = Field(description="Severity name, e.g. SEV1")
     title: str = Field("", max_length=200)
     message: str = Field("", max_length=5000)
@@ -275,13 +309,23 @@ def _handle(request, alert_id: int) -> Alert:
     return get_object_or_404(Alert, pk=alert_id)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response=AlertOut, summary="Acknowledge")
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    auth=access(**HANDLE),
+    response=AlertOut,
+    summary="Acknowledge",
+)
 def acknowledge(request, alert_id: int):
     alert = services.acknowledge_alert(_handle(request, alert_id), user=actor_user(request))
     return _alert_out(alert)
 
 
-@router.post("/alerts/{alert_id}/dismiss", response=AlertOut, summary="Dismiss with a reason")
+@router.post(
+    "/alerts/{alert_id}/dismiss",
+    auth=access(**HANDLE),
+    response=AlertOut,
+    summary="Dismiss with a reason",
+)
 def dismiss(request, alert_id: int, payload: DismissIn):
     alert = _handle(request, alert_id)
     alert = services.dismiss_alert(alert, payload.reason, user=actor_user(request))
@@ -290,6 +334,7 @@ def dismiss(request, alert_id: int, payload: DismissIn):
 
 @router.post(
     "/alerts/{alert_id}/declare",
+    auth=access(**HANDLE),
     response={201: AlertOut},
     summary="Declare the alert's draft incident",
 )
