@@ -5,7 +5,10 @@ Protocol (what a crash leaves behind):
 1. **Accept**: the sale is inserted and the transaction committed (WAL fsync'd) *before* the
    register hears "accepted". A SIGKILL or power cut after the answer finds the sale on disk,
    ``queued``. One before the commit leaves nothing, and the register, which heard nothing,
-   sends it again (the sale id makes that safe).
+   sends it again (the sale id makes that safe). Sales arriving together from several
+   registers share one commit (group commit: whoever finds no commit running writes everything
+   waiting, the others wait for it), so a slow fsync is paid once per group, not per sale.
+   Until their commit is done, waiting sales count for duplicate and card-limit checks.
 2. **Forward**: the oldest ``queued`` sales are read and sent to HQ as stored (the JSON bytes
    the register's sale validated to, so HQ's content hash is the same on every resend).
 3. **Settle**: HQ's per-sale results are written in one transaction: ``posted`` (HQ's
@@ -72,6 +75,15 @@ class NewSale:
 
 
 @dataclass
+class Ticket:
+    """Sales waiting for a group commit; ``done`` once durable (or ``error`` if not stored)."""
+
+    sales: list[NewSale]
+    done: bool = False
+    error: BaseException | None = None
+
+
+@dataclass
 class Exposure:
     """The unsent offline card sales: what the card policy limits."""
 
@@ -101,7 +113,13 @@ class Journal:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.conn = connect(self.path)
+        self.writer = connect(self.path)  # group commits only; everything else uses conn
         self.lock = threading.RLock()
+        self._group = threading.Condition()
+        self._waiting: list[Ticket] = []
+        self._committing = False
+        self._pending: dict[str, str] = {}  # sale_id -> hash, enqueued but not yet durable
+        self._pending_card: list[int] = []  # their offline card amounts
         with self.lock:
             self.conn.executescript(SCHEMA)
             self._queued = self.conn.execute(
@@ -111,20 +129,79 @@ class Journal:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+            self.writer.close()
 
     # --- accept -------------------------------------------------------------------------
     def existing_hash(self, sale_id: str) -> str | None:
+        """The content hash of a sale id already accepted (or waiting for its commit)."""
+        if sale_id in self._pending:
+            return self._pending[sale_id]
         row = self.conn.execute("SELECT hash FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
         return row[0] if row else None
 
+    def enqueue(self, sales: list[NewSale]) -> Ticket:
+        """Reserve sales for the next group commit. Call with ``lock`` held (after the checks),
+        then :meth:`wait_durable` without it."""
+        for sale in sales:
+            self._pending[sale.sale_id] = sale.hash
+            if sale.card_offline_cents:
+                self._pending_card.append(sale.card_offline_cents)
+        ticket = Ticket(sales)
+        with self._group:
+            self._waiting.append(ticket)
+        return ticket
+
+    def wait_durable(self, ticket: Ticket) -> None:
+        """Return once the ticket's sales are committed; raise if they could not be stored."""
+        with self._group:
+            while not ticket.done:
+                if self._committing:
+                    self._group.wait()
+                    continue
+                self._committing = True
+                group, self._waiting = self._waiting, []
+                self._group.release()
+                try:
+                    error = self._commit([s for t in group for s in t.sales])
+                finally:
+                    self._group.acquire()
+                    self._committing = False
+                for member in group:
+                    member.done, member.error = True, error
+                self._group.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
     def insert(self, sales: list[NewSale]) -> None:
-        """Store sales durably, in one synced commit. Call with ``lock`` held."""
+        """Store sales durably (enqueue and wait); for callers without checks to make."""
         if not sales:
             return
+        with self.lock:
+            ticket = self.enqueue(sales)
+        self.wait_durable(ticket)
+
+    def _commit(self, sales: list[NewSale]) -> BaseException | None:
+        if not sales:
+            return None
         now = time.time()
-        self.conn.execute("BEGIN IMMEDIATE")
+        error = None
         try:
-            self.conn.executemany(
+            self._write(sales, now)
+        except Exception as exc:  # every waiting register hears "not stored, send again"
+            error = exc
+        with self.lock:
+            for sale in sales:
+                self._pending.pop(sale.sale_id, None)
+                if sale.card_offline_cents:
+                    self._pending_card.remove(sale.card_offline_cents)
+            if error is None:
+                self._queued += len(sales)
+        return error
+
+    def _write(self, sales: list[NewSale], now: float) -> None:
+        self.writer.execute("BEGIN IMMEDIATE")
+        try:
+            self.writer.executemany(
                 "INSERT INTO sales (sale_id, hash, payload, occurred_at, accepted_at, member_id,"
                 " points, card_offline_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -141,18 +218,20 @@ class Journal:
                     for s in sales
                 ],
             )
-            self.conn.execute("COMMIT")
+            self.writer.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.writer.execute("ROLLBACK")
             raise
-        self._queued += len(sales)
 
     def exposure(self) -> Exposure:
+        """Unsent offline card sales, those waiting for their commit included. Call with
+        ``lock`` held."""
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(card_offline_cents), 0), MIN(accepted_at) FROM sales"
             " WHERE state = 'queued' AND card_offline_cents > 0"
         ).fetchone()
-        return Exposure(row[0], row[1], row[2])
+        oldest = row[2] if row[2] is not None else (time.time() if self._pending_card else None)
+        return Exposure(row[0] + len(self._pending_card), row[1] + sum(self._pending_card), oldest)
 
     # --- forward ------------------------------------------------------------------------
     def oldest_queued(self, limit: int) -> list[tuple[int, str, str]]:

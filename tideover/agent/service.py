@@ -85,6 +85,8 @@ class Agent:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._sale_counter = 0
+        self._policy: CardPolicy | None = None  # cached; the journal keeps them across restarts
+        self._program: Program | None = None
 
     # --- the link to HQ -------------------------------------------------------------------
     def link_ok(self) -> None:
@@ -123,11 +125,15 @@ class Agent:
 
     @property
     def policy(self) -> CardPolicy:
-        return CardPolicy.from_dict(self.journal.get("card_policy"))
+        if self._policy is None:
+            self._policy = CardPolicy.from_dict(self.journal.get("card_policy"))
+        return self._policy
 
     @property
     def program(self) -> Program:
-        return Program.from_dict(self.journal.get("program"))
+        if self._program is None:
+            self._program = Program.from_dict(self.journal.get("program"))
+        return self._program
 
     # --- accepting sales ------------------------------------------------------------------
     def _new_sale_id(self) -> str:
@@ -202,7 +208,16 @@ class Agent:
                     )
                 )
                 answers[index] = Answer(sale.sale_id, ACCEPTED, points=points)
-            self.journal.insert(new)  # the synced commit: only now may we say "accepted"
+            ticket = self.journal.enqueue(new)
+        try:
+            self.journal.wait_durable(ticket)  # the synced commit: only now say "accepted"
+        except Exception as exc:
+            log.error("sales could not be stored: %s", exc)
+            for answer in answers:
+                if answer.result == ACCEPTED:
+                    answer.result = REFUSED
+                    answer.points = None
+                    answer.reason = "The store agent could not save this sale; send it again"
         members = {s.sale_id: s.member_id for _, s in parsed if s.member_id}
         online, mode = self.online and not self.forced_offline, self.mode
         for answer in answers:
@@ -337,9 +352,15 @@ class Agent:
 
     def apply_hq_settings(self, answer: dict) -> None:
         if isinstance(answer.get("card_policy"), dict):
-            self.journal.put("card_policy", CardPolicy.from_dict(answer["card_policy"]).as_dict())
+            policy = CardPolicy.from_dict(answer["card_policy"])
+            if policy != self.policy:
+                self.journal.put("card_policy", policy.as_dict())
+            self._policy = policy
         if isinstance(answer.get("program"), dict):
-            self.journal.put("program", answer["program"])
+            program = Program.from_dict(answer["program"])
+            if program != self.program:
+                self.journal.put("program", answer["program"])
+            self._program = program
 
     def register(self) -> bool:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import socket
 import sys
 import threading
 import time
@@ -53,7 +54,13 @@ class Register(threading.Thread):
         self.number = 0
         self.history: list[dict] = []  # this register's accepted sales, for returns
         self.agent_online = True
-        self.client = httpx.Client(base_url=sim.agent_url, timeout=10, trust_env=False)
+        # TCP_NODELAY, as a register should: a request's body must not wait for an ACK.
+        transport = httpx.HTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
+        self.client = httpx.Client(
+            base_url=sim.agent_url, timeout=10, trust_env=False, transport=transport
+        )
 
     def make_sale(self) -> dict:
         self.number += 1
