@@ -9,6 +9,17 @@ Webhook signature (documented in docs/notifications.md): the sender adds
 
 Receivers recompute the HMAC, compare in constant time, refuse timestamps outside the replay
 window and drop deliveries whose id they have already seen.
+
+Limits on every request (a receiver is anyone who signed up, so it may be slow or hostile):
+
+- An overall deadline (``HTTP_DEADLINE_SECONDS``) over connecting, sending and reading, not
+  just per read: an endpoint that trickles one byte every few seconds cannot hold a worker.
+- A cap on the answer's size (``HTTP_MAX_RESPONSE_BYTES``), counted after decompression.
+- For subscriber and staff URLs, the connection goes to an address resolved and checked in the
+  same step (``GuardedBackend.connect_tcp``): there is no second DNS lookup between the check
+  and the connect for a rebinding name to answer differently. Only public addresses pass, plus
+  the exact ``host:port`` pairs in ``WEBHOOK_PRIVATE_ALLOWLIST`` (the demo's own receiver), or
+  anything with ``WEBHOOK_ALLOW_PRIVATE`` on (tests and development only).
 """
 
 from __future__ import annotations
@@ -20,8 +31,9 @@ import json
 import socket
 import threading
 import time
-from urllib.parse import urlsplit
+from contextlib import contextmanager
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -34,23 +46,120 @@ SIGNATURE_VERSION = "v1"
 _local = threading.local()
 
 
+class UnsafeAddress(Exception):
+    """The URL's host is (or resolves to) an address that is not on the public internet."""
+
+
+class ResponseTooLarge(Exception):
+    """The answer was longer than HTTP_MAX_RESPONSE_BYTES."""
+
+
+class _Guard(threading.local):
+    """What the request this thread is making may do: until when, and to which addresses."""
+
+    deadline: float | None = None  # time.monotonic() by which the request must be done
+    public_only: bool = False
+
+
+_guard = _Guard()
+
+
+@contextmanager
+def _guarded(*, public_only: bool):
+    _guard.deadline = time.monotonic() + settings.HTTP_DEADLINE_SECONDS
+    _guard.public_only = public_only
+    try:
+        yield
+    finally:
+        _guard.deadline = None
+        _guard.public_only = False
+
+
+def _time_left(timeout: float | None, error=httpcore.ReadTimeout) -> float | None:
+    if _guard.deadline is None:
+        return timeout
+    left = _guard.deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits no longer than the deadline allows."""
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        inner = self._inner.start_tls(ssl_context, server_hostname, _time_left(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """Connects to the address it checked (and only a permitted one), under the deadline."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _time_left(timeout, httpcore.ConnectTimeout)
+        address = checked_address(host, port) if _guard.public_only else host
+        stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+
 def client() -> httpx.Client:
     """A keep-alive client per thread (httpx clients are not shared across threads)."""
     found = getattr(_local, "client", None)
     if found is None:
         timeout = httpx.Timeout(settings.HTTP_TIMEOUT_SECONDS, connect=5.0)
+        transport = httpx.HTTPTransport()
+        # httpx takes no network backend of its own; its pool does, and every connection it
+        # opens must go through the guard.
+        transport._pool._network_backend = GuardedBackend()
         found = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,  # a webhook that redirects is a misconfiguration, not a hop
             trust_env=False,  # never pick up proxies from the environment
+            transport=transport,
         )
         _local.client = found
     return found
 
 
-class UnsafeAddress(Exception):
-    """The URL's host is (or resolves to) an address that is not on the public internet."""
+def request(method: str, url: str, *, public_only: bool, **kwargs) -> httpx.Response:
+    """Make one request under the deadline, reading at most HTTP_MAX_RESPONSE_BYTES.
+
+    ``public_only`` for URLs that subscribers or staff typed (see the module docstring)."""
+    if public_only and not url.lower().startswith(("http://", "https://")):
+        raise UnsafeAddress("only http and https URLs are allowed")
+    cap = settings.HTTP_MAX_RESPONSE_BYTES
+    with _guarded(public_only=public_only):
+        with client().stream(method, url, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise ResponseTooLarge(f"the answer is longer than {cap} bytes")
+    # The body is already decoded: hand it on without the headers that described the wire form.
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=response.request
+    )
 
 
 def public_ip(address: str) -> bool:
@@ -61,27 +170,33 @@ def public_ip(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_public_url(url: str) -> None:
-    """Refuse a URL whose host resolves to any non-public address, unless
-    WEBHOOK_ALLOW_PRIVATE is on. Checked right before sending: a name that resolved to a
-    public address at sign-up can point at the worker's own network later."""
-    if settings.WEBHOOK_ALLOW_PRIVATE:
-        return
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
+def allowlisted(address: str, port: int | None) -> bool:
+    """True when ``address:port`` is one of WEBHOOK_PRIVATE_ALLOWLIST (e.g. the demo's receiver)."""
+    return f"{address}:{port}" in settings.WEBHOOK_PRIVATE_ALLOWLIST
+
+
+def checked_address(host: str, port: int) -> str:
+    """Resolve ``host`` once and return the address to connect to, refusing the lot if any
+    address it resolves to is not public (nor allow-listed with this port). A name that
+    resolved to a public address at sign-up can point at the worker's own network later, so
+    this runs at every connect, and the connect uses what it returned."""
+    host = (host or "").rstrip(".").strip("[]")
     if not host:
         raise UnsafeAddress("the URL has no host")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError) as exc:
-        raise httpx.ConnectError(f"cannot resolve the host: {type(exc).__name__}") from exc
-    for *_, sockaddr in found:
-        if not public_ip(sockaddr[0]):
+        raise httpcore.ConnectError(f"cannot resolve the host: {type(exc).__name__}") from exc
+    addresses = [sockaddr[0] for *_, sockaddr in found]
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return addresses[0]
+    for address in addresses:
+        if not public_ip(address) and not allowlisted(address, port):
             raise UnsafeAddress(
                 "the host resolves to a private, loopback or reserved address; webhooks must "
-                "point at a public address (WEBHOOK_ALLOW_PRIVATE=true allows it)"
+                "point at a public address"
             )
+    return addresses[0]
 
 
 def compute_signature(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -123,15 +238,14 @@ def verify_signature(
 
 def post_signed_json(url: str, payload: dict, *, secret: str, delivery_id: str) -> httpx.Response:
     """POST ``payload`` as JSON with the Tideover signature headers (public hosts only)."""
-    check_public_url(url)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return client().post(url, content=body, headers=signed_headers(secret, body, delivery_id))
+    headers = signed_headers(secret, body, delivery_id)
+    return request("POST", url, public_only=True, content=body, headers=headers)
 
 
 def post_json(url: str, payload: dict, headers: dict | None = None) -> httpx.Response:
     """POST ``payload`` as JSON to a public host."""
-    check_public_url(url)
-    return client().post(url, json=payload, headers=headers or {})
+    return request("POST", url, public_only=True, json=payload, headers=headers or {})
 
 
 def twilio_http_client():
@@ -160,9 +274,12 @@ def twilio_http_client():
             if base and url.startswith("https://api.twilio.com"):
                 url = base + url[len("https://api.twilio.com") :]
             # The SDK's own logging would print the recipient's number: deliberately not called.
-            response = client().request(
+            # The operator configured this host (Twilio's, or TWILIO_API_BASE): no address
+            # check, but the same deadline and answer cap.
+            response = request(
                 method.upper(),
                 url,
+                public_only=False,
                 params=params,
                 data=data,
                 headers=headers,

@@ -126,22 +126,30 @@ def list_messages(request, incident: int | None = None, state: str | None = None
         query = query.filter(incident_id=incident)
     if state:
         query = query.filter(state=state)
+    rows = list(query[: max(1, min(limit, 1000))])
+    for row in rows:
+        _mask_unless_allowed(caller, row)
+    return rows
+
+
+def _mask_unless_allowed(caller, row: OutboxMessage) -> OutboxMessage:
+    """Tokens and roles without contact access see the kind of address, not the address."""
     from tideover.core.roles import has_capability
 
     contacts = not hasattr(caller, "scopes") and has_capability(
         caller, Capability.VIEW_SUBSCRIBER_CONTACTS
     )
-    rows = list(query[: max(1, min(limit, 1000))])
-    for row in rows:
-        row.recipient = row.recipient if contacts else mask(row.recipient)
-    return rows
+    if not contacts:
+        row.recipient = mask(row.recipient)
+    return row
 
 
 @router.post("/messages/{int:message_id}/retry", response=MessageOut, auth=access(**WRITE))
 def retry(request, message_id: int):
     """Queue a failed, cancelled or stuck message again."""
-    require(request, **WRITE)
-    return delivery.retry_message(message_id)
+    caller = require(request, **WRITE)
+    # The answer is the same row the delivery log shows, masked the same way.
+    return _mask_unless_allowed(caller, delivery.retry_message(message_id))
 
 
 @router.post(

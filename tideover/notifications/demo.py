@@ -92,7 +92,8 @@ def start_local_sinks(data_dir: str | Path) -> LocalSinks:
         "TWILIO_FROM_NUMBER": "+15125550100",
         "TWILIO_API_BASE": base,
         "SMS_RATE_PER_SECOND": "50",  # the local sink is no carrier; keep the demo moving
-        "WEBHOOK_ALLOW_PRIVATE": "true",
+        # Private addresses are allowed for this receiver only, not for anyone's sign-up.
+        "WEBHOOK_PRIVATE_ALLOWLIST": f"127.0.0.1:{http_port}",
         "DEMO_WEBHOOK_URL": f"{base}/hooks/demo",
         "DEMO_WEBHOOK_SECRET": secret,
         "DEMO_CHAT_URL": f"json://127.0.0.1:{http_port}/chat",

@@ -25,6 +25,8 @@ class WebhookTransport(Transport):
             )
         except http.UnsafeAddress as exc:
             raise DeliveryError(f"webhook refused: {exc}", permanent=True)
+        except http.ResponseTooLarge:
+            raise DeliveryError("webhook answered with too long a body", permanent=False)
         except httpx.TimeoutException:
             raise DeliveryError("webhook timed out", permanent=False)
         except httpx.HTTPError as exc:
