@@ -51,6 +51,10 @@ bench: venv ## Every benchmark, each against its reference in the same run (see 
 	-$(BIN)/python bench/ingest.py
 	-$(BIN)/python bench/notify.py
 
+eval-nab: venv ## Score the detector on the whole Numenta Anomaly Benchmark (NAB=/path/to/NAB)
+	@test -n "$(NAB)" || (echo "Set NAB=/path/to/NAB (a copy of NAB with data/ and labels/)"; exit 2)
+	$(BIN)/tideover detect evaluate --nab $(NAB) --results data/nab-results
+
 format: venv ## Reformat the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -60,4 +64,4 @@ lock: ## Re-pin requirements.lock from a fresh resolve of pyproject.toml
 	/tmp/tideover-lock/bin/pip install --quiet . $$(sed -n '/^dev = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	/tmp/tideover-lock/bin/pip freeze --exclude tideover > requirements.lock
 
-.PHONY: help venv demo up chromium lint test test-sqlite test-postgres test-slow bench format lock
+.PHONY: help venv demo up chromium lint test test-sqlite test-postgres test-slow bench eval-nab format lock

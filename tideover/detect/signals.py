@@ -150,7 +150,7 @@ def _dedupe_key(signal: Signal, at: datetime, store, key: str | None, cause: str
         # Without a person there is nothing to deduplicate on: every event counts.
         return hashlib.sha256(f"{signal.pk}|{at.isoformat()}|{id(object())}".encode()).hexdigest()
     bucket = int(at.timestamp()) // REPORT_WINDOW_SECONDS
-    store_id = store.pk if store is not None else ""
+    store_id = signal.store_id or ""  # the chain series counts a person once, whichever store
     raw = f"{signal.pk}|{store_id}|{key}|{cause}|{bucket}"
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -76,11 +76,22 @@ DEFAULT_OUTAGE_PHRASES = (
     "points missing",
     "points not showing",
     "points didn't post",
+    "didn't post",
     "error message",
     "crashed",
-    "frozen screen",
-    "screens frozen",
+    "crashing",
+    "frozen",
+    "declined",
+    "error",
+    "still down",
+    "been down",
+    "down for everyone",
+    "not taking",
+    "can't take cards",
 )
+# A post that names an outage but reads happy ("thanks for the quick fix after the outage")
+# is not a complaint.
+COMPLAINT_MAX_SENTIMENT = 0.25
 
 # Our retail-outage words, on VADER's scale (-4 .. +4).
 RETAIL_LEXICON = {
@@ -108,7 +119,7 @@ RETAIL_LEXICON = {
     "couldntpay": -2.4,
     "unabletopay": -2.4,
     "cashonly": -1.4,
-    "notworking": -2.0,
+    "notworking": -2.4,
     "isntworking": -2.0,
     "stoppedworking": -2.2,
     "registersdown": -2.4,
@@ -123,7 +134,15 @@ RETAIL_LEXICON = {
     "checkouterror": -2.4,
     "cantcheckout": -2.4,
     "pointsmissing": -1.8,
-    "walked out": -1.8,
+    "canttakecards": -2.4,
+    "systemdown": -2.4,
+    "machinesdown": -2.4,
+    "notshowing": -1.8,
+    "beendown": -2.2,
+    "wontload": -2.0,
+    "vanished": -1.8,
+    "outagetag": -2.4,
+    "didntpost": -2.0,
     "walkedout": -1.8,
     "fixed": 1.6,
     "back up": 1.4,
@@ -154,6 +173,20 @@ _JOINED = {
     "cant check out": "cantcheckout",
     "points missing": "pointsmissing",
     "walked out": "walkedout",
+    "can't take cards": "canttakecards",
+    "website down": "sitedown",
+    "systems down": "systemdown",
+    "system down": "systemdown",
+    "machines down": "machinesdown",
+    "machine down": "machinesdown",
+    "register down": "registersdown",
+    "not taking cards": "canttakecards",
+    "aren't working": "notworking",
+    "not showing": "notshowing",
+    "been down": "beendown",
+    "won't load": "wontload",
+    "vanished": "vanished",
+    "didn't post": "didntpost",
 }
 NEGATIVE = -0.05
 
@@ -173,7 +206,7 @@ def _analyzer():
 
 def sentiment(text: str) -> float:
     """VADER's compound score (-1 .. +1) with the retail-outage lexicon."""
-    prepared = normalise(text)
+    prepared = re.sub(r"#\w+(?:outage|down|fail|fails|broken)\b", "outagetag", normalise(text))
     for phrase, token in _JOINED.items():
         prepared = prepared.replace(phrase, token)
     return _analyzer().polarity_scores(prepared)["compound"]
@@ -203,6 +236,12 @@ class Match:
     about_brand: bool
     complaint: bool
     matched: list[str]
+
+
+def is_complaint(text: str, terms: Terms) -> bool:
+    """About us, about an outage, and not happy about it."""
+    found = match(text, terms)
+    return found.complaint and sentiment(text) < COMPLAINT_MAX_SENTIMENT
 
 
 def match(text: str, terms: Terms) -> Match:
@@ -288,6 +327,7 @@ def ingest_posts(items: list[dict]) -> list[PostResult]:
             posted_at = posted_at.replace(tzinfo=UTC)
         found = match(text, terms)
         score = sentiment(text) if found.about_brand else 0.0
+        complaint = found.complaint and score < COMPLAINT_MAX_SENTIMENT
         post = SocialPost.objects.create(
             external_id=external_id,
             handle=item.get("handle", "")[:100],
@@ -296,11 +336,11 @@ def ingest_posts(items: list[dict]) -> list[PostResult]:
             place=item.get("place", "")[:100],
             store=_store_for(item.get("place", "")),
             about_brand=found.about_brand,
-            complaint=found.complaint,
+            complaint=complaint,
             matched=found.matched,
             sentiment=score,
         )
-        if found.complaint:
+        if complaint:
             count_complaint(post, _person_key(post.handle or external_id))
         results.append(
             PostResult(
