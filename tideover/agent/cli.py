@@ -66,6 +66,7 @@ def _run(config) -> int:
         print(f"tideover agent: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request buries the rest
     agent = Agent(config)
     server = serve(agent, *config.host_port)
     agent.start()

@@ -154,6 +154,9 @@ class ScenarioRunner:
         self.state = RunState(start=start_time(scenario, now).astimezone(UTC))
         self.tick = tick or (lambda label, done, total: None)
         self.poster = SalesPoster()
+        # How due sales reach HQ: (store, payloads). The demo routes a sample of stores through
+        # real store agent processes instead (tideover.storelink.demo).
+        self.forward: Callable[[Store, list[dict]], None] = self.poster.post
         User = get_user_model()
         staff = scenario.staff
         self.commander = User.objects.filter(username=staff.commander).first()
@@ -212,7 +215,7 @@ class ScenarioRunner:
         for sale in due:
             by_store.setdefault(sale.store_code, []).append(sale.payload)
         for code, payloads in by_store.items():
-            self.poster.post(self.stores[code], payloads)
+            self.forward(self.stores[code], payloads)
 
     # -- the people --------------------------------------------------------------------------
     def _declare(self, at: datetime) -> None:

@@ -57,7 +57,7 @@ class AgentSettingsOut(Schema):
 class StoreLinkOut(Schema):
     store: str
     region: str
-    state: str
+    state: str | None = Field(..., description="online, draining, offline, silent; null: no agent")
     mode: str | None
     last_seen_at: datetime | None
     queue_depth: int

@@ -44,6 +44,21 @@ class StoreAgent(models.Model):
         return f"agent of {self.store.code} ({self.state})"
 
 
+class StateChange(models.Model):
+    """A store's link changed state: the history the console shows (offline, draining, back)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=LinkState.choices)
+    previous = models.CharField(max_length=10, choices=LinkState.choices)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.store_id}: {self.previous} -> {self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class HeartbeatMinute(models.Model):
     """A store was heard from in this minute: the heartbeat coverage series is built from it."""
 

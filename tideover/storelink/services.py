@@ -31,7 +31,13 @@ from django.utils.dateparse import parse_datetime
 from tideover.core import events
 from tideover.core.errors import DomainError
 from tideover.core.models import Region, Store
-from tideover.storelink.models import CardPolicy, HeartbeatMinute, LinkState, StoreAgent
+from tideover.storelink.models import (
+    CardPolicy,
+    HeartbeatMinute,
+    LinkState,
+    StateChange,
+    StoreAgent,
+)
 
 STATE_CHANGED = "storelink.store_state_changed"
 OFFLINE_MODES = {"offline", "forced_offline"}
@@ -76,6 +82,7 @@ def _set_state(agent: StoreAgent, state: str, now: datetime) -> None:
     agent.state = state
     agent.state_since = now
     StoreAgent.objects.filter(pk=agent.pk).update(state=state, state_since=now)
+    StateChange.objects.create(store=agent.store, state=state, previous=previous, at=now)
     events.publish(STATE_CHANGED, store=agent.store, state=state, previous=previous)
 
 
@@ -181,8 +188,18 @@ def heartbeat_coverage(since: datetime, until: datetime) -> list[tuple[datetime,
     return series
 
 
+def recent_changes(*, region: Region | None = None, stores=None, limit: int = 50):
+    """The latest link state changes, newest first."""
+    query = StateChange.objects.select_related("store")
+    if region is not None:
+        query = query.filter(store__region=region)
+    if stores is not None:
+        query = query.filter(store__in=[s.pk for s in stores])
+    return list(query[:limit])
+
+
 def store_links(*, region: Region | None = None, stores=None) -> list[dict]:
-    """Every store with its link state (stores without an agent are listed as silent)."""
+    """Every store with its link state (None for a store that has no agent yet)."""
     query = Store.objects.filter(is_active=True).select_related("region", "agent")
     if region is not None:
         query = query.filter(region=region)
@@ -196,7 +213,7 @@ def store_links(*, region: Region | None = None, stores=None) -> list[dict]:
             {
                 "store": store,
                 "agent": agent,
-                "state": state_of(agent, now) if agent else LinkState.SILENT,
+                "state": state_of(agent, now) if agent else None,
             }
         )
     return rows

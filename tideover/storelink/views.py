@@ -41,6 +41,8 @@ def stores(request):
             "state": wanted,
             "counts": [(s, LinkState(s).label, counts.get(s, 0)) for s in LinkState.values],
             "may_edit_policy": has_capability(request.user, Capability.MANAGE_CARD_POLICY),
+            "changes": services.recent_changes(region=region, stores=scope),
+            "without_agent": sum(1 for row in rows if row["state"] is None),
         },
     )
 

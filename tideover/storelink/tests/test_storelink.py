@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from tideover.core import events
 from tideover.storelink import services
-from tideover.storelink.models import StoreAgent
+from tideover.storelink.models import StateChange, StoreAgent
 
 T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 
@@ -42,6 +43,13 @@ def test_a_store_goes_online_offline_silent_and_drains_back(chain, state_changes
         at=T0 + timedelta(minutes=20),
     )
     services.record_heartbeat(store, beat(), at=T0 + timedelta(minutes=21))
+    assert list(StateChange.objects.order_by("at").values_list("state", flat=True)) == [
+        "online",
+        "offline",
+        "silent",
+        "draining",
+        "online",
+    ]
     assert state_changes == [
         ("S001", "silent", "online"),
         ("S001", "online", "offline"),
@@ -128,7 +136,15 @@ def test_console_lists_stores_filtered_by_region(client_as, chain):
     page = client_as("incident_commander").get("/console/stores/?region=south")
     text = page.content.decode()
     assert page.status_code == 200
-    assert "S003" in text and "S001" not in text
+    assert "S003" in text and "S001" not in text and "no agent" in text
+
+
+def test_console_shows_the_recent_state_changes(client_as, chain):
+    store = chain["stores"]["S002"]
+    services.record_heartbeat(store, beat())
+    services.refresh_states(timezone.now() + timedelta(seconds=40))
+    text = client_as("comms").get("/console/stores/").content.decode()
+    assert "S002: silent → " in text and "S002: online → " in text
 
 
 def test_store_manager_sees_only_their_store(client_as, chain):

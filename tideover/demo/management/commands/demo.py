@@ -21,6 +21,7 @@ from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner
+from tideover.storelink import demo as storelink_demo
 
 
 @contextmanager
@@ -66,6 +67,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--members", type=int, default=50_000, help="Loyalty members")
         parser.add_argument(
+            "--real-agents",
+            type=int,
+            default=3,
+            help="Affected stores whose sales go through real store agent processes",
+        )
+        parser.add_argument(
             "--subscribers",
             type=int,
             default=300,
@@ -73,6 +80,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, serve, bind, stores, members, subscribers, **options):
+        self.real_agents = options.get("real_agents", 3)
         console = Console()
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
@@ -145,7 +153,9 @@ class Command(BaseCommand):
                 progress.update(task, description=label, completed=done + 1, total=total + 1)
 
             runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
-            card = runner.run()
+            with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
+                card = runner.run()
+        storelink_demo.report(console, agents)
         print_scorecard(console, card)
         answers = card["api_answers"]
         console.print(
