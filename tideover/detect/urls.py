@@ -1,0 +1,17 @@
+from django.urls import path
+
+from tideover.detect import views
+
+app_name = "detect"
+URL_PREFIX = "console/detect/"
+
+urlpatterns = [
+    path("signals/", views.signals, name="signals"),
+    path("signals/<slug:slug>/", views.signal_detail, name="signal"),
+    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/<int:alert_id>/", views.alert_detail, name="alert"),
+    path("alerts/<int:alert_id>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("alerts/<int:alert_id>/dismiss/", views.dismiss, name="dismiss"),
+    path("alerts/<int:alert_id>/declare/", views.declare, name="declare"),
+    path("posts/", views.posts, name="posts"),
+]
