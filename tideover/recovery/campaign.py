@@ -32,6 +32,7 @@ from tideover.core.actors import Actor
 from tideover.core.errors import Conflict, DomainError
 from tideover.incidents.models import Incident
 from tideover.loyalty.adjustments import grant_points
+from tideover.loyalty.models import Member
 from tideover.loyalty.offers import OfferTerms, mint_goodwill_codes
 from tideover.notifications import campaigns as outbox
 from tideover.recovery import texts
@@ -42,7 +43,15 @@ from tideover.recovery.models import (
     GoodwillOffer,
     GoodwillPolicy,
 )
-from tideover.recovery.policy import contact_for, estimate, is_holdout, point_value_cents, terms_for
+from tideover.recovery.policy import (
+    Recipient,
+    contact_for,
+    estimate,
+    is_holdout,
+    point_value_cents,
+    recipients,
+    terms_for,
+)
 from tideover.sales.bulk import insert_rows
 
 
@@ -97,10 +106,9 @@ def run_campaign(campaign: Campaign, *, chunk_size: int | None = None, max_secon
             campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
             if campaign.state != CampaignState.RUNNING:
                 return campaign
-            customers = list(
+            customers = recipients(
                 AffectedCustomer.objects.filter(incident_id=campaign.incident_id)
                 .filter(pk__gt=campaign.cursor)
-                .select_related("member", "store", "member__home_store")
                 .order_by("pk")[:chunk_size]
             )
             if not customers:
@@ -124,22 +132,18 @@ class OfferContext:
         self.point_cents = point_value_cents()
         self.valid_from = timezone.now()
         self.expires_at = self.valid_from + timedelta(days=self.policy.valid_days)
+        self.optout = texts.optout_url()
 
 
-def _time_zone(customer) -> str:
-    if customer.store is not None:
-        return customer.store.time_zone
-    member = customer.member
-    if member is not None and member.home_store is not None:
-        return member.home_store.time_zone
-    return settings.TIME_ZONE
-
-
-def _process(campaign: Campaign, customers: list[AffectedCustomer], ctx: OfferContext) -> None:
+def _process(campaign: Campaign, customers: list[Recipient], ctx: OfferContext) -> None:
     policy = ctx.policy
     skipped = Counter(campaign.skipped)
     already = set(
-        GoodwillOffer.objects.filter(customer__in=customers).values_list("customer_id", flat=True)
+        GoodwillOffer.objects.filter(
+            customer__incident_id=campaign.incident_id,
+            customer_id__gte=customers[0].pk,
+            customer_id__lte=customers[-1].pk,
+        ).values_list("customer_id", flat=True)
     )
     planned = []
     holdouts = []
@@ -189,14 +193,16 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
     now = timezone.now()
     rows, messages = [], []
     for (customer, channel, address, terms), (reward_id, code) in zip(planned, minted, strict=True):
-        zone = _time_zone(customer)
+        zone = customer.time_zone
         key = f"{key_prefix(incident_id)}{zone}:{customer.pk}"
         rows.append(
             (incident_id, customer.pk, reward_id, code, terms.text, terms.cost_cents,
              terms.bonus_points, False, channel, key, zone, now, created_by)
         )  # fmt: skip
         if channel and address:
-            text = texts.offer_text(body, customer, terms, code, ctx.expires_at, channel)
+            text = texts.offer_text(
+                body, customer, terms, code, ctx.expires_at, channel, optout=ctx.optout
+            )
             messages.append(
                 outbox.MarketingMessage(channel, address, subject, text, key, time_zone=zone)
             )
@@ -205,7 +211,7 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
     for (customer, _, _, terms), offer_id in zip(planned, ids, strict=True):
         if terms.bonus_points and customer.member is not None:
             grant_points(
-                customer.member,
+                Member.objects.get(pk=customer.member_id),
                 terms.bonus_points,
                 source_type="goodwill",
                 source_id=f"{incident_id}:{customer.pk}",

@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -166,15 +167,83 @@ def contact_for(customer, member, preference: str) -> tuple[str, str] | tuple[No
     return None, "no_marketing_consent"
 
 
+@dataclass(slots=True)
+class MemberView:
+    pk: int
+    tier: str
+    phone_e164: str
+    email: str
+    consent_marketing_sms: bool
+    consent_marketing_email: bool
+
+
+@dataclass(slots=True)
+class Recipient:
+    """An affected customer as the campaign needs them: read as plain values (a million model
+    instances would cost more than everything else the campaign does)."""
+
+    pk: int
+    name: str
+    phone_e164: str
+    email: str
+    consent_marketing: bool
+    member: MemberView | None
+    time_zone: str
+
+    @property
+    def member_id(self) -> int | None:
+        return self.member.pk if self.member is not None else None
+
+
+_RECIPIENT_FIELDS = (
+    "pk", "name", "phone_e164", "email", "consent_marketing", "member_id", "member__tier",
+    "member__phone_e164", "member__email", "member__consent_marketing_sms",
+    "member__consent_marketing_email", "store__time_zone", "member__home_store__time_zone",
+)  # fmt: skip
+
+
+def recipients(queryset) -> list[Recipient]:
+    """``queryset`` of affected customers as Recipients, in its order."""
+    found = []
+    for row in queryset.values_list(*_RECIPIENT_FIELDS):
+        member = MemberView(row[5], *row[6:11]) if row[5] is not None else None
+        zone = row[11] or row[12] or settings.TIME_ZONE
+        found.append(Recipient(row[0], row[1], row[2], row[3], row[4], member, zone))
+    return found
+
+
 def estimate(incident: Incident, policy: GoodwillPolicy | None = None) -> dict:
     """Who would get what, and what it may cost, if the campaign were sent now."""
     policy = policy or policy_of(incident)
     point_cents = point_value_cents()
     counts: Counter = Counter()
     by_tier: Counter = Counter()
-    discounts = points_cost = points = 0
-    customers = AffectedCustomer.objects.filter(incident=incident).select_related("member")
-    for customer in customers.iterator(chunk_size=5000):
+    totals = [0, 0, 0]  # discounts, points cost, points
+    everyone = AffectedCustomer.objects.filter(incident=incident).order_by("pk")
+    last = 0
+    while True:
+        chunk = recipients(everyone.filter(pk__gt=last)[:20_000])
+        if not chunk:
+            break
+        last = chunk[-1].pk
+        _tally(chunk, policy, point_cents, counts, by_tier, totals)
+    discounts, points_cost, points = totals
+    # Points are granted to every member who gets an offer; discounts cost only when used.
+    expected = discounts * policy.expected_redemption_percent // 100 + points_cost
+    return {
+        "counts": dict(counts),
+        "by_tier": dict(by_tier),
+        "max_cost_cents": discounts + points_cost,
+        "points_cost_cents": points_cost,
+        "expected_cost_cents": expected,
+        "bonus_points": points,
+        "budget_cents": policy.budget_cents,
+        "within_budget": not policy.budget_cents or expected <= policy.budget_cents,
+    }
+
+
+def _tally(chunk, policy, point_cents, counts, by_tier, totals) -> None:
+    for customer in chunk:
         counts["affected"] += 1
         if is_holdout(policy, customer.pk):
             counts["holdout"] += 1
@@ -188,18 +257,6 @@ def estimate(incident: Incident, policy: GoodwillPolicy | None = None) -> dict:
         counts["offers"] += 1
         counts[channel] += 1
         by_tier[member.tier if member else "not a member"] += 1
-        discounts += terms.cost_cents
-        points_cost += terms.points_cost_cents
-        points += terms.bonus_points
-    # Points are granted to every member who gets an offer; discounts cost only when used.
-    expected = discounts * policy.expected_redemption_percent // 100 + points_cost
-    return {
-        "counts": dict(counts),
-        "by_tier": dict(by_tier),
-        "max_cost_cents": discounts + points_cost,
-        "points_cost_cents": points_cost,
-        "expected_cost_cents": expected,
-        "bonus_points": points,
-        "budget_cents": policy.budget_cents,
-        "within_budget": not policy.budget_cents or expected <= policy.budget_cents,
-    }
+        totals[0] += terms.cost_cents
+        totals[1] += terms.points_cost_cents
+        totals[2] += terms.bonus_points

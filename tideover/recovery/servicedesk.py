@@ -19,7 +19,7 @@ from tideover.notifications.services import queue_member_message
 from tideover.recovery import texts
 from tideover.recovery.campaign import OfferContext, issue_offers
 from tideover.recovery.models import AffectedCustomer, GoodwillOffer, GoodwillPolicy, ServiceAction
-from tideover.recovery.policy import contact_for, point_value_cents, terms_for
+from tideover.recovery.policy import contact_for, point_value_cents, recipients, terms_for
 
 
 def _audit(actor: Actor, action: str, customer=None, detail: str = "") -> None:
@@ -134,15 +134,16 @@ def grant_offer(customer: AffectedCustomer, *, actor: Actor, reason: str) -> Goo
             raise DomainError("This incident is a drill: no offers go to customers")
         policy = offer_policy(customer)
         ctx = OfferContext(customer.incident)
-        member = customer.member
+        [person] = recipients(AffectedCustomer.objects.filter(pk=customer.pk))
+        member = person.member
         terms = terms_for(policy, member.tier if member else None, point_cents=point_value_cents())
-        channel, address = contact_for(customer, member, policy.channel)
+        channel, address = contact_for(person, member, policy.channel)
         subject, body = texts.campaign_text(customer.incident)
         if channel is None:
             channel, address = "", ""
         # Without a consented channel the offer still exists: customer service reads it out.
         [offer_id] = issue_offers(
-            customer.incident_id, [(customer, channel, address, terms)], ctx,
+            customer.incident_id, [(person, channel, address, terms)], ctx,
             subject=subject, body=body, created_by=actor.name,
         )  # fmt: skip
         _audit(actor, "grant", customer, reason.strip())

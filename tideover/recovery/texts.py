@@ -3,6 +3,8 @@ the offer, how to redeem it, and how to opt out."""
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -42,14 +44,25 @@ def _short(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def offer_text(body: str, customer, terms, code: str, until, channel: str) -> str:
-    """One customer's message: the campaign's apology and explanation, then their offer."""
-    until_text = f"{timezone.localtime(until):%-d %b %Y}"
-    minimum = (
-        f" on a purchase of {dollars(terms.min_spend_cents)} or more"
-        if terms.min_spend_cents
-        else ""
-    )
+@functools.lru_cache(maxsize=64)
+def _until(until) -> str:
+    return f"{timezone.localtime(until):%-d %b %Y}"
+
+
+@functools.lru_cache(maxsize=64)
+def _minimum(cents: int) -> str:
+    return f" on a purchase of {dollars(cents)} or more" if cents else ""
+
+
+def optout_url() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("recovery:optout")
+
+
+def offer_text(body: str, customer, terms, code: str, until, channel: str, optout=None) -> str:
+    """One customer's message: the campaign's apology and explanation, then their offer.
+    (A campaign passes ``optout`` once instead of resolving the URL per message.)"""
+    until_text = _until(until)
+    minimum = _minimum(terms.min_spend_cents)
     points = (
         f" We have also added {terms.bonus_points} points to your account."
         if terms.bonus_points
@@ -61,7 +74,7 @@ def offer_text(body: str, customer, terms, code: str, until, channel: str) -> st
             f"{minimum} with code {code} until {until_text}; show it at the till.{points}"
         )
     hello = f"Hello {customer.name.split()[0]},\n\n" if customer.name.strip() else ""
-    optout = settings.SITE_URL.rstrip("/") + reverse("recovery:optout")
+    optout = optout or optout_url()
     return (
         f"{hello}{body}\n\n"
         f"To thank you for your patience: {terms.text}{minimum}, once, in any of our stores "
