@@ -130,7 +130,9 @@ class OfferContext:
         self.incident = incident
         self.policy = GoodwillPolicy.objects.get(incident=incident)
         self.point_cents = point_value_cents()
-        self.valid_from = timezone.now()
+        # Valid from the resolution: nobody has a code before it is sent, and a customer who
+        # came back between resolution and the send (offline sales posting late) still counts.
+        self.valid_from = incident.resolved_at or timezone.now()
         self.expires_at = self.valid_from + timedelta(days=self.policy.valid_days)
         self.optout = texts.optout_url()
 

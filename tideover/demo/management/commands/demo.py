@@ -19,6 +19,7 @@ from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
+from tideover.recovery import demo as recovery_demo
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner
 from tideover.storelink import demo as storelink_demo
@@ -163,6 +164,7 @@ class Command(BaseCommand):
             f"{answers.get('duplicate', 0):,} duplicates from agent retries (posted once), "
             f"{answers.get('conflict', 0)} conflicts, {answers.get('rejected', 0)} rejected"
         )
+        recovery_demo.report(console)
 
     def _deliver(self, console):
         waiting = OutboxMessage.objects.filter(state="queued").count()
