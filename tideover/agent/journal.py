@@ -359,6 +359,15 @@ class Journal:
             ).fetchone()[0]
         return (known[0], known[1], queued) if known else (None, None, queued)
 
+    def estimate_difference(self, member_id: str) -> int:
+        """Points HQ posted minus the agent's estimates, over this member's posted sales."""
+        with self.lock:
+            return self.conn.execute(
+                "SELECT COALESCE(SUM(hq_points - points), 0) FROM sales"
+                " WHERE member_id = ? AND state = 'posted' AND hq_points IS NOT NULL",
+                (member_id,),
+            ).fetchone()[0]
+
     def remember_balance(self, member_id: str, balance: int) -> None:
         with self.lock:
             self.conn.execute(

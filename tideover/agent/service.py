@@ -258,6 +258,8 @@ class Agent:
             if provisional >= 0
             else threshold - provisional,
             "known_at_store": known is not None,
+            # HQ's posting is the truth: how far the estimates of posted sales were off.
+            "hq_minus_estimate_points": self.journal.estimate_difference(member_id),
             "pending_rewards": (hq_view or {}).get("pending_rewards", []),
         }
 

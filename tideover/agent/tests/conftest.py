@@ -65,7 +65,7 @@ def make_agent(tmp_path, store_secret, live_server):
             data=settings.pop("data", None) or str(tmp_path / f"agent-{store}-{len(made)}"),
             backoff_base_seconds=0.05,
             backoff_max_seconds=0.2,
-            hq_timeout_seconds=5,
+            hq_timeout_seconds=30,  # the live server's first request imports the URLs
             **settings,
         ).check()
         agent = Agent(config)

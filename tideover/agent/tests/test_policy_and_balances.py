@@ -114,7 +114,7 @@ def test_forced_offline_needs_the_pin_is_logged_and_stops_forwarding(http_agent,
     log = [entry["what"] for entry in client.get("/api/v1/agent/status").json()["log"]]
     assert log[:2] == ["forced offline on by Pat: slow", "forced offline: wrong PIN"]
     heartbeat_seen = StoreAgent.objects.filter(store__code="S001", mode="forced_offline")
-    agent.heartbeat()
+    assert agent.heartbeat(), agent.link_error
     assert heartbeat_seen.exists()
     client.post("/api/v1/agent/offline", json={"on": False, "pin": "4321"})
     assert client.post("/api/v1/agent/sync").json()["queue_depth"] == 0
@@ -135,7 +135,7 @@ def test_provisional_balance_is_hqs_last_balance_plus_queued_points(http_agent, 
     settings.LOYALTY_POINTS_PER_DOLLAR = 10
     create_member(name="Dana", loyalty_id="M0000042")
     agent, client = http_agent()
-    agent.heartbeat()  # learns the program: 10 points a dollar, reward every 500
+    assert agent.heartbeat(), agent.link_error  # learns the program: 10 points a dollar
     client.post("/api/v1/sales", json=sale(cents=3_000, member="M0000042"))
     agent.forwarder.drain()  # HQ posts: 300 points, HQ's balance remembered
     agent.online = False  # HQ lost
@@ -156,6 +156,20 @@ def test_provisional_balance_is_hqs_last_balance_plus_queued_points(http_agent, 
     agent.forwarder.drain()
     after = client.get("/api/v1/members/M0000042/balance").json()
     assert after["queued_points"] == 0 and after["hq_balance"] == 50  # 500 became a reward
+
+
+def test_the_difference_between_hqs_points_and_the_estimate_is_shown(http_agent, settings):
+    from tideover.loyalty.members import create_member
+
+    settings.LOYALTY_POINTS_PER_DOLLAR = 10
+    create_member(name="Kim", loyalty_id="M0000099", tier="cardholder")  # 150% at HQ
+    agent, client = http_agent()
+    assert agent.heartbeat(), agent.link_error
+    answer = client.post("/api/v1/sales", json=sale(cents=2_000, member="M0000099")).json()
+    assert answer["points"] == 200  # the agent estimates at the base rate
+    agent.forwarder.drain()
+    view = client.get("/api/v1/members/M0000099/balance").json()
+    assert view["hq_balance"] == 300 and view["hq_minus_estimate_points"] == 100
 
 
 def test_a_member_never_seen_here_has_only_their_queued_points(http_agent):
