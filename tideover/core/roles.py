@@ -35,6 +35,7 @@ class Capability(models.TextChoices):
     VIEW_MEMBERS = "view_members", "Look up loyalty members and statements"
     ADJUST_POINTS = "adjust_points", "Credit or debit loyalty points"
     APPROVE_ADJUSTMENT = "approve_adjustment", "Approve large point adjustments"
+    REVIEW_HELD_POINTS = "review_held_points", "Approve or reject points held for review"
     MANAGE_LOYALTY_RULES = "manage_loyalty_rules", "Edit accrual, promotion and reward rules"
     VIEW_SALES = "view_sales", "See sales, ingest results and conflicts"
     MANAGE_GOODWILL = "manage_goodwill", "Set goodwill policy and send campaigns"
@@ -81,6 +82,7 @@ ROLE_CAPABILITIES: dict[Capability, set[Role]] = {
     Capability.VIEW_MEMBERS: {Role.CUSTOMER_SERVICE, Role.CX_MANAGER, Role.ADMINISTRATOR},
     Capability.ADJUST_POINTS: {Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR},
     Capability.APPROVE_ADJUSTMENT: {Role.CX_MANAGER, Role.ADMINISTRATOR},
+    Capability.REVIEW_HELD_POINTS: {Role.CUSTOMER_SERVICE, Role.CX_MANAGER, Role.ADMINISTRATOR},
     Capability.MANAGE_LOYALTY_RULES: {Role.CX_MANAGER, Role.ADMINISTRATOR},
     Capability.VIEW_SALES: {
         Role.STORE_MANAGER,

@@ -17,13 +17,15 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from tideover.loyalty import ledger, rewards
+from tideover.loyalty import holds, ledger, rewards
 from tideover.loyalty.config import Program, program
 from tideover.loyalty.ledger import LotBook, Posting
 from tideover.loyalty.models import (
     Account,
     AccrualRule,
     EntryKind,
+    HeldPoints,
+    HoldState,
     JournalEntry,
     Member,
     PointsLot,
@@ -94,6 +96,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     postings: list[Posting] = []
     touched: dict[int, list[str]] = defaultdict(list)  # member pk -> sale keys
     earned_now: dict[str, tuple[int, int]] = {}  # sale key -> (member pk, points)
+    held = holds.pending_for({p.sale.original_key for p in undoing})  # sale key -> hold
     if earning:
         times = [p.sale.occurred_at for p in earning]
         rates = Rates(prog, min(times), max(times))
@@ -107,9 +110,17 @@ def accrue_posted(posted: list) -> dict[str, dict]:
                     "notes": [f"No member {sale.member_id}; the sale posted without points"]
                 }
                 continue
-            points = rates.points(p.paid_cents, member.tier, sale.occurred_at)
+            points, notes, hold = holds.screen(
+                rates.points(p.paid_cents, member.tier, sale.occurred_at),
+                sale,
+                member.pk,
+                p.paid_cents,
+                prog,
+            )
             touched[member.pk].append(sale.key)
-            extras[sale.key] = {"points": points}
+            extras[sale.key] = {"points": points, "notes": notes}
+            if hold is not None:
+                held[sale.key] = hold
             if points <= 0:
                 continue
             earned_now[sale.key] = (member.pk, points)
@@ -131,8 +142,9 @@ def accrue_posted(posted: list) -> dict[str, dict]:
                 )
             )
     if undoing:
-        _reverse(undoing, originals, earned_now, members, book, postings, touched, extras)
+        _reverse(undoing, originals, earned_now, held, members, book, postings, touched, extras)
     _finish(members, touched, book, postings, prog, extras)
+    HeldPoints.objects.bulk_create([h for h in held.values() if h.pk is None])
     return extras
 
 
@@ -154,7 +166,7 @@ def _originals(undoing: list, earning: list) -> dict[str, dict]:
     return found
 
 
-def _reverse(undoing, originals, earned_now, members, book, postings, touched, extras) -> None:
+def _reverse(undoing, originals, earned_now, held, members, book, postings, touched, extras):
     ids = {p.sale.original_key for p in undoing}
     taken_back = dict(
         JournalEntry.objects.filter(source_type="return", related_source_id__in=ids)
@@ -168,6 +180,10 @@ def _reverse(undoing, originals, earned_now, members, book, postings, touched, e
         member_pk, earned = original.get("member_id"), original.get("points", 0)
         if sale.original_key in earned_now:
             member_pk, earned = earned_now[sale.original_key]
+        hold = held.get(sale.original_key)
+        if hold is not None and hold.state == HoldState.PENDING and earned <= 0:
+            extras[sale.key] = {"points": 0, "notes": [holds.take_back(hold, sale, p.paid_cents)]}
+            continue
         if not member_pk or earned <= 0:
             continue
         left = earned + taken_back.get(sale.original_key, 0)

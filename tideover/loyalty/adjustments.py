@@ -133,7 +133,7 @@ def _post(adjustment: Adjustment, member: Member, actor: Actor) -> None:
     who = adjustment.requested_by_name
     if adjustment.decided_by_name:
         who = f"{who}, approved by {adjustment.decided_by_name}"
-    _apply(
+    apply_posting(
         member,
         Posting(
             member=member,
@@ -150,7 +150,7 @@ def _post(adjustment: Adjustment, member: Member, actor: Actor) -> None:
     )
 
 
-def _apply(member: Member, posting: Posting, actor: Actor) -> None:
+def apply_posting(member: Member, posting: Posting, actor: Actor) -> None:
     """Post one entry for a locked member, keep lots and balance, issue rewards it earns."""
     if posting.points < 0 and member.balance + posting.points < 0:
         raise DomainError(
@@ -212,6 +212,6 @@ def grant_points(
             actor=actor.name,
             reason=reason[:300],
         )
-        _apply(member, posting, actor)
+        apply_posting(member, posting, actor)
         audit.record(actor, "points_granted", member, f"{source_type}:{source_id} {points:+d}")
     return JournalEntry.objects.get(source_type=source_type, source_id=str(source_id)[:80])

@@ -24,3 +24,4 @@ class LoyaltyConfig(AppConfig):
 
         nav.add_link("Members", "loyalty:search", Capability.VIEW_MEMBERS, order=50)
         nav.add_link("Adjustments", "loyalty:adjustments", Capability.APPROVE_ADJUSTMENT, order=55)
+        nav.add_link("Held points", "loyalty:held", Capability.REVIEW_HELD_POINTS, order=56)

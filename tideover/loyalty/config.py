@@ -18,6 +18,8 @@ class Program:
     points_valid_months: int
     reminder_days: int
     approval_points: int  # adjustments above this (absolute) need a second person
+    sale_points_cap: int = 20_000  # one sale never earns more
+    sale_points_review: int = 5_000  # one sale earning more is held for a person to review
 
 
 def _tiers(items: list[str]) -> dict[str, int]:
@@ -43,4 +45,6 @@ def program() -> Program:
         points_valid_months=settings.LOYALTY_POINTS_VALID_MONTHS,
         reminder_days=settings.LOYALTY_EXPIRY_REMINDER_DAYS,
         approval_points=settings.LOYALTY_ADJUSTMENT_APPROVAL_POINTS,
+        sale_points_cap=max(0, settings.LOYALTY_SALE_POINTS_CAP),
+        sale_points_review=max(0, settings.LOYALTY_SALE_POINTS_REVIEW),
     )

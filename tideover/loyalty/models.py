@@ -331,3 +331,40 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor}"
+
+
+class HoldState(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    APPROVED = "approved", "Approved and posted"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled (the sale was returned or voided)"
+
+
+class HeldPoints(models.Model):
+    """Points of one sale above LOYALTY_SALE_POINTS_REVIEW: held, not posted, until customer
+    service or CX approves them (they post then, as the sale's accrual) or rejects them."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="held_points")
+    sale_key = models.CharField(max_length=100, unique=True, help_text="STORE/SALE_ID")
+    store_code = models.CharField(max_length=20)
+    sale_id = models.CharField(max_length=64)
+    paid_cents = models.BigIntegerField()
+    held = models.BigIntegerField(help_text="Points the sale earned (after the per-sale cap)")
+    points = models.BigIntegerField(help_text="Points that post if approved (less any returns)")
+    occurred_at = models.DateTimeField()
+    held_at = models.DateTimeField(default=timezone.now)
+    posted_by = models.CharField(max_length=150, blank=True)
+    state = models.CharField(max_length=10, choices=HoldState.choices, default=HoldState.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_name = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-held_at", "-pk"]
+        indexes = [models.Index(fields=["state", "held_at"], name="held_points_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.points} points held for {self.sale_key}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tideover.loyalty import views
+from tideover.loyalty import views, views_held
 
 app_name = "loyalty"
 URL_PREFIX = "console/loyalty/"
@@ -11,4 +11,6 @@ urlpatterns = [
     path("members/<str:loyalty_id>/adjust/", views.adjust, name="adjust"),
     path("adjustments/", views.adjustment_list, name="adjustments"),
     path("adjustments/<int:adjustment_id>/decide/", views.decide, name="decide"),
+    path("held/", views_held.held_list, name="held"),
+    path("held/<int:hold_id>/decide/", views_held.held_decide, name="held_decide"),
 ]

@@ -1,0 +1,130 @@
+"""Points from one sale are capped, and above the review size held for a person."""
+
+import pytest
+
+from tideover.core.actors import Actor
+from tideover.core.errors import Conflict, DomainError
+from tideover.loyalty import holds
+from tideover.loyalty.members import create_member
+from tideover.loyalty.models import AuditRecord, HeldPoints, JournalEntry, Member, Reward
+from tideover.loyalty.tests.factories import sale
+from tideover.sales.services import post_sales
+
+
+@pytest.fixture(autouse=True)
+def small_program(settings):
+    settings.LOYALTY_POINTS_PER_DOLLAR = 1
+    settings.LOYALTY_SALE_POINTS_CAP = 2_000
+    settings.LOYALTY_SALE_POINTS_REVIEW = 1_000
+    settings.LOYALTY_REWARD_THRESHOLD_POINTS = 500
+    settings.SALES_MAX_AMOUNT_CENTS = 10_000_000
+
+
+@pytest.fixture
+def member(chain):
+    return create_member(name="Big spender", loyalty_id="M-BIG")
+
+
+def one(payload):
+    [result] = post_sales([payload])
+    return result
+
+
+def balance():
+    return Member.objects.get(loyalty_id="M-BIG").balance
+
+
+def test_points_up_to_the_review_size_post_at_once(member):
+    result = one(sale(member="M-BIG", cents=100_000))  # $1,000: 1,000 points
+    assert result.points == 1_000 and not HeldPoints.objects.exists()
+
+
+def test_points_above_the_review_size_are_held_not_posted(member):
+    result = one(sale(member="M-BIG", cents=150_000))
+    assert result.result == "posted" and result.points == 0
+    assert any("1,500 points held for review" in n for n in result.notes)
+    hold = HeldPoints.objects.get()
+    assert (hold.state, hold.points, hold.sale_key) == ("pending", 1_500, f"S001/{result.sale_id}")
+    assert balance() == 0
+    assert not JournalEntry.objects.filter(source_type="sale").exists()
+
+
+def test_points_from_one_sale_are_capped(member):
+    result = one(sale(member="M-BIG", cents=5_000_000))  # would earn 50,000
+    assert any("capped at 2,000" in n and "50,000" in n for n in result.notes)
+    assert HeldPoints.objects.get().points == 2_000
+
+
+def test_approving_held_points_posts_them_with_rewards_and_an_audit(member, staff):
+    one(sale(member="M-BIG", cents=150_000))
+    hold = HeldPoints.objects.get()
+    done = holds.approve(hold, actor=Actor.of(staff["customer_service"]), note="known customer")
+    assert done.state == "approved" and done.decided_by_name == "customer_service"
+    entry = JournalEntry.objects.get(source_type="sale")
+    assert (entry.source_id, entry.points) == (hold.sale_key, 1_500)
+    assert "approved by customer_service" in entry.actor
+    assert Reward.objects.filter(member=member).count() == 3  # 1,500 points, a reward per 500
+    assert balance() == 0
+    audit = AuditRecord.objects.get(action="held_points_approved")
+    assert hold.sale_key in audit.detail
+    with pytest.raises(Conflict):
+        holds.approve(hold, actor=Actor.of(staff["cx_manager"]))
+
+
+def test_rejecting_held_points_needs_a_reason_and_posts_nothing(member, staff):
+    one(sale(member="M-BIG", cents=150_000))
+    hold = HeldPoints.objects.get()
+    with pytest.raises(DomainError):
+        holds.reject(hold, actor=Actor.of(staff["cx_manager"]), note=" ")
+    holds.reject(hold, actor=Actor.of(staff["cx_manager"]), note="test till")
+    assert HeldPoints.objects.get().state == "rejected"
+    assert balance() == 0 and not JournalEntry.objects.exists()
+    assert AuditRecord.objects.filter(action="held_points_rejected").count() == 1
+
+
+def test_a_return_of_a_held_sale_takes_its_share_off_the_held_points(member):
+    original = sale(member="M-BIG", cents=200_000)
+    one(original)
+    back = one(sale(kind="return", original=original["sale_id"], cents=50_000))
+    assert back.result == "posted" and back.points == 0
+    assert HeldPoints.objects.get().points == 1_500
+    one(sale(kind="void", original=original["sale_id"], cents=0))
+    hold = HeldPoints.objects.get()
+    assert (hold.state, hold.points) == ("cancelled", 0)
+    assert balance() == 0
+
+
+def test_a_sale_and_its_void_in_one_batch_leave_nothing_held(member):
+    original = sale(member="M-BIG", cents=200_000)
+    post_sales([original, sale(kind="void", original=original["sale_id"], cents=0)])
+    assert HeldPoints.objects.get().state == "cancelled"
+
+
+def test_a_token_cannot_review_held_points(member):
+    one(sale(member="M-BIG", cents=150_000))
+    with pytest.raises(DomainError):
+        holds.approve(HeldPoints.objects.get(), actor=Actor(name="token:x"))
+
+
+def test_review_queue_page_approves_for_customer_service(member, client_as):
+    one(sale(member="M-BIG", cents=150_000))
+    hold = HeldPoints.objects.get()
+    page = client_as("customer_service").get("/console/loyalty/held/")
+    assert page.status_code == 200 and hold.sale_id in page.content.decode()
+    answer = client_as("customer_service").post(
+        f"/console/loyalty/held/{hold.pk}/decide/", {"decision": "approve", "note": ""}
+    )
+    assert answer.status_code == 302
+    assert HeldPoints.objects.get().state == "approved" and balance() == 0
+    assert Reward.objects.filter(member=member).count() == 3
+
+
+def test_roles_without_the_capability_cannot_decide(member, client_as):
+    one(sale(member="M-BIG", cents=150_000))
+    hold = HeldPoints.objects.get()
+    for role in ("comms", "store_manager", "incident_commander"):
+        answer = client_as(role).post(
+            f"/console/loyalty/held/{hold.pk}/decide/", {"decision": "approve"}
+        )
+        assert answer.status_code == 403, role
+    assert HeldPoints.objects.get().state == "pending"
