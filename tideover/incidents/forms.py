@@ -9,13 +9,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from tideover.core.models import Component, ComponentStatus, Region, Store
-from tideover.core.roles import Role
+from tideover.core.roles import Capability, Role, has_capability
 from tideover.incidents.models import (
     OPEN_INCIDENT_STATES,
     IncidentKind,
     IncidentState,
     Severity,
 )
+from tideover.incidents.services.common import state_capability
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
@@ -227,14 +228,26 @@ class PublicUpdateForm(ComponentStatusFieldsMixin, forms.Form):
     )
     state = forms.ChoiceField(label="Move the incident to", required=False)
 
-    def __init__(self, incident, *args, **kwargs):
+    def __init__(self, incident, *args, user=None, **kwargs):
+        """With ``user``, only the choices their role allows: the state and component
+        statuses need the capabilities of changing them directly (the service checks too)."""
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [
-            ("", f"keep {incident.get_state_display().lower()}"),
-            *_state_choices(incident),
-        ]
+        self.refused: list[str] = []  # what was sent that this user's role does not allow
+        if user is not None and not has_capability(user, state_capability(incident)):
+            del self.fields["state"]
+            if self.data.get("state"):
+                self.refused.append(state_capability(incident).label)
+        else:
+            self.fields["state"].choices = [
+                ("", f"keep {incident.get_state_display().lower()}"),
+                *_state_choices(incident),
+            ]
         current = dict(incident.affected_components.values_list("component_id", "status"))
-        self.add_component_fields("No change", current)
+        self._component_fields = {}
+        if user is None or has_capability(user, Capability.SET_COMPONENT_STATUS):
+            self.add_component_fields("No change", current)
+        elif any(k.startswith("component_") and v for k, v in self.data.items()):
+            self.refused.append(Capability.SET_COMPONENT_STATUS.label)
 
 
 class NoteForm(forms.Form):

@@ -209,7 +209,7 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
     caps = {c.value for c in Capability if has_capability(request.user, c)}
     defaults = {}
     if Capability.POST_PUBLIC_UPDATE in caps and incident.is_open:
-        defaults["update_form"] = lambda: PublicUpdateForm(incident)
+        defaults["update_form"] = lambda: PublicUpdateForm(incident, user=request.user)
         defaults["note_form"] = NoteForm
     elif Capability.POST_PUBLIC_UPDATE in caps:
         defaults["note_form"] = NoteForm

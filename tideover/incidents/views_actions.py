@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -46,13 +47,17 @@ def _carry_out(request, incident, form_name: str, form, action: Callable, done: 
 @require_POST
 def post_update(request, incident_id: int):
     incident = get_incident(incident_id)
-    form = PublicUpdateForm(incident, request.POST)
+    form = PublicUpdateForm(incident, request.POST, user=request.user)
+    if form.refused:
+        # Moving the state or a component through an update needs the same role as doing it
+        # directly; refused as a whole, so nothing is half-posted.
+        raise PermissionDenied(f"Your role does not allow: {form.refused[0]}")
 
     def act(data):
         services.post_public_update(
             incident,
             data["body"],
-            state=data["state"] or None,
+            state=data.get("state") or None,
             components=form.component_statuses() or None,
             actor=actor(request),
         )

@@ -259,7 +259,10 @@ class ScenarioRunner:
                 f"Next update within {minutes} minutes."
             )
             state = None
-        actor = incidents.Actor.of(self.comms) if self.comms else incidents.SYSTEM
+        # Comms posts the updates; one that moves the state is the commander's (the role
+        # table says comms may not change state, whichever form carries it).
+        person = self.commander if state else self.comms
+        actor = incidents.Actor.of(person) if person else incidents.SYSTEM
         incidents.post_public_update(self.state.incident, text, state=state, actor=actor, at=at)
         self.state.last_update_at = at
 

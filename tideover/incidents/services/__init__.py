@@ -12,8 +12,6 @@ from tideover.incidents.services.common import (
 )
 from tideover.incidents.services.lifecycle import (
     add_internal_note,
-    assign_roles,
-    change_severity,
     change_state,
     declare_incident,
     overdue_incidents,
@@ -21,7 +19,6 @@ from tideover.incidents.services.lifecycle import (
     reopen_incident,
     resolve_incident,
     set_component_status,
-    set_store_scope,
 )
 from tideover.incidents.services.maintenance import (
     complete_maintenance,
@@ -29,6 +26,7 @@ from tideover.incidents.services.maintenance import (
     schedule_maintenance,
     start_maintenance,
 )
+from tideover.incidents.services.settings import assign_roles, change_severity, set_store_scope
 
 __all__ = [
     "DEFAULT_SEVERITIES",

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from tideover.core import events
 from tideover.core.actors import SYSTEM, Actor
-from tideover.core.errors import DomainError
+from tideover.core.errors import DomainError, PermissionDenied
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
+from tideover.core.roles import Capability, has_capability
 from tideover.core.services import set_component_status_raw
 from tideover.core.text import clean_text
 from tideover.incidents.models import (
@@ -17,6 +18,7 @@ from tideover.incidents.models import (
     AffectedComponent,
     ComponentStatusChange,
     Incident,
+    IncidentKind,
     IncidentState,
     Severity,
     TimelineEvent,
@@ -47,6 +49,22 @@ def ensure_default_severities() -> None:
                 "description": description,
             },
         )
+
+
+def authorize(actor: Actor, capability: Capability) -> None:
+    """Refuse a person whose role lacks ``capability``, whichever page, form or endpoint
+    carries the action: changing state through "post an update with a state" needs what
+    "change state" needs. Actors without a user (an API token, already held to its scope;
+    the system; a scenario's clock) are not people with roles and pass."""
+    if actor.user is not None and not has_capability(actor.user, capability):
+        raise PermissionDenied(f"Your role does not allow: {capability.label}")
+
+
+def state_capability(incident: Incident) -> Capability:
+    """Moving an incident's state is declaring work; a maintenance window's, scheduling."""
+    if incident.kind == IncidentKind.MAINTENANCE:
+        return Capability.SCHEDULE_MAINTENANCE
+    return Capability.DECLARE_INCIDENT
 
 
 def _now(at: datetime | None) -> datetime:

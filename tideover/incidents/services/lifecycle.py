@@ -13,6 +13,7 @@ from django.db import transaction
 from tideover.core import events
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Component, Region, Store
+from tideover.core.roles import Capability
 from tideover.core.text import clean_line
 from tideover.incidents.models import (
     CLOSED_STATES,
@@ -35,7 +36,9 @@ from tideover.incidents.services.common import (
     _set_affected,
     _set_store_scope,
     _worst_open_status,
+    authorize,
     components_snapshot,
+    state_capability,
 )
 
 
@@ -58,6 +61,9 @@ def declare_incident(
     at: datetime | None = None,
 ) -> Incident:
     """Open an incident; with ``message`` its first public update goes out at once."""
+    authorize(actor, Capability.DECLARE_INCIDENT)
+    if components:
+        authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
     title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
     if not title:
@@ -108,11 +114,16 @@ def post_public_update(
     actor: Actor = SYSTEM,
     at: datetime | None = None,
 ) -> PublicUpdate:
-    """Tell the public what is happening; optionally move the state and component statuses."""
+    """Tell the public what is happening; optionally move the state and component statuses
+    (each needing the same capability as doing it on its own)."""
+    authorize(actor, Capability.POST_PUBLIC_UPDATE)
+    if components:
+        authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
     body = _clean_body(body)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if state and state != incident.state:
+        authorize(actor, state_capability(incident))
         _change_state(incident, state, actor=actor, at=at)
     elif not incident.is_open:
         raise Conflict("This incident is closed; reopen it before posting an update")
@@ -253,6 +264,7 @@ def change_state(
     at: datetime | None = None,
 ) -> Incident:
     """Move an incident through its states; with ``message`` a public update says why."""
+    authorize(actor, state_capability(incident))
     at = _now(at)
     if message.strip():
         post_public_update(incident, message, state=new_state, actor=actor, at=at)
@@ -280,6 +292,7 @@ def reopen_incident(
     at=None,
 ) -> Incident:
     """Bring a resolved incident back when the problem flares up again."""
+    authorize(actor, Capability.DECLARE_INCIDENT)
     at = _now(at)
     reason = _clean_body(reason, "reason for reopening")
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -318,6 +331,7 @@ def set_component_status(
     at=None,
 ) -> bool:
     """Set a component's public status, inside an incident or on its own. True if it changed."""
+    authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
     if incident is not None:
         if not incident.is_open:
@@ -326,69 +340,6 @@ def set_component_status(
         component.refresh_from_db()
         return True
     return _apply_component_status(component, status, incident=None, actor=actor, at=at)
-
-
-@transaction.atomic
-def assign_roles(
-    incident: Incident, *, commander=None, comms_lead=None, actor: Actor = SYSTEM, at=None
-) -> Incident:
-    """Name the commander and/or comms lead (they get the cadence reminders)."""
-    at = _now(at)
-    changes = []
-    if commander is not None and commander != incident.commander:
-        incident.commander = commander
-        changes.append(f"commander: {commander.get_username()}")
-    if comms_lead is not None and comms_lead != incident.comms_lead:
-        incident.comms_lead = comms_lead
-        changes.append(f"comms lead: {comms_lead.get_username()}")
-    if changes:
-        incident.updated_at = at
-        incident.save(update_fields=["commander", "comms_lead", "updated_at"])
-        event = _record(incident, TimelineKind.ROLES, actor, at, "; ".join(changes))
-        events.publish("incident.roles_changed", incident=incident, event=event, actor=actor, at=at)
-    return incident
-
-
-@transaction.atomic
-def change_severity(
-    incident: Incident, severity: Severity, *, actor: Actor = SYSTEM, at=None
-) -> Incident:
-    """Raise or lower the severity; the update cadence follows the new one."""
-    at = _now(at)
-    if incident.kind != IncidentKind.INCIDENT:
-        raise DomainError("Maintenance has no severity")
-    if severity == incident.severity:
-        return incident
-    previous = incident.severity
-    incident.severity = severity
-    incident.updated_at = at
-    incident.save(update_fields=["severity", "updated_at"])
-    event = _record(
-        incident,
-        TimelineKind.SEVERITY,
-        actor,
-        at,
-        f"{previous.name if previous else '—'} → {severity.name}",
-    )
-    events.publish("incident.severity_changed", incident=incident, event=event, actor=actor, at=at)
-    return incident
-
-
-@transaction.atomic
-def set_store_scope(
-    incident: Incident, *, all_stores=False, regions=None, stores=None, actor=SYSTEM, at=None
-):
-    """Say which stores the incident touches: all, some regions, or a list."""
-    at = _now(at)
-    _set_store_scope(incident, all_stores, regions, stores)
-    _record(
-        incident,
-        TimelineKind.STATE_CHANGED,
-        actor,
-        at,
-        f"Affected stores: {incident.store_scope_label()}",
-    )
-    return incident
 
 
 # --- scheduled maintenance ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.db import transaction
 from tideover.core import events
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
+from tideover.core.roles import Capability
 from tideover.core.text import clean_line
 from tideover.incidents.models import (
     AffectedComponent,
@@ -25,6 +26,7 @@ from tideover.incidents.services.common import (
     _record,
     _set_store_scope,
     _worst_open_status,
+    authorize,
 )
 from tideover.incidents.services.lifecycle import change_state, post_public_update
 
@@ -44,6 +46,7 @@ def schedule_maintenance(
     at: datetime | None = None,
 ) -> Incident:
     """Announce a maintenance window; its components show under maintenance while it runs."""
+    authorize(actor, Capability.SCHEDULE_MAINTENANCE)
     at = _now(at)
     title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
     if not title:

@@ -111,7 +111,36 @@ def test_comms_can_post_update_but_not_declare(client_as, sev2, severities, comp
     assert client.get(reverse("incidents:declare")).status_code == 403
     assert client.post(reverse("incidents:declare"), {"title": "x"}).status_code == 403
     url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
-    response = client.post(
+    response = client.post(url, {"body": "Card payments are slow in every store; cash works."})
+    assert response.status_code == 302
+    latest = sev2.public_updates.first()
+    assert latest.author_name == "comms" and latest.state == sev2.state
+    state_url = reverse("incidents:change_state", kwargs={"incident_id": sev2.pk})
+    assert client.post(state_url, {"state": "resolved"}).status_code == 403
+
+
+def test_comms_cannot_move_state_or_components_through_an_update(client_as, sev2, components):
+    client = client_as("comms")
+    page = client.get(reverse("incidents:detail", kwargs={"incident_id": sev2.pk})).content
+    assert b'name="state"' not in page.split(b'id="update"')[1].split(b"</form>")[0]
+    url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
+    before = sev2.public_updates.count()
+    for sneaked in (
+        {"state": IncidentState.RESOLVED},
+        {f"component_{components['card-payments'].pk}": ComponentStatus.MAJOR_OUTAGE},
+    ):
+        response = client.post(url, {"body": "All fixed.", **sneaked})
+        assert response.status_code == 403, sneaked
+    sev2.refresh_from_db()
+    components["card-payments"].refresh_from_db()
+    assert sev2.state == IncidentState.INVESTIGATING and sev2.is_open
+    assert components["card-payments"].status != ComponentStatus.MAJOR_OUTAGE
+    assert sev2.public_updates.count() == before
+
+
+def test_commander_moves_state_and_components_with_an_update(client_as, sev2, components):
+    url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
+    response = client_as("incident_commander").post(
         url,
         {
             "body": "Card payments are slow in every store; cash works.",
@@ -122,12 +151,8 @@ def test_comms_can_post_update_but_not_declare(client_as, sev2, severities, comp
     assert response.status_code == 302
     sev2.refresh_from_db()
     assert sev2.state == IncidentState.IDENTIFIED
-    latest = sev2.public_updates.first()
-    assert latest.author_name == "comms" and latest.state == IncidentState.IDENTIFIED
     components["card-payments"].refresh_from_db()
     assert components["card-payments"].status == ComponentStatus.PARTIAL_OUTAGE
-    state_url = reverse("incidents:change_state", kwargs={"incident_id": sev2.pk})
-    assert client.post(state_url, {"state": "resolved"}).status_code == 403
 
 
 def test_store_associate_sees_dashboard_but_cannot_declare(client_as, sev2):
@@ -159,7 +184,7 @@ def test_overdue_incident_is_red_on_dashboard(client_as, severities):
 
 
 def test_update_form_errors_keep_the_text_and_save_nothing(client_as, sev2):
-    client = client_as("comms")
+    client = client_as("incident_commander")
     url = reverse("incidents:post_update", kwargs={"incident_id": sev2.pk})
     response = client.post(url, {"body": "   ", "state": "no-such-state"})
     assert response.status_code == 400

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0003_sale_keys_per_store'),
+        ('loyalty', '0004_goodwill_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
