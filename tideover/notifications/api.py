@@ -10,11 +10,11 @@ from ninja import Router, Schema, Status
 
 from tideover.core.api_auth import access, require
 from tideover.core.clientip import client_ip
-from tideover.core.errors import NotFound
+from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import Component, TokenScope
 from tideover.core.roles import Capability
 from tideover.core.schemas import InputSchema
-from tideover.notifications import delivery, services
+from tideover.notifications import delivery, services, verification
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.rendering import preview
 from tideover.notifications.views_console import draft_notification, mask
@@ -64,7 +64,8 @@ class PreviewIn(InputSchema):
     "/subscribers", response={200: SubscriberOut, 201: SubscriberOut}, auth=access(**WRITE)
 )
 def create_subscriber(request, payload: SubscribeIn):
-    """Subscribe an address: e-mail gets a confirmation link, SMS a code, webhooks start now.
+    """Subscribe an address: e-mail gets a confirmation link, SMS a code; a webhook gets its
+    secret and stays pending until ``POST .../verify`` sees its endpoint answer the challenge.
 
     201 with the webhook secret for a new subscriber; 200 without it when the address was
     already subscribed (the secret is only ever shown to whoever created it).
@@ -95,6 +96,26 @@ def create_subscriber(request, payload: SubscribeIn):
             "secret": (subscriber.secret or None) if is_new else None,
         },
     )
+
+
+@router.post(
+    "/subscribers/{int:subscriber_id}/verify", response=SubscriberOut, auth=access(**WRITE)
+)
+def verify_subscriber(request, subscriber_id: int):
+    """Send a pending webhook its signed challenge; it turns active when the endpoint answers
+    2xx with the challenge in its body (400 saying what went wrong otherwise)."""
+    require(request, **WRITE)
+    subscriber = get_object_or_404(Subscriber, pk=subscriber_id)
+    if subscriber.channel != "webhook":
+        raise DomainError("Only webhook subscriptions are verified this way", field="channel")
+    subscriber = verification.verify_webhook(subscriber.token, authorised=True)
+    return {
+        "id": subscriber.pk,
+        "channel": subscriber.channel,
+        "state": subscriber.state,
+        "all_components": subscriber.all_components,
+        "secret": None,
+    }
 
 
 @router.delete("/subscribers/{int:subscriber_id}", response={204: None}, auth=access(**WRITE))

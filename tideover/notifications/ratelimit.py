@@ -209,6 +209,18 @@ def check_signup(
         )
 
 
+def check_verification_attempt(*, ip: str) -> None:
+    """Refuse a webhook verification when this network has asked for too many (each one is a
+    POST we make to a URL somebody typed)."""
+    network = ip or "unknown"
+    if not hit("webhook-verify-ip", network, settings.SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR, 3600):
+        raise TooManyAttempts(
+            "Too many verification attempts from your network in the last hour; please try "
+            "again later",
+            field="url",
+        )
+
+
 def check_code_attempt(*, ip: str) -> None:
     """Refuse a confirmation-code attempt when this network has tried too many, across all
     sign-ups (guessing one code per token over many tokens)."""

@@ -51,7 +51,8 @@ def subscribe(
     source: str = "web",
     authorised: bool = False,
 ) -> Subscriber:
-    """Start a subscription: e-mail gets a confirmation link, SMS a code; webhooks start at once.
+    """Start a subscription: e-mail gets a confirmation link, SMS a code, a webhook its secret
+    (it turns on once its endpoint answers a signed challenge: ``verification.py``).
 
     The subscriber's ``is_new`` is False when the address was already subscribed: its secret
     and token belong to whoever subscribed it first and must not be shown to this caller.
@@ -97,9 +98,8 @@ def subscribe(
         subscriber.all_components = not components
         subscriber.confirm_attempts = 0
         if channel == Channel.WEBHOOK:
+            # Pending until the endpoint answers a signed challenge (verification.py).
             subscriber.secret = secrets.token_hex(24)
-            subscriber.state = SubscriberState.ACTIVE
-            subscriber.confirmed_at = timezone.now()
         subscriber.save()
         Subscription.objects.filter(subscriber=subscriber).delete()
         Subscription.objects.bulk_create(
@@ -115,11 +115,15 @@ def subscribe(
 
 
 def _confirmation_recently_sent(subscriber: Subscriber | None) -> bool:
-    if subscriber is None or subscriber.channel != Channel.EMAIL:
-        return False
-    if subscriber.state != SubscriberState.PENDING or not subscriber.token:
+    if subscriber is None or subscriber.state != SubscriberState.PENDING or not subscriber.token:
         return False
     since = timezone.now() - timedelta(minutes=settings.SIGNUP_CONFIRMATION_RESEND_MINUTES)
+    if subscriber.channel == Channel.WEBHOOK:
+        # Its owner may be setting up the secret just shown to them: a second sign-up of the
+        # same URL must not replace it (nor see it).
+        return subscriber.created_at >= since
+    if subscriber.channel != Channel.EMAIL:
+        return False
     return OutboxMessage.objects.filter(
         dedupe_key=f"confirm:{subscriber.pk}:{subscriber.token}"[:200], created_at__gte=since
     ).exists()

@@ -86,6 +86,7 @@ class HttpSink:
         self.webhooks: list[dict] = []
         self.refused: list[dict] = []
         self.duplicates = 0
+        self.verifications: list[str] = []
         self.seen: set[str] = set()
         self.sms: list[dict] = []
         self.chat: list[dict] = []
@@ -185,6 +186,13 @@ class HttpSink:
                     with sink.lock:
                         sink.refused.append({"path": self.path, "delivery": delivery})
                     return self._answer(401, b'{"error": "bad signature"}')
+                payload = json.loads(body or b"{}")
+                if isinstance(payload, dict) and payload.get("type") == "verification":
+                    # A new subscription's signed challenge: answering it turns it on.
+                    with sink.lock:
+                        sink.verifications.append(self.path)
+                    answer = {"challenge": payload.get("challenge", "")}
+                    return self._answer(200, json.dumps(answer).encode())
                 with sink.lock:
                     sink.count += 1
                     duplicate = delivery in sink.seen

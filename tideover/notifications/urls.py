@@ -12,6 +12,11 @@ urlpatterns = [
     path("subscribe/", views_public.subscribe, name="subscribe"),
     path("subscribe/sms/<str:token>/", views_public.sms_code, name="sms-code"),
     path("confirm/<str:token>/", views_public.confirm, name="confirm"),
+    path(
+        "subscribe/webhook/<str:token>/verify/",
+        views_public.webhook_verify,
+        name="webhook-verify",
+    ),
     path("unsubscribe/<str:token>/", views_public.unsubscribe, name="unsubscribe"),
     path("hooks/twilio/inbound", views_public.twilio_inbound, name="twilio-inbound"),
     path("hooks/twilio/status", views_public.twilio_status, name="twilio-status"),

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from tideover.core.clientip import client_ip
 from tideover.core.errors import DomainError
-from tideover.notifications import inbound, services
+from tideover.notifications import inbound, services, verification
 from tideover.notifications.forms import CodeForm, SubscribeForm
 from tideover.notifications.models import Channel, Subscriber, SubscriberState
 
@@ -68,6 +68,7 @@ def _after_signup(request, subscriber: Subscriber):
                 "channel": "webhook",
                 "secret": subscriber.secret,
                 "unsubscribe_url": reverse("notifications:unsubscribe", args=[subscriber.token]),
+                "verify_url": reverse("notifications:webhook-verify", args=[subscriber.token]),
             },
         )
     return render(request, "notifications/subscribed.html", {"channel": subscriber.channel})
@@ -98,6 +99,34 @@ def sms_code(request, token):
         else:
             return render(request, "notifications/confirmed.html", {"channel": "sms"})
     return render(request, "notifications/sms_code.html", {"form": form}, status=status)
+
+
+@public
+# No CSRF token: the sign-up page that links here is as token-less as the form before it. A
+# forged post can only make us send the owner's endpoint the challenge it asked for; the
+# per-network and per-subscription limits bound how often.
+@csrf_exempt
+def webhook_verify(request, token):
+    """The owner of a pending webhook asks for its signed challenge (verification.py)."""
+    if request.method == "POST":
+        try:
+            verification.verify_webhook(token, ip=client_ip(request))
+        except DomainError as exc:
+            return render(
+                request,
+                "notifications/webhook_verify.html",
+                {"message": exc.message},
+                status=exc.status_code,
+            )
+        return render(request, "notifications/confirmed.html", {"channel": "webhook"})
+    if not Subscriber.objects.filter(token=token, channel=Channel.WEBHOOK).exists():
+        return render(
+            request,
+            "notifications/problem.html",
+            {"message": "This link is not valid any more; subscribe again"},
+            status=404,
+        )
+    return render(request, "notifications/webhook_verify.html", {})
 
 
 @public

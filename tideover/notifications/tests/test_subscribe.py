@@ -103,7 +103,7 @@ def test_webhook_sign_up_shows_the_secret_once_and_refuses_private_addresses(db,
         "/subscribe/", {"channel": "webhook", "url": "https://hooks.example.com/x"}
     )
     subscriber = Subscriber.objects.get()
-    assert subscriber.state == "active" and subscriber.secret.encode() in response.content
+    assert subscriber.state == "pending" and subscriber.secret.encode() in response.content
     settings.WEBHOOK_ALLOW_PRIVATE = False
     refused = Client().post("/subscribe/", {"channel": "webhook", "url": "http://10.0.0.5/hook"})
     assert refused.status_code == 400 and b"public address" in refused.content

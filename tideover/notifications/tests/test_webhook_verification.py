@@ -1,0 +1,90 @@
+"""A webhook subscription turns on only after its endpoint answers a signed challenge."""
+
+import re
+
+from django.test import Client
+
+from tideover.notifications.models import OutboxMessage, Subscriber
+from tideover.notifications.outbox import drain
+
+
+def _sign_up(url):
+    response = Client().post("/subscribe/", {"channel": "webhook", "url": url})
+    secret = re.search(rb'id="webhook-secret">([0-9a-f]+)<', response.content)[1].decode()
+    verify = re.search(rb'action="(/subscribe/webhook/[^"]+/verify/)"', response.content)[1]
+    return secret, verify.decode()
+
+
+def test_a_webhook_gets_nothing_until_its_endpoint_answers_the_signed_challenge(
+    db, http_sink, severities, components
+):
+    from tideover.incidents import services as incidents
+
+    secret, verify = _sign_up(f"{http_sink.url}/hook/shop")
+    assert Subscriber.objects.get().state == "pending"
+    incidents.declare_incident(
+        title="Checkout down",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: "major_outage"},
+        message="Registers are down.",
+    )
+    assert not OutboxMessage.objects.filter(channel="webhook").exists()
+    # The endpoint does not know the secret yet: the signature fails, nothing turns on.
+    refused = Client().post(verify, REMOTE_ADDR="203.0.113.5")
+    assert refused.status_code == 400 and b"answered HTTP 401" in refused.content
+    assert b"4 tries left" in refused.content
+    assert Subscriber.objects.get().state == "pending"
+    http_sink.secrets["/hook/shop"] = secret
+    answer = Client().post(verify, REMOTE_ADDR="203.0.113.5")
+    assert answer.status_code == 200 and b"You are subscribed" in answer.content
+    assert http_sink.verifications == ["/hook/shop"]
+    assert Subscriber.objects.get().state == "active"
+    incidents.post_public_update(incidents_open(), "Still working on it.")
+    drain()
+    assert [w["json"]["update"] for w in http_sink.webhooks] == ["Still working on it."]
+
+
+def incidents_open():
+    from tideover.incidents.models import Incident
+
+    return Incident.objects.get()
+
+
+def test_an_endpoint_that_does_not_echo_the_challenge_stays_pending_and_runs_out_of_tries(
+    db, http_sink
+):
+    secret, verify = _sign_up(f"{http_sink.url}/chat/not-a-webhook")  # answers {} to anything
+    for left in (4, 3, 2, 1):
+        answer = Client().post(verify)
+        assert answer.status_code == 400
+        assert b"did not contain the challenge" in answer.content
+        assert f"{left} tries left".encode() in answer.content
+    last = Client().post(verify)
+    assert last.status_code == 400 and b"subscribe again" in last.content
+    assert Client().post(verify).status_code == 409
+    subscriber = Subscriber.objects.get()
+    assert subscriber.state == "pending" and subscriber.confirm_attempts == 5
+
+
+def test_signing_up_a_pending_webhook_again_neither_replaces_nor_shows_its_secret(db, http_sink):
+    secret, _ = _sign_up(f"{http_sink.url}/hook/p")
+    again = Client().post("/subscribe/", {"channel": "webhook", "url": f"{http_sink.url}/hook/p"})
+    assert again.status_code == 200 and secret.encode() not in again.content
+    assert Subscriber.objects.get().secret == secret
+
+
+def test_api_callers_verify_through_the_api(db, http_sink, api_token):
+    headers = api_token("subscribers:write")
+    created = Client().post(
+        "/api/v1/notifications/subscribers",
+        {"channel": "webhook", "address": f"{http_sink.url}/hook/api"},
+        content_type="application/json",
+        **headers,
+    )
+    assert created.status_code == 201 and created.json()["state"] == "pending"
+    http_sink.secrets["/hook/api"] = created.json()["secret"]
+    verified = Client().post(
+        f"/api/v1/notifications/subscribers/{created.json()['id']}/verify", **headers
+    )
+    assert verified.status_code == 200 and verified.json()["state"] == "active"
+    assert verified.json()["secret"] is None
