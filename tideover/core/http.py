@@ -31,7 +31,7 @@ import json
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import httpcore
 import httpx
@@ -59,6 +59,8 @@ class _Guard(threading.local):
 
     deadline: float | None = None  # time.monotonic() by which the request must be done
     public_only: bool = False
+    opened: list | None = None  # sockets opened under guarded_sockets(), to cut at the deadline
+    outcome = None  # what guarded_sockets() reports back
 
 
 _guard = _Guard()
@@ -73,6 +75,7 @@ def _guarded(*, public_only: bool):
     finally:
         _guard.deadline = None
         _guard.public_only = False
+        _guard.opened = _guard.outcome = None
 
 
 def _time_left(timeout: float | None, error=httpcore.ReadTimeout) -> float | None:
@@ -115,6 +118,86 @@ class GuardedBackend(httpcore.SyncBackend):
         address = checked_address(host, port) if _guard.public_only else host
         stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
         return _DeadlineStream(stream)
+
+
+_socket_guard_installed = False
+_socket_guard_lock = threading.Lock()
+
+
+def _guard_connections(original):
+    """Wrap a ``create_connection`` so that, while this thread is under ``guarded_sockets``, it
+    connects only to the address it checked, and its socket is remembered for the deadline."""
+
+    def create_connection(address, *args, **kwargs):
+        if _guard.deadline is None:
+            return original(address, *args, **kwargs)
+        host, port = address[0], address[1]
+        if _guard.public_only:
+            try:
+                host = checked_address(host, port)
+            except httpcore.ConnectError as exc:
+                raise OSError(str(exc)) from exc
+            except UnsafeAddress as exc:
+                # The library may swallow the exception; the caller still learns of it.
+                if _guard.outcome is not None:
+                    _guard.outcome.refused = str(exc)
+                raise
+        sock = original((host, port), *args, **kwargs)
+        if _guard.opened is not None:
+            _guard.opened.append(sock)
+        return sock
+
+    return create_connection
+
+
+def _install_socket_guard() -> None:
+    # Apprise brings its own HTTP stack (requests on urllib3) and some plugins use plain
+    # sockets (smtplib), with no hook for where they connect. Their connection functions are
+    # wrapped once, and do nothing different outside guarded_sockets() in the calling thread.
+    global _socket_guard_installed
+    with _socket_guard_lock:
+        if _socket_guard_installed:
+            return
+        import urllib3.util.connection
+
+        urllib3.util.connection.create_connection = _guard_connections(
+            urllib3.util.connection.create_connection
+        )
+        socket.create_connection = _guard_connections(socket.create_connection)
+        _socket_guard_installed = True
+
+
+@contextmanager
+def guarded_sockets(*, public_only: bool = True):
+    """Run a library that makes its own connections (apprise) under the same rules as our own
+    requests: each connection goes to a checked address, and every socket opened is shut when
+    the overall deadline passes, so a trickling server cannot hold the worker. On the yielded
+    object ``.timed_out`` says whether the deadline cut it short, ``.refused`` why an address
+    was refused (the library may have swallowed the UnsafeAddress)."""
+    _install_socket_guard()
+
+    class Outcome:
+        timed_out = False
+        refused = ""
+
+    outcome, opened = Outcome(), []
+
+    def cut():
+        outcome.timed_out = True
+        for sock in list(opened):
+            with suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(settings.HTTP_DEADLINE_SECONDS, cut)
+    timer.daemon = True
+    with _guarded(public_only=public_only):
+        _guard.opened, _guard.outcome = opened, outcome
+        timer.start()
+        try:
+            yield outcome
+        finally:
+            timer.cancel()
+            _guard.opened = _guard.outcome = None
 
 
 def client() -> httpx.Client:

@@ -180,3 +180,33 @@ def test_retry_through_the_api_never_reveals_a_masked_address(db, api_token):
     assert answer.json()["recipient"] != "+15125550177" and "555" not in answer.json()["recipient"]
     message.refresh_from_db()
     assert message.state == "queued" and message.recipient == "+15125550177"
+
+
+def _chat_message(url, key):
+    return OutboxMessage.objects.create(
+        channel="chat", recipient=url, category="internal", subject="Ops", body="b", dedupe_key=key
+    )
+
+
+def test_chat_through_apprise_reaches_only_permitted_addresses(db, settings, http_sink):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    _chat_message(f"json://127.0.0.1:{http_sink.port}/chat", "chat-private")
+    assert drain() == {"failed": 1}
+    message = OutboxMessage.objects.get(dedupe_key="chat-private")
+    assert "public address" in message.last_error and http_sink.chat == []
+    # The operator's own receiver, listed by address and port, is reached.
+    settings.WEBHOOK_PRIVATE_ALLOWLIST = [f"127.0.0.1:{http_sink.port}"]
+    _chat_message(f"json://127.0.0.1:{http_sink.port}/chat", "chat-listed")
+    assert drain() == {"sent": 1}
+    assert len(http_sink.chat) == 1
+
+
+def test_chat_to_a_trickling_server_is_cut_off_at_the_deadline(db, settings, raw_server):
+    settings.HTTP_DEADLINE_SECONDS = 1.0
+    server = raw_server(_trickle)
+    _chat_message(f"json://127.0.0.1:{server.port}/chat", "chat-slow")
+    started = time.monotonic()
+    drain()
+    assert time.monotonic() - started < 4
+    message = OutboxMessage.objects.get(dedupe_key="chat-slow")
+    assert message.state == "queued" and "did not answer within 1 seconds" in message.last_error

@@ -1,7 +1,15 @@
-"""Chat rooms (Slack, Teams, Discord, ...) by apprise URL, for staff channels."""
+"""Chat rooms (Slack, Teams, Discord, ...) by apprise URL, for staff channels.
+
+Apprise makes its own connections; they run under ``tideover.core.http.guarded_sockets``, so
+chat obeys the rules every webhook does: public addresses only (or WEBHOOK_PRIVATE_ALLOWLIST),
+connected to as checked, and cut off at HTTP_DEADLINE_SECONDS.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
+
+from tideover.core import http
 from tideover.notifications.channels import DeliveryError, Rendered, Transport, register
 
 
@@ -12,9 +20,26 @@ class ChatTransport(Transport):
     def send(self, message: Rendered) -> str:
         import apprise
 
-        notifier = apprise.Apprise()
+        # Neither apprise's async mode nor its own service timeout: both run the post on its
+        # worker threads, outside this thread's guard (and the timeout only stops waiting,
+        # leaving the thread stuck). The guard's deadline cuts the connection instead.
+        asset = apprise.AppriseAsset(async_mode=False, service_timeout=0)
+        notifier = apprise.Apprise(asset=asset)
         if not notifier.add(message.recipient):
             raise DeliveryError("not an apprise URL this installation understands", permanent=True)
-        if not notifier.notify(title=message.subject, body=message.text):
+        try:
+            with http.guarded_sockets(public_only=True) as outcome:
+                sent = notifier.notify(title=message.subject, body=message.text)
+        except http.UnsafeAddress as exc:
+            raise DeliveryError(f"chat refused: {exc}", permanent=True)
+        if outcome.refused:
+            raise DeliveryError(f"chat refused: {outcome.refused}", permanent=True)
+        if outcome.timed_out:
+            raise DeliveryError(
+                f"the chat service did not answer within {settings.HTTP_DEADLINE_SECONDS:g} "
+                "seconds",
+                permanent=False,
+            )
+        if not sent:
             raise DeliveryError("the chat service did not accept the message", permanent=False)
         return message.delivery_id
