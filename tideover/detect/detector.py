@@ -11,18 +11,20 @@ How a point is scored:
 
 1. **Baselines.** A fast robust level (an exponentially weighted mean whose updates are clipped
    to a few spreads, so one spike barely moves it) and two seasonal tables, by hour of the day
-   and by hour of the week. A seasonal slot speaks once it has seen enough points; the weekly
-   one wins when both do. While the detector is in an anomalous episode the baselines are not
-   updated at all, so an outage does not become the new normal; an episode longer than
-   ``MAX_FROZEN`` points is taken as a new normal and learning resumes.
+   and by hour of the week. A seasonal slot speaks once it has seen two days (weeks) of its
+   hour; the weekly one wins when both do. Slots learn slowly (a tenth of the way per day's
+   visit) and winsorised (a value far outside the band counts only as the band's edge), so a
+   two-hour outage moves the expectation for that hour by a fraction of one spread: the outage
+   does not become the new normal, while a lasting change is learned over days.
 2. **Surprise.** The residual against the baseline over the learned spread (a robust z), and the
    jump from the previous point over the usual jump. The signal's ``direction`` keeps only the
    side that is bad (coverage falling, failures rising).
 3. **Likelihood.** Surprise is compared with this signal's own history of surprise: a short
    average of recent surprise against the long-run mean and variance, turned into a tail
    probability. The score is ``1 - tail``, so one threshold works across very different signals.
-4. **Decision.** The score against the threshold for the signal's sensitivity. After a decision
-   the detector holds back for a while (the episode is already known; paging again adds noise).
+4. **Decision.** The score against the threshold for the signal's sensitivity. ``onset`` is the
+   score when it is news (above the recent, fading peak) and damped otherwise, so an episode
+   counts once however long it lasts; the NAB evaluation scores ``onset``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ JUMP_WEIGHT = 0.7
 CLIP = 3.0
 PEAK_FADE = 0.995  # per point: the recent peak halves in about 140 points
 HOLD_DAMPING = 0.2
-MAX_FROZEN = 360  # an episode longer than this is a new normal (six hours of minutes)
 SLOT_MIN_VISITS = 2  # a slot speaks once it has seen two days (weeks) of its hour
 DAY_SLOT_RATE = 0.1  # per visit: about ten days of memory
 WEEK_SLOT_RATE = 0.3  # per visit: about three weeks
@@ -101,37 +102,39 @@ def _slots(at: datetime) -> tuple[int, int]:
 class Detector:
     """One signal's detector. ``state`` is a flat array of floats; :meth:`dumps` packs it."""
 
-    __slots__ = ("state", "direction", "threshold")
+    __slots__ = ("state", "slots", "direction", "threshold")
 
     def __init__(
         self,
         state: array | None = None,
+        slots: array | None = None,
         *,
         direction: str = Direction.BOTH,
         sensitivity: str = "normal",
     ):
-        if state is None or len(state) != STATE_FLOATS or state[0] != VERSION:
-            state = array("d", bytes(8 * STATE_FLOATS))
+        if state is None or slots is None or len(state) != _HEADER or state[0] != VERSION:
+            state = array("d", bytes(8 * _HEADER))
             state[0] = VERSION
-        self.state = state
+            slots = array("f", bytes(4 * (STATE_FLOATS - _HEADER)))
+        self.state = state  # the header, float64 (times and counts need the precision)
+        self.slots = slots  # the seasonal tables, float32: mean, spread, count per hour
         self.direction = direction
         self.threshold = SENSITIVITY_THRESHOLDS.get(sensitivity, SENSITIVITY_THRESHOLDS["normal"])
 
     @classmethod
     def loads(cls, blob: bytes | None, **kwargs) -> Detector:
-        state = None
+        state = slots = None
         if blob and len(blob) == STATE_BYTES:
             blob = bytes(blob)
             state = array("d")
             state.frombytes(blob[: 8 * _HEADER])
             slots = array("f")
             slots.frombytes(blob[8 * _HEADER :])
-            state.extend(array("d", slots))
-        return cls(state, **kwargs)
+        return cls(state, slots, **kwargs)
 
     def dumps(self) -> bytes:
         """The state packed: the header as float64, the seasonal slots as float32."""
-        return self.state[:_HEADER].tobytes() + array("f", self.state[_HEADER:]).tobytes()
+        return self.state.tobytes() + self.slots.tobytes()
 
     @property
     def seen(self) -> int:
@@ -142,12 +145,12 @@ class Detector:
         return max(1.0, 3600.0 / max(self.state[11], 1.0)) if self.state[11] else 60.0
 
     def _seasonal(self, week: int, day: int) -> tuple[float, float] | None:
-        s = self.state
+        s = self.slots
         enough = SLOT_MIN_VISITS * self._per_hour()
-        w = _HEADER + 3 * week
+        w = 3 * week
         if s[w + 2] >= enough:
             return s[w], s[w + 1]
-        d = _HEADER + 3 * WEEK_SLOTS + 3 * day
+        d = 3 * WEEK_SLOTS + 3 * day
         if s[d + 2] >= enough:
             return s[d], s[d + 1]
         return None
@@ -211,26 +214,25 @@ class Detector:
             rate = 1.0 / (n + 1) if n < 1.0 / LONG_RATE else LONG_RATE
             s[7] = long_mean + rate * d
             s[8] = (1 - rate) * (long_var + rate * d * d)
-        self._learn(value, level, spread, jump_spread, residual - last, week, day, n, False)
+        self._learn(value, level, spread, jump_spread, residual - last, week, day, n)
         s[5] = residual
         s[1] = n + 1
         low = baseline - CLIP * base_spread
         high = baseline + CLIP * base_spread
         return Verdict(score, onset, anomalous, baseline, low, high, surprise)
 
-    def _learn(self, value, level, spread, jump_spread, jump, week, day, n, frozen) -> None:
+    def _learn(self, value, level, spread, jump_spread, jump, week, day, n) -> None:
         s = self.state
         rate = max(LEVEL_RATE, 1.0 / (n + 1))
         s[2], s[3] = _robust_update(level, spread, value, rate)
         jump = abs(jump)
         bound = 4 * jump_spread + 0.02 * spread + 1e-9
         s[4] = jump_spread + rate * (min(jump, bound) - jump_spread)
-        if frozen:
-            return
         per_hour = self._per_hour()
+        s = self.slots
         for offset, per_visit in (
-            (_HEADER + 3 * week, WEEK_SLOT_RATE),
-            (_HEADER + 3 * WEEK_SLOTS + 3 * day, DAY_SLOT_RATE),
+            (3 * week, WEEK_SLOT_RATE),
+            (3 * WEEK_SLOTS + 3 * day, DAY_SLOT_RATE),
         ):
             count = s[offset + 2]
             if count == 0:

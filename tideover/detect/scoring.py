@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 
 from tideover.detect.detector import Detector
 from tideover.detect.models import Rule, RuleComparison, Signal, SignalKind, SignalPoint
@@ -89,11 +89,29 @@ def score_signals(until: datetime, signals: list[Signal] | None = None) -> list[
             changed_points.append(point)
         signal.detector_state = detector.dumps()
         changed_signals.append(signal)
-    SignalPoint.objects.bulk_update(
-        changed_points, ["score", "baseline", "low", "high", "anomalous"], batch_size=2000
-    )
-    Signal.objects.bulk_update(changed_signals, ["detector_state", "scored_until"], batch_size=2000)
+    _write_back(changed_points, changed_signals)
     return anomalies
+
+
+def _write_back(points: list[SignalPoint], signals: list[Signal]) -> None:
+    """One prepared UPDATE per row, sent with executemany: Django's bulk_update builds a CASE
+    per column over the whole batch, which at 10,000 rows costs more than the scoring itself."""
+    point_table = connection.ops.quote_name(SignalPoint._meta.db_table)
+    signal_table = connection.ops.quote_name(Signal._meta.db_table)
+    when = Signal._meta.get_field("scored_until")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {point_table} SET score = %s, baseline = %s, low = %s, high = %s, "  # noqa: S608
+            "anomalous = %s WHERE id = %s",
+            [(p.score, p.baseline, p.low, p.high, p.anomalous, p.pk) for p in points],
+        )
+        cursor.executemany(
+            f"UPDATE {signal_table} SET detector_state = %s, scored_until = %s WHERE id = %s",  # noqa: S608
+            [
+                (s.detector_state, when.get_db_prep_value(s.scored_until, connection), s.pk)
+                for s in signals
+            ],
+        )
 
 
 def check_rules(until: datetime) -> list[RuleHit]:
