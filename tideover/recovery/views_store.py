@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 
 from tideover.core.access import capability_required, may_see_store
 from tideover.core.actors import Actor
+from tideover.core.clientip import client_ip
 from tideover.core.errors import DomainError
 from tideover.core.models import Store
 from tideover.core.roles import Capability
@@ -21,8 +22,8 @@ from tideover.recovery.models import Source
 
 
 def _client_ip(request) -> str:
-    # Behind a proxy the platform must set REMOTE_ADDR (as for the status page's forms).
-    return request.META.get("REMOTE_ADDR", "")
+    # The same address the status page's forms count (TRUSTED_PROXY_HEADER behind a proxy).
+    return client_ip(request)
 
 
 def _own_store(request, store_code: str) -> Store:
