@@ -2,9 +2,8 @@
 by whatever is broken in that store at that moment.
 
 A sale is made at the register (its id and ``occurred_at`` are the register's); the scenario's
-failures decide whether the store's agent forwards it at once or holds it until service returns,
-and whether a card is authorised, taken offline or declined. What the registers were told
-("accepted") is kept as the register's own record, so the scorecard can compare it with HQ.
+failures decide whether a card is authorised, must be taken offline, or is declined. The store's
+agent (see ``fleet``) then decides what it accepts and when HQ hears of it.
 """
 
 from __future__ import annotations
@@ -36,9 +35,7 @@ BLOCK = timedelta(minutes=15)
 class StoreSale:
     store_code: str
     payload: dict
-    post_at: datetime  # when HQ hears of it
-    offline: bool  # queued at the store while HQ (or loyalty posting) was unreachable
-    card_offline_cents: int = 0
+    occurred: datetime
 
 
 @dataclass
@@ -46,12 +43,16 @@ class Tills:
     """Every sale of the scenario, made up front from the scenario's seed (reproducible)."""
 
     sales: list[StoreSale] = field(default_factory=list)
+    _next: int = 0
 
-    def due(self, until: datetime) -> list[StoreSale]:
-        """Sales HQ hears of by ``until`` (in order), removed from the waiting list."""
-        ready = [s for s in self.sales if s.post_at <= until]
-        self.sales = [s for s in self.sales if s.post_at > until]
-        return ready
+    def rung_up(self, until: datetime) -> dict[str, list[dict]]:
+        """Sales made up to ``until`` and not handed out yet, per store, in time order."""
+        by_store: dict[str, list[dict]] = {}
+        while self._next < len(self.sales) and self.sales[self._next].occurred <= until:
+            sale = self.sales[self._next]
+            by_store.setdefault(sale.store_code, []).append(sale.payload)
+            self._next += 1
+        return by_store
 
 
 def active(failures: list[Failure], affected: dict[int, set[str]], store: str, offset: timedelta):
@@ -108,7 +109,7 @@ def make_sales(
                         member_ids,
                     )
                 )
-    tills.sales.sort(key=lambda s: (s.post_at, s.payload["occurred_at"]))
+    tills.sales.sort(key=lambda s: s.occurred)
     return tills
 
 
@@ -119,16 +120,9 @@ def _sale(
     lines = _basket(rng)
     total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
     occurred = start + offset
-    post_at = start + (offset // BLOCK + 1) * BLOCK  # agents online forward as they go
     hits = active(scenario.failures, affected, code, offset)
     kinds = {f.kind for f in hits}
     status, tender = "completed", ("card" if rng.random() < traffic.card_share else "cash")
-    offline = False
-    card_offline = 0
-    for failure in hits:
-        if failure.kind in (FailureKind.REGISTERS_LOSE_HQ, FailureKind.LOYALTY_POSTING_DELAYED):
-            offline = True
-            post_at = max(post_at, start + failure.until + timedelta(seconds=30))
     if tender == "card" and (
         FailureKind.CARD_PROCESSOR_DOWN in kinds or FailureKind.REGISTERS_LOSE_HQ in kinds
     ):
@@ -136,7 +130,7 @@ def _sale(
         if rng.random() < share:
             status = "declined"
         else:
-            tender, card_offline = "card_offline", total
+            tender = "card_offline"
     sale = {
         "sale_id": f"{code}-{occurred:%Y%m%d}-{block:03d}-{n:04d}",
         "store": code,
@@ -148,24 +142,7 @@ def _sale(
     }
     if member_ids and rng.random() < traffic.member_share:
         sale["member_id"] = rng.choice(member_ids)
-    return StoreSale(code, sale, post_at, offline, card_offline)
-
-
-def peak_card_exposure(sales: list[StoreSale]) -> int:
-    """The most card money held unauthorised across the chain at any moment: card sales taken
-    offline count from when they were made until HQ heard of them."""
-    moves = []
-    for sale in sales:
-        if sale.card_offline_cents:
-            moves.append(
-                (datetime.fromisoformat(sale.payload["occurred_at"]), sale.card_offline_cents)
-            )
-            moves.append((sale.post_at, -sale.card_offline_cents))
-    peak = held = 0
-    for _, amount in sorted(moves, key=lambda move: (move[0], move[1])):
-        held += amount
-        peak = max(peak, held)
-    return peak
+    return StoreSale(code, sale, occurred)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 ``tideover agent run`` processes whose link to HQ (served by the production server command) is
 cut at the start of the replay; when the scenario's HQ returns, the link is restored and the
 agents drain their queues. HQ's console then has these stores going offline, draining and back
-online from real heartbeats. The other stores' sales go through the sales API as the scenario
-posts them.
+online from real heartbeats. The other stores sell through the same agent code inside the
+scenario runner (``tideover.scenarios.fleet``).
 
 Hooked into the demo with one call (``real_agents(runner, ...)`` around ``runner.run()``). Other
 processes cannot see data inside an open transaction (the demo's tests run in one), so then the
-sample is skipped and the scenario posts every store's sales itself.
+sample is skipped and every store's agent runs in the replay's process.
 """
 
 from __future__ import annotations
@@ -31,14 +31,6 @@ AGENT_ENV = {
     "TIDEOVER_AGENT_BACKOFF_MAX_SECONDS": "1",
     "TIDEOVER_AGENT_HQ_TIMEOUT_SECONDS": "10",
 }
-# The scenario decides which offline card payments its tills took; the sample's agents accept
-# what the scenario's registers were told was accepted.
-SCENARIO_CARD_LIMITS = dict(
-    per_sale_limit_cents=10_000_000,
-    total_limit_cents=1_000_000_000,
-    max_count=1_000_000,
-    max_age_minutes=100_000,
-)
 
 
 class RealAgents:
@@ -63,7 +55,6 @@ class RealAgents:
         )
         self.proxy = LinkProxy(self.hq_port)
         for store in stores:
-            services.set_card_policy(store=store, **SCENARIO_CARD_LIMITS)
             _, token = create_api_token(
                 name=f"demo agent {store.code}",
                 scopes=[
@@ -92,7 +83,7 @@ class RealAgents:
     def _url(self, code: str) -> str:
         return f"http://127.0.0.1:{self.ports[code]}"
 
-    def _status(self, code: str) -> dict:
+    def status(self, code: str) -> dict:
         try:
             return httpx.get(f"{self._url(code)}/api/v1/agent/status", timeout=10).json()
         except (httpx.HTTPError, ValueError):
@@ -110,14 +101,17 @@ class RealAgents:
             time.sleep(0.2)
         return False
 
-    def sell(self, code: str, payloads: list[dict]) -> None:
-        """The store's registers ring these sales up at its agent."""
+    def sell(self, code: str, payloads: list[dict]) -> list[dict]:
+        """The store's registers ring these sales up at its agent; its answer to each."""
+        results = []
         for begin in range(0, len(payloads), 500):
             body = {"sales": payloads[begin : begin + 500]}
             answer = httpx.post(f"{self._url(code)}/api/v1/sales:batch", json=body, timeout=60)
             answer.raise_for_status()
             for kind in self.counts:
                 self.counts[kind] += answer.json()[kind]
+            results.extend(answer.json()["results"])
+        return results
 
     def hq_returns(self) -> None:
         """16:00: the link is back; wait until every agent has drained its queue."""
@@ -128,7 +122,7 @@ class RealAgents:
         for code in self.ports:
             with contextlib.suppress(httpx.HTTPError):
                 httpx.post(f"{self._url(code)}/api/v1/agent/sync", timeout=120)
-        self._wait(lambda: all(self._status(c).get("queue_depth") == 0 for c in self.ports), 90)
+        self._wait(lambda: all(self.status(c).get("queue_depth") == 0 for c in self.ports), 90)
         time.sleep(1.5)  # one more heartbeat each: HQ sees them drained
 
     def stop(self) -> None:
@@ -158,25 +152,11 @@ def real_agents(runner, *, count: int = 3):
         return
     folder = Path(settings.DATA_DIR) / "demo-agents"
     agents = RealAgents(stores, folder, folder.parent / "demo-agents.log")
-    sampled = {s.code for s in stores}
-    post = runner.forward
-
-    def forward(store, payloads):
-        if store.code not in sampled:
-            return post(store, payloads)
-        if not offline_ids:
-            offline_ids.update(runner.state.accepted_offline)
-        agents.sell(store.code, payloads)
-        # The scenario hands over a store's queued sales when HQ returns for it.
-        if {p["sale_id"] for p in payloads} & offline_ids:
-            agents.hq_returns()
-
-    offline_ids: set[str] = set()
-    runner.forward = forward
+    runner.processes = agents
     try:
         yield agents
     finally:
-        runner.forward = post
+        runner.processes = None
         agents.stop()
 
 

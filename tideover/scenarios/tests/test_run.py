@@ -48,15 +48,15 @@ def test_every_sale_the_tills_accepted_posts_once(small_run):
 
 def test_offline_sales_keep_the_time_they_happened(small_run):
     runner, _ = small_run
-    start = runner.state.start
-    offline = Sale.objects.filter(sale_id__in=runner.state.accepted_offline)
+    start = runner.start
+    offline = Sale.objects.filter(sale_id__in=runner.fleet_tally.accepted_offline)
     assert offline.exists()
     assert all(start <= s.occurred_at < start + timedelta(hours=1) for s in offline)
 
 
 def test_public_hears_on_cadence_and_incident_is_resolved(small_run):
     runner, card = small_run
-    incident = runner.state.incident
+    incident = runner.shift.incident
     incident.refresh_from_db()
     assert incident.state == IncidentState.RESOLVED
     assert card["incident"]["cadence_misses"] == 0
@@ -107,8 +107,8 @@ def test_start_is_the_latest_such_weekday_at_least_a_day_ago():
 
 def test_scorecard_is_shown_on_the_incident_it_produced(small_run, client):
     runner, card = small_run
-    client.force_login(runner.commander)  # the seeded chain's commander
-    page = client.get(f"/console/incidents/{runner.state.incident.pk}/")
+    client.force_login(runner.shift.commander)  # the seeded chain's commander
+    page = client.get(f"/console/incidents/{runner.shift.incident.pk}/")
     assert page.status_code == 200
     text = page.content.decode()
     assert "Scorecard" in text and "Sales lost" in text

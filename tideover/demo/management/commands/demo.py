@@ -160,8 +160,7 @@ class Command(BaseCommand):
         print_scorecard(console, card)
         answers = card["api_answers"]
         console.print(
-            f"Sales through the API: {answers.get('posted', 0):,} posted, "
-            f"{answers.get('duplicate', 0):,} duplicates from agent retries (posted once), "
+            f"Sales through the store agents: {answers.get('posted', 0):,} posted, "
             f"{answers.get('conflict', 0)} conflicts, {answers.get('rejected', 0)} rejected"
         )
         recovery_demo.report(console)

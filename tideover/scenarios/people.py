@@ -1,0 +1,87 @@
+"""The people on shift during a replay: the commander declares, comms keep the public updated on
+cadence, the commander resolves. Every act goes through the incident services, with the
+scenario's time, so the timeline, status page and messages show the day as it happened."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+
+from tideover.core.models import Component, Store
+from tideover.incidents import services as incidents
+from tideover.incidents.models import Incident, Severity
+from tideover.scenarios.schema import Scenario
+
+
+class Shift:
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        User = get_user_model()
+        self.commander = User.objects.filter(username=scenario.staff.commander).first()
+        self.comms = User.objects.filter(username=scenario.staff.comms_lead).first()
+        self.incident: Incident | None = None
+        self.last_update_at: datetime | None = None
+        self.resolved = False
+
+    def _actor(self, user):
+        return incidents.Actor.of(user) if user else incidents.SYSTEM
+
+    def declare(
+        self, at: datetime, *, started_at: datetime, detected_at: datetime, stores: list[Store]
+    ) -> Incident:
+        """The commander declares: severity, components with their status, affected stores,
+        the first public update."""
+        scenario = self.scenario
+        components = {c.slug: c for c in Component.objects.all()}
+        chosen = {}
+        for failure in scenario.failures:
+            if failure.component not in components:
+                raise RuntimeError(f"no component {failure.component!r} in this chain")
+            chosen[components[failure.component]] = failure.status.value
+        self.incident = incidents.declare_incident(
+            title=scenario.staff.title,
+            severity=Severity.objects.get(level=scenario.staff.severity),
+            components=chosen,
+            stores=stores,
+            message=scenario.staff.first_update,
+            commander=self.commander,
+            comms_lead=self.comms,
+            started_at=started_at,
+            detected_at=detected_at,
+            actor=self._actor(self.commander),
+            at=at,
+        )
+        self.last_update_at = at
+        return self.incident
+
+    def keep_updating(self, at: datetime, offset: timedelta) -> None:
+        """Comms post a scripted update when its minute comes, and a holding update whenever
+        the cadence would otherwise be missed."""
+        staff = self.scenario.staff
+        scripted = [u for u in staff.updates if offset - timedelta(minutes=1) < u.at <= offset]
+        due = at - self.last_update_at >= staff.update_every
+        if not scripted and not due:
+            return
+        if scripted:
+            text, state = scripted[0].text, scripted[0].state
+        else:
+            minutes = int(staff.update_every.total_seconds() // 60)
+            text = (
+                f"We are still working on this: {staff.title}. "
+                f"Next update within {minutes} minutes."
+            )
+            state = None
+        # Comms posts the updates; one that moves the state is the commander's (the role table
+        # says comms may not change state, whichever form carries it).
+        person = self.commander if state else self.comms
+        incidents.post_public_update(
+            self.incident, text, state=state, actor=self._actor(person), at=at
+        )
+        self.last_update_at = at
+
+    def resolve(self, at: datetime) -> None:
+        incidents.resolve_incident(
+            self.incident, self.scenario.staff.resolution, actor=self._actor(self.commander), at=at
+        )
+        self.resolved = True
