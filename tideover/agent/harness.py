@@ -78,6 +78,18 @@ def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         proc.wait()
 
 
+def database_url(db: dict) -> str:
+    """The URL of a Django database settings dict (the test database's real name included),
+    for HQ processes that must share it."""
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db.get("USER") or ""
+    if auth and db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    return f"postgresql://{auth + '@' if auth else ''}{host}/{db['NAME']}"
+
+
 def hq_env(database_url: str, data_dir: str, secret_key: str, **extra: str) -> dict:
     """The environment HQ's processes need to share one database with the caller."""
     return {

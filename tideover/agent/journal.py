@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS sales (
 );
 CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS sales_problems ON sales(seq) WHERE state IN ('conflict', 'rejected');
-CREATE INDEX IF NOT EXISTS sales_member_queued ON sales(member_id)
-    WHERE state = 'queued' AND member_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sales_member ON sales(member_id, state)
+    WHERE member_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sales_card_queued ON sales(seq)
     WHERE state = 'queued' AND card_offline_cents > 0;
 CREATE TABLE IF NOT EXISTS members (

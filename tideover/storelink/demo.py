@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
-from tideover.agent.harness import free_port, hq_env, kill, start_agent, start_hq
+from tideover.agent.harness import database_url, free_port, hq_env, kill, start_agent, start_hq
 from tideover.agent.linkproxy import LinkProxy
 from tideover.core.models import Store, TokenScope
 from tideover.core.services import create_api_token
@@ -42,10 +42,7 @@ class RealAgents:
         self.procs = []
         self.ports: dict[str, int] = {}
         self.counts = {"accepted": 0, "duplicate": 0, "refused": 0}
-        database = settings.DATABASES["default"]
-        url = settings.DATABASE_URL
-        if database["ENGINE"].endswith("sqlite3"):
-            url = f"sqlite:///{database['NAME']}"
+        url = database_url(connection.settings_dict)
         self.hq_port = free_port()
         self.hq = start_hq(
             self.hq_port,

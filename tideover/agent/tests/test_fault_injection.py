@@ -26,7 +26,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from tideover.agent.harness import free_port, hq_env, kill, start_agent, start_hq
+from tideover.agent.harness import database_url, free_port, hq_env, kill, start_agent, start_hq
 from tideover.agent.linkproxy import LinkProxy
 from tideover.core.models import Store
 from tideover.core.services import create_api_token
@@ -44,20 +44,15 @@ AGENT_ENV = {
 SLOW = os.environ.get("TIDEOVER_SLOW") == "1"
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 class Outage:
     """Everything one run starts, so the test can stop all of it whatever happens."""
 
     def __init__(self, tmp: Path, settings, seed: int, selling_seconds: float):
         self.tmp, self.rng, self.seconds = tmp, random.Random(seed), selling_seconds
         self.seed = seed
-        self.env = hq_env(database_url(), str(tmp / "hq"), settings.SECRET_KEY)
+        self.env = hq_env(
+            database_url(connection.settings_dict), str(tmp / "hq"), settings.SECRET_KEY
+        )
         self.log = open(tmp / "processes.log", "ab")  # noqa: SIM115
         self.hq_port = free_port()
         self.hq = start_hq(self.hq_port, self.env, log=self.log)
