@@ -145,3 +145,15 @@ def auto_declare(alert: Alert, level: int, *, at: datetime):
     return declare_from_alert(
         alert, severity=severity, actor=Actor.of(name="detect (auto-declare rule)"), at=at
     )
+
+
+@transaction.atomic
+def link_incident(alert: Alert, incident, *, at: datetime | None = None) -> Alert:
+    """Record that ``incident``, declared elsewhere, is what this alert became."""
+    alert = _lock(alert)
+    if alert.incident_id is None:
+        alert.state = AlertState.INCIDENT
+        alert.incident = incident
+        alert.handled_at = at or incident.declared_at
+        alert.save(update_fields=["state", "incident", "handled_at"])
+    return alert

@@ -14,6 +14,7 @@ from tideover.core.management.commands.up import ensure_first_admin
 from tideover.core.management.commands.up import serve as run_server
 from tideover.core.models import Store
 from tideover.demo import scenario, seed
+from tideover.detect import demo as detect_demo
 from tideover.env import envbool, envfloat, envint, envstr
 from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
@@ -154,10 +155,12 @@ class Command(BaseCommand):
                 progress.update(task, description=label, completed=done + 1, total=total + 1)
 
             runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
+            detect_demo.attach(runner)
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
         storelink_demo.report(console, agents)
         print_scorecard(console, card)
+        console.print(detect_demo.summary())
         answers = card["api_answers"]
         console.print(
             f"Sales through the store agents: {answers.get('posted', 0):,} posted, "

@@ -1,0 +1,31 @@
+"""Detect in a replayed outage: the alert comes first, the incident is declared from it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tideover.detect import demo
+from tideover.detect.models import Alert, AlertState
+from tideover.scenarios.loader import parse_scenario
+from tideover.scenarios.runner import ScenarioRunner, prepare_chain
+from tideover.scenarios.tests.test_run import SMALL
+
+
+def test_replayed_outage_alerts_before_the_declaration_and_links_the_incident(
+    db, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(SMALL)
+    prepare_chain(scenario)
+    runner = ScenarioRunner(scenario)
+    demo.attach(runner)
+    runner.run()
+    alert = Alert.objects.filter(paged=True).order_by("opened_at").first()
+    assert alert is not None
+    incident = runner.state.incident
+    assert alert.opened_at - runner.state.start <= timedelta(minutes=4)
+    assert incident.detected_at == alert.opened_at < incident.declared_at
+    alert.refresh_from_db()
+    assert alert.state == AlertState.INCIDENT and alert.incident == incident
+    assert {s.slug for s in alert.signals.all()} >= {"heartbeat-coverage"}
+    assert "Detect: alert" in demo.summary()
