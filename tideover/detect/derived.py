@@ -23,7 +23,14 @@ from django.db.models import F
 
 from tideover.core.models import Store
 from tideover.detect.models import Direction, SaleTally, Signal, SignalKind, SocialPost
-from tideover.detect.signals import ensure_signal, minute_of, record_event, set_point, store_signal
+from tideover.detect.signals import (
+    ensure_signal,
+    minute_of,
+    record_event,
+    set_point,
+    set_points,
+    store_signal,
+)
 
 HEARTBEATS = "heartbeat-coverage"
 SALE_FAILURES = "sale-failure-rate"
@@ -156,7 +163,11 @@ def derive_sale_failures(until: datetime) -> int:
     if not per_store:
         return 0
     stores = Store.objects.in_bulk(list(per_store))
-    written = 0
+    own = {s.store_id: s for s in Signal.objects.filter(family=SALE_FAILURES, store__isnull=False)}
+    for store_id in per_store:
+        if store_id not in own:
+            own[store_id] = store_signal(chain, stores[store_id])
+    rows = []
     for minute in _minutes(since, until):
         span = [minute - timedelta(minutes=k) for k in range(FAILURE_WINDOW)]
         chain_total = chain_failed = 0
@@ -164,14 +175,13 @@ def derive_sale_failures(until: datetime) -> int:
             total = sum(minutes.get(m, (0, 0))[0] for m in span)
             failed = sum(minutes.get(m, (0, 0))[1] for m in span)
             if total:
-                set_point(store_signal(chain, stores[store_id]), minute, 100.0 * failed / total)
-                written += 1
+                rows.append((own[store_id], minute, 100.0 * failed / total))
             chain_total += total
             chain_failed += failed
         if chain_total:
-            set_point(chain, minute, 100.0 * chain_failed / chain_total)
-            written += 1
-    return written
+            rows.append((chain, minute, 100.0 * chain_failed / chain_total))
+    set_points(rows)
+    return len(rows)
 
 
 # --- staff reports and social posts ------------------------------------------------------

@@ -145,6 +145,18 @@ def set_point(signal: Signal, minute: datetime, value: float) -> None:
     )
 
 
+def set_points(rows: list[tuple[Signal, datetime, float]]) -> None:
+    """:func:`set_point` for many points in one statement (an upsert on signal and minute)."""
+    if rows:
+        SignalPoint.objects.bulk_create(
+            [SignalPoint(signal=s, minute=minute_of(m), value=float(v)) for s, m, v in rows],
+            update_conflicts=True,
+            unique_fields=["signal", "minute"],
+            update_fields=["value"],
+            batch_size=500,
+        )
+
+
 def _dedupe_key(signal: Signal, at: datetime, store, key: str | None, cause: str) -> str:
     if not key:
         # Without a person there is nothing to deduplicate on: every event counts.
