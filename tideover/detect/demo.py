@@ -89,25 +89,25 @@ def attach(runner) -> None:
     from tideover.detect import social
     from tideover.scenarios.social import make_posts
 
-    state = runner.state
+    start = runner.start
     components = list(
         Component.objects.filter(slug__in=[f.component for f in runner.scenario.failures])
     )
-    prepare(state.start, components)
+    prepare(start, components)
     total = int((runner.scenario.returns_after + timedelta(minutes=32)).total_seconds() // 60)
-    posts = make_posts(runner.scenario, state.start, total)
+    posts = make_posts(runner.scenario, start, total)
     heard = derived._coverage_source()
     original_tick = runner.tick
     cursor = {"post": 0}
 
     def tick(label: str, done: int, total_minutes: int) -> None:
-        at = state.start + timedelta(minutes=done)
+        at = start + timedelta(minutes=done)
         batch = []
         while cursor["post"] < len(posts) and posts[cursor["post"]].at < at + timedelta(minutes=1):
             post = posts[cursor["post"]]
             batch.append(
                 {
-                    "id": f"scenario-{state.start:%Y%m%d%H%M}-{cursor['post']}",
+                    "id": f"scenario-{start:%Y%m%d%H%M}-{cursor['post']}",
                     "text": post.text,
                     "handle": post.handle,
                     "posted_at": post.at,
@@ -119,21 +119,20 @@ def attach(runner) -> None:
             social.ingest_posts(batch)
         if heard is None or not heard(at, at + timedelta(minutes=1)):
             set_point(
-                derived.builtin(derived.HEARTBEATS), at, _planned_coverage(runner, at - state.start)
+                derived.builtin(derived.HEARTBEATS), at, _planned_coverage(runner, at - start)
             )
         run_detection(at)
-        if state.alert_at is None:
-            first = Alert.objects.filter(paged=True, opened_at__gte=state.start).order_by(
-                "opened_at"
-            )
+        if runner.alert_at is None:
+            first = Alert.objects.filter(paged=True, opened_at__gte=start).order_by("opened_at")
             alert = first.first()
             if alert is not None:
-                state.alert_at = alert.opened_at
-        if state.incident is not None:
+                runner.alert_at = alert.opened_at
+        incident = runner.shift.incident
+        if incident is not None:
             for alert in Alert.objects.filter(
-                incident__isnull=True, paged=True, opened_at__gte=state.start
+                incident__isnull=True, paged=True, opened_at__gte=start
             ):
-                link_incident(alert, state.incident)
+                link_incident(alert, incident)
         original_tick(label, done, total_minutes)
 
     runner.tick = tick

@@ -22,8 +22,8 @@ def test_replayed_outage_alerts_before_the_declaration_and_links_the_incident(
     runner.run()
     alert = Alert.objects.filter(paged=True).order_by("opened_at").first()
     assert alert is not None
-    incident = runner.state.incident
-    assert alert.opened_at - runner.state.start <= timedelta(minutes=4)
+    incident = runner.shift.incident
+    assert alert.opened_at - runner.start <= timedelta(minutes=4)
     assert incident.detected_at == alert.opened_at < incident.declared_at
     alert.refresh_from_db()
     assert alert.state == AlertState.INCIDENT and alert.incident == incident
