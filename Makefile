@@ -32,9 +32,13 @@ lint: venv ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv chromium lint ## Lint, then every test on SQLite and (when reachable; required in CI) PostgreSQL
+test: venv chromium lint ## Lint, every test on SQLite and PostgreSQL, the delivery tests again on RQ + Redis (each skipped when unreachable; required in CI)
 	$(BIN)/pytest -p xdist -n 2
 	scripts/test-postgres.sh $(BIN) $(PG_URL)
+	scripts/test-rq.sh $(BIN) $(PG_URL)
+
+test-rq: venv ## Notification, outbox, scheduler and status-page tests on RQ + Redis (skipped without Redis; required in CI)
+	scripts/test-rq.sh $(BIN) $(PG_URL)
 
 test-sqlite: venv ## The tests on SQLite only
 	$(BIN)/pytest -p xdist -n 2
@@ -45,6 +49,7 @@ test-postgres: venv ## The tests on PostgreSQL only
 test-slow: venv ## The long stress runs (more property-test sequences, bigger exactly-once drains, randomised agent fault runs), both databases
 	TIDEOVER_SLOW=1 $(BIN)/pytest -p xdist -n 2 tideover/loyalty tideover/notifications tideover/sales tideover/agent
 	TIDEOVER_SLOW=1 scripts/test-postgres.sh $(BIN) $(PG_URL)
+	TIDEOVER_SLOW=1 scripts/test-rq.sh $(BIN) $(PG_URL)
 
 bench: venv ## Every benchmark, each against its reference in the same run (see docs/benchmarks.md)
 	-$(BIN)/python bench/statuspage.py
@@ -66,4 +71,4 @@ lock: ## Re-pin requirements.lock from a fresh resolve of pyproject.toml
 	/tmp/tideover-lock/bin/pip install --quiet . $$(sed -n '/^dev = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	/tmp/tideover-lock/bin/pip freeze --exclude tideover > requirements.lock
 
-.PHONY: help venv demo up chromium lint test test-sqlite test-postgres test-slow bench eval-nab format lock
+.PHONY: help venv demo up chromium lint test test-rq test-sqlite test-postgres test-slow bench eval-nab format lock

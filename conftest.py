@@ -32,6 +32,42 @@ def no_internet():
     socket.socket.connect = _real_connect
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _redis_database_per_test_process():
+    """With REDIS_URL set (the RQ + Redis pass, scripts/test-rq.sh), each xdist process takes a
+    Redis database of its own (the URL's number plus its index), because RQ's queue keys have
+    no prefix: two processes sharing one would run each other's tasks."""
+    import os
+
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        yield
+        return
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    base, _, number = settings.REDIS_URL.rpartition("/")
+    url = f"{base}/{int(number or 0) + index}"
+    settings.REDIS_URL = url
+    settings.CACHES["default"]["LOCATION"] = url
+    if getattr(settings, "RQ_QUEUES", None):
+        settings.RQ_QUEUES = {
+            name: {**queue, "URL": url} for name, queue in settings.RQ_QUEUES.items()
+        }
+    os.environ["REDIS_URL"] = url  # for worker processes the tests start
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_task_queue(_redis_database_per_test_process):
+    """On RQ, each test starts with an empty queue in its process's own Redis database."""
+    from django.conf import settings
+
+    if getattr(settings, "RQ_QUEUES", None) and "django_rq" in settings.INSTALLED_APPS:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     """Each test gets its own cache and static-export folder, on the backend the product runs:

@@ -200,6 +200,8 @@ WHITENOISE_USE_FINDERS = True
 # --- status page ----------------------------------------------------------------------------
 STATUS_EXPORT_DIR = envstr("STATUS_EXPORT_DIR", str(DATA_DIR / "status-export"))
 STATUS_CACHE_SECONDS = envint("STATUS_CACHE_SECONDS", 300)
+# A burst of updates within this many seconds re-renders the export once (statuspage/services.py).
+STATUS_PUBLISH_DELAY_SECONDS = envfloat("STATUS_PUBLISH_DELAY_SECONDS", 1.0)
 
 # --- sales and loyalty (docs/loyalty.md) -----------------------------------------------------
 SALES_MAX_BATCH = envint("SALES_MAX_BATCH", 1000)

@@ -30,6 +30,7 @@ _AT_FDCWD = -100
 class ExportResult:
     folder: Path
     files: int
+    rewritten: int = 0  # files whose bytes changed; the others keep their inode and mtime
 
 
 def build_files() -> dict[str, bytes]:
@@ -48,10 +49,20 @@ def build_files() -> dict[str, bytes]:
     return files
 
 
-def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
+def _write_tree(folder: Path, files: dict[str, bytes], current: Path | None = None) -> int:
+    """Write ``files`` under ``folder``; a file identical to the one in the ``current`` export
+    is hard-linked from it instead (same inode and mtime, so rsync, a CDN sync or a caching
+    proxy sees it unchanged). Returns how many files were written afresh."""
+    written = 0
     for relative, body in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        if current is not None and _link_if_same(current / relative, path, body):
+            packed = current / (relative + ".gz")
+            if packed.exists():
+                os.link(packed, path.with_name(path.name + ".gz"))
+            continue
+        written += 1
         path.write_bytes(body)
         path.chmod(0o644)
         if len(body) >= GZIP_MIN_BYTES:
@@ -60,6 +71,17 @@ def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
             packed.write_bytes(gzip.compress(body, 6, mtime=0))
             packed.chmod(0o644)
     folder.chmod(0o755)
+    return written
+
+
+def _link_if_same(old: Path, new: Path, body: bytes) -> bool:
+    try:
+        if old.stat().st_size != len(body) or old.read_bytes() != body:
+            return False
+        os.link(old, new)
+    except OSError:
+        return False
+    return True
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -100,11 +122,11 @@ def export_to(folder: str | os.PathLike) -> ExportResult:
             files = build_files()
             fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
             try:
-                _write_tree(fresh, files)
+                rewritten = _write_tree(fresh, files, target if target.is_dir() else None)
                 _swap_into_place(fresh, target)
             finally:
                 if fresh.exists():
                     shutil.rmtree(fresh, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return ExportResult(folder=target, files=len(files))
+    return ExportResult(folder=target, files=len(files), rewritten=rewritten)

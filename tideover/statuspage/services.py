@@ -1,13 +1,24 @@
 """Keeping the public status page current: every public change invalidates the served cache
-and re-renders the static export, after the change commits."""
+after the change commits, and a background task re-renders the static export.
+
+Writes stay cheap: the commit only starts a new cache version (every process serves the change
+on its next request, rendering it then) and enqueues ``publish_status``. That task is coalesced:
+while one is waiting, further changes enqueue nothing (a flag in the shared cache), and it waits
+``STATUS_PUBLISH_DELAY_SECONDS`` before it starts, so a burst of updates renders once. It warms
+the hot pages and rewrites the export; files whose bytes did not change keep their inode and
+mtime (export.py). A task that finds the export already at the current version does nothing."""
 
 from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.db import transaction
+from django.utils import timezone
 
 from tideover.statuspage import cache, export, render
 from tideover.statuspage.export import ExportResult
@@ -26,13 +37,80 @@ def export_status(folder: str | os.PathLike | None = None) -> ExportResult:
     return export.export_to(folder or settings.STATUS_EXPORT_DIR)
 
 
+PENDING_KEY = "statuspage:publish-pending"
+
+
 def publish_changes() -> None:
-    """Make the latest public state visible: new cache version, warm hot pages, re-export."""
+    """After a public change commits: a new cache version now, the export in a task soon."""
     try:
         cache.invalidate()
     except Exception:
         # Then processes serve what they hold until STATUS_CACHE_SECONDS; the export still runs.
         log.exception("could not invalidate the status page cache")
+    try:
+        # One waiting publish covers every change made before it starts.
+        if not django_cache.add(PENDING_KEY, 1, timeout=max(60, 4 * _delay())):
+            return
+    except Exception:
+        log.warning("status page cache unreachable; publishing without coalescing")
+    from tideover.statuspage.tasks import publish_status
+
+    try:
+        if _delay() > 0:
+            later = timezone.now() + timedelta(seconds=_delay())
+            publish_status.using(run_after=later).enqueue()
+        else:
+            publish_status.enqueue()
+    except Exception:
+        # The hourly refresh (and the next change) exports anyway; the served page is current.
+        log.exception("could not queue the status export")
+        _forget_pending()
+
+
+def _delay() -> float:
+    return settings.STATUS_PUBLISH_DELAY_SECONDS
+
+
+def _forget_pending() -> None:
+    try:
+        django_cache.delete(PENDING_KEY)
+    except Exception:
+        log.warning("status page cache unreachable; the publish flag expires on its own")
+
+
+def render_and_export() -> dict:
+    """The task's work: warm the hot pages and rewrite the export, unless already current."""
+    _forget_pending()  # changes from now on queue a publish of their own
+    version = cache.current_version()
+    folder = settings.STATUS_EXPORT_DIR
+    if folder and version != cache.UNAVAILABLE and _exported_version(folder) == version:
+        return {"exported": False, "reason": "already current"}
+    _warm_and_export()
+    if folder and version != cache.UNAVAILABLE:
+        _mark_exported(folder, version)
+    return {"exported": bool(folder), "version": version}
+
+
+def _version_marker(folder) -> Path:
+    target = Path(folder).resolve()
+    return target.parent / f".{target.name}.version"
+
+
+def _exported_version(folder) -> str:
+    try:
+        return _version_marker(folder).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _mark_exported(folder, version: str) -> None:
+    try:
+        _version_marker(folder).write_text(version)
+    except OSError:
+        log.warning("could not note the exported version; the next publish exports again")
+
+
+def _warm_and_export() -> None:
     try:
         # Warm the pages an outage's visitors hit first, so the spike finds them rendered.
         cache.get_or_render(
@@ -87,5 +165,5 @@ def on_public_record_saved(sender, instance, created=False, **kwargs) -> None:
 
 
 def refresh() -> None:
-    """Periodic: keep the export's history bars current across midnight with no change."""
-    publish_changes()
+    """Periodic (already a task): keep the export's history bars current across midnight."""
+    _warm_and_export()

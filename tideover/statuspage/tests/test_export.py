@@ -9,6 +9,7 @@ import feedparser
 import pytest
 from django.core.management import call_command
 
+from tideover.core.tests.tasks import run_queued_tasks
 from tideover.incidents import services
 from tideover.statuspage import export
 
@@ -73,9 +74,11 @@ def test_export_is_rewritten_when_an_update_is_posted(
     folder = Path(settings.STATUS_EXPORT_DIR)
     with django_capture_on_commit_callbacks(execute=True):
         services.post_public_update(outage, "Card payments are back in the south region.")
+    run_queued_tasks()  # the export is re-rendered by a task after the commit
     assert "Card payments are back in the south region." in (folder / "index.html").read_text()
     with django_capture_on_commit_callbacks(execute=True):
         services.resolve_incident(outage, "All registers are back online.")
+    run_queued_tasks()
     summary = json.loads((folder / "api/v2/summary.json").read_text())
     assert summary["incidents"] == [] and summary["status"]["indicator"] == "none"
     assert "All registers are back online." in (folder / f"incidents/{outage.pk}.html").read_text()

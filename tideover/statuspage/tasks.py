@@ -1,0 +1,14 @@
+"""Background jobs: re-rendering the static export after public changes (coalesced, see
+services.publish_changes)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def publish_status() -> dict:
+    """Warm the hot pages and rewrite the static export, unless it is already current."""
+    from tideover.statuspage.services import render_and_export
+
+    return render_and_export()
