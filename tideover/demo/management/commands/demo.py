@@ -23,6 +23,7 @@ from tideover.notifications.outbox import drain
 from tideover.recovery import demo as recovery_demo
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner
+from tideover.statuspage.services import render_and_export as publish_status_now
 from tideover.storelink import demo as storelink_demo
 
 
@@ -97,6 +98,7 @@ class Command(BaseCommand):
         self._seed(console, stores, members, subscribers)
         self._replay(console, members)
         self._deliver(console)
+        publish_status_now()  # the export a worker would write after the replay's changes
         console.print(f"Done in {time.monotonic() - started:.1f} s.")
         call_command("collectstatic", interactive=False, verbosity=0)
         ensure_first_admin(self.stdout)
