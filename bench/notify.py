@@ -3,6 +3,7 @@ servers, against a bare loop sending the same messages, in the same run, on SQLi
 
     .venv/bin/python bench/notify.py                       # both databases, 100,000 subscribers
     .venv/bin/python bench/notify.py --db sqlite --subscribers 20000 --workers 2
+    .venv/bin/python bench/notify.py --backend both --subscribers 20000   # through `tideover worker`
 
 Measures, per database:
 - queue time: from calling ``post_public_update`` (one update to every subscriber) to its
@@ -10,6 +11,9 @@ Measures, per database:
 - delivery: messages/s from the first to the last message sent by ``--workers`` worker processes
   (``tideover manage deliver_outbox``) draining the outbox: claim, mark sending, render, send,
   mark sent (target: >= 1,000/s);
+  With ``--backend database|rq|both`` the workers are ``tideover worker`` processes on that task
+  backend instead (RQ on the local Redis, database 14), woken by the update's own tasks and the
+  periodic drain, as a deployment runs them;
 - reference: a bare loop sending the same messages (same recipients, same rendered bodies) over
   one SMTP connection and one keep-alive HTTP client, with no database, run with the same number
   of processes.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
 SECRET = "bench-webhook-secret"
+RQ_URL = "redis://127.0.0.1:6379/14"
 
 
 def _sink(args):
@@ -86,19 +92,41 @@ def inner(args) -> dict:
     queued_seconds = time.perf_counter() - started
     queued = OutboxMessage.objects.count()
 
-    env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
     started = time.perf_counter()
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tideover", "manage", "deliver_outbox", "--until-empty"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        for _ in range(args.workers)
-    ]
-    for worker in workers:
-        worker.wait()
+    env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
+    if args.backend == "none":
+        command = ["deliver_outbox", "--until-empty"]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tideover", "manage", *command],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(args.workers)
+        ]
+        for worker in workers:
+            worker.wait()
+    else:
+        # `tideover worker` as deployed; the update above queued its delivery tasks.
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tideover", "worker"],
+                cwd=ROOT,
+                env=os.environ,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(args.workers)
+        ]
+        unsent = OutboxMessage.objects.exclude(state__in=["sent", "failed"])
+        deadline = time.monotonic() + 900
+        while unsent.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(60)
     wall_seconds = time.perf_counter() - started
     sent = OutboxMessage.objects.filter(state="sent").count()
     # From the first message sent to the last (the workers' start-up is not delivery).
@@ -192,7 +220,7 @@ def bare_loop() -> None:
     smtp.quit()
 
 
-def run(db: str, args) -> dict:
+def run(db: str, args, backend: str = "none") -> dict:
     smtp, smtp_port = _sink(["smtp"])
     http, http_port = _sink(["http", "--secret", SECRET])
     tmp = tempfile.mkdtemp(prefix="tideover-bench-notify-")
@@ -223,9 +251,14 @@ def run(db: str, args) -> dict:
         "EMAIL_PORT": str(smtp_port),
         "BENCH_HTTP_PORT": str(http_port),
         "WEBHOOK_ALLOW_PRIVATE": "true",
-        "NOTIFY_ENQUEUE_TASKS": "false",
+        "NOTIFY_ENQUEUE_TASKS": "false" if backend == "none" else "true",
         "LOG_LEVEL": "WARNING",
     }
+    if backend == "rq":
+        import redis
+
+        redis.Redis.from_url(RQ_URL).flushdb()
+        env.update(TASKS_BACKEND="rq", REDIS_URL=RQ_URL)
     try:
         out = subprocess.run(
             [
@@ -236,13 +269,16 @@ def run(db: str, args) -> dict:
                 str(args.subscribers),
                 "--workers",
                 str(args.workers),
+                "--backend",
+                backend,
             ],
             env=env,
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
         )
+        if out.returncode:
+            sys.exit(out.stderr[-3000:])
     finally:
         smtp.terminate()
         http.terminate()
@@ -256,6 +292,12 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--backend",
+        choices=["none", "database", "rq", "both"],
+        default="none",
+        help="none: `tideover manage deliver_outbox`; otherwise `tideover worker` on that backend",
+    )
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -268,16 +310,19 @@ def main() -> None:
     print(
         f"{args.subscribers:,} subscribers (half e-mail, half webhook), {args.workers} worker process(es)"
     )
+    backends = ["database", "rq"] if args.backend == "both" else [args.backend]
     print(
-        f"{'db':<11}{'queue s':>9}{'sent':>9}{'deliver s':>11}{'msg/s':>9}{'bare msg/s':>12}{'ratio':>8}"
+        f"{'db':<11}{'backend':<10}{'queue s':>9}{'sent':>9}{'deliver s':>11}{'msg/s':>9}"
+        f"{'bare msg/s':>12}{'ratio':>8}"
     )
     for db in dbs:
-        r = run(db, args)
-        ratio = r["deliver_per_s"] / r["bare_per_s"]
-        print(
-            f"{r['db']:<11}{r['queue_s']:>9.2f}{r['sent']:>9,}{r['deliver_s']:>11.1f}"
-            f"{r['deliver_per_s']:>9,}{r['bare_per_s']:>12,}{ratio:>8.0%}"
-        )
+        for backend in backends:
+            r = run(db, args, backend)
+            ratio = r["deliver_per_s"] / r["bare_per_s"]
+            print(
+                f"{r['db']:<11}{backend:<10}{r['queue_s']:>9.2f}{r['sent']:>9,}"
+                f"{r['deliver_s']:>11.1f}{r['deliver_per_s']:>9,}{r['bare_per_s']:>12,}{ratio:>8.0%}"
+            )
     return None
 
 

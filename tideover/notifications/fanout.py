@@ -97,7 +97,7 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
     notification.counts = counts
     notification.save(update_fields=["counts"])
     _record_summary(notification)
-    _kick_worker()
+    _kick_worker(sum(counts.values()))
 
 
 def _components(incident) -> list[dict]:
@@ -207,12 +207,21 @@ def _record_summary(notification: Notification) -> None:
     )
 
 
-def _kick_worker() -> None:
-    """Wake a worker after commit (the periodic drain picks up anything this misses)."""
+def _kick_worker(queued: int = 1) -> None:
+    """Wake workers after commit (the periodic drain picks up anything this misses): one drain
+    task per batch of messages, up to NOTIFY_WAKE_TASKS, so a large update is sent by several
+    workers at once on either task backend."""
     if not settings.NOTIFY_ENQUEUE_TASKS:
         return
     from django.db import transaction
 
     from tideover.notifications.tasks import deliver_outbox
 
-    transaction.on_commit(lambda: deliver_outbox.enqueue())
+    batches = -(-max(queued, 1) // max(settings.NOTIFY_BATCH_SIZE, 1))
+    tasks = max(1, min(settings.NOTIFY_WAKE_TASKS, batches))
+
+    def wake():
+        for _ in range(tasks):
+            deliver_outbox.enqueue()
+
+    transaction.on_commit(wake)

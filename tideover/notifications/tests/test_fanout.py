@@ -124,6 +124,30 @@ def test_an_update_wakes_a_worker_through_the_task_queue_after_commit(
     assert enqueued.count("deliver_outbox") == 1
 
 
+def test_a_large_update_wakes_several_workers_at_once(
+    severities, components, make_subscriber, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks.signals import task_enqueued
+
+    enqueued = []
+
+    def record(sender, task_result, **kwargs):
+        enqueued.append(task_result.task.name)
+
+    settings.NOTIFY_ENQUEUE_TASKS = True
+    settings.NOTIFY_BATCH_SIZE = 2
+    settings.NOTIFY_WAKE_TASKS = 3
+    for _ in range(5):
+        make_subscriber()
+    task_enqueued.connect(record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            _declare(severities, components)
+    finally:
+        task_enqueued.disconnect(record)
+    assert enqueued.count("deliver_outbox") == 3  # five messages in batches of two, at most three
+
+
 def test_an_update_to_many_subscribers_is_queued_well_within_ten_seconds(severities, components):
     """100,000 with TIDEOVER_SLOW=1 (the design's figure); 10,000 by default to stay quick."""
     import os
