@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "tideover.storelink",
     "tideover.recovery",
     "tideover.detect",
+    "tideover.runbooks",
+    "tideover.frontline",
+    "tideover.storeview",
     "tideover.demo",
     "tideover.scenarios",
 ]
@@ -234,6 +237,11 @@ STORELINK_CARD_PER_SALE_CENTS = envint("STORELINK_CARD_PER_SALE_CENTS", 20_000)
 STORELINK_CARD_TOTAL_CENTS = envint("STORELINK_CARD_TOTAL_CENTS", 500_000)
 STORELINK_CARD_MAX_COUNT = envint("STORELINK_CARD_MAX_COUNT", 100)
 STORELINK_CARD_MAX_AGE_MINUTES = envint("STORELINK_CARD_MAX_AGE_MINUTES", 240)
+# --- respond: runbooks, store view, the front line's reports (docs/respond.md) --------------
+RESPOND_SILENT_AFTER_MINUTES = envint("RESPOND_SILENT_AFTER_MINUTES", 5)
+FRONTLINE_UPLOAD_DIR = envstr("FRONTLINE_UPLOAD_DIR", str(DATA_DIR / "uploads"))
+FRONTLINE_PHOTO_MAX_BYTES = envint("FRONTLINE_PHOTO_MAX_BYTES", 5_000_000)
+FRONTLINE_REPORTS_PER_HOUR = envint("FRONTLINE_REPORTS_PER_HOUR", 30)
 
 # --- recovery (goodwill after an incident) --------------------------------------------------
 RECOVERY_WINDOW_DAYS = envint("RECOVERY_WINDOW_DAYS", 7)

@@ -24,7 +24,18 @@ urlpatterns = [
 ]
 
 # Apps add their pages by having a urls module with ``app_name`` and ``URL_PREFIX``.
-for _app in ("notifications", "sales", "loyalty", "storelink", "recovery", "detect", "statuspage"):
+for _app in (
+    "notifications",
+    "sales",
+    "loyalty",
+    "storelink",
+    "recovery",
+    "detect",
+    "runbooks",
+    "frontline",
+    "storeview",
+    "statuspage",
+):
     _module = f"tideover.{_app}.urls"
     if importlib.util.find_spec(_module) is not None:
         _urls = importlib.import_module(_module)

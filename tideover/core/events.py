@@ -8,7 +8,7 @@ rows, say) commits or rolls back with the change itself. Work that must wait for
 Event names in use:
   incident.declared, incident.public_update, incident.state_changed, incident.resolved,
   incident.reopened, incident.internal_note, incident.roles_changed, incident.severity_changed,
-  component.status_changed, maintenance.scheduled, maintenance.started, maintenance.completed
+  incident.scope_changed, component.status_changed, maintenance.scheduled, maintenance.started, maintenance.completed
 Each carries ``incident`` (or ``component``) and ``event`` (the TimelineEvent) where one exists.
 """
 
@@ -45,6 +45,7 @@ INCIDENT_EVENTS = (
     "incident.internal_note",
     "incident.roles_changed",
     "incident.severity_changed",
+    "incident.scope_changed",
     "component.status_changed",
     "maintenance.scheduled",
     "maintenance.started",

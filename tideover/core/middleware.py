@@ -18,6 +18,10 @@ def _has_nul(request) -> bool:
     if "%00" in raw_query or "\x00" in raw_query or "\x00" in request.path:
         return True
     if request.method in ("POST", "PUT", "PATCH"):
+        if request.content_type == "multipart/form-data":
+            # Uploaded files (a store's photo) are binary and may hold any byte; only the
+            # text fields end up in the database.
+            return any("\x00" in v for values in request.POST.lists() for v in values[1])
         body = request.body
         if b"\x00" in body or b"\\u0000" in body:
             return True

@@ -46,3 +46,27 @@ def links_for(caps: set[str], current_path: str = "") -> list[dict]:
             continue
         result.append({"label": link.label, "url": url, "current": url == current_path})
     return result
+
+
+# Links shown on an incident's pages (its runbook progress, reports, postmortem...), added by
+# the apps that own those pages; each URL takes ``incident_id``.
+_INCIDENT_LINKS: dict[str, NavLink] = {}
+
+
+def add_incident_link(label: str, url_name: str, capability, order: int = 100) -> None:
+    """Show ``label`` on incident pages, linking to ``url_name`` (with ``incident_id``)."""
+    _INCIDENT_LINKS[url_name] = NavLink(label, url_name, str(capability), order)
+
+
+def incident_links_for(incident, caps: set[str]) -> list[dict]:
+    """The incident-page links this visitor may follow, each as {label, url}."""
+    result = []
+    for link in sorted(_INCIDENT_LINKS.values(), key=lambda item: (item.order, item.label)):
+        if link.capability not in caps:
+            continue
+        try:
+            url = reverse(link.url_name, kwargs={"incident_id": incident.pk})
+        except NoReverseMatch:
+            continue
+        result.append({"label": link.label, "url": url})
+    return result

@@ -49,6 +49,10 @@ class Capability(models.TextChoices):
     HANDLE_ALERTS = "handle_alerts", "Acknowledge, dismiss and declare alerts"
     MANAGE_SIGNALS = "manage_signals", "Create signals, rules and social terms"
     VIEW_SOCIAL_HANDLES = "view_social_handles", "See the handles of social posts"
+    MANAGE_RUNBOOKS = "manage_runbooks", "Write runbooks and move an incident to its next plan"
+    VIEW_RESPONSE = "view_response", "See every store's checklist progress and drill reports"
+    TRIAGE_REPORTS = "triage_reports", "Answer, link and export the front line's reports"
+    WRITE_POSTMORTEM = "write_postmortem", "Read postmortems and edit their action items"
 
 
 _ALL_STAFF = {
@@ -121,6 +125,21 @@ ROLE_CAPABILITIES: dict[Capability, set[Role]] = {
     Capability.MANAGE_SIGNALS: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
     # The social team answers people by handle; nobody else needs to know who posted.
     Capability.VIEW_SOCIAL_HANDLES: {Role.COMMS, Role.ADMINISTRATOR},
+    Capability.MANAGE_RUNBOOKS: {Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR},
+    Capability.VIEW_RESPONSE: {
+        Role.INCIDENT_COMMANDER,
+        Role.COMMS,
+        Role.CUSTOMER_SERVICE,
+        Role.CX_MANAGER,
+        Role.ADMINISTRATOR,
+    },
+    Capability.TRIAGE_REPORTS: {
+        Role.INCIDENT_COMMANDER,
+        Role.COMMS,
+        Role.CUSTOMER_SERVICE,
+        Role.ADMINISTRATOR,
+    },
+    Capability.WRITE_POSTMORTEM: {Role.INCIDENT_COMMANDER, Role.COMMS, Role.ADMINISTRATOR},
 }
 
 # Store associates and managers only ever see their own store.

@@ -82,6 +82,14 @@ class IncidentQuerySet(models.QuerySet):
     def public(self):
         return self.filter(is_drill=False)
 
+    def affecting(self, store):
+        """Incidents that touch ``store``: all stores, its region, or listed."""
+        return self.filter(
+            models.Q(affects_all_stores=True)
+            | models.Q(affected_stores=store)
+            | models.Q(affected_regions=store.region_id)
+        ).distinct()
+
 
 class Incident(models.Model):
     kind = models.CharField(

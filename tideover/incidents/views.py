@@ -15,6 +15,7 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from tideover.core import nav
 from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
@@ -247,6 +248,7 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
             },
             "status_choices": ComponentStatus.choices,
             "panels": panels.panels_for(request, incident),
+            "incident_links": nav.incident_links_for(incident, caps),
         }
     )
     return render(request, "incidents/detail.html", context, status=status)

@@ -21,3 +21,13 @@ def test_nul_in_a_query_string_or_form_is_refused(db):
 
 def test_ordinary_requests_pass(db):
     assert Client().get("/healthz").status_code == 200
+
+
+def test_a_photo_may_hold_nul_bytes_but_a_text_field_may_not(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    photo = SimpleUploadedFile("p.jpg", b"\xff\xd8\xff\x00\x00binary", content_type="image/jpeg")
+    passed = client.post("/accounts/login/", {"username": "x", "photo": photo})
+    assert passed.status_code != 400 or b"NUL" not in passed.content
+    refused = client.post("/accounts/login/", {"username": "x\x00y"})
+    assert refused.status_code == 400 and b"NUL" in refused.content

@@ -74,11 +74,12 @@ def set_store_scope(
     authorize(actor, Capability.DECLARE_INCIDENT)
     at = _now(at)
     _set_store_scope(incident, all_stores, regions, stores)
-    _record(
+    event = _record(
         incident,
         TimelineKind.STATE_CHANGED,
         actor,
         at,
         f"Affected stores: {incident.store_scope_label()}",
     )
+    events.publish("incident.scope_changed", incident=incident, event=event, actor=actor, at=at)
     return incident

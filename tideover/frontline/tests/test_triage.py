@@ -1,0 +1,170 @@
+"""Triage: search, link to an incident (on its timeline), answer, acted on, CSV export, drills
+kept apart, the per-person limit."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tideover.core.actors import Actor
+from tideover.core.errors import Conflict, DomainError
+from tideover.core.models import ComponentStatus
+from tideover.frontline import services
+from tideover.frontline.models import Report
+from tideover.incidents import services as incidents
+from tideover.incidents.models import TimelineEvent
+
+
+@pytest.fixture
+def reports(chain, staff):
+    made = []
+    for code, text, category in (
+        ("S001", "Register 2 frozen", "registers"),
+        ("S002", "Contactless declined twice", "card-payments"),
+        ("S003", "=HYPERLINK('x') customers angry", "customers-upset"),
+    ):
+        made.append(
+            services.submit_report(
+                kind="problem",
+                category=category,
+                text=text,
+                store=chain["stores"][code],
+                reporter=staff["store_associate"],
+            )
+        )
+    return made
+
+
+def test_triage_searches_by_text_store_and_state(reports, client_as):
+    client = client_as("customer_service")
+    page = client.get("/console/reports/", {"q": "frozen"}).content.decode()
+    assert "Register 2 frozen" in page and "Contactless" not in page
+    page = client.get("/console/reports/", {"store": "s002"}).content.decode()
+    assert "Contactless" in page and "frozen" not in page
+    services.answer(reports[0], "Fixed")
+    page = client.get("/console/reports/", {"state": "answered"}).content.decode()
+    assert "frozen" in page and "Contactless" not in page
+    assert client_as("store_associate").get("/console/reports/").status_code == 403
+
+
+def test_linking_answering_and_acting_on_a_report(reports, severities, components, client_as):
+    incident = incidents.declare_incident(
+        title="Cards failing",
+        severity=severities["SEV2"],
+        components={components["card-payments"]: ComponentStatus.MAJOR_OUTAGE},
+        all_stores=True,
+    )
+    report = reports[1]
+    client = client_as("comms")
+    assert (
+        client.post(f"/console/reports/{report.pk}/link/", {"incident": incident.pk}).status_code
+        == 302
+    )
+    assert client.post(f"/console/reports/{report.pk}/answer/", {"answer": ""}).status_code == 400
+    assert (
+        client.post(
+            f"/console/reports/{report.pk}/answer/", {"answer": "Processor fixed"}
+        ).status_code
+        == 302
+    )
+    assert client.post(f"/console/reports/{report.pk}/acted-on/").status_code == 302
+    report.refresh_from_db()
+    assert report.incident == incident and report.answer == "Processor fixed"
+    assert report.answered_by == "comms" and report.state == "acted_on"
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind="signal", body__contains="Contactless declined twice"
+    ).exists()
+    page = client.get(f"/console/reports/incidents/{incident.pk}/").content.decode()
+    assert "Contactless" in page and "frozen" not in page
+
+
+def test_export_is_csv_without_names_and_with_formulas_defused(reports, client_as):
+    response = client_as("incident_commander").get("/console/reports/export.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["id", "created_at", "kind", "category"]
+    assert len(rows) == 4
+    texts = [row[6] for row in rows[1:]]
+    assert "'=HYPERLINK('x') customers angry" in texts
+    assert "store_associate" not in response.content.decode()
+
+
+def test_a_drill_report_stays_a_drill_and_publishes_nothing(severities, components, chain, staff):
+    from tideover.core import events
+
+    heard = []
+
+    def handler(name, **payload):
+        heard.append(payload)
+
+    events.subscribe("frontline.problem_reported", handler)
+    try:
+        drill = incidents.declare_incident(
+            title="Drill: registers offline",
+            severity=severities["SEV1"],
+            components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
+            all_stores=True,
+            is_drill=True,
+        )
+        report = services.submit_report(
+            kind="problem",
+            category="registers",
+            text="Drill: till 1 down",
+            store=chain["stores"]["S001"],
+            reporter=staff["store_associate"],
+        )
+        assert report.is_drill and heard == []
+        real = incidents.declare_incident(
+            title="Real",
+            severity=severities["SEV2"],
+            components={components["card-payments"]: ComponentStatus.MAJOR_OUTAGE},
+            all_stores=True,
+        )
+        with pytest.raises(DomainError, match="drill report goes with a drill"):
+            services.link_to_incident(report, real)
+        services.link_to_incident(report, drill)
+        services.submit_report(
+            kind="problem",
+            category="registers",
+            text="Real trouble",
+            store=chain["stores"]["S001"],
+            reporter=staff["store_associate"],
+        )
+        assert len(heard) == 1 and heard[0]["report"].is_drill is False
+    finally:
+        events._handlers["frontline.problem_reported"].remove(handler)
+
+
+def test_one_person_cannot_flood_the_queue(chain, staff, settings):
+    settings.FRONTLINE_REPORTS_PER_HOUR = 2
+    for _ in range(2):
+        services.submit_report(
+            kind="insight",
+            category="other",
+            text="x",
+            store=chain["stores"]["S001"],
+            reporter=staff["store_associate"],
+        )
+    with pytest.raises(Conflict, match="a lot of reports this hour"):
+        services.submit_report(
+            kind="insight",
+            category="other",
+            text="x",
+            store=chain["stores"]["S001"],
+            reporter=staff["store_associate"],
+        )
+    assert Report.objects.count() == 2
+    services.submit_report(
+        kind="insight",
+        category="other",
+        text="x",
+        store=chain["stores"]["S001"],
+        reporter=staff["store_manager"],
+    )
+
+
+def test_actions_record_who_did_them(reports, staff):
+    report = services.mark_acted_on(reports[0], actor=Actor.of(staff["comms"]))
+    assert report.acted_on_by == "comms" and report.state == "acted_on"
