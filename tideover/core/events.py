@@ -20,15 +20,20 @@ from collections.abc import Callable
 _handlers: dict[str, list[Callable]] = defaultdict(list)
 
 
-def subscribe(name: str, handler: Callable) -> None:
-    """Call ``handler(name=..., **payload)`` whenever ``name`` is published (once per handler)."""
+def subscribe(name: str, handler: Callable, *, first: bool = False) -> None:
+    """Call ``handler(name=..., **payload)`` whenever ``name`` is published (once per handler).
+    ``first``: before the handlers already there (for work others' handlers read, such as the
+    runbook an incident's first briefing carries)."""
     if handler not in _handlers[name]:
-        _handlers[name].append(handler)
+        if first:
+            _handlers[name].insert(0, handler)
+        else:
+            _handlers[name].append(handler)
 
 
-def subscribe_all(names: list[str] | tuple[str, ...], handler: Callable) -> None:
+def subscribe_all(names: list[str] | tuple[str, ...], handler: Callable, *, first=False) -> None:
     for name in names:
-        subscribe(name, handler)
+        subscribe(name, handler, first=first)
 
 
 def publish(name: str, **payload) -> None:

@@ -32,3 +32,6 @@ class NotificationsConfig(AppConfig):
         nav.add_link("Subscribers", "notifications:subscribers", Capability.VIEW_DELIVERY, order=40)
         nav.add_link("Delivery", "notifications:delivery", Capability.VIEW_DELIVERY, order=41)
         nav.add_link("Channels", "notifications:channels", Capability.MANAGE_CHANNELS, order=42)
+        nav.add_incident_link(
+            "Staff briefings", "notifications:briefings", Capability.VIEW_DELIVERY, order=30
+        )

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
+from tideover.notifications import hooks
 from tideover.notifications.models import (
     PUBLIC_CHANNELS,
     Category,
@@ -23,6 +24,7 @@ from tideover.notifications.models import (
     SubscriberState,
     Subscription,
 )
+from tideover.notifications.teams import backup_only_endpoint_ids
 
 # Events that reach the public (unless the incident is a drill) and staff channels.
 PUBLIC_EVENTS = (
@@ -51,7 +53,9 @@ HEADLINES = {
 def on_incident_event(name: str, incident, at=None, event=None, update=None, **_) -> None:
     """Event handler registered in NotificationsConfig.ready."""
     at = at or timezone.now()
+    briefing = hooks.briefing_for(incident)
     if name == "incident.internal_note":
+        points = (event.data or {}).get("talking_points", "") if event else ""
         note = Notification.objects.create(
             event=name,
             incident=incident,
@@ -59,7 +63,7 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
             title=incident.title,
             headline="Internal note",
             internal_note=event.body if event else "",
-            talking_points=(event.data or {}).get("talking_points", "") if event else "",
+            talking_points="\n".join(part for part in (points, briefing) if part),
             is_drill=incident.is_drill,
         )
         _queue_staff(note)
@@ -77,7 +81,8 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
             earlier.body = update.body
             earlier.public_update_id = update.pk
             earlier.components = update.components
-            earlier.save(update_fields=["body", "public_update_id", "components"])
+            earlier.talking_points = briefing
+            earlier.save(update_fields=["body", "public_update_id", "components", "talking_points"])
             return
     notification = Notification.objects.create(
         event=name,
@@ -88,6 +93,7 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
         body=update.body if update is not None else "",
         public_update_id=update.pk if update is not None else None,
         components=update.components if update is not None else _components(incident),
+        talking_points=briefing,
         is_drill=incident.is_drill,
     )
     counts = {}
@@ -163,7 +169,9 @@ def _counts(notification: Notification) -> dict:
 
 
 def _queue_staff(notification: Notification) -> dict:
-    endpoints = list(ChannelEndpoint.objects.filter(is_active=True))
+    # Backup-only channels (a team's SMS or e-mail after its chat room) wait for a failure.
+    backups = backup_only_endpoint_ids()
+    endpoints = list(ChannelEndpoint.objects.filter(is_active=True).exclude(pk__in=backups))
     OutboxMessage.objects.bulk_create(
         [
             OutboxMessage(

@@ -289,3 +289,51 @@ class DeliveryTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.state}: {self.count}"
+
+
+class StaffTeam(models.Model):
+    """A team staff briefings must reach (store ops, customer service, social), with the staff
+    channels to try in order: the first is used; the next only when one fails."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamChannel(models.Model):
+    team = models.ForeignKey(StaffTeam, on_delete=models.CASCADE, related_name="channels")
+    endpoint = models.ForeignKey(ChannelEndpoint, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(help_text="1 is tried first")
+
+    class Meta:
+        ordering = ["team", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "position"], name="team_channel_position"),
+            models.UniqueConstraint(fields=["team", "endpoint"], name="team_channel_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} #{self.position}: {self.endpoint}"
+
+
+class BriefingFallback(models.Model):
+    """A staff message that failed and the next channel in the team's order that took over."""
+
+    team = models.ForeignKey(StaffTeam, on_delete=models.CASCADE, related_name="+")
+    failed = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="+")
+    fallback = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="+")
+    error = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["failed", "team"], name="fallback_once_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return f"fallback {self.failed_id} → {self.fallback_id}"

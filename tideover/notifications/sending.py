@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tideover.core import stopping
+from tideover.notifications import teams
 from tideover.notifications.channels import DeliveryError
 from tideover.notifications.models import (
     DeliveryAttempt,
@@ -270,4 +271,7 @@ def _record_failure(
             lease_until=None,
         )
         DeliveryAttempt.objects.create(message_id=message.pk, error=exc.message, permanent=give_up)
+        if message.endpoint_id:
+            # A staff channel that fails hands the briefing to its team's next channel now.
+            teams.fall_back(message, exc.message)
     log.info("message %s attempt %s: %s", message.pk, message.attempts, exc.message)

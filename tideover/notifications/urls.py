@@ -3,7 +3,7 @@ console pages under /console/notifications/."""
 
 from django.urls import path
 
-from tideover.notifications import views_console, views_public
+from tideover.notifications import views_briefings, views_console, views_public
 
 app_name = "notifications"
 URL_PREFIX = ""
@@ -28,6 +28,11 @@ urlpatterns = [
         name="retry",
     ),
     path("console/notifications/channels/", views_console.channels, name="channels"),
+    path(
+        "console/notifications/incidents/<int:incident_id>/briefings/",
+        views_briefings.briefings,
+        name="briefings",
+    ),
     path(
         "console/notifications/channels/<int:endpoint_id>/test/",
         views_console.channel_test,

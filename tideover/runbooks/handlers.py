@@ -31,3 +31,18 @@ def on_incident_event(name: str, incident=None, actor=None, at=None, **_) -> Non
         checklists.follow_store_scope(incident, **kwargs)
         return
     services.attach_runbook(incident, **kwargs)
+
+
+def briefing(incident) -> str:
+    """The plan in force and its talking points, for staff briefings (notifications hooks)."""
+    plan = services.plan_in_force(incident)
+    if plan is None:
+        return ""
+    lines = [f"Plan in force: {plan['name']}{': ' + plan['title'] if plan['title'] else ''}."]
+    if plan["say"]:
+        lines.append("Say: " + " / ".join(plan["say"]))
+    if plan["dont_say"]:
+        lines.append("Don't say: " + " / ".join(plan["dont_say"]))
+    if plan["move_on_when"]:
+        lines.append(f"Next plan when: {plan['move_on_when']}")
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.incidents.models import Incident, IncidentKind, Severity
-from tideover.incidents.services import record_timeline_event
+from tideover.incidents.services import add_internal_note, record_timeline_event
 from tideover.runbooks import checklists
 from tideover.runbooks.defaults import DEFAULT_RUNBOOKS
 from tideover.runbooks.models import IncidentRunbook, Runbook, RunbookVersion
@@ -209,15 +209,15 @@ def move_to_plan(
     counts = checklists.issue(incident, attached, at=at)
     plan = plans[plan_index]
     because = f" Because: {reason.strip()}" if reason.strip() else ""
-    record_timeline_event(
+    # An internal note, so every staff channel is briefed on the new plan at once (its
+    # talking points come with it: see handlers.briefing).
+    add_internal_note(
         incident,
-        "checklist",
         f"Moved from {previous['name']} to {plan['name']}"
         f"{': ' + plan['title'] if plan['title'] else ''}; steps re-issued to "
         f"{counts['stores']} store(s) and {counts['teams']} team(s).{because}",
         actor=actor,
         at=at,
-        data={"from": previous["name"], "to": plan["name"], "reason": reason.strip()},
     )
     events.publish(
         "runbooks.plan_issued", incident=incident, runbook=attached, plan=plan, actor=actor, at=at
