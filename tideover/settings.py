@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tideover.runbooks",
     "tideover.frontline",
     "tideover.storeview",
+    "tideover.postmortems",
     "tideover.demo",
     "tideover.scenarios",
 ]
@@ -242,6 +243,8 @@ RESPOND_SILENT_AFTER_MINUTES = envint("RESPOND_SILENT_AFTER_MINUTES", 5)
 FRONTLINE_UPLOAD_DIR = envstr("FRONTLINE_UPLOAD_DIR", str(DATA_DIR / "uploads"))
 FRONTLINE_PHOTO_MAX_BYTES = envint("FRONTLINE_PHOTO_MAX_BYTES", 5_000_000)
 FRONTLINE_REPORTS_PER_HOUR = envint("FRONTLINE_REPORTS_PER_HOUR", 30)
+DRILL_FINISH_TARGET_MINUTES = envint("DRILL_FINISH_TARGET_MINUTES", 30)
+DRILL_READINESS_WINDOW = envint("DRILL_READINESS_WINDOW", 5)
 
 # --- recovery (goodwill after an incident) --------------------------------------------------
 RECOVERY_WINDOW_DAYS = envint("RECOVERY_WINDOW_DAYS", 7)

@@ -34,6 +34,7 @@ for _app in (
     "runbooks",
     "frontline",
     "storeview",
+    "postmortems",
     "statuspage",
 ):
     _module = f"tideover.{_app}.urls"

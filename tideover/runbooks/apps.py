@@ -20,6 +20,7 @@ class RunbooksConfig(AppConfig):
 
             hooks.add_briefing_source(handlers.briefing)
         nav.add_link("Respond", "runbooks:overview", Capability.VIEW_RESPONSE, order=22)
+        nav.add_link("Drills", "runbooks:drills", Capability.VIEW_RESPONSE, order=24)
         nav.add_link("Runbooks", "runbooks:list", Capability.VIEW_CONSOLE, order=85)
         nav.add_incident_link(
             "Runbook and store progress", "runbooks:progress", Capability.VIEW_RESPONSE, order=10

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tideover.runbooks import views, views_respond
+from tideover.runbooks import views, views_drills, views_respond
 
 app_name = "runbooks"
 URL_PREFIX = "console/"
@@ -20,4 +20,6 @@ urlpatterns = [
     path("respond/incidents/<int:incident_id>/attach/", views_respond.attach, name="attach"),
     path("respond/incidents/<int:incident_id>/nudge/", views_respond.nudge, name="nudge"),
     path("respond/steps/<int:step_id>/", views_respond.tick_team_step, name="tick_team_step"),
+    path("respond/drills/", views_drills.readiness, name="drills"),
+    path("respond/drills/<int:incident_id>/", views_drills.drill_report, name="drill_report"),
 ]
