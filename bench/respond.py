@@ -30,9 +30,7 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_respond"
 
 REFERENCE_SQL = """
 SELECT c.id, s.code, s.name, r.name, c.issued_at, c.acknowledged_at, c.done_at, c.stuck_at,
-       (SELECT COUNT(*) FROM runbooks_checkliststep t WHERE t.checklist_id = c.id),
-       (SELECT COUNT(*) FROM runbooks_checkliststep t WHERE t.checklist_id = c.id
-          AND t.done_at IS NOT NULL)
+       c.steps_total, c.steps_done
 FROM runbooks_checklist c JOIN core_store s ON s.id = c.store_id
 JOIN core_region r ON r.id = s.region_id
 WHERE c.incident_id = %s AND c.superseded_at IS NULL ORDER BY s.code
@@ -56,6 +54,7 @@ def reference_page(incident_id: int) -> str:
 
 
 def _work_the_plan(incident, share_ack: float, share_done: float, share_stuck: float) -> None:
+    from django.db.models import F
     from django.utils import timezone
 
     from tideover.runbooks.models import Checklist, ChecklistStep
@@ -70,7 +69,7 @@ def _work_the_plan(incident, share_ack: float, share_done: float, share_stuck: f
     done = ids[: int(len(ids) * share_done)]
     stuck = ids[-int(len(ids) * share_stuck) :] if share_stuck else []
     Checklist.objects.filter(pk__in=acked).update(acknowledged_at=now, acknowledged_by="bench")
-    Checklist.objects.filter(pk__in=done).update(done_at=now)
+    Checklist.objects.filter(pk__in=done).update(done_at=now, steps_done=F("steps_total"))
     ChecklistStep.objects.filter(checklist_id__in=done).update(done_at=now, done_by="bench")
     Checklist.objects.filter(pk__in=stuck).update(stuck_at=now, stuck_note="float running low")
 

@@ -43,8 +43,10 @@ def issue(incident: Incident, attached: IncidentRunbook, *, at: datetime, store_
         "is_drill": incident.is_drill,
         "issued_at": at,
     }
-    rows = [Checklist(store_id=store_id, **base) for store_id in store_ids]
-    rows += [Checklist(team=team, **base) for team in teams]
+    rows = [
+        Checklist(store_id=store_id, steps_total=len(per_store), **base) for store_id in store_ids
+    ]
+    rows += [Checklist(team=team, steps_total=len(items), **base) for team, items in teams.items()]
     made = Checklist.objects.bulk_create(rows, batch_size=1000)
     steps = []
     for checklist in made:
@@ -171,22 +173,22 @@ def tick(
         at=at,
         data={"checklist": checklist.pk, "step": step.pk, "done": done},
     )
-    remaining = checklist.steps.filter(done_at__isnull=True).exists()
-    finished = None if remaining else at
-    if checklist.done_at != finished:
-        checklist.done_at = finished
-        if finished:
-            checklist.stuck_at = None
-        checklist.save(update_fields=["done_at", "stuck_at"])
-        if finished:
-            record_timeline_event(
-                checklist.incident,
-                "checklist",
-                f"{_who(checklist)} finished every step of {checklist.plan_name}.",
-                actor=actor,
-                at=at,
-                data={"checklist": checklist.pk},
-            )
+    checklist.steps_done += 1 if done else -1
+    finished = at if checklist.steps_done >= checklist.steps_total else None
+    just_finished = finished is not None and checklist.done_at is None
+    checklist.done_at = finished
+    if finished:
+        checklist.stuck_at = None
+    checklist.save(update_fields=["steps_done", "done_at", "stuck_at"])
+    if just_finished:
+        record_timeline_event(
+            checklist.incident,
+            "checklist",
+            f"{_who(checklist)} finished every step of {checklist.plan_name}.",
+            actor=actor,
+            at=at,
+            data={"checklist": checklist.pk},
+        )
     return step
 
 

@@ -1,14 +1,12 @@
 """The commander's view of a plan going out: per store and per team, acknowledged, done, stuck,
 and who has been silent too long. A fixed number of queries whatever the number of stores
-(one for the checklists with their step counts, one for team steps); see bench/respond.py."""
+(one for the checklists, which carry their step counts, one for team steps); see bench/respond.py."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-from django.db.models import Count, Q
 
 from tideover.runbooks.models import Checklist, ChecklistStep
 
@@ -35,10 +33,6 @@ def progress(incident, *, now: datetime, silent_after_minutes: int) -> Progress:
     """Where the plan in force stands in every store and team."""
     rows = list(
         Checklist.objects.filter(incident=incident, superseded_at__isnull=True)
-        .annotate(
-            total=Count("steps"),
-            ticked=Count("steps", filter=Q(steps__done_at__isnull=False)),
-        )
         .values(
             "pk",
             "team",
@@ -54,8 +48,8 @@ def progress(incident, *, now: datetime, silent_after_minutes: int) -> Progress:
             "stuck_note",
             "nudged_at",
             "nudges",
-            "total",
-            "ticked",
+            "steps_total",
+            "steps_done",
         )
         .order_by("store__code", "team")
     )

@@ -22,6 +22,8 @@ from tideover.runbooks.models import ChecklistStep, IncidentRunbook
 from tideover.runbooks.progress import progress
 from tideover.runbooks.views import plan_sections
 
+ATTENTION_ROWS = 50
+
 
 @capability_required(Capability.VIEW_RESPONSE)
 def overview(request):
@@ -63,12 +65,23 @@ def render_progress(request, incident: Incident, status: int = 200, **forms):
         IncidentRunbook.objects.select_related("version__runbook").filter(incident=incident).first()
     )
     caps = _caps(request.user)
+    summary = progress(
+        incident, now=now, silent_after_minutes=settings.RESPOND_SILENT_AFTER_MINUTES
+    )
+    show_all = request.GET.get("stores") == "all"
+    # On a phone, hundreds of rows help nobody: the first ones, then a link to every store.
+    limit = None if show_all else ATTENTION_ROWS
     context = {
         "incident": incident,
         "attached": attached,
-        "progress": progress(
-            incident, now=now, silent_after_minutes=settings.RESPOND_SILENT_AFTER_MINUTES
-        ),
+        "progress": summary,
+        "show_all": show_all,
+        "stuck_shown": summary.stuck_stores[:limit],
+        "silent_shown": summary.silent[:limit],
+        "hidden_attention": 0
+        if show_all
+        else max(0, len(summary.stuck_stores) - ATTENTION_ROWS)
+        + max(0, len(summary.silent) - ATTENTION_ROWS),
         "may_direct": Capability.MANAGE_RUNBOOKS in caps and incident.is_open,
         "links": nav.incident_links_for(incident, caps),
     }

@@ -130,3 +130,17 @@ def test_progress_page_reads_the_same_number_of_queries_for_more_stores(
     few = queries_for_page()
     _stores(60)
     assert queries_for_page() == few
+
+
+def test_a_long_list_of_silent_stores_is_cut_with_a_link_to_every_store(
+    outage, client_as, monkeypatch
+):
+    from tideover.runbooks import views_respond
+
+    monkeypatch.setattr(views_respond, "ATTENTION_ROWS", 2)
+    client = client_as("incident_commander")
+    page = client.get(f"/console/respond/incidents/{outage.pk}/").content.decode()
+    assert page.count('<tr class="silent">') == 2
+    assert "And 2 more" in page and "S004" not in page
+    everything = client.get(f"/console/respond/incidents/{outage.pk}/?stores=all").content.decode()
+    assert everything.count('<tr class="silent">') == 4

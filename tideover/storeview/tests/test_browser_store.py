@@ -81,5 +81,6 @@ def test_associate_works_the_plan_and_hears_back_with_javascript_off(
         _log_in(commander, "incident_commander")
         expect(commander.locator("[data-count=issued]")).to_have_text("2")
         expect(commander.locator("[data-count=acknowledged]")).to_have_text("1")
-        commander.get_by_text("Every store (2)").click()
-        expect(commander.locator("#stores")).to_contain_text("2/")
+        commander.get_by_role("link", name="Show every store's steps").click()
+        expect(commander.locator("#stores tbody tr").first).to_contain_text("S001")
+        expect(commander.locator("#stores tbody tr").first).to_contain_text("2/7")
