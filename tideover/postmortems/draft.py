@@ -178,21 +178,31 @@ def _sales(incident: Incident, store_ids: list[int], now: datetime, lines: list[
 
 def _customers(incident: Incident, lines: list[str]) -> dict | None:
     lines += ["## Customers", ""]
-    figures = None
-    if apps.is_installed("tideover.recovery"):
-        from tideover.recovery import services as recovery
-
-        counter = getattr(recovery, "postmortem_figures", None)
-        figures = counter(incident) if counter else None
-    if figures is None:
+    if not apps.is_installed("tideover.recovery"):
         lines += [
             "Not counted: affected customers, goodwill sent and redeemed come from the Recover "
-            "capability, which is not installed here (or does not report figures yet).",
+            "capability, which is not installed here.",
             "",
         ]
         return None
-    for key, value in figures.items():
-        lines.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
+    from tideover.recovery.results import TOTAL, results
+
+    total = results(incident)["rows"][TOTAL]
+    figures = {
+        "affected": total["captured"],
+        "goodwill_offers": total["offers"],
+        "goodwill_sent": total["sent"],
+        "goodwill_redeemed": total["redeemed"],
+    }
+    lines.append(f"- Affected customers signed up or found: {total['captured']}")
+    lines.append(
+        f"- Goodwill offers: {total['offers']}; sent: {total['sent']}; "
+        f"delivered: {total['delivered']}; redeemed: {total['redeemed']}"
+    )
+    lines.append(
+        f"- Revenue from redeemed offers: {_cents(total['revenue_cents'])}; "
+        f"discount given: {_cents(total['discount_cents'])}"
+    )
     lines.append("")
     return figures
 
@@ -210,10 +220,10 @@ def _promises(gaps: int, sales: dict, customers: dict | None, lines: list[str]) 
         lines.append(
             f"- Loyalty points delayed: {sales['member_sales_posted_late']} member sale(s)"
         )
-    if customers:
-        for key in ("goodwill_sent", "goodwill_redeemed"):
-            if key in customers:
-                lines.append(f"- {key.replace('_', ' ').capitalize()}: {customers[key]}")
+    if customers is not None:
+        lines.append(
+            f"- Goodwill: {customers['goodwill_sent']} sent, {customers['goodwill_redeemed']} redeemed"
+        )
     else:
         lines.append("- Goodwill sent and redeemed: not counted (Recover not installed)")
     lines.append("")

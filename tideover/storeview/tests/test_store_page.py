@@ -50,6 +50,17 @@ def test_associate_sees_the_incident_the_plan_and_what_to_say(outage, client_as)
     assert "<script" not in text  # works with JavaScript off
 
 
+def test_the_shopper_sign_up_shows_when_recover_is_installed(outage, client_as):
+    from django.apps import apps
+
+    text = client_as("store_associate").get("/store/S001/").content.decode()
+    if apps.is_installed("tideover.recovery"):
+        assert 'href="/recover/store/S001/capture/"' in text
+        assert 'src="/recover/store/S001/qr.svg"' in text
+    else:
+        assert "Sign up a shopper" not in text
+
+
 def test_a_store_outside_the_incident_is_all_clear(outage, client_as, staff):
     from tideover.core.models import StaffProfile, Store
 
