@@ -103,7 +103,9 @@ def follow_store_scope(incident: Incident, *, actor: Actor = SYSTEM, at=None) ->
 
 def _current(checklist_id: int) -> Checklist:
     checklist = (
-        Checklist.objects.select_for_update()
+        # Lock the checklist row only: the store is on the nullable side of the join
+        # (team checklists have none), which PostgreSQL cannot lock.
+        Checklist.objects.select_for_update(of=("self",))
         .select_related("incident", "store")
         .filter(pk=checklist_id)
         .first()
