@@ -6,10 +6,12 @@ so a page or endpoint that another app adds later is covered the day it lands:
 - a page must carry ``required_capability`` (``tideover.core.access.capability_required``), or be
   on PUBLIC_PAGES below with the reason it is public, or be marked
   ``public_page = True`` on purpose (``tideover.statuspage.views.public_page``); then every
-  role is allowed or refused
-  exactly as ``ROLE_CAPABILITIES`` says, and anonymous visitors are sent to the login page;
+  role is allowed or refused exactly as ``role_expectations`` says (the answers are written
+  out there, not read from ``ROLE_CAPABILITIES``), a store's own page only to its own people,
+  and anonymous visitors are sent to the login page;
 - an API operation must answer 401 without credentials and to a logged-in account with no
-  role, and must refuse a token that holds no scope (403), unless it is on PUBLIC_API.
+  role, refuse a token that holds no scope (403), unless it is on PUBLIC_API, and answer each
+  role and each token scope (unbound and bound to a store) as ``role_expectations.API`` says.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -25,7 +26,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from tideover.core.models import ApiToken, ComponentStatus
-from tideover.core.roles import has_capability
+from tideover.core.tests import role_expectations as expect
+from tideover.core.tests.api_requests import _call, _for_store, _operations
 
 # Pages anyone may open, by URL name, each with why. A page that is not here must name the
 # capability it needs.
@@ -172,10 +174,46 @@ _PEOPLE = [
 ]
 
 
+def _allowed(person: str, capability: str, store_code: str | None = None) -> bool:
+    """The matrix's own answer: does this person reach a page needing ``capability``?"""
+    role = expect.PEOPLE[person]
+    if role is None or role not in expect.HOLDERS[capability]:
+        return False
+    home = expect.HOME_STORE.get(person)
+    return store_code is None or home is None or home == store_code
+
+
+def test_every_page_and_operation_is_in_the_matrix():
+    pages = {n: e.callback.required_capability.value for _, n, e in _GUARDED}
+    missing = sorted(set(pages) - set(expect.PAGES))
+    assert not missing, f"Add these pages to PAGES in {expect.__name__}: {missing}"
+    wrong = {n: (c, expect.PAGES[n]) for n, c in pages.items() if expect.PAGES[n] != c}
+    assert not wrong, f"Pages needing another capability than the matrix says: {wrong}"
+    operations = {f"{m} {p}" for m, p, _ in _OPERATIONS}
+    missing = sorted(operations - set(expect.API) - set(PUBLIC_API))
+    assert not missing, f"Add these operations to API in {expect.__name__}: {missing}"
+    stale = sorted(set(expect.API) - operations) + sorted(set(expect.PAGES) - set(pages))
+    assert not stale, f"The matrix lists what no longer exists: {stale}"
+
+
+def test_the_role_table_is_the_one_the_matrix_expects():
+    from tideover.core.roles import ROLE_CAPABILITIES
+
+    actual = {c.value: {r.value for r in roles} for c, roles in ROLE_CAPABILITIES.items()}
+    differ = {
+        c: {"table": sorted(actual.get(c, ())), "matrix": sorted(expect.HOLDERS.get(c, ()))}
+        for c in set(actual) | set(expect.HOLDERS)
+        if actual.get(c) != expect.HOLDERS.get(c)
+    }
+    assert not differ, f"core.roles and {expect.__name__}.HOLDERS disagree: {differ}"
+
+
 @pytest.mark.parametrize(("route", "name", "entry"), _GUARDED, ids=[n or r for r, n, _ in _GUARDED])
-def test_page_allows_and_refuses_each_role_as_the_table_says(route, name, entry, world, staff):
-    capability = entry.callback.required_capability
+def test_page_allows_and_refuses_each_person_as_the_matrix_says(route, name, entry, world, staff):
+    capability = expect.PAGES.get(name)
+    assert capability is not None, f"{name} is not in the matrix (role_expectations.PAGES)"
     url = _url(route, world)
+    store_code = world["store_code"] if name in expect.STORE_PAGES else None
     # A POST-only page may answer a GET with 405 before it looks at the visitor; then the
     # refusal is checked on a POST, which is what could change something.
     anonymous = Client().get(url)
@@ -186,9 +224,13 @@ def test_page_allows_and_refuses_each_role_as_the_table_says(route, name, entry,
         client = Client(raise_request_exception=False)
         client.force_login(staff[person])
         response = client.get(url)
-        if has_capability(staff[person], capability):
+        if _allowed(person, capability, store_code):
             assert response.status_code not in (302, 403), f"{person} refused {url}"
             assert response.status_code < 500, f"{url} broke for {person}"
+        elif store_code is not None and expect.PEOPLE[person] in expect.HOLDERS[capability]:
+            # Another store's page: not found or refused, never shown.
+            assert response.status_code in (403, 404), f"{person} reached {url} (other store)"
+            assert client.post(url, {"title": "x", "body": "x"}).status_code in (403, 404), person
         else:
             assert response.status_code in (403, 405), f"{person} reached {url} ({capability})"
             # A refused POST changes nothing and never reaches the form.
@@ -212,73 +254,6 @@ def test_public_page_opens_without_login(route, name, entry, world):
 # --- the REST API ---------------------------------------------------------------------------
 
 
-def _operations():
-    from tideover.urls import api
-
-    schema = api.get_openapi_schema()
-    definitions = schema.get("components", {}).get("schemas", {})
-    for path, methods in schema["paths"].items():
-        for method, operation in methods.items():
-            yield method.upper(), path, _request(operation, definitions)
-
-
-def _example(schema: dict, definitions: dict, depth: int = 0):
-    """A small valid-looking value for a JSON schema, so the request passes validation and the
-    endpoint's own role check is what answers."""
-    if "$ref" in schema:
-        return _example(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions, depth + 1)
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            options = [o for o in schema[key] if o.get("type") != "null"] or schema[key]
-            return _example(options[0], definitions, depth + 1)
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type", "object")
-    if kind == "array":  # one item, not the default []: many bodies need at least one line
-        return [_example(schema.get("items", {}), definitions, depth + 1)] if depth < 6 else []
-    if "default" in schema and schema["default"] is not None:
-        return schema["default"]
-    if kind == "object":
-        props = schema.get("properties", {}) if depth < 6 else {}
-        wanted = set(schema.get("required", [])) | {
-            name for name, prop in props.items() if prop.get("type") == "array"
-        }
-        return {
-            name: _example(props[name], definitions, depth + 1) for name in props if name in wanted
-        }
-    if kind == "string":
-        if schema.get("format") == "date-time":
-            # An hour ago: inside every endpoint's bounds (sales refuse the future and the very old).
-            return (timezone.now() - timedelta(hours=1)).isoformat()
-        if schema.get("format") == "email":
-            return "someone@example.com"
-        return "x" * max(schema.get("minLength", 1), 1)
-    return {"integer": 1, "number": 1, "boolean": False}.get(kind, {})
-
-
-def _request(operation: dict, definitions: dict) -> tuple[str, bytes]:
-    """The query string and JSON body of a request that should pass the operation's schema."""
-    query = {
-        param["name"]: _example(param.get("schema", {}), definitions)
-        for param in operation.get("parameters", [])
-        if param.get("in") == "query" and param.get("required")
-    }
-    content = operation.get("requestBody", {}).get("content", {})
-    schema = content.get("application/json", {}).get("schema")
-    body = json.dumps(_example(schema, definitions) if schema else {}).encode()
-    return urlencode(query, doseq=True), body
-
-
-def _api_url(path: str) -> str:
-    return "/api/v1" + re.sub(r"{[^}]+}", "1", path.removeprefix("/api/v1"))
-
-
-def _call(client: Client, method: str, path: str, request=("", b"{}"), **extra):
-    query, body = request
-    url = _api_url(path) + (f"?{query}" if query else "")
-    return client.generic(method, url, body, content_type="application/json", **extra)
-
-
 _OPERATIONS = list(_operations())
 
 
@@ -294,6 +269,50 @@ def test_api_refuses_strangers_and_roleless_accounts(method, path, example, staf
     outsider.force_login(staff["outsider"])
     refused = _call(outsider, method, path, example)
     assert refused.status_code in (401, 403), f"{method} {path} let a roleless account in"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "example"), _OPERATIONS, ids=[f"{m} {p}" for m, p, _ in _OPERATIONS]
+)
+def test_api_answers_each_role_as_the_matrix_says(method, path, example, staff):
+    _scope, capability = expect.API[f"{method} {path}"]
+    for person in _PEOPLE:
+        client = Client(raise_request_exception=False)
+        client.force_login(staff[person])
+        response = _call(client, method, path, example)
+        role = expect.PEOPLE[person]
+        if role is not None and capability is not None and role in expect.HOLDERS[capability]:
+            assert response.status_code not in (401, 403), (person, response.content)
+            assert response.status_code < 500, f"{method} {path} broke for {person}"
+        else:
+            assert response.status_code in (401, 403), (person, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "example"), _OPERATIONS, ids=[f"{m} {p}" for m, p, _ in _OPERATIONS]
+)
+def test_api_answers_each_token_scope_as_the_matrix_says(method, path, example, chain):
+    """A token of every scope, unbound and bound to store S001, against every operation."""
+    from tideover.core.services import create_api_token
+
+    needed, _capability = expect.API[f"{method} {path}"]
+    operation = f"{method} {path}"
+    for scope in expect.SCOPES:
+        for store in (None, chain["stores"]["S001"]):
+            _, secret = create_api_token(name=f"{scope} {store}", scopes=[scope], store=store)
+            response = _call(
+                Client(raise_request_exception=False),
+                method,
+                path,
+                _for_store(example, "S001"),
+                HTTP_AUTHORIZATION=f"Bearer {secret}",
+            )
+            bound_only = operation in expect.STORE_TOKEN_ONLY
+            if scope == needed and (store is not None or not bound_only):
+                assert response.status_code not in (401, 403), (scope, store, response.content)
+                assert response.status_code < 500, (scope, store, operation)
+            else:
+                assert response.status_code == 403, (scope, store, response.status_code)
 
 
 @pytest.mark.parametrize(
@@ -342,3 +361,44 @@ def test_admin_is_for_administrators_only(staff):
     client.force_login(root)
     assert client.get("/admin/incidents/severity/").status_code == 200
     assert Client().get("/admin/").status_code == 302
+
+
+# --- store isolation --------------------------------------------------------------------------
+
+
+def test_store_tokens_and_store_staff_reach_only_their_own_store(client, client_as, chain):
+    """A store agent's tokens and a store's staff act for their own store only; what belongs to
+    another store is rejected or not found, never changed or shown."""
+    from tideover.core.services import create_api_token
+    from tideover.loyalty.tests.factories import sale
+    from tideover.sales.models import Sale
+    from tideover.sales.services import post_sales
+
+    s001 = chain["stores"]["S001"]
+    theirs = sale(store="S002")
+    post_sales([theirs, theirs, {**theirs, "register": "R9"}])  # posted, duplicate, conflict
+
+    _, sales_token = create_api_token(name="agent S001", scopes=["sales:write"], store=s001)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {sales_token}"}
+    forged = {**theirs, "sale_id": "S002-FORGED"}
+    answer = client.post("/api/v1/sales", json.dumps(forged), "application/json", **bearer)
+    assert answer.json()["result"] == "rejected" and "S001 only" in answer.json()["reason"]
+    assert not Sale.objects.filter(sale_id="S002-FORGED").exists()
+    assert client.get(f"/api/v1/sales/{theirs['sale_id']}", **bearer).status_code == 404
+
+    _, beat_token = create_api_token(name="beat S001", scopes=["heartbeats:write"], store=s001)
+    beat = next(e for m, p, e in _OPERATIONS if p == "/api/v1/storelink/heartbeats")
+    refused = _call(
+        client,
+        "POST",
+        "/api/v1/storelink/heartbeats",
+        _for_store(beat, "S002"),
+        HTTP_AUTHORIZATION=f"Bearer {beat_token}",
+    )
+    assert refused.status_code == 403 and "S001 only" in refused.json()["detail"]
+
+    manager = client_as("store_manager")  # S001's
+    assert manager.get(f"/api/v1/sales/{theirs['sale_id']}").status_code == 404
+    assert manager.get("/api/v1/sales/conflicts").json() == []
+    assert "R9" not in manager.get("/console/sales/conflicts/?all=1").content.decode()
+    assert client_as("incident_commander").get("/api/v1/sales/conflicts").json() != []
