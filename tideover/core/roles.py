@@ -2,7 +2,8 @@
 
 Roles are Django groups (so an administrator manages them in the admin); every page and API
 endpoint asks for a *capability*, never a role, and this table is the one place that says which
-roles hold which capability. ``tests/test_roles.py`` walks it for every endpoint.
+roles hold which capability. ``tests/test_role_matrix.py`` checks every page and endpoint
+against the answers written out in ``tests/role_expectations.py`` (change both together).
 """
 
 from __future__ import annotations
