@@ -165,6 +165,10 @@ API: dict[str, tuple[str | None, str | None]] = {
         "subscribers:write",
         "manage_channels",
     ),
+    "POST /api/v1/notifications/subscribers/{subscriber_id}/verify": (
+        "subscribers:write",
+        "manage_channels",
+    ),
     "GET /api/v1/notifications/subscribers/counts": ("subscribers:write", "view_delivery"),
     "GET /api/v1/notifications/messages": ("subscribers:write", "view_delivery"),
     "POST /api/v1/notifications/messages/{message_id}/retry": (
