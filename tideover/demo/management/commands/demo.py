@@ -21,6 +21,7 @@ from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
 from tideover.recovery import demo as recovery_demo
+from tideover.runbooks import demo as respond_demo
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner
 from tideover.statuspage.services import render_and_export as publish_status_now
@@ -158,6 +159,7 @@ class Command(BaseCommand):
 
             runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
             detect_demo.attach(runner)
+            respond_demo.attach(runner)
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
         storelink_demo.report(console, agents)
