@@ -55,7 +55,8 @@ class Command(BaseCommand):
         if report.events:
             parts.append(f"{report.events} events")
         self.stdout.write(f"Loaded {file}: {', '.join(parts) or 'nothing'}")
-        if report.errors and not (report.points or report.posts or report.events):
+        loaded = sum(n for kind, n in report.points.items() if kind != "rejected")
+        if report.errors and not (loaded or report.posts or report.events):
             raise CommandError("No line could be loaded")
 
     def _run(self, until=None, **_):
