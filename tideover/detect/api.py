@@ -225,7 +225,8 @@ class PostsIn(Schema):
 
 class PostOut(Schema):
     id: str
-    result: str  # ingested, duplicate
+    result: str  # ingested, duplicate, rejected (with the reason)
+    reason: str
     about_brand: bool
     complaint: bool
     sentiment: float

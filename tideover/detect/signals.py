@@ -29,7 +29,10 @@ def minute_of(at: datetime) -> datetime:
     """The start of the UTC minute ``at`` falls in (naive times are taken as UTC)."""
     if timezone.is_naive(at):
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).replace(second=0, microsecond=0)
+    try:
+        return at.astimezone(UTC).replace(second=0, microsecond=0)
+    except OverflowError:
+        raise DomainError(f"{at.isoformat()} is not a time that can be stored")
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,11 @@ def record_event(
         raise DomainError(f"{signal.name} takes values, not events")
     if timezone.is_naive(at):
         at = at.replace(tzinfo=UTC)
+    at = minute_of(at) + timedelta(seconds=at.second, microseconds=at.microsecond)
     if at > timezone.now() + FUTURE_TOLERANCE:
         raise DomainError("The event is in the future", field="at")
+    if at < timezone.now() - MAX_AGE:
+        raise DomainError("The event is more than 400 days old", field="at")
     counted = _count(signal, at, store, key, cause)
     if counted and store is not None and signal.store_id is None:
         child = store_signal(signal, store)

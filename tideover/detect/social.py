@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from tideover.core.models import Store
 from tideover.detect.models import SocialPost, SocialTerm, SocialTermKind
+from tideover.detect.signals import MAX_AGE
 
 DEFAULT_OUTAGE_PHRASES = (
     "outage",
@@ -276,11 +277,13 @@ class PostResult:
     complaint: bool = False
     sentiment: float = 0.0
     matched: tuple[str, ...] = ()
+    reason: str = ""
 
     def as_dict(self) -> dict:
         return {
             "id": self.id,
             "result": self.result,
+            "reason": self.reason,
             "about_brand": self.about_brand,
             "complaint": self.complaint,
             "sentiment": self.sentiment,
@@ -325,6 +328,15 @@ def ingest_posts(items: list[dict]) -> list[PostResult]:
         posted_at = item["posted_at"]
         if timezone.is_naive(posted_at):
             posted_at = posted_at.replace(tzinfo=UTC)
+        try:
+            posted_at = posted_at.astimezone(UTC)
+        except OverflowError:
+            posted_at = datetime.min.replace(tzinfo=UTC)
+        if posted_at < timezone.now() - MAX_AGE:
+            results.append(
+                PostResult(external_id, "rejected", reason="posted_at is more than 400 days old")
+            )
+            continue
         found = match(text, terms)
         score = sentiment(text) if found.about_brand else 0.0
         complaint = found.complaint and score < COMPLAINT_MAX_SENTIMENT

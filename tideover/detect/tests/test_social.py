@@ -115,3 +115,11 @@ def test_ingesting_counts_complaints_once_per_handle_and_keeps_posts_once(settin
     assert SocialPost.objects.get(external_id="1").store.code == "S001"
     volume = SignalPoint.objects.get(signal__slug="social-complaints", minute=at)
     assert volume.value == 2  # @ann counted once for the outage in this hour
+
+
+@pytest.mark.django_db
+def test_a_post_from_long_ago_is_rejected_with_the_reason_not_stored():
+    long_ago = datetime(240, 1, 30, 19, 53, tzinfo=UTC)
+    result = social.ingest_posts([{"id": "x", "text": "tideover down", "posted_at": long_ago}])[0]
+    assert result.result == "rejected" and "400 days" in result.reason
+    assert not SocialPost.objects.exists()
