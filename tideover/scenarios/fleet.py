@@ -107,6 +107,11 @@ class Fleet:
             agent.link_failed("the store's line to HQ is down")
         return True
 
+    def line_is_up(self, code: str) -> bool:
+        if code in self.process_codes:
+            return self.processes.returned
+        return self.links[code].up if code in self.links else True
+
     def ring_up(self, code: str, sales: list[dict]) -> None:
         """The registers send their sales; a card refused offline is paid in cash instead."""
         if code in self.process_codes:

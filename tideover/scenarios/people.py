@@ -55,6 +55,37 @@ class Shift:
         self.last_update_at = at
         return self.incident
 
+    def declare_from_alert(self, alert, at: datetime, *, stores: list[Store]) -> Incident:
+        """One click on the alert's draft incident, then the commander sets what the draft
+        could only guess: each failing component's status and the affected stores."""
+        from tideover.detect.services import declare_from_alert
+
+        scenario = self.scenario
+        actor = self._actor(self.commander)
+        self.incident = declare_from_alert(
+            alert,
+            severity=Severity.objects.get(level=scenario.staff.severity),
+            title=scenario.staff.title,
+            message=scenario.staff.first_update,
+            actor=actor,
+            at=at,
+        )
+        components = {c.slug: c for c in Component.objects.all()}
+        for failure in scenario.failures:
+            incidents.set_component_status(
+                components[failure.component],
+                failure.status.value,
+                incident=self.incident,
+                actor=actor,
+                at=at,
+            )
+        incidents.set_store_scope(self.incident, stores=stores, actor=actor, at=at)
+        incidents.assign_roles(
+            self.incident, commander=self.commander, comms_lead=self.comms, actor=actor, at=at
+        )
+        self.last_update_at = at
+        return self.incident
+
     def keep_updating(self, at: datetime, offset: timedelta) -> None:
         """Comms post a scripted update when its minute comes, and a holding update whenever
         the cadence would otherwise be missed."""

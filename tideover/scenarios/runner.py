@@ -109,6 +109,7 @@ class ScenarioRunner:
     ):
         self.scenario = scenario
         self.source = source
+        self.base_dir = Path(source).parent if source else Path.cwd()  # for social.file
         # Minutes are counted in UTC: in the chain's zone a day can have 23 or 25 hours.
         self.start = start_time(scenario, now).astimezone(UTC)
         self.tick = tick or (lambda label, done, total: None)
@@ -220,6 +221,7 @@ class ScenarioRunner:
         scenario, shift = self.scenario, self.shift
         if scenario.loyalty is not None:
             self._deadline_world(tills)
+        self._start_watch()
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
         first_failure = self.start + min(f.at for f in scenario.failures)
         resolve_after = scenario.returns_after + timedelta(minutes=2)
@@ -233,14 +235,8 @@ class ScenarioRunner:
             self._lines(fleet, offset)
             if offset % TICK == timedelta(0):
                 self._stores_tick(fleet, tills, at)
-            if shift.incident is None and offset >= scenario.staff.declare_at_latest:
-                affected = sorted(set().union(*self.affected.values()))
-                shift.declare(
-                    at,
-                    started_at=first_failure,
-                    detected_at=self.alert_at or at,
-                    stores=[self.stores[c] for c in affected],
-                )
+            if shift.incident is None:
+                self._watch_and_declare(fleet, at, offset, first_failure)
             elif shift.incident is not None and not shift.resolved:
                 if offset >= resolve_after:
                     shift.resolve(at)
@@ -258,6 +254,46 @@ class ScenarioRunner:
             name=scenario.name, file=self.source, incident=shift.incident, scorecard=card
         )
         return card
+
+    def _start_watch(self) -> None:
+        """Detect watches when it is installed: the normal hours before, then the day."""
+        from django.apps import apps
+
+        self.watch = None
+        if not apps.is_installed("tideover.detect"):
+            return
+        from tideover.scenarios.detection import WARM_UP, Watch
+        from tideover.scenarios.social import make_posts
+
+        minutes = int((self.scenario.returns_after + timedelta(minutes=31)) / timedelta(minutes=1))
+        self.watch = Watch(
+            self.start, make_posts(self.scenario, self.start, minutes, self.base_dir)
+        )
+        warm_minutes = int(WARM_UP / timedelta(minutes=1))
+        self.watch.warm_up(
+            make_posts(self.scenario, self.start - WARM_UP, warm_minutes, complaints=False)
+        )
+
+    def _watch_and_declare(
+        self, fleet: Fleet, at: datetime, offset: timedelta, first_failure
+    ) -> None:
+        """Until the incident is declared, Detect watches every minute; the commander declares
+        from its first alert after ``declare_after_alert``, or at ``declare_at_latest`` when
+        nothing (or no Detect) raised one."""
+        staff = self.scenario.staff
+        affected = [self.stores[c] for c in sorted(set().union(*self.affected.values()))]
+        if self.watch is not None:
+            up = sum(1 for code in self.stores if fleet.line_is_up(code))
+            alert = self.watch.minute(at, up / len(self.stores))
+            if alert is not None:
+                self.alert_at = alert.started_at
+                if at >= alert.started_at + staff.declare_after_alert:
+                    self.shift.declare_from_alert(alert, at, stores=affected)
+                    return
+        if offset >= staff.declare_at_latest:
+            self.shift.declare(
+                at, started_at=first_failure, detected_at=self.alert_at or at, stores=affected
+            )
 
     def scorecard(self) -> dict:
         incident = self.shift.incident

@@ -71,13 +71,18 @@ def _count(rng: random.Random, per_minute: float) -> int:
 
 
 def make_posts(
-    scenario: Scenario, start: datetime, minutes: int, base_dir: Path | None = None
+    scenario: Scenario,
+    start: datetime,
+    minutes: int,
+    base_dir: Path | None = None,
+    *,
+    complaints: bool = True,
 ) -> list[Post]:
     """Every post of the day in time order: from the file when the scenario names one,
     otherwise chatter all day and complaints while a failure lasts (rising over its first
     quarter hour, as word spreads)."""
     social = scenario.social
-    if social.file:
+    if social.file and complaints:
         return load_posts((base_dir or Path.cwd()) / social.file)
     rng = random.Random(scenario.seed * 7 + 1)
     brand = social.brand
@@ -91,7 +96,7 @@ def make_posts(
                     rng.choice(CHATTER).format(brand=brand), f"@shopper{rng.randrange(10_000)}", at
                 )
             )
-        for failure in scenario.failures:
+        for failure in scenario.failures if complaints else ():
             if not failure.at <= offset < failure.until:
                 continue
             ramp = min(1.0, (offset - failure.at) / timedelta(minutes=15) + 0.1)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -168,10 +168,14 @@ def refresh_states(now: datetime | None = None) -> int:
 def heartbeat_coverage(since: datetime, until: datetime) -> list[tuple[datetime, float]]:
     """Per minute from ``since`` up to ``until``: the share (0..1) of active stores with an agent
     that were heard from in that minute. Empty when no active store has an agent."""
-    expected = StoreAgent.objects.filter(store__is_active=True).count()
+    agents = StoreAgent.objects.filter(store__is_active=True)
+    expected = agents.count()
     if not expected:
         return []
-    start = _minute(since)
+    # Before the first agent registered nobody could have been heard: those minutes have no
+    # coverage (unknown), not 0% (which would read as every store going dark at once).
+    first = agents.aggregate(first=Min("registered_at"))["first"]
+    start = max(_minute(since), _minute(first))
     heard = dict(
         HeartbeatMinute.objects.filter(
             minute__gte=start, minute__lt=until, store__is_active=True, store__agent__isnull=False

@@ -194,3 +194,11 @@ def test_policy_api_for_allowed_roles(client_as, chain):
     assert response.status_code == 200 and response.json() == body
     listing = client.get("/api/v1/storelink/stores?region=south").json()
     assert {row["store"] for row in listing} == {"S003", "S004"}
+
+
+def test_no_coverage_is_reported_for_minutes_before_the_first_agent_registered(chain):
+    """Installing agents today must not paint the hours before as every store gone dark."""
+    store = chain["stores"]["S001"]
+    services.record_heartbeat(store, beat(), at=T0)
+    series = services.heartbeat_coverage(T0 - timedelta(hours=2), T0 + timedelta(minutes=1))
+    assert series and all(minute >= T0 for minute, _ in series)
