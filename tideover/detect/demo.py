@@ -1,16 +1,8 @@
-"""Detect in the replayed outage: the signals alert, and the commander declares from the alert.
-
-``attach(runner)`` (one line in the demo command) joins a scenario replay:
-
-- before the first minute, the built-in signals get a week of ordinary history (coverage near
-  100%, a complaint now and then, a few declined cards), so their baselines know a normal
-  Saturday afternoon; and the rule "heartbeat coverage below 90% for 3 minutes" exists;
-- each replayed minute, the scenario's social posts of that minute are ingested, heartbeat
-  coverage is recorded (from storelink's heartbeats when it has them, else from which stores the
-  scenario cut off), and the detectors run at the scenario's clock;
-- the first alert sets the runner's ``alert_at`` (the incident's detected time), and once the
-  commander has declared, the alert is linked to that incident, so the incident page shows what
-  the detectors saw and the time to detect.
+"""Detect in a replayed outage (``tideover.scenarios.detection`` uses this): before the first
+minute, the built-in signals get a week of ordinary history (coverage near 100%, a complaint now
+and then, a few declined cards), so their baselines know a normal afternoon; and the rule
+"heartbeat coverage below 90% for 3 minutes" exists. The replay then feeds each minute and the
+commander declares from the first alert; ``summary()`` says what was seen.
 """
 
 from __future__ import annotations
@@ -19,11 +11,9 @@ import random
 from datetime import datetime, timedelta
 
 from tideover.detect import derived
-from tideover.detect.actions import link_incident
 from tideover.detect.detector import Detector
 from tideover.detect.models import Alert, Rule, RuleComparison, Signal, SignalPoint
-from tideover.detect.scoring import run_detection
-from tideover.detect.signals import minute_of, set_point
+from tideover.detect.signals import minute_of
 
 HISTORY_DAYS = 8
 
@@ -71,71 +61,6 @@ def prepare(start: datetime, components=()) -> list[Signal]:
         },
     )
     return signals
-
-
-def _planned_coverage(runner, offset: timedelta) -> float:
-    """Share of stores whose registers reach HQ at ``offset``, as the scenario plays it."""
-    cut = set()
-    for index, failure in enumerate(runner.scenario.failures):
-        if failure.kind.value == "registers_lose_hq" and failure.at <= offset < failure.until:
-            cut |= runner.affected[index]
-    total = max(len(runner.stores), 1)
-    return 100.0 * (total - len(cut)) / total
-
-
-def attach(runner) -> None:
-    """Run detection inside ``runner``'s replay, minute by minute (see the module docstring)."""
-    from tideover.core.models import Component
-    from tideover.detect import social
-    from tideover.scenarios.social import make_posts
-
-    start = runner.start
-    components = list(
-        Component.objects.filter(slug__in=[f.component for f in runner.scenario.failures])
-    )
-    prepare(start, components)
-    total = int((runner.scenario.returns_after + timedelta(minutes=32)).total_seconds() // 60)
-    posts = make_posts(runner.scenario, start, total)
-    heard = derived._coverage_source()
-    original_tick = runner.tick
-    cursor = {"post": 0}
-
-    def tick(label: str, done: int, total_minutes: int) -> None:
-        at = start + timedelta(minutes=done)
-        batch = []
-        while cursor["post"] < len(posts) and posts[cursor["post"]].at < at + timedelta(minutes=1):
-            post = posts[cursor["post"]]
-            batch.append(
-                {
-                    "id": f"scenario-{start:%Y%m%d%H%M}-{cursor['post']}",
-                    "text": post.text,
-                    "handle": post.handle,
-                    "posted_at": post.at,
-                    "place": post.place,
-                }
-            )
-            cursor["post"] += 1
-        if batch:
-            social.ingest_posts(batch)
-        if heard is None or not heard(at, at + timedelta(minutes=1)):
-            set_point(
-                derived.builtin(derived.HEARTBEATS), at, _planned_coverage(runner, at - start)
-            )
-        run_detection(at)
-        if runner.alert_at is None:
-            first = Alert.objects.filter(paged=True, opened_at__gte=start).order_by("opened_at")
-            alert = first.first()
-            if alert is not None:
-                runner.alert_at = alert.opened_at
-        incident = runner.shift.incident
-        if incident is not None:
-            for alert in Alert.objects.filter(
-                incident__isnull=True, paged=True, opened_at__gte=start
-            ):
-                link_incident(alert, incident)
-        original_tick(label, done, total_minutes)
-
-    runner.tick = tick
 
 
 def summary() -> str:

@@ -3,8 +3,9 @@ can reach HQ (heartbeat coverage), the posts about the brand, and (derived by De
 the sales the agents post) the failure and decline rate. Detection runs minute by minute; the
 first alert it raises is what the commander declares from.
 
-Before the trouble starts the world is normal for a while (``WARM_UP``): full coverage and the
-usual chatter, so the detectors know what normal looks like when the failure comes.
+Before the trouble starts the detectors are given a week of ordinary minutes (Detect's own
+``demo.prepare``: coverage near 100%, the odd complaint and declined card) and the rule
+"heartbeat coverage below 90% for 3 minutes", so they know what normal looks like.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tideover.detect import derived, services
+from tideover.detect.demo import prepare
 from tideover.detect.models import Alert, AlertState
 from tideover.detect.social import ingest_posts
 from tideover.scenarios.social import Post
-
-WARM_UP = timedelta(hours=3)
 
 
 class Watch:
@@ -26,21 +26,10 @@ class Watch:
         self._next_post = 0
         self._sent = 0
         self.alert: Alert | None = None
-        for slug in (derived.HEARTBEATS, derived.SOCIAL_COMPLAINTS, derived.SOCIAL_NEGATIVE):
-            derived.builtin(slug)
 
-    def warm_up(self, warm_posts: list[Post]) -> None:
-        """The hours before: every agent checking in, the usual posts, detection running."""
-        minutes = int(WARM_UP / timedelta(minutes=1))
-        services.record_points(
-            [
-                (derived.HEARTBEATS, self.start - timedelta(minutes=m), 100.0)
-                for m in range(minutes, 0, -1)
-            ]
-        )
-        self._ingest(warm_posts)
-        for m in range(minutes, 0, -5):
-            services.run_detection(self.start - timedelta(minutes=m))
+    def warm_up(self, components) -> None:
+        """A normal week behind every built-in signal, and the coverage rule."""
+        prepare(self.start, components)
 
     def _ingest(self, posts: list[Post]) -> None:
         items = []

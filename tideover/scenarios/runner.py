@@ -262,16 +262,16 @@ class ScenarioRunner:
         self.watch = None
         if not apps.is_installed("tideover.detect"):
             return
-        from tideover.scenarios.detection import WARM_UP, Watch
+        from tideover.core.models import Component
+        from tideover.scenarios.detection import Watch
         from tideover.scenarios.social import make_posts
 
         minutes = int((self.scenario.returns_after + timedelta(minutes=31)) / timedelta(minutes=1))
         self.watch = Watch(
             self.start, make_posts(self.scenario, self.start, minutes, self.base_dir)
         )
-        warm_minutes = int(WARM_UP / timedelta(minutes=1))
         self.watch.warm_up(
-            make_posts(self.scenario, self.start - WARM_UP, warm_minutes, complaints=False)
+            list(Component.objects.filter(slug__in=[f.component for f in self.scenario.failures]))
         )
 
     def _watch_and_declare(

@@ -75,14 +75,12 @@ def make_posts(
     start: datetime,
     minutes: int,
     base_dir: Path | None = None,
-    *,
-    complaints: bool = True,
 ) -> list[Post]:
     """Every post of the day in time order: from the file when the scenario names one,
     otherwise chatter all day and complaints while a failure lasts (rising over its first
     quarter hour, as word spreads)."""
     social = scenario.social
-    if social.file and complaints:
+    if social.file:
         return load_posts((base_dir or Path.cwd()) / social.file)
     rng = random.Random(scenario.seed * 7 + 1)
     brand = social.brand
@@ -96,7 +94,7 @@ def make_posts(
                     rng.choice(CHATTER).format(brand=brand), f"@shopper{rng.randrange(10_000)}", at
                 )
             )
-        for failure in scenario.failures if complaints else ():
+        for failure in scenario.failures:
             if not failure.at <= offset < failure.until:
                 continue
             ramp = min(1.0, (offset - failure.at) / timedelta(minutes=15) + 0.1)

@@ -158,7 +158,6 @@ class Command(BaseCommand):
                 progress.update(task, description=label, completed=done + 1, total=total + 1)
 
             runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
-            detect_demo.attach(runner)
             respond_demo.attach(runner)
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
