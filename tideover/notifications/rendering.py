@@ -9,31 +9,12 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from tideover.core.models import ComponentStatus
 from tideover.core.text import clean_line, clean_text
 from tideover.core.timestamps import iso_millis
+from tideover.notifications import smstext
 from tideover.notifications.channels import Rendered
 from tideover.notifications.models import Category, Channel, Notification, OutboxMessage
-
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€\f")
-SMS_MAX_SEGMENTS = 3  # longer updates are cut with a link to the status page
-
-
-def sms_segments(text: str) -> dict:
-    """Encoding, length and segment count the way carriers bill them."""
-    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
-        single, multi, encoding = 160, 153, "GSM-7"
-    else:
-        # One character outside GSM-7 (a curly quote, an emoji, a non-breaking space) switches
-        # the whole message to UCS-2, which cuts a segment from 160 to 70 characters.
-        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
-        single, multi, encoding = 70, 67, "UCS-2"
-    segments = 1 if units <= single else -(-units // multi)
-    return {"encoding": encoding, "length": units, "segments": segments}
 
 
 def delivery_id(message: OutboxMessage) -> str:
@@ -65,17 +46,24 @@ def _sms_text(notification: Notification | None, body: str, *, footer: str) -> s
         text = f"{settings.SITE_NAME}: {notification.title} ({notification.headline}). {body}"
     else:
         text = body
-    text = clean_text(text).strip()
-    limit = 153 * SMS_MAX_SEGMENTS - len(footer) - 1
-    if len(text) > limit:
-        more = f"… {status_url()}"
-        text = text[: limit - len(more)].rstrip() + more
-    return f"{text} {footer}".strip()
+    return smstext.fit(clean_text(text), footer=footer, more_url=status_url())
+
+
+def _status_label(value: str) -> str:
+    """'major_outage' as people read it: 'Major outage'."""
+    try:
+        return ComponentStatus(value).label
+    except ValueError:
+        return value.replace("_", " ").capitalize()
 
 
 def _context(notification: Notification, internal: bool, unsubscribe: str) -> dict:
     return {
         "n": notification,
+        "components": [
+            {"name": c.get("name", ""), "label": _status_label(c.get("status", ""))}
+            for c in notification.components or []
+        ],
         "site_name": settings.SITE_NAME,
         "status_url": status_url(),
         "internal": internal,
@@ -195,7 +183,7 @@ def preview(notification: Notification) -> dict:
     )
     chat = render_notification(notification, Channel.CHAT, "", internal=True)
     return {
-        "sms": {"text": sms.text, **sms_segments(sms.text)},
+        "sms": {"text": sms.text, **smstext.sms_segments(sms.text)},
         "email": {"subject": email.subject, "text": email.text, "html": email.html},
         "chat": {"title": chat.subject, "text": chat.text},
     }
