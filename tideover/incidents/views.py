@@ -111,6 +111,9 @@ def _with_components(query):
     )
 
 
+DRILL_DASHBOARD_AGE = timedelta(hours=24)
+
+
 @capability_required(Capability.VIEW_CONSOLE)
 def dashboard(request):
     return render_dashboard(request)
@@ -127,6 +130,10 @@ def render_dashboard(request, status: int = 200):
     ]
     for incident in open_incidents:
         incident.affects_my_store = affects_store(incident, store)
+    # A drill is practice: it sits beside the real incidents, not among them, and one that was
+    # never closed drops off the dashboard after a day (it stays in the incident list).
+    drills = [i for i in open_incidents if i.is_drill and now - i.declared_at < DRILL_DASHBOARD_AGE]
+    open_incidents = [i for i in open_incidents if not i.is_drill]
     maintenance = list(
         _with_components(
             Incident.objects.maintenances().open().order_by("scheduled_for", "pk")
@@ -134,6 +141,7 @@ def render_dashboard(request, status: int = 200):
     )
     context = {
         "incidents": open_incidents,
+        "drills": drills,
         "overdue_count": sum(1 for i in open_incidents if i.overdue),
         "maintenance": maintenance,
         "components": Component.objects.all(),

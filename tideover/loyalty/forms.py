@@ -5,7 +5,7 @@ from tideover.loyalty.models import AdjustmentReason
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        label="Loyalty id, phone or e-mail", max_length=254, min_length=3, strip=True
+        label="Loyalty id, phone, e-mail or name", max_length=254, min_length=3, strip=True
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -135,26 +136,49 @@ def get_member(loyalty_id: str) -> Member:
     return member
 
 
-def search_members(query: str, *, actor: Actor, limit: int = 20) -> list[Member]:
-    """Find members by loyalty id, phone (any format) or e-mail; the lookup is audited."""
+@dataclass
+class MemberSearch:
+    """One page of a member search, and whether more members match."""
+
+    members: list[Member]
+    page: int
+    has_more: bool
+
+
+def find_members(query: str, *, actor: Actor, page: int = 1, per_page: int = 20) -> MemberSearch:
+    """Find members by loyalty id, phone (any format), e-mail or name, a page at a time; the
+    lookup is audited. An exact id, phone or e-mail match wins over names that contain it."""
     text = (query or "").strip()
     if len(text) < 3:
-        raise DomainError("Enter a loyalty id, a phone number or an e-mail address", field="q")
+        raise DomainError(
+            "Enter at least 3 characters: a loyalty id, a phone number, an e-mail address or a name",
+            field="q",
+        )
+    page = max(1, page)
     if "@" in text:
         found, how = Member.objects.filter(email=text.lower()), "email"
     else:
         # A loyalty id, or something typed like a phone number: try both.
-        query, how = Q(loyalty_id=text.upper()), "loyalty_id"
+        exact, how = Q(loyalty_id=text.upper()), "loyalty_id"
         if PHONE_LIKE.match(text):
             try:
-                query |= Q(phone_e164=to_e164(text))
+                exact |= Q(phone_e164=to_e164(text))
                 how = "loyalty_id or phone"
             except DomainError:
                 pass
-        found = Member.objects.filter(query)
-    members = list(found[:limit])
-    audit.record(actor, "member_search", None, f"by {how}: {len(members)} found")
-    return members
+        found = Member.objects.filter(exact)
+        if not found.exists():
+            found, how = Member.objects.filter(name__icontains=text), "name"
+    start = (page - 1) * per_page
+    rows = list(found.order_by("name", "pk")[start : start + per_page + 1])
+    members, has_more = rows[:per_page], len(rows) > per_page
+    audit.record(actor, "member_search", None, f"by {how}: page {page}, {len(members)} shown")
+    return MemberSearch(members, page, has_more)
+
+
+def search_members(query: str, *, actor: Actor, limit: int = 20) -> list[Member]:
+    """The first ``limit`` members :func:`find_members` finds."""
+    return find_members(query, actor=actor, per_page=limit).members
 
 
 def find_member(*, loyalty_id: str = "", phone_e164: str = "", email: str = "") -> Member | None:

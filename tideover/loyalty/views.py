@@ -28,20 +28,24 @@ def _add_error(form, exc: DomainError) -> None:
 @capability_required(Capability.VIEW_MEMBERS)
 def search(request):
     form = SearchForm(request.GET or None)
-    found = None
+    found = result = None
     status = 200
+    page = request.GET.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
     if form.is_bound and form.is_valid():
         try:
-            found = members.search_members(form.cleaned_data["q"], actor=_actor(request))
+            result = members.find_members(form.cleaned_data["q"], actor=_actor(request), page=page)
         except DomainError as exc:
             _add_error(form, exc)
             status = 400
         else:
-            if len(found) == 1:
+            found = result.members
+            if len(found) == 1 and page == 1 and not result.has_more:
                 return redirect("loyalty:member", loyalty_id=found[0].loyalty_id)
     elif form.is_bound:
         status = 400
-    return render(request, "loyalty/search.html", {"form": form, "found": found}, status=status)
+    context = {"form": form, "found": found, "result": result}
+    return render(request, "loyalty/search.html", context, status=status)
 
 
 def _member_page(request, member: Member, form=None, status=200):

@@ -164,8 +164,16 @@ def _set_affected(incident: Incident, components: dict[Component, str], actor, a
 
 
 def components_snapshot(incident: Incident) -> list[dict]:
+    """Each affected component with the status this incident gives it; once the incident is
+    closed, the status the component returned to (the incident keeps what it had said, so a
+    reopen can restore it, but nobody should read "Major outage" under "Resolved")."""
+    closed = not incident.is_open
     return [
-        {"slug": ac.component.slug, "name": ac.component.name, "status": ac.status}
+        {
+            "slug": ac.component.slug,
+            "name": ac.component.name,
+            "status": ac.component.status if closed else ac.status,
+        }
         for ac in incident.affected_components.select_related("component").order_by(
             "component__position"
         )

@@ -19,7 +19,7 @@ def test_a_long_gsm7_update_is_cut_within_three_gsm7_segments():
 
 def test_typographic_punctuation_is_sent_as_its_gsm7_look_alike():
     text = fit("We’re “nearly” there – thanks…\u00a0", footer="", more_url=URL)
-    assert text == "We're \"nearly\" there - thanks..."
+    assert text == 'We\'re "nearly" there - thanks...'
     assert sms_segments(text)["encoding"] == "GSM-7"
 
 
@@ -53,9 +53,7 @@ def test_sms_and_preview_show_the_true_encoding_and_count(severities, components
 
 
 @pytest.mark.django_db
-def test_plain_text_mail_preview_and_chat_name_component_statuses_in_words(
-    severities, components
-):
+def test_plain_text_mail_preview_and_chat_name_component_statuses_in_words(severities, components):
     incident = incidents.declare_incident(
         title="Card payments failing",
         severity=severities["SEV2"],
