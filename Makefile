@@ -32,10 +32,8 @@ lint: venv ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv chromium lint ## Lint, every test on SQLite and PostgreSQL, the delivery tests again on RQ + Redis (each skipped when unreachable; required in CI)
-	$(BIN)/pytest -p xdist -n 2
-	scripts/test-postgres.sh $(BIN) $(PG_URL)
-	scripts/test-rq.sh $(BIN) $(PG_URL)
+test: venv chromium lint ## Lint, every test on SQLite and PostgreSQL, the delivery tests again on RQ + Redis (each run even if one before failed; skipped when unreachable, required in CI), all reported
+	scripts/test-both.sh $(BIN) $(PG_URL)
 
 test-rq: venv ## Notification, outbox, scheduler and status-page tests on RQ + Redis (skipped without Redis; required in CI)
 	scripts/test-rq.sh $(BIN) $(PG_URL)

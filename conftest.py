@@ -89,6 +89,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_configure(config):
+    # The settings create nothing when imported; the test database lives in the data folder.
+    from tideover.datadir import prepare
+
+    prepare()
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 

@@ -24,7 +24,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from tideover.core.serving import DEFAULT_THREADS, DEFAULT_WEB_WORKERS, web_server_argv
+from tideover.core.serving import DEFAULT_THREADS, default_web_workers, web_server_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
@@ -219,7 +219,7 @@ def main() -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=DEFAULT_WEB_WORKERS,
+        default=default_web_workers(),
         help="web server processes (as tideover up)",
     )
     parser.add_argument("--redis", default="", help="REDIS_URL for the cache (default: file)")

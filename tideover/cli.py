@@ -91,13 +91,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(STANDALONE[name]).main(rest) or 0
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
+    from tideover.datadir import prepare
+
+    prepare()  # the data folder and its secret key, before any process reads the settings
     from django.core.management import ManagementUtility
 
     command = COMMANDS[name][0]
     if name == "manage":
         ManagementUtility(["tideover manage", *rest]).execute()
-    else:
-        ManagementUtility([f"tideover {name}", command, *rest]).execute()
+        return 0
+    import django
+
+    django.setup()
+    # argv[0] and argv[1] make the help's "usage: tideover demo ...", as the user typed it.
+    ManagementUtility(["tideover", command]).fetch_command(command).run_from_argv(
+        ["tideover", name, *rest]
+    )
     return 0
 
 

@@ -11,25 +11,21 @@ from pathlib import Path
 
 import dj_database_url
 
+from tideover import datadir
 from tideover.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(envstr("TIDEOVER_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR = datadir.data_dir()
 
 
 def _secret_key() -> str:
-    """Use SECRET_KEY when given; otherwise make one per data folder and keep it there."""
-    configured = envstr("SECRET_KEY")
+    """SECRET_KEY when given; otherwise the one kept in the data folder (tideover.datadir)."""
+    configured = envstr("SECRET_KEY") or datadir.read_key()
     if configured:
         return configured
-    key_file = DATA_DIR / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
-    return key
+    # Not prepared (tests, a bare import): a key for this process only. Every real entry point
+    # (the tideover command, wsgi.py) prepares the folder first, so its processes share one.
+    return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -194,7 +190,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

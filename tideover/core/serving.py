@@ -11,16 +11,24 @@ the cached page at ~8,600 requests/s and Granian at ~33,000-40,000 in the same m
 
 from __future__ import annotations
 
+import os
 import sys
 
-DEFAULT_WEB_WORKERS = 4
 DEFAULT_THREADS = 2  # Django views block; 2 threads per process keep a slow one from stalling it
+
+
+def default_web_workers() -> int:
+    """One web process per core this process may run on (what the operator did not override)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def web_server_argv(
     bind: str,
     *,
-    workers: int = DEFAULT_WEB_WORKERS,
+    workers: int | None = None,
     threads: int = DEFAULT_THREADS,
     app: str = "tideover.wsgi:application",
     working_dir: str = "",
@@ -41,7 +49,7 @@ def web_server_argv(
         "--port",
         port,
         "--workers",
-        str(workers),
+        str(workers or default_web_workers()),
         "--blocking-threads",
         str(threads),
         "--no-ws",

@@ -19,6 +19,12 @@ class LoyaltyConfig(AppConfig):
         hooks.register_listener("loyalty-voided-rewards", reinstate_for_voids)
         periodic.register("loyalty-expiry", 3600, run_expiry)
 
+        from tideover.core import events
+        from tideover.loyalty.members import on_sms_opt_out
+
+        # Named, not imported: notifications publishes it when a number replies STOP.
+        events.subscribe("notifications.sms_opt_out", on_sms_opt_out)
+
         from tideover.core import nav
         from tideover.core.roles import Capability
 

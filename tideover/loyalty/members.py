@@ -129,6 +129,15 @@ def set_consent(
     return member
 
 
+def on_sms_opt_out(*, phone_e164: str, **_payload) -> None:
+    """A STOP reply to any of our SMS also withdraws marketing-SMS consent from the members
+    with that number (``notifications.sms_opt_out``), on the record with how we learnt it."""
+    for member in Member.objects.filter(phone_e164=phone_e164, consent_marketing_sms=True):
+        set_consent(
+            member, ConsentChannel.MARKETING_SMS, False, source="SMS STOP reply", actor=SYSTEM
+        )
+
+
 def get_member(loyalty_id: str) -> Member:
     member = Member.objects.filter(loyalty_id=(loyalty_id or "").strip().upper()).first()
     if member is None:

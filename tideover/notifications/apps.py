@@ -15,7 +15,7 @@ class NotificationsConfig(AppConfig):
         )
         # Loyalty is named, never imported: it publishes these with a duck-typed member.
         events.subscribe_all(
-            ("loyalty.reward_issued", "loyalty.expiry_reminder", "loyalty.member_message"),
+            ("loyalty.reward_issued", "loyalty.expiry_reminder"),
             services.on_member_event,
         )
         periodic.register("notifications-deliver", 2, tasks.deliver_periodically)

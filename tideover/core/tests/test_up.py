@@ -59,9 +59,67 @@ def test_up_serves_console_and_status_page_and_stops_cleanly(tmp_path):
         assert _get(f"{base}/api/v2/summary.json") == 200
         assert _get(f"{base}/console/") == 200  # urllib follows the redirect to the login page
         assert (tmp_path / "first-login.txt").exists()
-    finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
-    assert "First login: admin / " in output and f"{base}/console/" in output
-    leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1 --port {port}"], capture_output=True)
-    assert leftovers.stdout == b"", "the web server outlived `tideover up`"
+        assert "First login: admin / " in output and f"{base}/console/" in output
+        leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1 --port {port}"], capture_output=True)
+        assert leftovers.stdout == b"", "the web server outlived `tideover up`"
+    finally:
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Whatever happened above (a failed assertion, a hang), nothing this test started lives on:
+    `tideover up` and its web server and worker share the session it was started in."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone, with every process of its group
+    try:
+        proc.communicate(timeout=30)
+    except ValueError:
+        pass  # its output was already read
+
+
+def test_a_failing_check_still_stops_tideover_up_and_its_children(tmp_path):
+    """The clean-up above, proven on a real `tideover up` stopped by a failing assertion."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TIDEOVER_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tideover",
+            "up",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--web-workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"http://127.0.0.1:{port}/healthz") == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    try:
+        try:
+            raise AssertionError("a check failed while tideover up was serving")
+        finally:
+            _stop_group(proc)
+    except AssertionError:
+        pass
+    deadline = time.monotonic() + 15  # killed processes leave the table once reaped
+    while time.monotonic() < deadline:
+        leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True)
+        if leftovers.stdout == b"":
+            break
+        time.sleep(0.2)
+    assert leftovers.stdout == b"", "processes of `tideover up` outlived the failed test"

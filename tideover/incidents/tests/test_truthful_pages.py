@@ -47,9 +47,7 @@ def test_reopening_restores_what_the_incident_said_about_its_components(resolved
     assert components["card-payments"].status == ComponentStatus.MAJOR_OUTAGE
 
 
-def test_dashboard_lists_drills_apart_and_drops_a_drill_left_open_for_a_day(
-    client_as, severities
-):
+def test_dashboard_lists_drills_apart_and_drops_a_drill_left_open_for_a_day(client_as, severities):
     services.declare_incident(title="Real outage", severity=severities["SEV2"], message="x")
     services.declare_incident(
         title="Todays practice", severity=severities["SEV1"], message="x", is_drill=True

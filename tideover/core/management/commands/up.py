@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from tideover.core.roles import Role
 from tideover.core.services import grant_role
-from tideover.core.serving import DEFAULT_WEB_WORKERS, web_server_argv
+from tideover.core.serving import web_server_argv
 
 
 def ensure_first_admin(stdout) -> None:
@@ -41,7 +41,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="Address to serve on")
-        parser.add_argument("--web-workers", type=int, default=DEFAULT_WEB_WORKERS)
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=None,
+            help="Web server processes (default: one per CPU core)",
+        )
         parser.add_argument(
             "--no-worker", action="store_true", help="Do not start a background worker"
         )
@@ -60,7 +65,7 @@ def serve(
     stdout,
     *,
     bind: str,
-    web_workers: int = DEFAULT_WEB_WORKERS,
+    web_workers: int | None = None,
     with_worker: bool = True,
     extra: list | None = None,
 ) -> None:
