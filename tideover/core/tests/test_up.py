@@ -1,6 +1,7 @@
 """`tideover up` on a fresh data folder: migrates, prints the first login, serves the console and
 the status page, and stops everything it started when it is stopped."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -71,14 +72,10 @@ def test_up_serves_console_and_status_page_and_stops_cleanly(tmp_path):
 def _stop_group(proc: subprocess.Popen) -> None:
     """Whatever happened above (a failed assertion, a hang), nothing this test started lives on:
     `tideover up` and its web server and worker share the session it was started in."""
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone, with its whole group
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # already gone, with every process of its group
-    try:
+    with contextlib.suppress(ValueError):  # its output was already read
         proc.communicate(timeout=30)
-    except ValueError:
-        pass  # its output was already read
 
 
 def test_a_failing_check_still_stops_tideover_up_and_its_children(tmp_path):
