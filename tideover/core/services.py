@@ -6,6 +6,7 @@ import secrets
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from tideover.core.errors import DomainError, NotFound
@@ -77,6 +78,24 @@ def revoke_api_token(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+def stores_by_code(codes) -> tuple[list[Store], list[str]]:
+    """The stores with these codes, matched whatever their case ("s001" finds S001), and the
+    codes that name no store (as typed)."""
+    wanted = {code.strip().upper(): code.strip() for code in codes if code and code.strip()}
+    found = list(
+        Store.objects.annotate(code_upper=Upper("code")).filter(code_upper__in=list(wanted))
+    )
+    known = {store.code.upper() for store in found}
+    return found, [typed for upper, typed in wanted.items() if upper not in known]
+
+
+def example_store_codes(count: int = 2) -> str:
+    """Real store codes for a form's hint ("e.g. S001 S002"), or a made-up pair before any
+    store exists."""
+    codes = list(Store.objects.order_by("code").values_list("code", flat=True)[:count])
+    return " ".join(codes) if codes else "S001 S002"
 
 
 def get_component(slug_or_id: str | int) -> Component:

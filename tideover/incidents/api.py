@@ -8,9 +8,9 @@ from ninja import Router, Status
 
 from tideover.core.api_auth import access, actor_name, actor_user, require
 from tideover.core.errors import DomainError, NotFound
-from tideover.core.models import Component, Region, Store, TokenScope
+from tideover.core.models import Component, Region, TokenScope
 from tideover.core.roles import Capability
-from tideover.core.services import get_component
+from tideover.core.services import get_component, stores_by_code
 from tideover.incidents import services
 from tideover.incidents.models import Incident, Severity
 from tideover.incidents.schemas import (
@@ -111,8 +111,7 @@ def _scope(scope):
         raise DomainError(
             f"Unknown region(s): {', '.join(sorted(missing))}", field="stores.regions"
         )
-    stores = list(Store.objects.filter(code__in=scope.stores))
-    missing = set(scope.stores) - {s.code for s in stores}
+    stores, missing = stores_by_code(scope.stores)
     if missing:
         raise DomainError(
             f"Unknown store code(s): {', '.join(sorted(missing))}", field="stores.stores"

@@ -8,15 +8,16 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from tideover.core.models import Component, ComponentStatus, Region, Store
+from tideover.core.models import Component, ComponentStatus, Region
 from tideover.core.roles import Capability, Role, has_capability
+from tideover.core.services import example_store_codes, stores_by_code
 from tideover.incidents.models import (
     OPEN_INCIDENT_STATES,
     IncidentKind,
     IncidentState,
     Severity,
 )
-from tideover.incidents.services.common import state_capability
+from tideover.incidents.services.common import MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH, state_capability
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
@@ -135,8 +136,13 @@ class StoreScopeForm(forms.Form):
         label="Store codes",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="For a list of stores: codes separated by spaces or commas, e.g. S0042 S0043",
+        help_text="For a list of stores: codes separated by spaces or commas",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A hint with codes of this chain's real stores, not made-up ones.
+        self.fields["store_codes"].help_text += f", e.g. {example_store_codes()}"
 
     def clean(self):
         data = super().clean()
@@ -148,8 +154,7 @@ class StoreScopeForm(forms.Form):
             codes = [c for c in re.split(r"[\s,;]+", data.get("store_codes", "")) if c]
             if not codes:
                 self.add_error("store_codes", "Type at least one store code.")
-            stores = list(Store.objects.filter(code__in=codes))
-            unknown = sorted(set(codes) - {s.code for s in stores})
+            stores, unknown = stores_by_code(codes)
             if unknown:
                 self.add_error("store_codes", f"No store with code(s): {', '.join(unknown)}.")
             data["stores"] = stores
@@ -178,7 +183,7 @@ class StoreScopeForm(forms.Form):
 
 class DeclareForm(ComponentStatusFieldsMixin, StoreScopeForm):
     title = forms.CharField(
-        max_length=200,
+        max_length=MAX_TITLE_LENGTH,
         help_text="In words a customer understands, e.g. 'Card payments failing in stores'",
     )
     severity = SeverityChoiceField(Severity.objects.all(), empty_label=None)
@@ -187,7 +192,7 @@ class DeclareForm(ComponentStatusFieldsMixin, StoreScopeForm):
     message = forms.CharField(
         label="First public update",
         required=False,
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Goes out at once to the status page and subscribers; leave empty to post later",
     )
@@ -222,7 +227,7 @@ def _state_choices(incident) -> list[tuple[str, str]]:
 class PublicUpdateForm(ComponentStatusFieldsMixin, forms.Form):
     body = forms.CharField(
         label="Public update",
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What customers see on the status page and in their messages",
     )
@@ -252,12 +257,14 @@ class PublicUpdateForm(ComponentStatusFieldsMixin, forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(
-        label="Internal note", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label="Internal note",
+        max_length=MAX_UPDATE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     talking_points = forms.CharField(
         label="Talking points",
         required=False,
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What staff may tell customers (and what not to say)",
     )
@@ -268,7 +275,7 @@ class StateForm(forms.Form):
     message = forms.CharField(
         label="Public update (optional)",
         required=False,
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -280,7 +287,7 @@ class StateForm(forms.Form):
 class ReopenForm(forms.Form):
     reason = forms.CharField(
         label="Why reopen (posted publicly)",
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     state = forms.ChoiceField(
@@ -319,7 +326,7 @@ class IncidentSettingsForm(StoreScopeForm):
 
 
 class MaintenanceForm(StoreScopeForm):
-    title = forms.CharField(max_length=200, help_text="e.g. 'Loyalty system upgrade'")
+    title = forms.CharField(max_length=MAX_TITLE_LENGTH, help_text="e.g. 'Loyalty system upgrade'")
     scheduled_for = _datetime_field("Starts (UTC)")
     scheduled_until = _datetime_field("Ends (UTC)")
     components = forms.ModelMultipleChoiceField(
@@ -328,7 +335,7 @@ class MaintenanceForm(StoreScopeForm):
     message = forms.CharField(
         label="Announcement",
         required=False,
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Posted on the status page now; empty: '<title> is scheduled.'",
     )
@@ -347,7 +354,7 @@ class MaintenanceStepForm(forms.Form):
     message = forms.CharField(
         label="Public update (optional)",
         required=False,
-        max_length=5000,
+        max_length=MAX_UPDATE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 

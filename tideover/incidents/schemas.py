@@ -10,6 +10,7 @@ from pydantic import AfterValidator
 
 from tideover.core.models import ComponentStatus
 from tideover.core.schemas import InputSchema
+from tideover.incidents.services.common import MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH
 
 
 def _sane_moment(value: datetime) -> datetime:
@@ -58,12 +59,12 @@ class StoreScopeIn(InputSchema):
 
 
 class IncidentCreateIn(InputSchema):
-    title: str = Field(..., min_length=1, max_length=200)
+    title: str = Field(..., min_length=1, max_length=MAX_TITLE_LENGTH)
     severity: str = Field(..., description="Severity name such as SEV1, or its level 1-4")
     components: list[AffectedComponentIn] = Field(default_factory=list)
     stores: StoreScopeIn = Field(default_factory=StoreScopeIn)
     message: str = Field(
-        "", max_length=5000, description="First public update, sent at once if given"
+        "", max_length=MAX_UPDATE_LENGTH, description="First public update, sent at once if given"
     )
     commander: str | None = Field(None, description="Username of the incident commander")
     comms_lead: str | None = Field(None, description="Username of the comms lead")
@@ -80,31 +81,31 @@ class IncidentPatchIn(InputSchema):
 
 
 class PublicUpdateIn(InputSchema):
-    body: str = Field(..., min_length=1, max_length=5000)
+    body: str = Field(..., min_length=1, max_length=MAX_UPDATE_LENGTH)
     state: StateName | None = None
     components: list[AffectedComponentIn] = Field(default_factory=list)
 
 
 class NoteIn(InputSchema):
-    body: str = Field(..., min_length=1, max_length=5000)
-    talking_points: str = Field("", max_length=5000)
+    body: str = Field(..., min_length=1, max_length=MAX_UPDATE_LENGTH)
+    talking_points: str = Field("", max_length=MAX_UPDATE_LENGTH)
 
 
 class StateChangeIn(InputSchema):
     state: StateName
-    message: str = Field("", max_length=5000)
+    message: str = Field("", max_length=MAX_UPDATE_LENGTH)
 
 
 class ReopenIn(InputSchema):
-    reason: str = Field(..., min_length=1, max_length=5000)
+    reason: str = Field(..., min_length=1, max_length=MAX_UPDATE_LENGTH)
 
 
 class MaintenanceIn(InputSchema):
-    title: str = Field(..., min_length=1, max_length=200)
+    title: str = Field(..., min_length=1, max_length=MAX_TITLE_LENGTH)
     scheduled_for: Moment
     scheduled_until: Moment
     components: list[str] = Field(..., min_length=1, description="Component slugs")
-    message: str = Field("", max_length=5000)
+    message: str = Field("", max_length=MAX_UPDATE_LENGTH)
 
 
 class PublicUpdateOut(Schema):

@@ -53,5 +53,6 @@ class EndpointForm(forms.Form):
 
 
 class PreviewForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
+    # The incidents app's MAX_UPDATE_LENGTH (notifications sits below incidents: no import).
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=2000)
     state = forms.CharField(required=False, max_length=16)

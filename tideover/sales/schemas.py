@@ -81,7 +81,7 @@ class SaleIn(Schema):
         pattern=SALE_ID_PATTERN,
         description="Globally unique id made at the register or store agent; posting is idempotent by it",
     )
-    store: str = Field(..., min_length=1, max_length=20, description="Store code, e.g. S0042")
+    store: str = Field(..., min_length=1, max_length=20, description="Store code, e.g. S001")
     # "register" would shadow pydantic's ABC.register, hence the alias.
     register_code: str = Field("", max_length=20, alias="register")
     occurred_at: datetime = Field(..., description="When the customer paid, with a time zone")

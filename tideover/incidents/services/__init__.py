@@ -3,6 +3,7 @@ transaction. Import from here (``from tideover.incidents import services``)."""
 
 from tideover.incidents.services.common import (
     DEFAULT_SEVERITIES,
+    MAX_TITLE_LENGTH,
     MAX_UPDATE_LENGTH,
     SYSTEM,
     Actor,
@@ -30,6 +31,7 @@ from tideover.incidents.services.settings import assign_roles, change_severity, 
 
 __all__ = [
     "DEFAULT_SEVERITIES",
+    "MAX_TITLE_LENGTH",
     "MAX_UPDATE_LENGTH",
     "SYSTEM",
     "Actor",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -12,7 +12,7 @@ from tideover.core.errors import DomainError, PermissionDenied
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.core.roles import Capability, has_capability
 from tideover.core.services import set_component_status_raw
-from tideover.core.text import clean_text
+from tideover.core.text import clean_line, clean_text
 from tideover.incidents.models import (
     CLOSED_STATES,
     AffectedComponent,
@@ -25,7 +25,17 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 
-MAX_UPDATE_LENGTH = 5000
+# What people write must fit where it goes: a title is an e-mail subject ("[Chain] Identified:
+# <title>"), the first line of an SMS and a dashboard card; an update is at most three SMS
+# segments plus a link, a short e-mail and a status-page entry someone reads on a phone.
+MAX_TITLE_LENGTH = 120
+MAX_UPDATE_LENGTH = 2000
+# When an incident can have started: not in the future (beyond clock drift), not long ago.
+START_SKEW = timedelta(minutes=5)
+START_LOOKBACK = timedelta(days=30)
+# A maintenance window: announced at most a year ahead, lasting at most a week.
+MAINTENANCE_AHEAD = timedelta(days=366)
+MAINTENANCE_LONGEST = timedelta(days=7)
 
 
 DEFAULT_SEVERITIES = [
@@ -91,13 +101,37 @@ def record_timeline_event(
     return _record(incident, kind, actor, _now(at), body, data)
 
 
+def clean_title(title: str, what: str = "incident") -> str:
+    """The title as it will be sent, or a refusal saying how long it may be."""
+    text = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
+    if not text:
+        raise DomainError(f"Give the {what} a title customers would understand", field="title")
+    if len(text) > MAX_TITLE_LENGTH:
+        raise DomainError(
+            f"The title is {len(text)} characters; keep it to {MAX_TITLE_LENGTH} so it fits a "
+            "subject line and an SMS",
+            field="title",
+        )
+    return text
+
+
+def check_moment(value: datetime | None, *, field: str, earliest: datetime, latest: datetime):
+    """Refuse a date outside [earliest, latest] with the window in words."""
+    if value is not None and not earliest <= value <= latest:
+        raise DomainError(
+            f"{field.replace('_', ' ').capitalize()} must be between "
+            f"{earliest:%Y-%m-%d %H:%M} and {latest:%Y-%m-%d %H:%M} UTC",
+            field=field,
+        )
+
+
 def _clean_body(body: str, what: str = "update") -> str:
     text = clean_text(body).strip()  # it goes into SMS and feeds (core/text.py)
     if not text:
         raise DomainError(f"Write the {what}: it cannot be empty", field="body")
     if len(text) > MAX_UPDATE_LENGTH:
         raise DomainError(
-            f"The {what} is {len(text)} characters; keep it under {MAX_UPDATE_LENGTH}", field="body"
+            f"The {what} is {len(text)} characters; keep it to {MAX_UPDATE_LENGTH}", field="body"
         )
     return text
 

@@ -14,7 +14,6 @@ from tideover.core import events
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Component, Region, Store
 from tideover.core.roles import Capability
-from tideover.core.text import clean_line
 from tideover.incidents.models import (
     CLOSED_STATES,
     OPEN_INCIDENT_STATES,
@@ -27,6 +26,8 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 from tideover.incidents.services.common import (
+    START_LOOKBACK,
+    START_SKEW,
     SYSTEM,
     Actor,
     _apply_component_status,
@@ -37,6 +38,8 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     _worst_open_status,
     authorize,
+    check_moment,
+    clean_title,
     components_snapshot,
     state_capability,
 )
@@ -65,15 +68,13 @@ def declare_incident(
     if components:
         authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
-    title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
-    if not title:
-        raise DomainError("Give the incident a title customers would understand", field="title")
-    if len(title) > 200:
-        raise DomainError("Keep the title under 200 characters", field="title")
+    title = clean_title(title)
     if severity is None:
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:
         raise DomainError("The incident cannot start after it is declared", field="started_at")
+    for field, value in (("started_at", started_at), ("detected_at", detected_at)):
+        check_moment(value, field=field, earliest=at - START_LOOKBACK, latest=at + START_SKEW)
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,
         title=title,

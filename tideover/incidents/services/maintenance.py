@@ -10,7 +10,6 @@ from tideover.core import events
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, ComponentStatus
 from tideover.core.roles import Capability
-from tideover.core.text import clean_line
 from tideover.incidents.models import (
     AffectedComponent,
     Incident,
@@ -19,6 +18,9 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 from tideover.incidents.services.common import (
+    MAINTENANCE_AHEAD,
+    MAINTENANCE_LONGEST,
+    START_SKEW,
     SYSTEM,
     Actor,
     _apply_component_status,
@@ -27,6 +29,8 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     _worst_open_status,
     authorize,
+    check_moment,
+    clean_title,
 )
 from tideover.incidents.services.lifecycle import change_state, post_public_update
 
@@ -48,11 +52,21 @@ def schedule_maintenance(
     """Announce a maintenance window; its components show under maintenance while it runs."""
     authorize(actor, Capability.SCHEDULE_MAINTENANCE)
     at = _now(at)
-    title = clean_line(title)  # it goes into SMS, subjects and feeds (core/text.py)
-    if not title:
-        raise DomainError("Give the maintenance a title", field="title")
+    title = clean_title(title, "maintenance")
     if scheduled_until <= scheduled_for:
         raise DomainError("The window must end after it starts", field="scheduled_until")
+    check_moment(
+        scheduled_for,
+        field="scheduled_for",
+        earliest=at - START_SKEW,
+        latest=at + MAINTENANCE_AHEAD,
+    )
+    if scheduled_until - scheduled_for > MAINTENANCE_LONGEST:
+        raise DomainError(
+            f"A maintenance window lasts at most {MAINTENANCE_LONGEST.days} days; "
+            "split a longer one",
+            field="scheduled_until",
+        )
     incident = Incident.objects.create(
         kind=IncidentKind.MAINTENANCE,
         title=title,
