@@ -160,8 +160,10 @@ def fan_out_public(notification: Notification, component_ids: list[int]) -> dict
 
 
 def _counts(notification: Notification) -> dict:
+    """Subscriber messages really in the outbox for this notification, by channel (staff
+    channel rows are counted apart, by _queue_staff)."""
     rows = (
-        OutboxMessage.objects.filter(notification=notification)
+        OutboxMessage.objects.filter(notification=notification, subscriber__isnull=False)
         .values_list("channel")
         .annotate(n=Count("pk"))
     )
@@ -187,7 +189,9 @@ def _queue_staff(notification: Notification) -> dict:
         ],
         ignore_conflicts=True,
     )
-    return {"staff": len(endpoints)} if endpoints else {}
+    # Count the rows, not the endpoints: a conflict (already queued) inserted nothing.
+    queued = OutboxMessage.objects.filter(notification=notification, endpoint__isnull=False).count()
+    return {"staff": queued} if queued else {}
 
 
 def _record_summary(notification: Notification) -> None:

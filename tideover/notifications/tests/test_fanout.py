@@ -167,3 +167,20 @@ def test_an_update_to_many_subscribers_is_queued_well_within_ten_seconds(severit
     elapsed = time.perf_counter() - started
     assert OutboxMessage.objects.count() == count
     assert elapsed < 10.0
+
+
+def test_timeline_counts_the_subscriber_and_staff_messages_really_queued(
+    severities, components, make_subscriber
+):
+    for _ in range(3):
+        make_subscriber()
+    ChannelEndpoint.objects.create(name="ops", channel="email", target="ops@staff.example")
+    ChannelEndpoint.objects.create(name="chat", channel="chat", target="json://127.0.0.1:9/c")
+    incident = _declare(severities, components)
+    entry = TimelineEvent.objects.get(incident=incident, kind="messages")
+    assert entry.body == (
+        "Queued 3 subscriber message(s) (3 email) and 2 staff channel message(s)."
+    )
+    queued = OutboxMessage.objects.filter(incident_id=incident.pk)
+    assert queued.filter(subscriber__isnull=False).count() == 3
+    assert queued.filter(endpoint__isnull=False).count() == 2
