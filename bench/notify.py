@@ -16,7 +16,7 @@ Measures, per database:
   periodic drain, as a deployment runs them;
 - reference: a bare loop sending the same messages (same recipients, same rendered bodies) over
   one SMTP connection and one keep-alive HTTP client, with no database, run with the same number
-  of processes.
+  of processes, timed the same way: from the first message sent to the last.
 Half the subscribers are e-mail, half webhooks. The SMTP and webhook servers are separate
 processes on 127.0.0.1 (aiosmtpd; http.server verifying each signature).
 """
@@ -162,17 +162,22 @@ def inner(args) -> dict:
             for r in chunk
         ]
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--bare-loop"], stdin=subprocess.PIPE, cwd=ROOT, env=env
+            [sys.executable, __file__, "--bare-loop"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
         )
         readers.append((proc, json.dumps(payload)))
-    # Hand every process its work first, then time until all are done.
-    started = time.perf_counter()
     for proc, data in readers:
         proc.stdin.write(data.encode())
         proc.stdin.close()
+    spans = [json.loads(proc.stdout.read()) for proc, _ in readers]
     for proc, _ in readers:
         proc.wait()
-    bare_seconds = time.perf_counter() - started
+    # Timed like the workers: from the first message sent to the last, across the processes
+    # (their start-up, imports and connecting are not delivery, on either side).
+    bare_seconds = max(s["last"] for s in spans) - min(s["first"] for s in spans)
     return {
         "db": connection.vendor,
         "subscribers": args.subscribers,
@@ -200,6 +205,7 @@ def bare_loop() -> None:
     sys.path.insert(0, str(ROOT))
     from tideover.core.http import signed_headers
 
+    first = None
     for item in items:
         if item["channel"] == "email":
             msg = EmailMessage()
@@ -217,7 +223,11 @@ def bare_loop() -> None:
         else:
             body = json.dumps(item["payload"], separators=(",", ":"), sort_keys=True).encode()
             client.post(item["to"], content=body, headers=signed_headers(SECRET, body, item["id"]))
+        if first is None:
+            first = time.time()
+    last = time.time()
     smtp.quit()
+    print(json.dumps({"first": first, "last": last}))
 
 
 def run(db: str, args, backend: str = "none") -> dict:

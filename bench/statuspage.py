@@ -135,7 +135,8 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
-    access_log {tmp}/nginx-access.log;
+    # Logged like Tideover's web server (tideover/core/serving.py): errors only, no access log.
+    access_log off;
     client_body_temp_path {tmp}/nginx-body;
     proxy_temp_path {tmp}/nginx-proxy;
     fastcgi_temp_path {tmp}/nginx-fastcgi;
