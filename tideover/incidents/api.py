@@ -181,6 +181,7 @@ def list_incidents(request, open: bool | None = None, kind: str | None = None, l
 )
 def declare(request, payload: IncidentCreateIn):
     require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
+    services.check_typed_times(started_at=payload.started_at, detected_at=payload.detected_at)
     incident = services.declare_incident(
         title=payload.title,
         severity=_severity(payload.severity),
@@ -317,6 +318,9 @@ def schedule(request, payload: MaintenanceIn):
     missing = set(payload.components) - {c.slug for c in components}
     if missing:
         raise DomainError(f"Unknown component(s): {', '.join(sorted(missing))}", field="components")
+    services.check_typed_times(
+        scheduled_for=payload.scheduled_for, scheduled_until=payload.scheduled_until
+    )
     incident = services.schedule_maintenance(
         title=payload.title,
         scheduled_for=payload.scheduled_for,

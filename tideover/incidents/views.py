@@ -184,6 +184,7 @@ def declare(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
+                services.check_typed_times(started_at=data["started_at"])
                 incident = services.declare_incident(
                     title=data["title"],
                     severity=data["severity"],

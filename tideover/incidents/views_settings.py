@@ -41,6 +41,9 @@ def schedule_maintenance(request):
         return render(request, "incidents/maintenance_form.html", {"form": form}, status=400)
     data = form.cleaned_data
     try:
+        services.check_typed_times(
+            scheduled_for=data["scheduled_for"], scheduled_until=data["scheduled_until"]
+        )
         incident = services.schedule_maintenance(
             title=data["title"],
             scheduled_for=data["scheduled_for"],

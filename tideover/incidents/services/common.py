@@ -115,13 +115,39 @@ def clean_title(title: str, what: str = "incident") -> str:
     return text
 
 
-def check_moment(value: datetime | None, *, field: str, earliest: datetime, latest: datetime):
-    """Refuse a date outside [earliest, latest] with the window in words."""
+def _check_moment(value: datetime | None, *, field: str, earliest: datetime, latest: datetime):
     if value is not None and not earliest <= value <= latest:
         raise DomainError(
             f"{field.replace('_', ' ').capitalize()} must be between "
             f"{earliest:%Y-%m-%d %H:%M} and {latest:%Y-%m-%d %H:%M} UTC",
             field=field,
+        )
+
+
+def check_typed_times(
+    *,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    scheduled_for: datetime | None = None,
+    scheduled_until: datetime | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Dates a person typed (forms, the API) are ones they could mean; the window in words
+    otherwise. Services themselves accept any order-consistent times, so a replay or another
+    app can declare at its own clock."""
+    now = _now(now)
+    for field, value in (("started_at", started_at), ("detected_at", detected_at)):
+        _check_moment(value, field=field, earliest=now - START_LOOKBACK, latest=now + START_SKEW)
+    _check_moment(
+        scheduled_for,
+        field="scheduled_for",
+        earliest=now - START_SKEW,
+        latest=now + MAINTENANCE_AHEAD,
+    )
+    if scheduled_for and scheduled_until and scheduled_until - scheduled_for > MAINTENANCE_LONGEST:
+        raise DomainError(
+            f"A maintenance window lasts at most {MAINTENANCE_LONGEST.days} days; split a longer one",
+            field="scheduled_until",
         )
 
 

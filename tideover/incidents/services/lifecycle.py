@@ -26,8 +26,6 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 from tideover.incidents.services.common import (
-    START_LOOKBACK,
-    START_SKEW,
     SYSTEM,
     Actor,
     _apply_component_status,
@@ -38,7 +36,6 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     _worst_open_status,
     authorize,
-    check_moment,
     clean_title,
     components_snapshot,
     state_capability,
@@ -73,8 +70,6 @@ def declare_incident(
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:
         raise DomainError("The incident cannot start after it is declared", field="started_at")
-    for field, value in (("started_at", started_at), ("detected_at", detected_at)):
-        check_moment(value, field=field, earliest=at - START_LOOKBACK, latest=at + START_SKEW)
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,
         title=title,

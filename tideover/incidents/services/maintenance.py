@@ -18,9 +18,6 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 from tideover.incidents.services.common import (
-    MAINTENANCE_AHEAD,
-    MAINTENANCE_LONGEST,
-    START_SKEW,
     SYSTEM,
     Actor,
     _apply_component_status,
@@ -29,7 +26,6 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     _worst_open_status,
     authorize,
-    check_moment,
     clean_title,
 )
 from tideover.incidents.services.lifecycle import change_state, post_public_update
@@ -55,18 +51,6 @@ def schedule_maintenance(
     title = clean_title(title, "maintenance")
     if scheduled_until <= scheduled_for:
         raise DomainError("The window must end after it starts", field="scheduled_until")
-    check_moment(
-        scheduled_for,
-        field="scheduled_for",
-        earliest=at - START_SKEW,
-        latest=at + MAINTENANCE_AHEAD,
-    )
-    if scheduled_until - scheduled_for > MAINTENANCE_LONGEST:
-        raise DomainError(
-            f"A maintenance window lasts at most {MAINTENANCE_LONGEST.days} days; "
-            "split a longer one",
-            field="scheduled_until",
-        )
     incident = Incident.objects.create(
         kind=IncidentKind.MAINTENANCE,
         title=title,
