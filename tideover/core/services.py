@@ -88,7 +88,7 @@ def stores_by_code(codes) -> tuple[list[Store], list[str]]:
         Store.objects.annotate(code_upper=Upper("code")).filter(code_upper__in=list(wanted))
     )
     known = {store.code.upper() for store in found}
-    return found, [typed for upper, typed in wanted.items() if upper not in known]
+    return found, sorted(typed for upper, typed in wanted.items() if upper not in known)
 
 
 def example_store_codes(count: int = 2) -> str:

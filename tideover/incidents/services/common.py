@@ -137,6 +137,9 @@ def check_typed_times(
     app can declare at its own clock."""
     now = _now(now)
     for field, value in (("started_at", started_at), ("detected_at", detected_at)):
+        if value is not None and value > now + START_SKEW:
+            what = "start" if field == "started_at" else "be detected"
+            raise DomainError(f"The incident cannot {what} after it is declared", field=field)
         _check_moment(value, field=field, earliest=now - START_LOOKBACK, latest=now + START_SKEW)
     _check_moment(
         scheduled_for,
