@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -59,9 +59,28 @@ def queue_marketing(
             f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
             "ON CONFLICT (dedupe_key) DO NOTHING"
         )
+        if connection.vendor == "postgresql" and _copy(table, columns, rows):
+            return len(rows)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, rows)
     return len(rows)
+
+
+def _copy(table: str, columns: str, rows: list[tuple]) -> bool:
+    """PostgreSQL's bulk path (COPY). COPY cannot skip duplicates, so when any dedupe key was
+    queued before, the savepoint rolls back and the caller inserts row by row, skipping it."""
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 # Every NOT NULL column without a database default (Django keeps defaults in Python).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from tideover.core.actors import Actor
 from tideover.core.errors import DomainError
@@ -28,7 +29,9 @@ def opt_out(contact: str) -> None:
     if not (email or phone):
         raise DomainError("Enter your mobile number or e-mail address", field="contact")
     field, value = ("email", email) if email else ("phone_e164", phone)
-    AffectedCustomer.objects.filter(**{field: value}).update(consent_marketing=False)
+    AffectedCustomer.objects.filter(Q(**{field: value}) | Q(**{f"member__{field}": value})).update(
+        consent_marketing=False
+    )
     channel = ConsentChannel.MARKETING_EMAIL if email else ConsentChannel.MARKETING_SMS
     flag = "consent_marketing_email" if email else "consent_marketing_sms"
     for member in Member.objects.filter(**{field: value, flag: True}):

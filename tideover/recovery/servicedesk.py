@@ -124,7 +124,7 @@ def grant_offer(customer: AffectedCustomer, *, actor: Actor, reason: str) -> Goo
         raise DomainError("Say why the offer is granted by hand", field="reason")
     with transaction.atomic():
         customer = (
-            AffectedCustomer.objects.select_for_update()
+            AffectedCustomer.objects.select_for_update(of=("self",))
             .select_related("member", "store", "incident", "member__home_store")
             .get(pk=customer.pk)
         )

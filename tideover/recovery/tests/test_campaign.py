@@ -129,3 +129,16 @@ def test_the_campaign_starts_once_and_only_after_resolution(incident, sign_up, p
     start_campaign(incident, actor=CX)
     with pytest.raises(Conflict):
         start_campaign(incident, actor=CX)
+
+
+def test_a_message_queued_before_is_skipped_not_doubled_when_queuing_in_bulk(incident):
+    from tideover.notifications.campaigns import MarketingMessage, queue_marketing
+
+    first = MarketingMessage("email", "a@example.com", "Sorry", "Code X", "goodwill:t:1")
+    queue_marketing([first], incident_id=incident.pk)
+    second = MarketingMessage("email", "b@example.com", "Sorry", "Code Y", "goodwill:t:2")
+    queue_marketing([first, second], incident_id=incident.pk)
+    assert sorted(OutboxMessage.objects.values_list("dedupe_key", flat=True)) == [
+        "goodwill:t:1",
+        "goodwill:t:2",
+    ]
