@@ -14,3 +14,8 @@ class RecoveryConfig(AppConfig):
         # Campaigns walk on in the worker; a crash resumes from the campaign's cursor.
         periodic.register("recovery-campaigns", 5, advance_campaigns)
         nav.add_link("Goodwill lookup", "recovery:lookup", Capability.VIEW_MEMBERS, order=52)
+
+        from tideover.incidents import panels
+        from tideover.recovery.views_console import goodwill_panel
+
+        panels.add_panel("goodwill", "recovery/_panel.html", goodwill_panel, order=60)

@@ -188,3 +188,17 @@ def customer_action(request, customer_id, action):
     query = request.POST.get("q", "")
     url = reverse("recovery:lookup")
     return redirect(f"{url}?{urlencode({'q': query})}" if query else url)
+
+
+def goodwill_panel(request, incident):
+    """The incident page's Goodwill section: the headline results and the plot."""
+    if not has_capability(request.user, Capability.VIEW_GOODWILL_RESULTS):
+        return None
+    if incident.kind != "incident":
+        return None
+    data = outcome.results(incident)
+    return {
+        "incident": incident,
+        "total": data["rows"][outcome.TOTAL],
+        "plot": outcome.plot_svg(data["per_day"]) if data["per_day"] else "",
+    }
