@@ -100,6 +100,7 @@ def reference_insert(batch: list[dict], stores: dict, members: dict) -> None:
                     total,
                     total,
                     "0" * 64,
+                    None,  # original: a sale undoes nothing
                 )
             )
         ids = insert_rows(Sale, SALE_FIELDS, rows, returning=True)

@@ -54,6 +54,9 @@ def seed(export_dir: Path) -> None:
     maintenance window and 20 resolved incidents over the last weeks."""
     import django
 
+    from tideover.datadir import prepare
+
+    prepare()  # the data folder, as the tideover command makes it
     django.setup()
     from django.core.management import call_command
     from django.utils import timezone
