@@ -22,6 +22,7 @@ class Shift:
         self.comms = User.objects.filter(username=scenario.staff.comms_lead).first()
         self.incident: Incident | None = None
         self.last_update_at: datetime | None = None
+        self.declared_at: datetime | None = None
         self.resolved = False
 
     def _actor(self, user):
@@ -52,7 +53,7 @@ class Shift:
             actor=self._actor(self.commander),
             at=at,
         )
-        self.last_update_at = at
+        self.last_update_at = self.declared_at = at
         return self.incident
 
     def declare_from_alert(self, alert, at: datetime, *, stores: list[Store]) -> Incident:
@@ -83,7 +84,7 @@ class Shift:
         incidents.assign_roles(
             self.incident, commander=self.commander, comms_lead=self.comms, actor=actor, at=at
         )
-        self.last_update_at = at
+        self.last_update_at = self.declared_at = at
         return self.incident
 
     def keep_updating(self, at: datetime, offset: timedelta) -> None:

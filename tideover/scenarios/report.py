@@ -31,21 +31,20 @@ def rows(card: dict) -> list[tuple[str, str]]:
         ("Sales posted twice", f"{sales['doubled']:,}"),
         ("Card exposure at its peak", _money(card.get("peak_card_exposure_cents"))),
     ]
-    for label, key in (
-        ("Customers affected", "affected"),
-        ("Customers captured", "captured"),
-        ("Reached within 1 h of resolution", "reached_within_1h"),
-        ("Offers redeemed", "redeemed"),
-    ):
-        if key in card.get("recovery", {}):
-            result.append((label, f"{card['recovery'][key]:,}"))
-    recovery = card.get("recovery", {})
-    if "redemption_rate" in recovery:
-        result.append(("Redemption rate", f"{recovery['redemption_rate']:.1%}"))
-    if "revenue_cents" in recovery:
-        result.append(("Revenue of redeeming sales", _money(recovery["revenue_cents"])))
-    if "cost_cents" in recovery:
-        result.append(("Goodwill cost", _money(recovery["cost_cents"])))
+    recovery = card.get("recovery")
+    if recovery:
+        result += [
+            ("Customers captured (signed up, collected)", f"{recovery['captured']:,}"),
+            ("Goodwill offers made", f"{recovery['offers']:,}"),
+            ("… sent", f"{recovery['sent']:,}"),
+            ("… redeemed at a till", f"{recovery['redeemed']:,}"),
+            (
+                "Redemption rate (of offers sent)",
+                f"{recovery['redemption_rate']:.1%}" if recovery["sent"] else "— (none sent yet)",
+            ),
+            ("Revenue of redeeming sales", _money(recovery["revenue_cents"])),
+            ("Goodwill cost (discounts and points)", _money(recovery["cost_cents"])),
+        ]
     deadline = card.get("loyalty_deadline")
     if deadline:
         result += [

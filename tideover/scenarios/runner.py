@@ -39,6 +39,7 @@ WEEKDAY_INDEX = {
 # commits (the agent's durability promise); half an hour keeps a 200-store day replayable in
 # about a minute. The sales keep the minute they were made either way.
 TICK = timedelta(minutes=30)
+SIGN_UPS_AFTER = timedelta(minutes=30)  # associates have the sign-up form out by then
 CUT_OFF = (FailureKind.REGISTERS_LOSE_HQ, FailureKind.LOYALTY_POSTING_DELAYED)
 
 
@@ -242,6 +243,8 @@ class ScenarioRunner:
                     shift.resolve(at)
                 else:
                     shift.keep_updating(at, offset)
+                    if at == shift.declared_at + SIGN_UPS_AFTER:
+                        self._sign_ups()
             self.tick(f"{at.astimezone(zone):%a %H:%M}", minute, total)
         # Afterwards every line is up: the agents drain whatever they still hold.
         self._lines(fleet, scenario.returns_after + timedelta(days=1))
@@ -249,11 +252,56 @@ class ScenarioRunner:
         for code in self.stores:
             fleet.heartbeat(code)
         self.fleet_tally = fleet.tally
+        self._make_it_right()
         card = self.scorecard()
         ScenarioRun.objects.create(
             name=scenario.name, file=self.source, incident=shift.incident, scorecard=card
         )
         return card
+
+    def _recovery_installed(self) -> bool:
+        from django.apps import apps
+
+        return apps.is_installed("tideover.recovery") and not self.shift.incident.is_drill
+
+    def _sign_ups(self) -> None:
+        """Half an hour into the incident associates are signing shoppers up in every
+        affected store."""
+        if not self._recovery_installed() or not self.scenario.staff.signups_per_store:
+            return
+        from tideover.scenarios.recover import sign_up_shoppers
+
+        stores = [self.stores[c] for c in sorted(set().union(*self.affected.values()))]
+        sign_up_shoppers(
+            self.shift.incident, stores, self.scenario.staff.signups_per_store, self.scenario.seed
+        )
+
+    def _make_it_right(self) -> None:
+        """After resolution: the web shop's failed checkouts, collection, the campaign, and
+        the customers who come back with their code."""
+        if not self._recovery_installed():
+            return
+        from tideover.loyalty.models import Member
+        from tideover.scenarios import recover
+        from tideover.scenarios.traffic import make_web_checkouts
+
+        incident = self.shift.incident
+        incident.refresh_from_db()
+        members = list(
+            Member.objects.exclude(email="")
+            .order_by("pk")
+            .values_list("loyalty_id", "email")[:5000]
+        )
+        checkouts = make_web_checkouts(self.scenario, start=self.start, members=members)
+        since = incident.started_at or incident.declared_at
+        recover.report_web_failures(
+            incident, [c for c in checkouts if since <= c.at <= incident.resolved_at]
+        )
+        plan = self.scenario.recovery
+        if plan is None:
+            return
+        recover.make_it_right(incident, plan)
+        recover.come_back(incident, plan, self.scenario.seed, timezone.now())
 
     def _start_watch(self) -> None:
         """Detect watches when it is installed: the normal hours before, then the day."""
@@ -307,8 +355,26 @@ class ScenarioRunner:
             "messages": scorecard.outbox_section(incident),
             "api_answers": dict(tally.settled),
         }
+        if self._recovery_installed():
+            from tideover.scenarios.recover import recovery_section
+
+            card["recovery"] = recovery_section(incident)
         if self.scenario.loyalty is not None:
             from tideover.scenarios.deadline import deadline_section
 
             card["loyalty_deadline"] = deadline_section(self.deadline_members, self.start)
         return card
+
+
+def refresh_scorecard(card: dict) -> dict:
+    """The figures that keep changing after the replay (goodwill messages delivered, offers
+    redeemed) counted again from the records, saved with the run."""
+    run = ScenarioRun.objects.filter(incident_id=card["incident"]["incident_id"]).first()
+    if run is None or "recovery" not in card:
+        return card
+    from tideover.scenarios.recover import recovery_section
+
+    card = dict(card, recovery=recovery_section(run.incident))
+    run.scorecard = card
+    run.save(update_fields=["scorecard"])
+    return card

@@ -9,7 +9,7 @@ rather than inventing them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.db.models import Count
@@ -54,37 +54,60 @@ def incident_section(incident: Incident) -> dict:
 
 
 def sales_section(accepted_ids: Iterable[str], *, offline_ids: Iterable[str] = ()) -> dict:
-    """Sales the registers were told were accepted, against what HQ posted: lost and doubled."""
+    """Sales the registers were told were accepted, against what HQ posted.
+
+    Scenario sale ids start with their store's code (``S001-...``), which is how each is found
+    at HQ (ids are unique per store). *Lost*: accepted, not at HQ. *Doubled*: a sale whose points
+    were posted more than once in the ledger, or a sale at HQ from these stores and hours that no
+    till was told was accepted (e.g. a card refused offline that posted anyway beside its cash
+    re-ring)."""
     from tideover.sales.models import Sale
 
     accepted = set(accepted_ids)
     offline = set(offline_ids) & accepted
-    posted: set[str] = set()
-    ids = list(accepted)
+    posted: dict[str, tuple[str, datetime]] = {}
+    ids = sorted(accepted)
     for start in range(0, len(ids), 5000):
-        posted.update(
-            Sale.objects.filter(sale_id__in=ids[start : start + 5000]).values_list(
-                "sale_id", flat=True
+        for sale_id, store, occurred in Sale.objects.filter(
+            sale_id__in=ids[start : start + 5000]
+        ).values_list("sale_id", "store__code", "occurred_at"):
+            if sale_id.startswith(f"{store}-"):
+                posted[sale_id] = (store, occurred)
+    doubled = 0
+    if posted:
+        stores = {store for store, _ in posted.values()}
+        first = min(at for _, at in posted.values())
+        last = max(at for _, at in posted.values())
+        extra = (
+            Sale.objects.filter(
+                store__code__in=stores, occurred_at__gte=first, occurred_at__lte=last
             )
+            .exclude(sale_id__in=ids)
+            .exclude(sale_id__contains="-GW-")  # goodwill redemptions come days later
+            .count()
         )
-    section = {
-        "accepted": len(accepted),
-        "accepted_offline": len(offline),
-        "posted": len(posted),
-        "lost": len(accepted - posted),
-        "doubled": 0,
-    }
+        doubled += extra
     if apps.is_installed("tideover.loyalty"):
         from tideover.loyalty.models import JournalEntry
 
-        section["doubled"] = (
-            JournalEntry.objects.filter(source_type="sale", source_id__in=ids[:50_000])
-            .values("source_id")
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-            .count()
-        )
-    return section
+        keys = [f"{store}/{sale_id}" for sale_id, (store, _) in posted.items()]
+        for start in range(0, len(keys), 5000):
+            doubled += (
+                JournalEntry.objects.filter(
+                    source_type="sale", source_id__in=keys[start : start + 5000]
+                )
+                .values("source_id")
+                .annotate(n=Count("id"))
+                .filter(n__gt=1)
+                .count()
+            )
+    return {
+        "accepted": len(accepted),
+        "accepted_offline": len(offline),
+        "posted": len(posted),
+        "lost": len(accepted - set(posted)),
+        "doubled": doubled,
+    }
 
 
 def outbox_section(incident: Incident) -> dict:

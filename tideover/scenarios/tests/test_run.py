@@ -161,3 +161,48 @@ def test_shipped_scenario_keeps_every_promise_at_small_size(name, db, settings, 
     # scenario lets the commander wait without one.
     detect = card["incident"]["time_to_detect_min"]
     assert detect is not None and detect < scenario.staff.declare_at_latest.total_seconds() / 60
+    if scenario.recovery is not None:
+        # Everyone captured with consent gets an offer; some come back with the code.
+        goodwill = card["recovery"]
+        assert goodwill["captured"] > 0 and goodwill["offers"] > 0
+        from tideover.recovery.models import AffectedCustomer, GoodwillOffer
+
+        incident_id = card["incident"]["incident_id"]
+        consenting = AffectedCustomer.objects.filter(incident_id=incident_id).exclude(
+            consent_text=""
+        )
+        offered = GoodwillOffer.objects.filter(incident_id=incident_id)
+        assert set(offered.values_list("customer_id", flat=True)) >= set(
+            consenting.values_list("pk", flat=True)
+        )
+
+
+def test_a_sale_no_till_accepted_counts_as_doubled(small_run, client):
+    """The doubled figure can find something: a sale at HQ beside the ones the tills accepted."""
+    import json
+
+    from tideover.core.models import Store, TokenScope
+    from tideover.core.services import create_api_token
+    from tideover.scenarios.scorecard import sales_section
+
+    runner, card = small_run
+    assert card["sales"]["doubled"] == 0
+    first = Sale.objects.order_by("occurred_at").first()
+    store = Store.objects.get(pk=first.store_id)
+    _, token = create_api_token(name="rogue", scopes=[TokenScope.SALES_WRITE], store=store)
+    rogue = {
+        "sale_id": f"{store.code}-ROGUE-1",
+        "store": store.code,
+        "occurred_at": (first.occurred_at + timedelta(minutes=1)).isoformat(),
+        "lines": [{"sku": "MILK-1G", "quantity": 1, "unit_price_cents": 389}],
+        "tenders": [{"kind": "card", "amount_cents": 389}],
+    }
+    answer = client.post(
+        "/api/v1/sales",
+        data=json.dumps(rogue),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert answer.status_code == 200
+    tally = runner.fleet_tally
+    assert sales_section(tally.accepted, offline_ids=tally.accepted_offline)["doubled"] == 1

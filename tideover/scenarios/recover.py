@@ -1,0 +1,146 @@
+"""Making it right inside a replay, through the recovery app's services: associates sign up
+shoppers in the affected stores, the web shop reports its failed checkouts, and after the
+resolution the members with declined or offline sales are collected, the scenario's goodwill
+policy is set, the campaign goes out, and some customers come back with their code over the
+following days (sales through the sales API, at the days they happen)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+
+from django.test import Client
+
+from tideover.core.actors import Actor
+from tideover.core.models import Store, TokenScope
+from tideover.core.services import create_api_token
+from tideover.incidents.models import Incident
+from tideover.recovery import capture, collect
+from tideover.recovery.campaign import run_campaign, start_campaign
+from tideover.recovery.models import GoodwillOffer, Source
+from tideover.recovery.policy import set_policy
+from tideover.recovery.results import TOTAL, results
+from tideover.scenarios.schema import Recovery
+from tideover.scenarios.traffic import WebCheckout
+
+ASSOCIATE = Actor(name="scenario associate")
+CX = Actor(name="scenario cx manager")
+
+
+def sign_up_shoppers(incident: Incident, stores: list[Store], per_store: int, seed: int) -> int:
+    """Associates sign up shoppers at the tills (with the consent text they were shown)."""
+    rng = random.Random(seed)
+    made = 0
+    for store in stores:
+        for n in range(per_store):
+            email = f"shopper.{store.code.lower()}.{n}.{rng.randrange(10**6)}@example.com"
+            capture.sign_up(
+                incident,
+                store,
+                capture.person_from_form(name="Shopper", email=email),
+                consent=True,
+                shown_consent_text=capture.consent_text(),
+                source=Source.ASSOCIATE if n % 2 else Source.QR,
+                actor=ASSOCIATE,
+            )
+            made += 1
+    return made
+
+
+def report_web_failures(incident: Incident, checkouts: list[WebCheckout]) -> int:
+    """The web shop reports each checkout that errored during the incident."""
+    sent = 0
+    for checkout in checkouts:
+        if not checkout.error:
+            continue
+        collect.report_web_failure(
+            incident,
+            email=checkout.email,
+            member_id=checkout.member_id,
+            at=checkout.at,
+            amount_cents=checkout.amount_cents,
+            error=checkout.error,
+        )
+        sent += 1
+    return sent
+
+
+def make_it_right(incident: Incident, plan: Recovery) -> None:
+    """After resolution: collect, set the policy, send the campaign."""
+    collect.collect_from_sales(incident)
+    set_policy(
+        incident,
+        actor=CX,
+        offer_kind="amount",
+        offer_value=plan.amount_off_cents,
+        min_spend_cents=plan.min_spend_cents,
+        tier_bonus={"member": {"points": plan.member_bonus_points}},
+        valid_days=plan.valid_days,
+        budget_cents=plan.budget_cents,
+        expected_redemption_percent=round(plan.redeem_share * 100),
+        channel="email_first",
+    )
+    run_campaign(start_campaign(incident, actor=CX))
+
+
+def come_back(incident: Incident, plan: Recovery, seed: int, now: datetime) -> int:
+    """Over the following days some customers use their code at a till (sales API)."""
+    rng = random.Random(seed)
+    client = Client(HTTP_HOST="127.0.0.1")
+    tokens: dict[str, str] = {}
+    used = 0
+    offers = GoodwillOffer.objects.filter(incident=incident, reward__isnull=False).select_related(
+        "customer__store", "customer__member"
+    )
+    fallback = Store.objects.order_by("code").first()
+    for offer in offers.order_by("pk"):
+        if rng.random() >= plan.redeem_share:
+            continue
+        store = offer.customer.store or fallback
+        if store.code not in tokens:
+            _, tokens[store.code] = create_api_token(
+                name=f"scenario till {store.code}", scopes=[TokenScope.SALES_WRITE], store=store
+            )
+        at = incident.resolved_at + timedelta(days=rng.uniform(0.05, max(plan.follow_days, 0.1)))
+        at = min(at, now - timedelta(minutes=5))
+        cents = plan.min_spend_cents + rng.randrange(0, 5000)
+        member = offer.customer.member
+        sale = {
+            "sale_id": f"{store.code}-GW-{offer.pk:07d}",
+            "store": store.code,
+            "register": "R1",
+            "occurred_at": at.isoformat(),
+            "member_id": member.loyalty_id if member else None,
+            "lines": [{"sku": "BASKET", "quantity": 1, "unit_price_cents": cents}],
+            "tenders": [{"kind": "card", "amount_cents": max(cents - plan.amount_off_cents, 0)}],
+            "codes": [offer.code],
+        }
+        response = client.post(
+            "/api/v1/sales",
+            data=json.dumps(sale),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {tokens[store.code]}",
+        )
+        if response.status_code == 200 and response.json().get("redeemed"):
+            used += 1
+    return used
+
+
+def recovery_section(incident: Incident) -> dict:
+    """The incident's goodwill results, as the recovery app counts them from its records."""
+    total = results(incident)["rows"][TOTAL]
+    return {
+        "captured": total["captured"],
+        "captured_by_source": total["captured_by_source"],
+        "offers": total["offers"],
+        "sent": total["sent"],
+        "delivered": total["delivered"],
+        "redeemed": total["redeemed"],
+        "redemption_rate": total["redemption_rate"],
+        "revenue_cents": total["revenue_cents"],
+        "discount_cents": total["discount_cents"],
+        "points_granted": total["points_granted"],
+        "cost_cents": total["cost_cents"],
+        "budget_cents": total.get("budget_cents"),
+    }
