@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db.models import F
+from django.db import connection
 
 from tideover.core.models import Store
 from tideover.detect.models import Direction, SaleTally, Signal, SignalKind, SocialPost
@@ -144,12 +144,21 @@ def tally_sales(posted) -> dict:
         key = (sale.store.pk, minute_of(sale.occurred_at))
         counts[key][0] += 1
         counts[key][1] += sale.status in ("failed", "declined")
-    for (store_id, minute), (total, failed) in counts.items():
-        updated = SaleTally.objects.filter(store_id=store_id, minute=minute).update(
-            total=F("total") + total, failed=F("failed") + failed
+    if not counts:
+        return {}
+    # One statement for the whole batch however many stores and minutes it spans (the posting
+    # path's query count must not grow with the batch): insert, or add to the minute's tally.
+    table = connection.ops.quote_name(SaleTally._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (store_id, minute, total, failed) VALUES (%s, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (store_id, minute) DO UPDATE SET "
+            f"total = {table}.total + excluded.total, failed = {table}.failed + excluded.failed",
+            [
+                (store_id, connection.ops.adapt_datetimefield_value(minute), total, failed)
+                for (store_id, minute), (total, failed) in sorted(counts.items())
+            ],
         )
-        if not updated:
-            SaleTally.objects.create(store_id=store_id, minute=minute, total=total, failed=failed)
     return {}
 
 

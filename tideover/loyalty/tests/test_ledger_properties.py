@@ -42,6 +42,7 @@ class Ledger(RuleBasedStateMachine):
         self.posted: dict[str, dict] = {}  # sale id -> payload, as posted
         self.member_sales: list[str] = []
         self.left: dict[str, int | None] = {}  # sale id -> cents not yet returned (None: voided)
+        self.units_left: dict[str, int] = {}  # sale id -> units of its item not yet returned
         self.redeemed: set[str] = set()
 
     def teardown(self):
@@ -104,14 +105,17 @@ class Ledger(RuleBasedStateMachine):
         else:
             payload = self._sale(None, cents, kind="return", original_sale_id=original)
         left = self.left.setdefault(original, self.posted[original]["lines"][0]["unit_price_cents"])
+        units = self.units_left.setdefault(original, self.posted[original]["lines"][0]["quantity"])
         [result] = post_sales([payload])
-        if left is None or (not whole and cents > left):
-            # Nothing is left to take back (voided, or returned up to the sale's amount).
+        if left is None or (not whole and (cents > left or units < 1)):
+            # Nothing is left to take back (voided, returned up to the sale's amount, or every
+            # unit of the item already returned: each return line gives back one unit).
             assert result.result == "rejected", result
             assert not Sale.objects.filter(sale_id=payload["sale_id"]).exists()
             return
         assert result.result == "posted", result
         self.left[original] = None if whole else left - cents
+        self.units_left[original] = 0 if whole else units - 1
         self.posted[payload["sale_id"]] = payload
 
     @rule(who=st.integers(0, 2), points=st.integers(-800, 800).filter(bool))
