@@ -223,6 +223,7 @@ class ScenarioRunner:
         if scenario.loyalty is not None:
             self._deadline_world(tills)
         self._start_watch()
+        self._stores_work_the_plan()
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
         first_failure = self.start + min(f.at for f in scenario.failures)
         resolve_after = scenario.returns_after + timedelta(minutes=2)
@@ -303,6 +304,16 @@ class ScenarioRunner:
         recover.make_it_right(incident, plan)
         recover.come_back(incident, plan, self.scenario.seed, timezone.now())
 
+    def _stores_work_the_plan(self) -> None:
+        """With Respond installed, the affected stores acknowledge the runbook's plan, tick its
+        steps, some get stuck and report what they see, minute by minute (runbooks.demo)."""
+        from django.apps import apps
+
+        if apps.is_installed("tideover.runbooks"):
+            from tideover.runbooks.demo import attach
+
+            attach(self)
+
     def _start_watch(self) -> None:
         """Detect watches when it is installed: the normal hours before, then the day."""
         from django.apps import apps
@@ -354,6 +365,7 @@ class ScenarioRunner:
             "refused_at_the_tills": dict(tally.refused),
             "messages": scorecard.outbox_section(incident),
             "api_answers": dict(tally.settled),
+            "postmortem": _postmortem_link(incident),
         }
         if self._recovery_installed():
             from tideover.scenarios.recover import recovery_section
@@ -378,3 +390,12 @@ def refresh_scorecard(card: dict) -> dict:
     run.scorecard = card
     run.save(update_fields=["scorecard"])
     return card
+
+
+def _postmortem_link(incident) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("postmortems:postmortem", args=[incident.pk])
+    except NoReverseMatch:  # Respond's postmortems are not installed
+        return ""

@@ -20,7 +20,6 @@ from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
-from tideover.runbooks import demo as respond_demo
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner, refresh_scorecard
 from tideover.statuspage.services import render_and_export as publish_status_now
@@ -159,7 +158,6 @@ class Command(BaseCommand):
                 progress.update(task, description=label, completed=done + 1, total=total + 1)
 
             runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
-            respond_demo.attach(runner)
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
         storelink_demo.report(console, agents)
