@@ -11,6 +11,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.test import Client
+from django.utils import timezone
 
 from tideover.core.actors import Actor
 from tideover.core.models import Store, TokenScope
@@ -21,7 +22,7 @@ from tideover.recovery.campaign import run_campaign, start_campaign
 from tideover.recovery.models import GoodwillOffer, Source
 from tideover.recovery.policy import set_policy
 from tideover.recovery.results import TOTAL, results
-from tideover.scenarios.schema import Recovery
+from tideover.scenarios.schema import Recovery, Scenario
 from tideover.scenarios.traffic import WebCheckout
 
 ASSOCIATE = Actor(name="scenario associate")
@@ -64,6 +65,24 @@ def report_web_failures(incident: Incident, checkouts: list[WebCheckout]) -> int
         )
         sent += 1
     return sent
+
+
+def after_resolution(incident: Incident, scenario: Scenario, start: datetime) -> None:
+    """The web shop reports the checkouts that failed during the incident; then, when the
+    scenario has a goodwill plan, the offers go out and some customers come back."""
+    from tideover.loyalty.models import Member
+    from tideover.scenarios.traffic import make_web_checkouts
+
+    incident.refresh_from_db()
+    members = list(
+        Member.objects.exclude(email="").order_by("pk").values_list("loyalty_id", "email")[:5000]
+    )
+    checkouts = make_web_checkouts(scenario, start=start, members=members)
+    since = incident.started_at or incident.declared_at
+    report_web_failures(incident, [c for c in checkouts if since <= c.at <= incident.resolved_at])
+    if scenario.recovery is not None:
+        make_it_right(incident, scenario.recovery)
+        come_back(incident, scenario.recovery, scenario.seed, timezone.now())
 
 
 def make_it_right(incident: Incident, plan: Recovery) -> None:

@@ -278,31 +278,11 @@ class ScenarioRunner:
         )
 
     def _make_it_right(self) -> None:
-        """After resolution: the web shop's failed checkouts, collection, the campaign, and
-        the customers who come back with their code."""
-        if not self._recovery_installed():
-            return
-        from tideover.loyalty.models import Member
-        from tideover.scenarios import recover
-        from tideover.scenarios.traffic import make_web_checkouts
+        """After resolution: the web shop's failed checkouts, then the goodwill (recover)."""
+        if self._recovery_installed():
+            from tideover.scenarios.recover import after_resolution
 
-        incident = self.shift.incident
-        incident.refresh_from_db()
-        members = list(
-            Member.objects.exclude(email="")
-            .order_by("pk")
-            .values_list("loyalty_id", "email")[:5000]
-        )
-        checkouts = make_web_checkouts(self.scenario, start=self.start, members=members)
-        since = incident.started_at or incident.declared_at
-        recover.report_web_failures(
-            incident, [c for c in checkouts if since <= c.at <= incident.resolved_at]
-        )
-        plan = self.scenario.recovery
-        if plan is None:
-            return
-        recover.make_it_right(incident, plan)
-        recover.come_back(incident, plan, self.scenario.seed, timezone.now())
+            after_resolution(self.shift.incident, self.scenario, self.start)
 
     def _stores_work_the_plan(self) -> None:
         """With Respond installed, the affected stores acknowledge the runbook's plan, tick its
