@@ -206,6 +206,7 @@ class ScenarioRunner:
     def run(self) -> dict:
         """Replay the whole day; return the scorecard."""
         tills = self.prepare()
+        self._set_card_policy()
         agent_log = logging.getLogger("tideover.agent")
         level = agent_log.level
         agent_log.setLevel(logging.ERROR)  # 150 agents saying "HQ not reachable" is the scenario
@@ -217,6 +218,19 @@ class ScenarioRunner:
                     return self._run(fleet, tills)
             finally:
                 agent_log.setLevel(level)
+
+    def _set_card_policy(self) -> None:
+        """The scenario's offline card limits for every region, through storelink's service
+        (each agent picks them up when it registers)."""
+        from django.apps import apps
+
+        if self.scenario.card_policy is None or not apps.is_installed("tideover.storelink"):
+            return
+        from tideover.core.models import Region
+        from tideover.storelink.services import set_card_policy
+
+        for region in Region.objects.filter(stores__in=list(self.stores.values())).distinct():
+            set_card_policy(region=region, **self.scenario.card_policy.model_dump())
 
     def _run(self, fleet: Fleet, tills: Tills) -> dict:
         scenario, shift = self.scenario, self.shift

@@ -225,6 +225,15 @@ class LoyaltyDeadline(Strict):
     points: int = Field(480, ge=1, le=1_000_000)
 
 
+class CardPolicy(Strict):
+    """The offline card limits every store's agent applies (set per region before the day)."""
+
+    per_sale_limit_cents: int = Field(ge=0, le=10_000_000)
+    total_limit_cents: int = Field(ge=0, le=1_000_000_000)
+    max_count: int = Field(ge=0, le=1_000_000)
+    max_age_minutes: int = Field(ge=0, le=100_000)
+
+
 class Recovery(Strict):
     """The goodwill offer after resolution, and how shoppers answer it over the next days."""
 
@@ -254,6 +263,7 @@ class Scenario(Strict):
     staff: Staff
     recovery: Recovery | None = None
     loyalty: LoyaltyDeadline | None = None
+    card_policy: CardPolicy | None = None
 
     @property
     def returns_after(self) -> timedelta:
