@@ -99,3 +99,13 @@ def test_make_test_reports_a_skipped_postgresql_half_as_skipped(tmp_path):
     done = _make_test(tmp_path, "true", "echo SKIPPED: PostgreSQL at x is unreachable")
     assert done.returncode == 0
     assert "PostgreSQL skipped (no server); RQ + Redis passed" in done.stdout
+
+
+def test_the_web_command_of_a_deployment_loads_and_explains_itself(capsys):
+    """``tideover web`` (the Procfile's web process) must at least start: its options load."""
+    from django.core.management import load_command_class
+
+    command = load_command_class("tideover.core", "web")
+    parser = command.create_parser("tideover", "web")
+    options = parser.parse_args(["--bind", "127.0.0.1:9", "--workers", "1"])
+    assert options.workers == 1 and options.bind == "127.0.0.1:9"

@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from tideover.core.serving import DEFAULT_THREADS, DEFAULT_WEB_WORKERS, web_server_argv
+from tideover.core.serving import DEFAULT_THREADS, web_server_argv
 
 
 class Command(BaseCommand):
@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="host:port to listen on")
-        parser.add_argument("--workers", type=int, default=DEFAULT_WEB_WORKERS)
+        parser.add_argument(
+            "--workers", type=int, default=None, help="Web processes (default: one per core)"
+        )
         parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
 
     def handle(self, *args, bind, workers, threads, **options):
