@@ -51,9 +51,16 @@ def start_worker(env: dict, *args: str, log_path: Path | None = None) -> subproc
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    """Signal the process and wait; one that has not exited by ``timeout`` is killed, so a
+    test never leaves a worker behind (holding a database connection the next run needs)."""
     if process.poll() is None:
         process.send_signal(sig)
-    return process.wait(timeout)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        raise
 
 
 def wait_until(condition, timeout: float = 60, every: float = 0.05, processes=()) -> None:
