@@ -167,6 +167,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+# Before the lockout, log-ins slow down: after this many wrong passwords the next try waits
+# LOGIN_SLOWDOWN_SECONDS, doubling with each further one (tideover.core.lockout).
+LOGIN_SLOWDOWN_AFTER = envint("LOGIN_SLOWDOWN_AFTER", 3)
+LOGIN_SLOWDOWN_SECONDS = envint("LOGIN_SLOWDOWN_SECONDS", 5)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_CLIENT_IP_CALLABLE = "tideover.core.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True

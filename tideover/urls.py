@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 
 from tideover.api import build_api
+from tideover.core.lockout import login_paced
 
 api = build_api()
 
@@ -16,8 +17,10 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Both log-in forms slow down after wrong passwords (core/lockout.py) before axes locks out.
+    path("admin/login/", login_paced(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login_paced(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", api.urls),
     path("console/", include("tideover.incidents.urls")),

@@ -80,3 +80,74 @@ def test_the_client_address_behind_a_proxy_is_the_one_the_trusted_header_names(s
     assert via_proxy("customer_service", PASSWORD, "198.51.100.20").status_code == 429
     # Everyone else behind the same proxy can still log in.
     assert via_proxy("customer_service", PASSWORD, "198.51.100.21").status_code == 302
+
+
+def _back_in_time(seconds):
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_wrong_passwords_slow_log_ins_down_before_the_lockout(staff, settings, caplog):
+    settings.AXES_FAILURE_LIMIT = 5
+    settings.LOGIN_SLOWDOWN_AFTER = 2
+    settings.LOGIN_SLOWDOWN_SECONDS = 10
+    assert _login("comms", "guess", "198.51.100.1").status_code == 200
+    assert _login("comms", "guess", "198.51.100.1").status_code == 200
+    # Two wrong: even the right password must wait, and the page says how long.
+    with caplog.at_level(logging.WARNING):
+        waiting = _login("comms", PASSWORD, "198.51.100.1")
+    assert waiting.status_code == 429 and waiting["Retry-After"] == "10"
+    assert b"wait 10 seconds before the next try" in waiting.content
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "tideover.login")
+    assert "slow-down" in logged and "comms" not in logged and "198.51.100.1" not in logged
+    # After the wait the right password works (and resets the count).
+    _back_in_time(11)
+    assert _login("comms", PASSWORD, "198.51.100.1").status_code == 302
+
+
+def test_the_wait_doubles_with_each_wrong_password_then_the_lockout_takes_over(staff, settings):
+    from axes.models import AccessAttempt
+
+    settings.AXES_FAILURE_LIMIT = 4
+    settings.LOGIN_SLOWDOWN_AFTER = 2
+    settings.LOGIN_SLOWDOWN_SECONDS = 10
+    for _ in range(2):
+        _login("comms", "guess", "198.51.100.1")
+    assert _login("comms", "guess", "198.51.100.1")["Retry-After"] == "10"
+    # Tries refused during the wait were not counted.
+    assert sum(a.failures_since_start for a in AccessAttempt.objects.all()) == 2
+    _back_in_time(11)
+    assert _login("comms", "guess", "198.51.100.1").status_code == 200  # third wrong one
+    assert _login("comms", PASSWORD, "198.51.100.1")["Retry-After"] == "20"
+    _back_in_time(21)
+    assert _login("comms", "guess", "198.51.100.1").status_code == 429  # fourth: locked out
+    locked = _login("comms", PASSWORD, "198.51.100.1")
+    assert locked.status_code == 429 and b"Log-in paused" in locked.content
+
+
+def test_the_slow_down_counts_per_account_and_per_address(staff, settings):
+    settings.AXES_FAILURE_LIMIT = 10
+    settings.LOGIN_SLOWDOWN_AFTER = 2
+    for i in range(2):
+        _login("comms", "guess", f"198.51.100.{i + 1}")
+    # The account waits wherever the try comes from ...
+    assert _login("comms", PASSWORD, "198.51.100.99").status_code == 429
+    # ... and an address that guessed two accounts waits for any account.
+    for name in ("nobody1", "nobody2"):
+        _login(name, "guess", "203.0.113.7")
+    assert _login("customer_service", PASSWORD, "203.0.113.7").status_code == 429
+    assert _login("customer_service", PASSWORD, "203.0.113.8").status_code == 302
+
+
+def test_the_admin_log_in_slows_down_too(staff, settings):
+    settings.AXES_FAILURE_LIMIT = 10
+    settings.LOGIN_SLOWDOWN_AFTER = 2
+    for _ in range(2):
+        Client().post(
+            "/admin/login/", {"username": "admin", "password": "guess"}, REMOTE_ADDR="192.0.2.5"
+        )
+    again = Client().post(
+        "/admin/login/", {"username": "admin", "password": PASSWORD}, REMOTE_ADDR="192.0.2.5"
+    )
+    assert again.status_code == 429 and again["Retry-After"]
