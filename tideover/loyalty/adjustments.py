@@ -3,6 +3,7 @@ from other apps (goodwill). Every one is an entry on the member's statement with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -178,6 +179,15 @@ def apply_posting(member: Member, posting: Posting, actor: Actor) -> None:
     rewards.save_rewards(issued)
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Points for one member from one source (e.g. one goodwill offer)."""
+
+    member_pk: int
+    points: int
+    source_id: str
+
+
 def grant_points(
     member: Member,
     points: int,
@@ -192,26 +202,85 @@ def grant_points(
 
     ``earned_at`` dates the points (they expire by it, like points from a sale), for balances
     carried over from another system with their earning dates; it defaults to now."""
-    if points <= 0:
-        raise DomainError("Grant a positive number of points", field="points")
+    granted = grant_points_many(
+        [Grant(member.pk, points, source_id)],
+        source_type=source_type,
+        reason=reason,
+        actor=actor,
+        earned_at=earned_at,
+    )
+    if not granted:
+        return None
+    return JournalEntry.objects.get(source_type=source_type, source_id=granted[0])
+
+
+def grant_points_many(
+    grants: list[Grant],
+    *,
+    source_type: str,
+    reason: str,
+    actor: Actor = SYSTEM,
+    earned_at: datetime | None = None,
+) -> list[str]:
+    """Grant points to many members in one transaction, once per source; returns the source
+    ids granted now (those granted before, or twice in ``grants``, are left out).
+
+    The batch is what a member-at-a-time grant is, in a handful of statements: members locked
+    in id order, one look-up of the sources already posted (under those locks, so two batches
+    for one source cannot both pass), then every entry with its two lines, the balances, the
+    lots and any rewards the points complete written together."""
     if source_type in {"sale", "return", "reward", "expiry", "reinstate", "adjustment"}:
         raise DomainError(f"{source_type!r} is reserved for the ledger's own entries")
+    wanted: dict[str, Grant] = {}
+    for grant in grants:
+        if not isinstance(grant.points, int) or grant.points <= 0:
+            raise DomainError("Grant a positive number of points", field="points")
+        wanted.setdefault(str(grant.source_id)[:80], grant)
+    if not wanted:
+        return []
+    prog = program()
+    occurred_at = earned_at or timezone.now()
+    expires_on = ledger.expiry_date(occurred_at, prog.points_valid_months)
     with transaction.atomic():
-        # Checked under the member's lock, so two grants for one source cannot both pass.
-        member = ledger.lock_members(pks=[member.pk])[member.pk]
-        if JournalEntry.objects.filter(source_type=source_type, source_id=source_id).exists():
-            return None
-        posting = Posting(
-            member=member,
-            kind=EntryKind.GRANT,
-            source_type=source_type,
-            source_id=str(source_id)[:80],
-            points=points,
-            contra=Account.ADJUSTMENTS,
-            occurred_at=earned_at or timezone.now(),
-            actor=actor.name,
-            reason=reason[:300],
+        members = ledger.lock_members(pks={g.member_pk for g in wanted.values()})
+        done = set(
+            JournalEntry.objects.filter(
+                source_type=source_type, source_id__in=list(wanted)
+            ).values_list("source_id", flat=True)
         )
-        apply_posting(member, posting, actor)
-        audit.record(actor, "points_granted", member, f"{source_type}:{source_id} {points:+d}")
-    return JournalEntry.objects.get(source_type=source_type, source_id=str(source_id)[:80])
+        book = LotBook()
+        postings, issued, touched, granted = [], [], {}, []
+        for source_id, grant in wanted.items():
+            member = members.get(grant.member_pk)
+            if source_id in done or member is None:
+                continue
+            member.balance += grant.points
+            book.credit(member, expires_on, grant.points)
+            postings.append(
+                Posting(
+                    member=member,
+                    kind=EntryKind.GRANT,
+                    source_type=source_type,
+                    source_id=source_id,
+                    points=grant.points,
+                    contra=Account.ADJUSTMENTS,
+                    occurred_at=occurred_at,
+                    actor=actor.name,
+                    reason=reason[:300],
+                )
+            )
+            more, rewarded = rewards.issue_due(member, book, prog, actor=actor.name)
+            postings.extend(more)
+            issued.extend(rewarded)
+            touched[member.pk] = member
+            granted.append((member, source_id, grant.points))
+        ledger.write(postings)
+        ledger.save_balances(touched.values())
+        book.flush()
+        rewards.save_rewards(issued)
+        audit.record_many(
+            actor,
+            "points_granted",
+            [(m, f"{source_type}:{source_id} {points:+d}") for m, source_id, points in granted],
+        )
+    return [source_id for _, source_id, _ in granted]

@@ -31,8 +31,7 @@ from django.utils import timezone
 from tideover.core.actors import Actor
 from tideover.core.errors import Conflict, DomainError
 from tideover.incidents.models import Incident
-from tideover.loyalty.adjustments import grant_points
-from tideover.loyalty.models import Member
+from tideover.loyalty.adjustments import Grant, grant_points_many
 from tideover.loyalty.offers import OfferTerms, mint_goodwill_codes
 from tideover.notifications import campaigns as outbox
 from tideover.recovery import texts
@@ -210,18 +209,30 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
             )
     ids = insert_rows(GoodwillOffer, OFFER_FIELDS, rows, returning=True)
     outbox.queue_marketing(messages, incident_id=incident_id, now=now)
-    for (customer, _, _, terms), offer_id in zip(planned, ids, strict=True):
-        if terms.bonus_points and customer.member is not None:
-            grant_points(
-                Member.objects.get(pk=customer.member_id),
-                terms.bonus_points,
-                source_type="goodwill",
-                source_id=f"{incident_id}:{customer.pk}",
-                reason=f"Goodwill bonus for incident {incident_id}",
-                actor=Actor.of(name=f"goodwill:{created_by}"),
-            )
-            GoodwillOffer.objects.filter(pk=offer_id).update(points_granted=True)
+    _grant_bonus_points(incident_id, planned, ids, created_by)
     return ids
+
+
+def _grant_bonus_points(incident_id, planned, offer_ids, created_by: str) -> None:
+    """The tier bonus of every member in the chunk, through the ledger in one batch (once per
+    offer: the source is the incident and customer)."""
+    grants, offers = [], []
+    for (customer, _, _, terms), offer_id in zip(planned, offer_ids, strict=True):
+        if terms.bonus_points and customer.member is not None:
+            grants.append(
+                Grant(customer.member_id, terms.bonus_points, f"{incident_id}:{customer.pk}")
+            )
+            offers.append(offer_id)
+    if not grants:
+        return
+    grant_points_many(
+        grants,
+        source_type="goodwill",
+        reason=f"Goodwill bonus for incident {incident_id}",
+        actor=Actor.of(name=f"goodwill:{created_by}"),
+    )
+    # Granted now or by an earlier run of this chunk: either way the member has them.
+    GoodwillOffer.objects.filter(pk__in=offers).update(points_granted=True)
 
 
 OFFER_FIELDS = [

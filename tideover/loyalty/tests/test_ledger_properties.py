@@ -139,6 +139,19 @@ class Ledger(RuleBasedStateMachine):
         else:
             adjustments.reject_adjustment(pending, actor=self.manager, note="no")
 
+    @rule(
+        grants=st.lists(
+            st.tuples(st.integers(0, 2), st.integers(1, 700), st.integers(0, 5)), max_size=6
+        )
+    )
+    def batch_grant(self, grants):
+        # Sources repeat within a batch and across batches: each posts once.
+        adjustments.grant_points_many(
+            [adjustments.Grant(self.members[w].pk, p, f"g{s}") for w, p, s in grants],
+            source_type="goodwill",
+            reason="test",
+        )
+
     @rule(data=st.data())
     def redeem(self, data):
         codes = sorted(
