@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.contrib.auth.models import Group
@@ -80,15 +81,46 @@ def revoke_api_token(token: ApiToken) -> None:
         token.save(update_fields=["revoked_at"])
 
 
+def _code_key(code: str) -> str:
+    """A store code without case or leading zeros in its number: "s0042", "S042", "S42" -> "S42"."""
+    match = _CODE_PARTS.match(code.strip().upper())
+    return f"{match[1]}{int(match[2])}" if match else code.strip().upper()
+
+
+_CODE_PARTS = re.compile(r"^([A-Z-]*)(\d+)$")
+
+
 def stores_by_code(codes) -> tuple[list[Store], list[str]]:
-    """The stores with these codes, matched whatever their case ("s001" finds S001), and the
-    codes that name no store (as typed)."""
+    """The stores with these codes, matched whatever their case ("s001" finds S001) and, when no
+    code matches exactly, whatever the zeros of their number ("S42" finds S0042 if it is the
+    only such store), and the codes that name no store (as typed)."""
     wanted = {code.strip().upper(): code.strip() for code in codes if code and code.strip()}
     found = list(
         Store.objects.annotate(code_upper=Upper("code")).filter(code_upper__in=list(wanted))
     )
     known = {store.code.upper() for store in found}
-    return found, sorted(typed for upper, typed in wanted.items() if upper not in known)
+    missing = {upper: typed for upper, typed in wanted.items() if upper not in known}
+    if missing:
+        # Rare path (a typo or a short form): compare every code's key, once.
+        by_key: dict[str, list[str]] = {}
+        for code in Store.objects.values_list("code", flat=True):
+            by_key.setdefault(_code_key(code), []).append(code)
+        extra = []
+        for upper in list(missing):
+            candidates = by_key.get(_code_key(upper), [])
+            if len(candidates) == 1:
+                extra.append(candidates[0])
+                del missing[upper]
+        found += [
+            s for s in Store.objects.filter(code__in=extra) if s.pk not in {f.pk for f in found}
+        ]
+    return found, sorted(missing.values())
+
+
+def store_by_code(code: str) -> Store | None:
+    """The one store a typed code names (any case, any zeros), or None."""
+    found, _ = stores_by_code([code])
+    return found[0] if found else None
 
 
 def example_store_codes(count: int = 2) -> str:

@@ -13,6 +13,7 @@ from tideover.core.api_auth import actor_user, require
 from tideover.core.errors import NotFound
 from tideover.core.models import ApiToken, Region, Store, TokenScope
 from tideover.core.roles import Capability, sees_all_stores
+from tideover.core.services import store_by_code
 from tideover.storelink import services
 
 PREFIX = "/storelink"
@@ -142,9 +143,9 @@ def stores(request, region: str = "", state: str = ""):
 )
 def set_store_policy(request, code: str, payload: PolicyIn):
     require(request, capability=Capability.MANAGE_CARD_POLICY)
-    store = Store.objects.filter(code=code).first()
+    store = store_by_code(code)
     if store is None:
-        raise NotFound(f"No store {code!r}")
+        raise NotFound(f"No store with the code {code}")
     return services.set_card_policy(
         store=store, user=actor_user(request), **payload.model_dump()
     ).as_dict()
@@ -157,7 +158,7 @@ def set_region_policy(request, slug: str, payload: PolicyIn):
     require(request, capability=Capability.MANAGE_CARD_POLICY)
     region = Region.objects.filter(slug=slug).first()
     if region is None:
-        raise NotFound(f"No region {slug!r}")
+        raise NotFound(f"No region with the slug {slug}")
     return services.set_card_policy(
         region=region, user=actor_user(request), **payload.model_dump()
     ).as_dict()

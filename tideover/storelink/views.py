@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
-from tideover.core.models import Region, Store
+from tideover.core.models import Region
 from tideover.core.roles import Capability, has_capability, sees_all_stores
+from tideover.core.services import store_by_code
 from tideover.storelink import services
 from tideover.storelink.forms import CardPolicyForm
 from tideover.storelink.models import CardPolicy, LinkState
@@ -79,10 +80,10 @@ def set_policy(request):
     if not form.is_valid():
         return _policies_page(request, form, status=400)
     target = form.cleaned_data["target"].strip()
-    store = Store.objects.filter(code=target).first()
+    store = store_by_code(target)
     region = None if store else Region.objects.filter(slug=target.lower()).first()
     if store is None and region is None:
-        form.add_error("target", f"No store or region {target!r}")
+        form.add_error("target", f"No store or region with the code {target}")
         return _policies_page(request, form, status=400)
     try:
         services.set_card_policy(store=store, region=region, user=request.user, **form.limits())

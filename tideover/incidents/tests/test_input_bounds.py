@@ -107,3 +107,23 @@ def test_declare_form_hints_with_real_store_codes_and_accepts_any_case(client_as
     client = client_as("incident_commander")
     page = client.get("/console/incidents/declare/").content.decode()
     assert "e.g. S001 S002" in page and "S0042" not in page
+
+
+def test_store_code_hints_match_without_regard_to_zeros_and_refuse_unknown_codes_by_name(
+    api_token, severities, chain
+):
+    headers = api_token("incidents:write")
+    body = {"title": "Tills", "severity": "SEV3", "stores": {"stores": ["s1", "S0003"]}}
+    response = _post("/api/v1/incidents", body, headers)
+    assert response.status_code == 201, response.content
+    from tideover.incidents.models import Incident
+
+    incident = Incident.objects.get(pk=response.json()["id"])
+    assert sorted(incident.affected_stores.values_list("code", flat=True)) == ["S001", "S003"]
+    unknown = _post(
+        "/api/v1/incidents",
+        {"title": "Tills", "severity": "SEV3", "stores": {"stores": ["S42", "s0042"]}},
+        headers,
+    )
+    assert unknown.status_code == 400
+    assert "S42" in unknown.json()["detail"] and "s0042" in unknown.json()["detail"]

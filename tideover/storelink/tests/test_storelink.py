@@ -202,3 +202,29 @@ def test_no_coverage_is_reported_for_minutes_before_the_first_agent_registered(c
     services.record_heartbeat(store, beat(), at=T0)
     series = services.heartbeat_coverage(T0 - timedelta(hours=2), T0 + timedelta(minutes=1))
     assert series and all(minute >= T0 for minute, _ in series)
+
+
+def test_card_policy_store_code_hints_are_real_and_matched_in_any_case_and_zeros(client_as, chain):
+    client = client_as("administrator")
+    page = client.get("/console/stores/card-policy/").content.decode()
+    assert "e.g. S001 or north" in page and "S0042" not in page
+    form = {"per_sale_limit": "10", "total_limit": "100", "max_count": "4", "max_age_minutes": "60"}
+    for typed in ("s002", "S0002", "s2"):
+        done = client.post("/console/stores/card-policy/set/", {**form, "target": typed})
+        assert done.status_code == 302, typed
+    assert services.card_policy_for(chain["stores"]["S002"])[1] == "store"
+    unknown = client.post("/console/stores/card-policy/set/", {**form, "target": "s0042"})
+    text = unknown.content.decode()
+    assert unknown.status_code == 400 and "No store or region with the code s0042" in text
+    assert "&#x27;" not in text
+
+
+def test_card_policy_api_matches_store_codes_in_any_case_and_names_an_unknown_one(client_as, chain):
+    body = {"per_sale_limit_cents": 100, "total_limit_cents": 1000, "max_count": 2}
+    body["max_age_minutes"] = 5
+    client = client_as("administrator")
+    url = "/api/v1/storelink/policies/stores/"
+    assert client.put(url + "s4", body, content_type="application/json").status_code == 200
+    assert services.card_policy_for(chain["stores"]["S004"])[1] == "store"
+    missing = client.put(url + "S42", body, content_type="application/json")
+    assert missing.status_code == 404 and missing.json()["detail"] == "No store with the code S42"
