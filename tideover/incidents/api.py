@@ -12,8 +12,9 @@ from tideover.core.models import Component, Region, TokenScope
 from tideover.core.roles import Capability
 from tideover.core.services import get_component, stores_by_code
 from tideover.incidents import services
-from tideover.incidents.models import Incident, Severity
+from tideover.incidents.models import CLOSED_STATES, Incident, Severity
 from tideover.incidents.schemas import (
+    CancelIn,
     ComponentOut,
     ComponentStatusIn,
     IncidentCreateIn,
@@ -167,7 +168,7 @@ def list_incidents(request, open: bool | None = None, kind: str | None = None, l
     if open is True:
         query = query.open()
     elif open is False:
-        query = query.filter(state__in=("resolved", "completed"))
+        query = query.filter(state__in=CLOSED_STATES)
     if kind:
         query = query.filter(kind=kind)
     return [incident_out(i) for i in query[: max(1, min(limit, 500))]]
@@ -330,3 +331,15 @@ def schedule(request, payload: MaintenanceIn):
         actor=_actor(request),
     )
     return Status(201, incident_out(_incident(incident.pk)))
+
+
+@maintenance_router.post(
+    "/{incident_id}/cancel",
+    response=IncidentOut,
+    summary="Cancel maintenance that has not begun (subscribers are told)",
+    auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE),
+)
+def cancel(request, incident_id: int, payload: CancelIn):
+    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE)
+    services.cancel_maintenance(_incident(incident_id), payload.reason, actor=_actor(request))
+    return incident_out(_incident(incident_id))

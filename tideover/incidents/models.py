@@ -59,6 +59,8 @@ class IncidentState(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
+    # A maintenance window called off before it began (never "completed" with future dates).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 OPEN_INCIDENT_STATES = (
@@ -66,7 +68,7 @@ OPEN_INCIDENT_STATES = (
     IncidentState.IDENTIFIED,
     IncidentState.MONITORING,
 )
-CLOSED_STATES = (IncidentState.RESOLVED, IncidentState.COMPLETED)
+CLOSED_STATES = (IncidentState.RESOLVED, IncidentState.COMPLETED, IncidentState.CANCELLED)
 
 
 class IncidentQuerySet(models.QuerySet):

@@ -29,7 +29,14 @@ StatusName = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
 ]
 StateName = Literal[
-    "investigating", "identified", "monitoring", "resolved", "scheduled", "in_progress", "completed"
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "scheduled",
+    "in_progress",
+    "completed",
+    "cancelled",
 ]
 
 
@@ -106,6 +113,12 @@ class MaintenanceIn(InputSchema):
     scheduled_until: Moment
     components: list[str] = Field(..., min_length=1, description="Component slugs")
     message: str = Field("", max_length=MAX_UPDATE_LENGTH)
+
+
+class CancelIn(InputSchema):
+    reason: str = Field(
+        "", max_length=MAX_UPDATE_LENGTH, description="Public; empty for a plain notice"
+    )
 
 
 class PublicUpdateOut(Schema):

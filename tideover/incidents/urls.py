@@ -44,6 +44,12 @@ urlpatterns = [
         {"step": "complete"},
         name="complete_maintenance",
     ),
+    path(
+        "maintenance/<int:incident_id>/cancel/",
+        views_actions.maintenance_step,
+        {"step": "cancel"},
+        name="cancel_maintenance",
+    ),
     path("severities/", views_settings.severities, name="severities"),
     path("severities/<int:severity_id>/", views_settings.edit_severity, name="edit_severity"),
     path(

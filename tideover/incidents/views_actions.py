@@ -168,11 +168,17 @@ def maintenance_step(request, incident_id: int, step: str):
 
     def act(data):
         if incident.kind != IncidentKind.MAINTENANCE:
-            raise DomainError("Only scheduled maintenance can be started or completed")
-        if step == "start":
-            services.start_maintenance(incident, data["message"], actor=actor(request))
-        else:
-            services.complete_maintenance(incident, data["message"], actor=actor(request))
+            raise DomainError("Only scheduled maintenance can be started, completed or cancelled")
+        step_service = {
+            "start": services.start_maintenance,
+            "complete": services.complete_maintenance,
+            "cancel": services.cancel_maintenance,
+        }[step]
+        step_service(incident, data["message"], actor=actor(request))
 
-    done = "Maintenance started." if step == "start" else "Maintenance completed."
+    done = {
+        "start": "Maintenance started.",
+        "complete": "Maintenance completed.",
+        "cancel": "Maintenance cancelled; subscribers are told.",
+    }[step]
     return _carry_out(request, incident, "maintenance_form", form, act, done)

@@ -35,6 +35,7 @@ PUBLIC_EVENTS = (
     "incident.reopened",
     "maintenance.started",
     "maintenance.completed",
+    "maintenance.cancelled",
 )
 STAFF_ONLY_EVENTS = ("incident.internal_note",)
 # A state change (or declaration) and the public update that explains it arrive in the same
@@ -47,6 +48,7 @@ HEADLINES = {
     "incident.reopened": "Reopened",
     "maintenance.started": "Maintenance in progress",
     "maintenance.completed": "Maintenance completed",
+    "maintenance.cancelled": "Maintenance cancelled",
 }
 
 

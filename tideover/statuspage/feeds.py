@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.utils import feedgenerator
+from django.utils import dateformat, feedgenerator, timezone
 from django.utils.html import escape
 
 from tideover.core.text import clean_line, clean_text
@@ -23,6 +23,23 @@ def _latest_updates(limit: int = RECENT_LIMIT):
         .select_related("incident")
         .order_by("-posted_at", "-pk")[:limit]
     )
+
+
+def _local(moment: datetime) -> str:
+    """A time as the status page shows it: in the chain's time zone, the zone named."""
+    return dateformat.format(timezone.localtime(moment), "M j, Y H:i T")
+
+
+def _summary(update: PublicUpdate) -> str:
+    """The update's text, then when it was posted (and the window of a maintenance), in the
+    chain's time zone: a feed reader shows its own dates in its own zone, often UTC."""
+    incident = update.incident
+    lines = [clean_text(update.body), "", f"Posted {_local(update.posted_at)}."]
+    if incident.kind == IncidentKind.MAINTENANCE and incident.scheduled_for:
+        planned = "Was planned" if incident.state == IncidentState.CANCELLED else "Planned"
+        window = f"{_local(incident.scheduled_for)} – {_local(incident.scheduled_until)}"
+        lines.append(f"{planned} for {window}.")
+    return "\n".join(lines)
 
 
 def build(kind: str) -> bytes:
@@ -48,7 +65,7 @@ def build(kind: str) -> bytes:
             link=link,
             # Atom declares the summary type="html" and RSS readers treat a description as
             # HTML, so the plain-text body is escaped as HTML (the writer then escapes it as XML).
-            description=escape(clean_text(update.body)),
+            description=escape(_summary(update)),
             pubdate=update.posted_at,
             updateddate=update.posted_at,
             unique_id=f"{site}/incidents/{incident.pk}/updates/{update.pk}",

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.incidents.models import (
+    CLOSED_STATES,
     AffectedComponent,
     Impact,
     Incident,
@@ -92,7 +93,11 @@ class IncidentView:
 
     @property
     def is_open(self) -> bool:
-        return self.state not in (IncidentState.RESOLVED, IncidentState.COMPLETED)
+        return self.state not in CLOSED_STATES
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.state == IncidentState.CANCELLED
 
     @property
     def is_maintenance(self) -> bool:
@@ -224,7 +229,11 @@ def public_incident_ids(since: datetime) -> list[int]:
 
 
 def maintenances(*states: str, limit: int = RECENT_LIMIT) -> list[IncidentView]:
-    query = _public_incidents().maintenances()
+    """Maintenance windows for the JSON documents. A cancelled one leaves them, as a deleted one
+    does on the common status-page API (its value set has no "cancelled"; calling it
+    "completed" would claim work that never happened); the HTML pages and feeds say it was
+    cancelled."""
+    query = _public_incidents().maintenances().exclude(state=IncidentState.CANCELLED)
     if states:
         query = query.filter(state__in=states)
     return _views(query.order_by("-scheduled_for", "-pk")[:limit])

@@ -23,6 +23,7 @@ from tideover.incidents.services.lifecycle import (
     set_component_status,
 )
 from tideover.incidents.services.maintenance import (
+    cancel_maintenance,
     complete_maintenance,
     due_maintenance_transitions,
     schedule_maintenance,
@@ -41,6 +42,7 @@ __all__ = [
     "assign_roles",
     "change_severity",
     "change_state",
+    "cancel_maintenance",
     "complete_maintenance",
     "components_snapshot",
     "declare_incident",

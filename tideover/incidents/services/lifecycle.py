@@ -186,9 +186,12 @@ _ALLOWED_STATES = {
         IncidentState.RESOLVED: set(),  # only reopen_incident leaves resolved
     },
     IncidentKind.MAINTENANCE: {
-        IncidentState.SCHEDULED: {IncidentState.IN_PROGRESS, IncidentState.COMPLETED},
+        # A window that has not begun cannot be completed (its page would say "completed" with
+        # dates still ahead): it starts, or it is cancelled.
+        IncidentState.SCHEDULED: {IncidentState.IN_PROGRESS, IncidentState.CANCELLED},
         IncidentState.IN_PROGRESS: {IncidentState.COMPLETED},
         IncidentState.COMPLETED: set(),
+        IncidentState.CANCELLED: set(),
     },
 }
 
@@ -242,11 +245,10 @@ def _change_state(incident: Incident, new_state: str, *, actor: Actor, at) -> Ti
 
 def _state_event_name(incident: Incident, new_state: str) -> str:
     if incident.kind == IncidentKind.MAINTENANCE:
-        return (
-            "maintenance.completed"
-            if new_state == IncidentState.COMPLETED
-            else "maintenance.started"
-        )
+        return {
+            IncidentState.COMPLETED: "maintenance.completed",
+            IncidentState.CANCELLED: "maintenance.cancelled",
+        }.get(new_state, "maintenance.started")
     return "incident.resolved" if new_state == IncidentState.RESOLVED else "incident.state_changed"
 
 

@@ -1,4 +1,5 @@
-"""Scheduled maintenance: announce a window, open it, close it, and do both on time."""
+"""Scheduled maintenance: announce a window, open it, close it, and do both on time; or call
+it off before it begins."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from django.db import transaction
 
 from tideover.core import events
-from tideover.core.errors import DomainError
+from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Component, ComponentStatus
 from tideover.core.roles import Capability
 from tideover.incidents.models import (
@@ -98,6 +99,22 @@ def complete_maintenance(
     """The window ends: components return to operational (unless an incident holds them)."""
     text = message.strip() or "Scheduled maintenance has been completed."
     return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
+
+
+def cancel_maintenance(
+    incident: Incident, reason: str = "", *, actor: Actor = SYSTEM, at=None
+) -> Incident:
+    """Call off a window that has not begun: the public is told, the timeline records who did it,
+    and the page shows it cancelled, never completed."""
+    if incident.kind != IncidentKind.MAINTENANCE:
+        raise DomainError("Only scheduled maintenance can be cancelled")
+    if incident.state != IncidentState.SCHEDULED:
+        raise Conflict(
+            f"This maintenance is {incident.get_state_display().lower()}; only one that has not "
+            "begun can be cancelled (complete one in progress instead)"
+        )
+    text = reason.strip() or "This scheduled maintenance has been cancelled."
+    return change_state(incident, IncidentState.CANCELLED, message=text, actor=actor, at=at)
 
 
 def due_maintenance_transitions(now: datetime | None = None) -> int:
