@@ -4,7 +4,7 @@ the sales the agents post) the failure and decline rate. Detection runs minute b
 first alert it raises is what the commander declares from.
 
 Before the trouble starts the detectors are given a week of ordinary minutes (Detect's own
-``demo.prepare``: coverage near 100%, the odd complaint and declined card) and the rule
+``replay.warm_up``: coverage near 100%, the odd complaint and declined card) and the rule
 "heartbeat coverage below 90% for 3 minutes", so they know what normal looks like.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tideover.detect import derived, services
-from tideover.detect.demo import prepare
 from tideover.detect.models import Alert, AlertState
+from tideover.detect.replay import warm_up
 from tideover.detect.social import ingest_posts
 from tideover.scenarios.social import Post
 
@@ -29,7 +29,7 @@ class Watch:
 
     def warm_up(self, components) -> None:
         """A normal week behind every built-in signal, and the coverage rule."""
-        prepare(self.start, components)
+        warm_up(self.start, components)
 
     def _ingest(self, posts: list[Post]) -> None:
         items = []

@@ -14,7 +14,7 @@ from tideover.core.management.commands.up import ensure_first_admin
 from tideover.core.management.commands.up import serve as run_server
 from tideover.core.models import Store
 from tideover.demo import scenario, seed
-from tideover.detect import demo as detect_demo
+from tideover.detect import replay as detect_replay
 from tideover.env import envbool, envfloat, envint, envstr
 from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
@@ -161,7 +161,7 @@ class Command(BaseCommand):
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
         storelink_demo.report(console, agents)
-        console.print(detect_demo.summary())
+        console.print(detect_replay.summary())
         answers = card["api_answers"]
         console.print(
             f"Sales through the store agents: {answers.get('posted', 0):,} posted, "

@@ -1,8 +1,11 @@
-"""Detect in a replayed outage (``tideover.scenarios.detection`` uses this): before the first
-minute, the built-in signals get a week of ordinary history (coverage near 100%, a complaint now
-and then, a few declined cards), so their baselines know a normal afternoon; and the rule
-"heartbeat coverage below 90% for 3 minutes" exists. The replay then feeds each minute and the
-commander declares from the first alert; ``summary()`` says what was seen.
+"""Detect before and after a replayed outage (every scenario replay, the demo's included, goes
+through ``tideover.scenarios.detection``, which calls :func:`warm_up`).
+
+Before the first minute, :func:`warm_up` gives the built-in signals a week of ordinary history
+(coverage near 100%, a complaint now and then, a few declined cards), so their baselines know a
+normal afternoon, and makes sure the rule "heartbeat coverage below 90% for 3 minutes" exists.
+The replay then feeds each minute and the commander declares from the first alert;
+:func:`summary` says what was seen.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ def _history(slug: str, rng: random.Random):
     return lambda at: max(0.0, rng.gauss(1.5, 0.6))  # sale failure rate, %
 
 
-def prepare(start: datetime, components=()) -> list[Signal]:
-    """Give the built-in signals a week of ordinary minutes before ``start``."""
+def warm_up(start: datetime, components=()) -> list[Signal]:
+    """Give the built-in signals a week of ordinary minutes before ``start``, and the coverage
+    rule."""
     start = minute_of(start)
     rng = random.Random(7)
     signals = []

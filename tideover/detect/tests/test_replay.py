@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tideover.detect import demo
+from tideover.detect import replay
 from tideover.detect.models import Alert, AlertState
 from tideover.scenarios.loader import parse_scenario
 from tideover.scenarios.runner import ScenarioRunner, prepare_chain
@@ -27,4 +27,4 @@ def test_replayed_outage_alerts_before_the_declaration_and_links_the_incident(
     alert.refresh_from_db()
     assert alert.state == AlertState.INCIDENT and alert.incident == incident
     assert {s.slug for s in alert.signals.all()} >= {"heartbeat-coverage"}
-    assert "Detect: alert" in demo.summary()
+    assert "Detect: alert" in replay.summary()
