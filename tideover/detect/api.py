@@ -16,10 +16,12 @@ from tideover.core.errors import DomainError
 from tideover.core.models import Component, Store, TokenScope
 from tideover.core.roles import Capability, has_capability
 from tideover.detect import services, social
+from tideover.detect.api_checkouts import router as checkouts_router
 from tideover.detect.models import Alert, Direction, Sensitivity, Signal, SignalKind
 
 PREFIX = ""
 router = Router(tags=["detect"])
+router.add_router("", checkouts_router)
 
 WRITE = {"scope": TokenScope.SIGNALS_WRITE, "capability": Capability.MANAGE_SIGNALS}
 READ = {"scope": None, "capability": Capability.VIEW_SIGNALS}

@@ -3,6 +3,10 @@
 - **heartbeat-coverage**: share of active stores whose agent was heard from each minute, read
   from ``tideover.storelink.services.heartbeat_coverage(since, until)`` when the storelink app
   is installed (without it the signal simply gets no points), as a percentage.
+- **offline-queue-depth**: the sales waiting in the stores' offline queues, each store at what its
+  agent last reported in a heartbeat (``tideover.storelink.services.queue_depth``).
+- **web-checkout-error-rate**: errored over all web checkouts of the last five minutes, from the
+  web shop's per-minute counts reported through the API (:mod:`tideover.detect.checkouts`).
 - **sale-failure-rate** (chain) and one per store (same family): failed and declined sales over
   all sales of the last five minutes, by when the sale happened, tallied as sales post through
   the sales app's posting hook.
@@ -27,12 +31,13 @@ from tideover.detect.signals import (
     ensure_signal,
     minute_of,
     record_event,
-    set_point,
     set_points,
     store_signal,
 )
 
 HEARTBEATS = "heartbeat-coverage"
+QUEUE_DEPTH = "offline-queue-depth"
+WEB_CHECKOUT_ERRORS = "web-checkout-error-rate"
 SALE_FAILURES = "sale-failure-rate"
 STAFF_REPORTS = "staff-reports"
 SOCIAL_COMPLAINTS = "social-complaints"
@@ -83,6 +88,20 @@ SPECS = {
         "source": "social",
         "direction": Direction.UP,
     },
+    QUEUE_DEPTH: {
+        "name": "Sales waiting in store offline queues",
+        "unit": "sales",
+        "owner": "Store systems",
+        "source": "heartbeats",
+        "direction": Direction.UP,
+    },
+    WEB_CHECKOUT_ERRORS: {
+        "name": "Web checkout error rate",
+        "unit": "%",
+        "owner": "Web shop",
+        "source": "web",
+        "direction": Direction.UP,
+    },
 }
 
 
@@ -107,27 +126,50 @@ def _minutes(since: datetime, until: datetime):
 # --- heartbeat coverage ------------------------------------------------------------------
 
 
-def _coverage_source():
-    """storelink's heartbeat_coverage, or None while that app is not installed."""
+def _storelink(name: str):
+    """A storelink service function, or None while that app is not installed."""
     if not apps.is_installed("tideover.storelink"):
         return None
     module = importlib.import_module("tideover.storelink.services")
-    return getattr(module, "heartbeat_coverage", None)
+    return getattr(module, name, None)
+
+
+def _derive_from_storelink(slug: str, function: str, scale: float, until: datetime) -> int:
+    source = _storelink(function)
+    if source is None:
+        return 0
+    signal = builtin(slug)
+    since = _since(signal, until)
+    rows = []
+    for minute, value in source(since + timedelta(minutes=1), until + timedelta(minutes=1)):
+        minute = minute_of(minute)
+        if since < minute <= until:
+            rows.append((signal, minute, scale * float(value)))
+    set_points(rows)
+    return len(rows)
 
 
 def derive_heartbeats(until: datetime) -> int:
-    source = _coverage_source()
-    if source is None:
-        return 0
-    signal = builtin(HEARTBEATS)
-    since = _since(signal, until)
-    written = 0
-    for minute, share in source(since + timedelta(minutes=1), until + timedelta(minutes=1)):
-        minute = minute_of(minute)
-        if since < minute <= until:
-            set_point(signal, minute, 100.0 * float(share))
-            written += 1
-    return written
+    return _derive_from_storelink(HEARTBEATS, "heartbeat_coverage", 100.0, until)
+
+
+def derive_queue_depth(until: datetime) -> int:
+    return _derive_from_storelink(QUEUE_DEPTH, "queue_depth", 1.0, until)
+
+
+# --- web checkout error rate -------------------------------------------------------------
+
+
+def derive_web_checkout_errors(until: datetime) -> int:
+    from tideover.detect.checkouts import error_rates
+
+    signal = builtin(WEB_CHECKOUT_ERRORS)
+    rows = [
+        (signal, minute, rate)
+        for minute, rate in error_rates(_since(signal, until), until, FAILURE_WINDOW)
+    ]
+    set_points(rows)
+    return len(rows)
 
 
 # --- sale failure rate -------------------------------------------------------------------
@@ -226,17 +268,23 @@ def derive_negative_share(until: datetime) -> int:
     )
     if not posts:
         return 0
-    written = 0
+    rows = []
     for minute in _minutes(since, until):
         end = minute + timedelta(minutes=1)
         recent = [s for at, s in posts if end - window <= at < end]
         if recent:
             share = sum(1 for s in recent if s <= -0.05) / len(recent)
-            set_point(signal, minute, 100.0 * share)
-            written += 1
-    return written
+            rows.append((signal, minute, 100.0 * share))
+    set_points(rows)
+    return len(rows)
 
 
 def derive_until(until: datetime) -> int:
     """Bring every derived gauge up to the minute ``until``."""
-    return derive_heartbeats(until) + derive_sale_failures(until) + derive_negative_share(until)
+    return (
+        derive_heartbeats(until)
+        + derive_queue_depth(until)
+        + derive_sale_failures(until)
+        + derive_web_checkout_errors(until)
+        + derive_negative_share(until)
+    )

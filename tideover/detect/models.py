@@ -270,3 +270,25 @@ class SaleTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_id}@{self.minute:%H:%M}: {self.failed}/{self.total}"
+
+
+class CheckoutTally(models.Model):
+    """Checkouts and errored checkouts the web shop reported for one minute (one row per
+    reporting server, ``source``), from which the web checkout error rate is derived."""
+
+    source = models.CharField(max_length=60, default="web", help_text="The reporting server")
+    minute = models.DateTimeField()
+    total = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "minute"], name="one_checkout_tally_per_source_minute"
+            )
+        ]
+        indexes = [models.Index(fields=["minute"], name="checkout_tally_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.source}@{self.minute:%H:%M}: {self.failed}/{self.total}"

@@ -28,6 +28,10 @@ def _history(slug: str, rng: random.Random):
         return lambda at: float(rng.random() < 0.05)
     if slug == derived.SOCIAL_NEGATIVE:
         return lambda at: max(0.0, rng.gauss(15, 8))
+    if slug == derived.QUEUE_DEPTH:
+        return lambda at: float(max(0, round(rng.gauss(0, 2))))  # sales, mostly none
+    if slug == derived.WEB_CHECKOUT_ERRORS:
+        return lambda at: max(0.0, rng.gauss(1.0, 0.5))  # %
     return lambda at: max(0.0, rng.gauss(1.5, 0.6))  # sale failure rate, %
 
 

@@ -60,10 +60,12 @@ class StateChange(models.Model):
 
 
 class HeartbeatMinute(models.Model):
-    """A store was heard from in this minute: the heartbeat coverage series is built from it."""
+    """A store was heard from in this minute, with the sales its agent still had queued (its last
+    heartbeat of the minute): heartbeat coverage and offline-queue depth are built from it."""
 
     minute = models.DateTimeField()
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    queue_depth = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

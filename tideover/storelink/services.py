@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -41,6 +41,7 @@ from tideover.storelink.models import (
 
 STATE_CHANGED = "storelink.store_state_changed"
 OFFLINE_MODES = {"offline", "forced_offline"}
+QUEUE_CARRY = timedelta(hours=24)  # a store's last reported queue depth counts this long
 
 
 def _minute(at: datetime) -> datetime:
@@ -146,7 +147,10 @@ def record_heartbeat(store: Store, beat: Heartbeat, *, at=None) -> StoreAgent:
             agent.version = beat.version[:32]
         agent.save()
         HeartbeatMinute.objects.bulk_create(
-            [HeartbeatMinute(minute=_minute(now), store=store)], ignore_conflicts=True
+            [HeartbeatMinute(minute=_minute(now), store=store, queue_depth=agent.queue_depth)],
+            update_conflicts=True,
+            unique_fields=["minute", "store"],
+            update_fields=["queue_depth"],
         )
         _set_state(agent, state_of(agent, now), now)
     return agent
@@ -188,6 +192,47 @@ def heartbeat_coverage(since: datetime, until: datetime) -> list[tuple[datetime,
     minute = start
     while minute < until:
         series.append((minute, min(1.0, heard.get(minute, 0) / expected)))
+        minute += timedelta(minutes=1)
+    return series
+
+
+def queue_depth(since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """Per minute from ``since`` up to ``until``: the sales waiting in the offline queues of all
+    active stores, each store counted at what its agent last reported (a store that cannot
+    reach HQ keeps its last known depth: its queue is still there, only unseen). Empty when no
+    active store has an agent; minutes before any agent was heard are left out."""
+    agents = StoreAgent.objects.filter(store__is_active=True)
+    if not agents.exists():
+        return []
+    start, end = _minute(since), until
+    heard = HeartbeatMinute.objects.filter(store__is_active=True, store__agent__isnull=False)
+    # Each store's last report before the window (within a day), so a queue that stopped
+    # reporting keeps counting.
+    last_before = (
+        heard.filter(minute__lt=start, minute__gte=start - QUEUE_CARRY)
+        .values("store_id")
+        .annotate(last=Max("minute"))
+    )
+    depth: dict[int, int] = {}
+    if last_before:
+        pairs = {(row["store_id"], row["last"]) for row in last_before}
+        for store_id, minute, queued in heard.filter(
+            minute__in={m for _, m in pairs}, store_id__in={s for s, _ in pairs}
+        ).values_list("store_id", "minute", "queue_depth"):
+            if (store_id, minute) in pairs:
+                depth[store_id] = queued
+    changes: dict[datetime, list[tuple[int, int]]] = {}
+    for store_id, minute, queued in heard.filter(minute__gte=start, minute__lt=end).values_list(
+        "store_id", "minute", "queue_depth"
+    ):
+        changes.setdefault(minute, []).append((store_id, queued))
+    series = []
+    minute = start
+    while minute < end:
+        for store_id, queued in changes.get(minute, ()):
+            depth[store_id] = queued
+        if depth or minute in changes:
+            series.append((minute, sum(depth.values())))
         minute += timedelta(minutes=1)
     return series
 

@@ -242,6 +242,7 @@ API: dict[str, tuple[str | None, str | None]] = {
     "POST /api/v1/signals/{slug}/events": ("signals:write", "manage_signals"),
     "POST /api/v1/social/posts:batch": ("signals:write", "manage_signals"),
     "POST /api/v1/social/posts": ("signals:write", "manage_signals"),
+    "POST /api/v1/web-checkouts": ("signals:write", "manage_signals"),
     "GET /api/v1/alerts": (None, "view_signals"),
     "POST /api/v1/alerts/{alert_id}/acknowledge": (None, "handle_alerts"),
     "POST /api/v1/alerts/{alert_id}/dismiss": (None, "handle_alerts"),
