@@ -33,4 +33,5 @@ export TASKS_BACKEND=rq REDIS_URL
 if [ -n "$DATABASE" ]; then export DATABASE_URL="$DATABASE"; fi
 "$BIN/pytest" -p xdist -n 2 tideover/notifications tideover/statuspage \
   tideover/core/tests/test_periodic.py tideover/core/tests/test_pruning.py \
+  tideover/core/tests/test_worker_processes.py \
   tideover/notifications/tests/test_scale_out.py

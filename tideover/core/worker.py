@@ -5,6 +5,14 @@
   task in its own process (RQ's ``SimpleWorker``) rather than spawning a fresh interpreter per
   task, which would cost a Django start-up each time.
 
+  Deferred tasks (``run_after``: the coalesced status-page publish, retries) wait in RQ's
+  scheduled-job registry until RQ's scheduler moves them to their queue. RQ would run that
+  scheduler in a forked child (``work(with_scheduler=True)``); we run the same scheduler
+  (``RQScheduler``, under its own Redis lock, so one worker moves them) in a thread instead. The
+  fork outlived a worker that was killed or timed out before its teardown, scheduling on its own
+  with no parent, and it inherited the parent's open database socket, so that connection stayed
+  open too. A thread ends with its process, whatever ends it.
+
 Either way the worker runs the scheduler loop of core/periodic.py in a thread (one run per
 interval across all workers) unless started with ``--no-periodic``.
 
@@ -85,6 +93,43 @@ def run_database_worker(*, interval: float, batch: bool, with_periodic: bool) ->
     worker.run()
 
 
+class RQSchedulerThread:
+    """RQ's scheduler for deferred tasks, ticking in a thread of this worker (see above)."""
+
+    def __init__(self, queues, connection, every_seconds: int = 1):
+        from rq.scheduler import RQScheduler
+
+        # Whole seconds: RQ sets its lock's lifetime (interval + 60) with a Redis EXPIRE.
+        self.scheduler = RQScheduler(
+            queues, connection=connection, interval=every_seconds, logging_level="WARNING"
+        )
+        self.every_seconds = every_seconds
+
+    def tick(self) -> None:
+        """Take (or keep) RQ's scheduler lock; while held, move the due deferred tasks in."""
+        if self.scheduler.acquire_locks():
+            self.scheduler.enqueue_scheduled_jobs()
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # Redis away for a moment: try again on the next tick
+                    log.warning("RQ scheduler tick failed; retrying", exc_info=True)
+                stop.wait(self.every_seconds)
+        finally:
+            try:
+                self.scheduler.release_locks()  # another worker takes over at once
+            except Exception:
+                log.warning("could not release RQ's scheduler lock; it expires on its own")
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop,), name="rq-scheduler", daemon=True)
+        thread.start()
+        return thread
+
+
 def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
     import django_rq
     from django.conf import settings
@@ -111,9 +156,16 @@ def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
 
     queues = [django_rq.get_queue(name, job_class=Job) for name in settings.RQ_QUEUES]
     worker = TideoverRQWorker(queues, connection=queues[0].connection, job_class=Job)
+    deferred = RQSchedulerThread(queues, queues[0].connection)
+    if batch:
+        deferred.tick()
+        deferred.scheduler.release_locks()
+    else:
+        deferred.start(stopping.event())
     if with_periodic:
         if batch:
             periodic.schedule_due()
         else:
             start_scheduler()
-    worker.work(burst=batch, with_scheduler=True, logging_level="WARNING")
+    # No with_scheduler: it would fork RQ's scheduler into a child process (see above).
+    worker.work(burst=batch, logging_level="WARNING")

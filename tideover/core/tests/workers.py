@@ -38,8 +38,12 @@ def worker_env(settings, **extra: str) -> dict:
     return env
 
 
-def start_worker(env: dict, *args: str, log_path: Path | None = None) -> subprocess.Popen:
-    """``tideover worker ARGS`` in the background; its output goes to ``log_path``."""
+def start_worker(
+    env: dict, *args: str, log_path: Path | None = None, own_group: bool = False
+) -> subprocess.Popen:
+    """``tideover worker ARGS`` in the background; its output goes to ``log_path``. With
+    ``own_group`` it leads a process group of its own (its id is the worker's pid), so a test
+    can find every process it started, children it lost included (``processes_in_group``)."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "tideover", "worker", *args],
@@ -47,7 +51,25 @@ def start_worker(env: dict, *args: str, log_path: Path | None = None) -> subproc
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
+        start_new_session=own_group,
     )
+
+
+def processes_in_group(group: int) -> list[int]:
+    """The live processes in process group ``group`` (from /proc), zombies not counted."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended while we looked
+            continue
+        # "pid (command) state ppid pgrp ...": the command may hold spaces and parentheses.
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == group and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

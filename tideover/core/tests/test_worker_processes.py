@@ -1,0 +1,66 @@
+"""A ``tideover worker`` is one process, whatever stops it: after SIGTERM, SIGINT or SIGKILL no
+process it started remains and no database connection stays open. On RQ the scheduler that
+moves deferred tasks (``run_after``) into their queue runs in a thread of the worker; RQ's own
+``with_scheduler`` forked it into a child that outlived a killed worker, holding the database
+socket it inherited (core/worker.py)."""
+
+from __future__ import annotations
+
+import signal
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+
+from tideover.core.tests.workers import (
+    processes_in_group,
+    start_worker,
+    stop,
+    wait_until,
+    worker_env,
+)
+from tideover.statuspage.tasks import publish_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _other_database_connections() -> int:
+    """Sessions on the test database besides this test's own (PostgreSQL only)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def _deferred_task_ran(result) -> bool:
+    result.refresh()
+    assert result.status != TaskResultStatus.FAILED, result.errors
+    return result.status == TaskResultStatus.SUCCESSFUL
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=str)
+def test_a_stopped_worker_leaves_no_process_and_no_database_connection(how, settings, tmp_path):
+    log = tmp_path / "worker.log"
+    # A deferred task: on RQ it reaches the queue only through the scheduler, so once it has
+    # run the scheduler is running in this worker (the only one).
+    deferred = publish_status.using(run_after=timezone.now() + timedelta(seconds=1)).enqueue()
+    worker = start_worker(worker_env(settings), log_path=log, own_group=True)
+    try:
+        wait_until(lambda: _deferred_task_ran(deferred), timeout=90, processes=[worker])
+        assert processes_in_group(worker.pid) == [worker.pid], "the worker forked a child"
+    finally:
+        if how == signal.SIGKILL:
+            worker.kill()
+            code = worker.wait(30)
+        else:
+            code = stop(worker, how)
+    assert code == (-signal.SIGKILL if how == signal.SIGKILL else 0), log.read_text()
+
+    wait_until(lambda: not processes_in_group(worker.pid), timeout=30)
+    if connection.vendor == "postgresql":
+        # The server notices a closed socket at once; a leftover process would keep it open.
+        wait_until(lambda: _other_database_connections() == 0, timeout=30)
