@@ -6,14 +6,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from tideover.core.access import capability_required, may_see_store
+from tideover.core.access import capability_required, own_store
 from tideover.core.actors import Actor
 from tideover.core.clientip import client_ip
 from tideover.core.errors import DomainError
-from tideover.core.models import Store
 from tideover.core.roles import Capability
 from tideover.notifications.ratelimit import check_signup
 from tideover.recovery import capture, qr
@@ -24,13 +23,6 @@ from tideover.recovery.models import Source
 def _client_ip(request) -> str:
     # The same address the status page's forms count (TRUSTED_PROXY_HEADER behind a proxy).
     return client_ip(request)
-
-
-def _own_store(request, store_code: str) -> Store:
-    store = get_object_or_404(Store, code=store_code)
-    if not may_see_store(request.user, store):
-        raise Http404("No such store")  # another store's page does not exist for this person
-    return store
 
 
 def _add_error(form, exc: DomainError) -> None:
@@ -66,7 +58,7 @@ def _sign_up(form, incident, store, *, source, actor, ip=None) -> int:
 @never_cache
 def capture_form(request, store_code):
     """The associate signs shoppers up one after the other: the form comes back empty."""
-    store = _own_store(request, store_code)
+    store = own_store(request, store_code)
     incident = capture.current_incident(store)
     form = SignUpForm(request.POST or None)
     status = 200
@@ -91,7 +83,7 @@ def capture_form(request, store_code):
 @capability_required(Capability.VIEW_STORE)
 def store_qr(request, store_code):
     """The QR code to show in the store (SVG), for the store's current incident."""
-    store = _own_store(request, store_code)
+    store = own_store(request, store_code)
     incident = capture.current_incident(store)
     if incident is None:
         raise Http404("No incident to sign shoppers up for")

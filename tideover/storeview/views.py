@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tideover.core.access import capability_required, may_see_store
+from tideover.core.access import capability_required, own_store
 from tideover.core.actors import Actor
 from tideover.core.errors import DomainError
 from tideover.core.models import Store
@@ -27,10 +26,7 @@ from tideover.storeview.forms import ReportForm, StuckForm
 
 
 def _store(request, store_code: str) -> Store:
-    store = get_object_or_404(Store.objects.select_related("region"), code=store_code)
-    if not may_see_store(request.user, store):
-        raise Http404("No such store for you")
-    return store
+    return own_store(request, store_code, Store.objects.select_related("region"))
 
 
 def _recovery_links(store: Store) -> dict | None:
