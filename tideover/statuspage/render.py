@@ -8,9 +8,12 @@ any directory or CDN path. Nothing here depends on who asks: the bytes are the s
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.template.exceptions import TemplateDoesNotExist
@@ -143,6 +146,52 @@ def incident_page(
     if found is None:
         return None
     return _page("statuspage/incident.html", links, {"incident": found})
+
+
+# What an incident page is made of besides its incident: a change to any of these (a deploy, a
+# setting) changes every incident page.
+_INCIDENT_PAGE_TEMPLATES = (
+    "statuspage/incident.html",
+    "statuspage/base.html",
+    "statuspage/_style.html",
+    "_favicon.html",
+)
+
+
+def incident_page_site_fingerprint(links: Links) -> str:
+    """A digest of everything an incident page shows that is not its incident: the templates and
+    template tags, the site settings, the subscribe link and other apps' context."""
+    from tideover.statuspage.templatetags import statuspage as tags
+
+    digest = hashlib.blake2b(digest_size=16)
+    for name in _INCIDENT_PAGE_TEMPLATES:
+        digest.update(Path(get_template(name).origin.name).read_bytes())
+    digest.update(Path(tags.__file__).read_bytes())
+    context = {
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "time_zone": settings.TIME_ZONE,
+        "links": links,
+        **_subscribe_context(links),
+    }
+    for hook in _context_hooks:
+        context.update(hook(dict(context)) or {})
+    digest.update(repr(sorted(context.items(), key=lambda item: item[0])).encode())
+    return digest.hexdigest()
+
+
+def incident_fingerprint(found: snapshot.IncidentView, site: str) -> str:
+    """A digest of what ``incident_page`` renders for ``found``: equal digests, equal pages
+    (apart from the "generated" time), so an unchanged page need not be rendered again."""
+    parts: list[object] = [site]
+    for field in dataclasses.fields(found):
+        value = getattr(found, field.name)
+        if field.name == "components":  # model instances: the page shows their names
+            value = [(component.pk, component.name) for component in value]
+        elif field.name == "updates":
+            value = [dataclasses.astuple(update) for update in value]
+        parts.append((field.name, value))
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
 def api_document(name: str) -> bytes | None:

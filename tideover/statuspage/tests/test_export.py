@@ -96,7 +96,7 @@ def test_export_replaces_an_existing_folder_whole(tmp_path, components):
     assert result.files == len(files_in(target))
     assert not (target / "stale.html").exists()
     assert target.stat().st_ino != inode_before  # swapped in, not edited in place
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", ".site.pages.json", "site"]
 
 
 @pytest.mark.django_db
@@ -106,7 +106,7 @@ def test_export_falls_back_to_two_renames_without_renameat2(tmp_path, components
     export.export_to(target)
     export.export_to(target)
     assert (target / "index.html").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", ".site.pages.json", "site"]
 
 
 @pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_export_queries_do_not_grow_with_the_number_of_incidents(outage, severit
         export.build_files()
     declare(10)
     with CaptureQueriesContext(connection) as many:
-        files = export.build_files()
+        files, _ = export.build_files()
     assert len([f for f in files if f.startswith("incidents/")]) == 13
     assert len(many) == len(few)
 
@@ -158,7 +158,7 @@ def test_readers_never_see_half_a_site_while_exports_swap(tmp_path, monkeypatch)
         {"index.html": b"new " * 500, "api/v2/summary.json": b'{"v":"new"}'},
     ]
     turn = iter(sites * 15)
-    monkeypatch.setattr(export, "build_files", lambda: next(turn))
+    monkeypatch.setattr(export, "build_files", lambda unchanged=None: (next(turn), {}))
     target = tmp_path / "site"
     export.export_to(target)
     problems = []

@@ -80,3 +80,94 @@ def test_only_the_pages_that_changed_are_rewritten(outage, severities, tmp_path)
     assert inode(f"incidents/{outage.pk}.html") == outage_page, "unchanged page kept as it was"
     assert inode("index.html") != index, "the changed front page was rewritten"
     assert export.export_to(folder).rewritten == 0
+
+
+@pytest.fixture
+def rendered_incident_pages(monkeypatch):
+    """The incident pages the export renders (the real renderer, counted)."""
+    from tideover.statuspage import render
+
+    pages = []
+    real = render.incident_page
+
+    def counted(pk, *args, **kwargs):
+        pages.append(pk)
+        return real(pk, *args, **kwargs)
+
+    monkeypatch.setattr(render, "incident_page", counted)
+    return pages
+
+
+@pytest.fixture
+def past_incidents(severities):
+    past = []
+    for i in range(5):
+        incident = services.declare_incident(
+            title=f"Printer {i} jammed", severity=severities["SEV4"], message="Checking."
+        )
+        services.resolve_incident(incident, "Fixed.")
+        past.append(incident)
+    return past
+
+
+def test_an_update_re_renders_its_incident_page_and_no_other(
+    settings,
+    outage,
+    past_incidents,
+    exports,
+    rendered_incident_pages,
+    django_capture_on_commit_callbacks,
+):
+    publishing.render_and_export()
+    assert sorted(rendered_incident_pages) == sorted([outage.pk, *(p.pk for p in past_incidents)])
+    folder = Path(settings.STATUS_EXPORT_DIR)
+    past_page = folder / f"incidents/{past_incidents[0].pk}.html"
+    before = past_page.stat().st_ino
+    rendered_incident_pages.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_public_update(outage, "Registers in the north are back.")
+    run_queued_tasks()
+
+    assert rendered_incident_pages == [outage.pk], "only the changed incident's page"
+    publish = exports[-1]
+    # Front page, history, feeds and JSON documents, plus that one incident page.
+    assert publish.rendered == publish.files - len(past_incidents)
+    assert past_page.stat().st_ino == before, "the unchanged page kept as it was"
+    for page in (f"incidents/{outage.pk}.html", "index.html", "api/v2/incidents.json"):
+        assert "Registers in the north are back." in (folder / page).read_text()
+
+
+def test_renaming_a_component_re_renders_the_pages_that_name_it(
+    tmp_path, outage, past_incidents, components, rendered_incident_pages
+):
+    folder = tmp_path / "site"
+    export.export_to(folder)
+    rendered_incident_pages.clear()
+    checkout = components["in-store-checkout"]
+    checkout.name = "Tills"
+    checkout.save()
+    export.export_to(folder)
+    assert rendered_incident_pages == [outage.pk]
+    assert "Tills" in (folder / f"incidents/{outage.pk}.html").read_text()
+
+
+def test_a_site_setting_or_a_lost_manifest_re_renders_every_page(
+    settings, tmp_path, outage, past_incidents, rendered_incident_pages
+):
+    folder = tmp_path / "site"
+    export.export_to(folder)
+    everything = sorted(rendered_incident_pages)
+    rendered_incident_pages.clear()
+    assert export.export_to(folder).rendered < export.export_to(folder).files
+    assert rendered_incident_pages == []
+
+    settings.SITE_NAME = "Harbour Foods"
+    export.export_to(folder)
+    assert sorted(rendered_incident_pages) == everything
+    assert "Harbour Foods" in (folder / f"incidents/{past_incidents[0].pk}.html").read_text()
+
+    rendered_incident_pages.clear()
+    (tmp_path / ".site.pages.json").unlink()
+    export.export_to(folder)
+    assert sorted(rendered_incident_pages) == everything
