@@ -115,5 +115,6 @@ def _print_status(s: dict) -> None:
     print(f"  offline since: {s['offline_since'] or '-'}  {s['link_error']}")
     print(f"  card sales unsent: {s['card_count']} for ${s['card_exposure_cents'] / 100:,.2f}")
     print(f"  refused by HQ: {counts.get('rejected', 0)}  conflicts: {counts.get('conflict', 0)}")
+    print(f"  quarantined (HQ fails on them, tried again now and then): {s['quarantined']}")
     for p in s["problems"]["sales"][:20]:
         print(f"    {p['sale_id']}  {p['state']}: {p['reason']}")

@@ -30,6 +30,8 @@ class AgentConfig:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     hq_timeout_seconds: float = 10.0
+    quarantine_after: int = 5  # server errors for a sale sent alone, HQ otherwise answering
+    quarantine_retry_seconds: float = 600.0  # how often a quarantined sale is tried again
 
     @property
     def database(self) -> Path:
@@ -53,6 +55,8 @@ class AgentConfig:
             raise ConfigError(f"hq={self.hq!r} should be HQ's URL, e.g. https://hq.example.com")
         if self.batch_size < 1 or self.heartbeat_seconds <= 0:
             raise ConfigError("batch_size and heartbeat_seconds must be positive")
+        if self.quarantine_after < 1 or self.quarantine_retry_seconds <= 0:
+            raise ConfigError("quarantine_after and quarantine_retry_seconds must be positive")
         self.hq = self.hq.rstrip("/")
         self.host_port  # noqa: B018 - raises on a bad listen address
         return self

@@ -5,6 +5,8 @@ Uses httpx, as HQ's outbound HTTP does, with its own small settings (the agent h
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tideover.agent import VERSION
@@ -30,6 +32,9 @@ class HQClient:
             trust_env=False,  # a store box's proxy variables must not reroute HQ traffic
             transport=transport,
         )
+        # When HQ last answered a request usefully (monotonic): the forwarder's evidence that a
+        # server error for one sale is about that sale, not about HQ.
+        self.ok_at = float("-inf")
 
     def close(self) -> None:
         self.client.close()
@@ -46,6 +51,7 @@ class HQClient:
                 f"HQ refused the agent's token ({response.status_code}): {_detail(response)}",
                 status=response.status_code,
             )
+        self.ok_at = time.monotonic()
         return response
 
     def post_batch(self, payloads: list[str]) -> httpx.Response:

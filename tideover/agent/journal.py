@@ -16,51 +16,28 @@ Protocol (what a crash leaves behind):
    HQ's commit and ours leaves the sales ``queued``; they are sent again and HQ answers
    ``duplicate``: posted once.
 
-Conflicting and rejected sales stay in the file for staff; nothing is ever deleted here.
+4. **Quarantine**: a sale HQ answers with a server error every time, alone, while HQ answers
+   other requests, is set aside (``quarantined``, with the reason) after a few tries so the
+   sales behind it drain; it is tried again, alone, every so often (``retry_at``) and settled
+   like any other once HQ digests it. It still counts as unsent (card exposure, points).
+
+Conflicting, rejected and quarantined sales stay in the file for staff; nothing is ever deleted
+here.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
+from tideover.agent.quarantine import QuarantineQueue
+from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sales (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    sale_id TEXT NOT NULL UNIQUE,
-    hash TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    occurred_at TEXT NOT NULL,
-    accepted_at REAL NOT NULL,
-    member_id TEXT,
-    points INTEGER NOT NULL DEFAULT 0,
-    card_offline_cents INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL DEFAULT 'queued',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    reason TEXT,
-    hq_points INTEGER,
-    settled_at REAL
-);
-CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
-CREATE INDEX IF NOT EXISTS sales_problems ON sales(seq) WHERE state IN ('conflict', 'rejected');
-CREATE INDEX IF NOT EXISTS sales_member ON sales(member_id, state)
-    WHERE member_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS sales_card_queued ON sales(seq)
-    WHERE state = 'queued' AND card_offline_cents > 0;
-CREATE TABLE IF NOT EXISTS members (
-    member_id TEXT PRIMARY KEY,
-    balance INTEGER NOT NULL,
-    as_of REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, at REAL NOT NULL, what TEXT NOT NULL);
-"""
+QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
+QUARANTINED = "quarantined"
 
 
 @dataclass
@@ -92,18 +69,7 @@ class Exposure:
     oldest_accepted_at: float | None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: the WAL is fsync'd at every commit, so "accepted" survives a power cut (NORMAL
-    # would only survive a process crash).
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
-class Journal:
+class Journal(QuarantineQueue):
     """The queue and the agent's small memory (last known balances, policy, log).
 
     One connection, used under a lock: SQLite has one writer anyway, and the lock makes the
@@ -121,7 +87,7 @@ class Journal:
         self._pending: dict[str, str] = {}  # sale_id -> hash, enqueued but not yet durable
         self._pending_card: list[int] = []  # their offline card amounts
         with self.lock:
-            self.conn.executescript(SCHEMA)
+            create_or_upgrade(self.conn)
             self._queued = self.conn.execute(
                 "SELECT COUNT(*) FROM sales WHERE state = 'queued'"
             ).fetchone()[0]
@@ -228,7 +194,7 @@ class Journal:
         ``lock`` held."""
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(card_offline_cents), 0), MIN(accepted_at) FROM sales"
-            " WHERE state = 'queued' AND card_offline_cents > 0"
+            " WHERE state IN ('queued', 'quarantined') AND card_offline_cents > 0"
         ).fetchone()
         oldest = row[2] if row[2] is not None else (time.time() if self._pending_card else None)
         return Exposure(row[0] + len(self._pending_card), row[1] + sum(self._pending_card), oldest)
@@ -243,8 +209,11 @@ class Journal:
                 (limit,),
             ).fetchall()
 
-    def settle(self, results: list[dict], seqs: dict[str, int]) -> dict[str, int]:
-        """Write HQ's per-sale results in one transaction; returns counts per local state."""
+    def settle(
+        self, results: list[dict], seqs: dict[str, int], *, was: str = QUEUED
+    ) -> dict[str, int]:
+        """Write HQ's per-sale results in one transaction; returns counts per local state.
+        ``was``: the state the sales were sent from (queued, or quarantined when retried)."""
         now = time.time()
         counts = {POSTED: 0, CONFLICT: 0, REJECTED: 0}
         balances: dict[str, int] = {}
@@ -260,14 +229,14 @@ class Journal:
             counts[state] += 1
             updates.append((state, result.get("reason"), result.get("points"), now, seq))
             if result.get("balance") is not None:
-                balances[seq] = result["balance"]
+                balances[seq] = (result["balance"], result.get("tier"))
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 settled = self.conn.executemany(
                     "UPDATE sales SET state = ?, reason = ?, hq_points = ?, settled_at = ?,"
-                    " attempts = attempts + 1 WHERE seq = ? AND state = 'queued'",
-                    updates,
+                    " attempts = attempts + 1, retry_at = NULL WHERE seq = ? AND state = ?",
+                    [(*u, was) for u in updates],
                 ).rowcount
                 if balances:
                     members = dict(
@@ -279,10 +248,8 @@ class Journal:
                         ).fetchall()
                     )
                     self.conn.executemany(
-                        "INSERT INTO members (member_id, balance, as_of) VALUES (?, ?, ?)"
-                        " ON CONFLICT(member_id) DO UPDATE SET balance = excluded.balance,"
-                        " as_of = excluded.as_of",
-                        [(members[s], balances[s], now) for s in sorted(balances) if s in members],
+                        MEMBER_UPSERT,
+                        [(members[s], *balances[s], now) for s in sorted(balances) if s in members],
                     )
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -290,7 +257,8 @@ class Journal:
                 raise
             # Counted down, not recounted: a count over a million queued rows per batch would
             # slow the drain of a long outage's backlog.
-            self._queued -= max(0, settled)
+            if was == QUEUED:
+                self._queued -= max(0, settled)
         return counts
 
     def count_attempt(self, seqs: list[int]) -> None:
@@ -314,21 +282,31 @@ class Journal:
         return (row[0], row[1]) if row else None
 
     def problems(self, limit: int = 50) -> list[dict]:
-        """Conflicting and rejected sales, newest first, with HQ's reason."""
+        """Conflicting, rejected and quarantined sales, newest first, with HQ's reason (and,
+        for quarantined ones, the failures so far and the next try)."""
         with self.lock:
             rows = self.conn.execute(
-                "SELECT sale_id, state, reason, occurred_at, settled_at FROM sales"
-                " WHERE state IN ('conflict', 'rejected') ORDER BY seq DESC LIMIT ?",
+                "SELECT sale_id, state, reason, occurred_at, failures, retry_at FROM sales"
+                " WHERE state IN ('conflict', 'rejected', 'quarantined')"
+                " ORDER BY seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
             total = self.conn.execute(
-                "SELECT state, COUNT(*) FROM sales WHERE state IN ('conflict', 'rejected')"
-                " GROUP BY state"
+                "SELECT state, COUNT(*) FROM sales"
+                " WHERE state IN ('conflict', 'rejected', 'quarantined') GROUP BY state"
             ).fetchall()
         return {
             "counts": dict(total),
             "sales": [
-                {"sale_id": r[0], "state": r[1], "reason": r[2], "occurred_at": r[3]} for r in rows
+                {
+                    "sale_id": r[0],
+                    "state": r[1],
+                    "reason": r[2],
+                    "occurred_at": r[3],
+                    "failures": r[4],
+                    "retry_at": r[5] if r[1] == QUARANTINED else None,
+                }
+                for r in rows
             ],
         }
 
@@ -346,6 +324,13 @@ class Journal:
         return {"state": row[0], "reason": row[1], "points": row[2], "hq_points": row[3]}
 
     # --- members ------------------------------------------------------------------------
+    def tier(self, member_id: str) -> str | None:
+        """The member's tier as HQ last said, or None when not known here."""
+        row = self.conn.execute(
+            "SELECT tier FROM members WHERE member_id = ?", (member_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     def member(self, member_id: str) -> tuple[int | None, float | None, int]:
         """(last HQ balance, when, points of this member's queued sales)."""
         with self.lock:
@@ -354,7 +339,7 @@ class Journal:
             ).fetchone()
             queued = self.conn.execute(
                 "SELECT COALESCE(SUM(points), 0) FROM sales"
-                " WHERE state = 'queued' AND member_id = ?",
+                " WHERE member_id = ? AND state IN ('queued', 'quarantined')",
                 (member_id,),
             ).fetchone()[0]
         return (known[0], known[1], queued) if known else (None, None, queued)
@@ -368,14 +353,9 @@ class Journal:
                 (member_id,),
             ).fetchone()[0]
 
-    def remember_balance(self, member_id: str, balance: int) -> None:
+    def remember_balance(self, member_id: str, balance: int, tier: str | None = None) -> None:
         with self.lock:
-            self.conn.execute(
-                "INSERT INTO members (member_id, balance, as_of) VALUES (?, ?, ?)"
-                " ON CONFLICT(member_id) DO UPDATE SET balance = excluded.balance,"
-                " as_of = excluded.as_of",
-                (member_id, balance, time.time()),
-            )
+            self.conn.execute(MEMBER_UPSERT, (member_id, balance, tier, time.time()))
 
     # --- small memory -------------------------------------------------------------------
     def get(self, key: str, default=None):

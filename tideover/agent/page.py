@@ -56,8 +56,11 @@ button{{font-size:1.1rem;padding:.5rem 1rem}} dt{{font-weight:bold}}
 </dl>
 <form method="post" action="/sync"><button type="submit">Send now</button></form>
 <h2>Sales HQ refused ({problems["counts"].get("rejected", 0)} refused,
-{problems["counts"].get("conflict", 0)} conflicting)</h2>
-<p>These are kept here and at HQ's conflict list; call the help desk with the sale id.</p>
+{problems["counts"].get("conflict", 0)} conflicting,
+<span id="quarantined">{problems["counts"].get("quarantined", 0)} quarantined</span>)</h2>
+<p>These are kept here and at HQ's conflict list; call the help desk with the sale id.
+Quarantined sales are ones HQ fails on every time: they are set aside so the others go on,
+tried again now and then, and sent at once by "Send now".</p>
 <table><tr><th>Sale</th><th>What</th><th>Why</th></tr>{rows}</table>
 <h2>Forced offline</h2>
 <form method="post" action="/offline">

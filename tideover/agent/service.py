@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from tideover.agent import VERSION
 from tideover.agent.config import AgentConfig
 from tideover.agent.forwarder import Forwarder
+from tideover.agent.heartbeats import HeartbeatLink
 from tideover.agent.hq import HQClient, HQUnavailable
 from tideover.agent.journal import Journal, NewSale
 from tideover.agent.policy import (
@@ -30,6 +31,8 @@ from tideover.agent.policy import (
     provisional_points,
     rewards_unlocked,
 )
+from tideover.sales.caps import PerSaleLimits
+from tideover.sales.caps import refusal as per_sale_refusal
 from tideover.sales.schemas import SaleIn, content_hash
 
 log = logging.getLogger("tideover.agent")
@@ -55,7 +58,19 @@ class Answer:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies every field, a tenth of the CPU of a sale.
+        return {
+            "sale_id": self.sale_id,
+            "result": self.result,
+            "reason": self.reason,
+            "points": self.points,
+            "balance": self.balance,
+            "provisional": self.provisional,
+            "rewards_unlocked": self.rewards_unlocked,
+            "online": self.online,
+            "mode": self.mode,
+            "notes": list(self.notes),
+        }
 
 
 def describe(exc: ValidationError) -> str:
@@ -67,7 +82,7 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class Agent:
+class Agent(HeartbeatLink):
     def __init__(self, config: AgentConfig, *, transport=None):
         self.config = config
         self.journal = Journal(config.database)
@@ -87,6 +102,7 @@ class Agent:
         self._sale_counter = 0
         self._policy: CardPolicy | None = None  # cached; the journal keeps them across restarts
         self._program: Program | None = None
+        self._limits: PerSaleLimits | None = None
 
     # --- the link to HQ -------------------------------------------------------------------
     def link_ok(self) -> None:
@@ -130,6 +146,12 @@ class Agent:
         return self._policy
 
     @property
+    def sales_limits(self) -> PerSaleLimits:
+        if self._limits is None:
+            self._limits = PerSaleLimits.from_dict(self.journal.get("sales_limits"))
+        return self._limits
+
+    @property
     def program(self) -> Program:
         if self._program is None:
             self._program = Program.from_dict(self.journal.get("program"))
@@ -145,6 +167,7 @@ class Agent:
         per sale, in order. Nothing is answered "accepted" before it is on disk."""
         answers: list[Answer | None] = [None] * len(items)
         parsed: list[tuple[int, SaleIn]] = []
+        limits = self.sales_limits
         for index, item in enumerate(items):
             if isinstance(item, dict):
                 item = dict(item)
@@ -163,6 +186,10 @@ class Agent:
                     REFUSED,
                     f"This agent serves store {self.config.store}; sale is from {sale.store}",
                 )
+                continue
+            over = per_sale_refusal(sale, limits)  # HQ would reject it, in these words
+            if over:
+                answers[index] = Answer(sale.sale_id, REFUSED, over)
                 continue
             parsed.append((index, sale))
         program, policy, now = self.program, self.policy, time.time()
@@ -194,7 +221,8 @@ class Agent:
                     exposure.count += 1
                     exposure.total_cents += card
                     exposure.oldest_accepted_at = exposure.oldest_accepted_at or now
-                points = provisional_points(sale, program)
+                tier = self.journal.tier(sale.member_id) if sale.member_id else None
+                points = provisional_points(sale, program, tier)
                 seen[sale.sale_id] = digest
                 new.append(
                     NewSale(
@@ -241,7 +269,9 @@ class Agent:
             except HQUnavailable as exc:
                 self.link_failed(str(exc))
             if hq_view is not None:
-                self.journal.remember_balance(member_id, int(hq_view["balance"]))
+                self.journal.remember_balance(
+                    member_id, int(hq_view["balance"]), hq_view.get("tier")
+                )
         known, as_of, queued = self.journal.member(member_id)
         base = known or 0
         provisional = base + queued
@@ -295,6 +325,7 @@ class Agent:
         with self.journal.lock:
             exposure = self.journal.exposure()
         last_sync = self.journal.get("last_sync_at")
+        problems = self.journal.problems()
         return {
             "store": self.config.store,
             "agent_id": self.agent_id,
@@ -305,81 +336,16 @@ class Agent:
             "offline_since": _iso(self.offline_since),
             "link_error": self.link_error,
             "queue_depth": self.journal.queued,
+            "quarantined": problems["counts"].get("quarantined", 0),
             "oldest_unsent_at": oldest[0] if oldest else None,
             "card_exposure_cents": exposure.total_cents,
             "card_count": exposure.count,
             "last_sync_at": _iso(last_sync),
             "next_try_at": _iso(self.forwarder.next_try_at),
             "policy": self.policy.as_dict(),
-            "problems": self.journal.problems(),
+            "problems": problems,
             "log": [{"at": _iso(at), "what": what} for at, what in self.journal.recent_log()],
         }
-
-    def heartbeat_body(self, status: dict | None = None) -> dict:
-        status = status or self.status()
-        keys = (
-            "agent_id",
-            "version",
-            "mode",
-            "queue_depth",
-            "oldest_unsent_at",
-            "offline_since",
-            "card_exposure_cents",
-            "card_count",
-            "last_sync_at",
-        )
-        body = {k: status[k] for k in keys}
-        body["store"] = self.config.store
-        body["rejected"] = status["problems"]["counts"].get("rejected", 0)
-        body["conflicts"] = status["problems"]["counts"].get("conflict", 0)
-        return body
-
-    def heartbeat(self) -> bool:
-        """One heartbeat; HQ's answer carries the card policy and loyalty program to cache."""
-        body = self.heartbeat_body()
-        # A heartbeat that arrives is itself proof the link works: report the mode as of now.
-        body["mode"] = self._mode(True)
-        try:
-            answer = self.hq.heartbeat(body)
-        except HQUnavailable as exc:
-            self.link_failed(str(exc))
-            return False
-        self.apply_hq_settings(answer)
-        if not self.forced_offline:
-            was_offline = not self.online
-            self.link_ok()
-            if was_offline and self.journal.queued:
-                self.forwarder.send_now()
-        return True
-
-    def apply_hq_settings(self, answer: dict) -> None:
-        if isinstance(answer.get("card_policy"), dict):
-            policy = CardPolicy.from_dict(answer["card_policy"])
-            if policy != self.policy:
-                self.journal.put("card_policy", policy.as_dict())
-            self._policy = policy
-        if isinstance(answer.get("program"), dict):
-            program = Program.from_dict(answer["program"])
-            if program != self.program:
-                self.journal.put("program", answer["program"])
-            self._program = program
-
-    def register(self) -> bool:
-        try:
-            answer = self.hq.register(
-                {"store": self.config.store, "agent_id": self.agent_id, "version": VERSION}
-            )
-        except HQUnavailable as exc:
-            self.link_failed(str(exc))
-            return False
-        self.apply_hq_settings(answer)
-        return True
-
-    def _heartbeats(self) -> None:
-        self.register()
-        while not self._stop.is_set():
-            self.heartbeat()
-            self._stop.wait(self.config.heartbeat_seconds)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:

@@ -4,20 +4,20 @@ upsert per lot, one balance update per member) and issues rewards at once.
 
 Rules are evaluated at each sale's ``occurred_at``: the base rate (AccrualRule, else the
 LOYALTY_POINTS_PER_DOLLAR setting), the member's tier multiplier and the best promotion running
-then. Returns and voids take back the points of the sale they undo (a return in proportion to
+then (``rates.earned``, which store agents also use for their provisional points). Returns and voids take back the points of the sale they undo (a return in proportion to
 what was refunded), never more than it earned.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from tideover.loyalty import holds, ledger, rewards
+from tideover.loyalty import holds, ledger, rates, rewards
 from tideover.loyalty.config import Program, program
 from tideover.loyalty.ledger import LotBook, Posting
 from tideover.loyalty.models import (
@@ -43,25 +43,15 @@ class Rates:
         self.promotions = list(Promotion.objects.filter(starts_at__lte=end, ends_at__gt=start))
 
     def points(self, paid_cents: int, tier: str, at: datetime) -> int:
-        if paid_cents <= 0:
-            return 0
-        if not self.rules and not self.promotions:  # the usual case: one multiplication
-            tier_percent = self.program.tier_multipliers.get(tier, 100)
-            return paid_cents * self.program.points_per_dollar * tier_percent // 10_000
-        per_dollar = next(
-            (r.points_per_dollar for r in self.rules if r.starts_at <= at),
-            self.program.points_per_dollar,
+        return rates.earned(
+            paid_cents,
+            tier,
+            at,
+            points_per_dollar=self.program.points_per_dollar,
+            tier_multipliers=self.program.tier_multipliers,
+            rules=self.rules,
+            promotions=self.promotions,
         )
-        tier_percent = self.program.tier_multipliers.get(tier, 100)
-        promo_percent = max(
-            (
-                p.multiplier_percent
-                for p in self.promotions
-                if p.starts_at <= at < p.ends_at and (not p.tiers or tier in p.tiers)
-            ),
-            default=100,
-        )
-        return paid_cents * per_dollar * tier_percent * promo_percent // 1_000_000
 
 
 def points_for(paid_cents: int, tier: str, at: datetime) -> int:
@@ -118,7 +108,8 @@ def accrue_posted(posted: list) -> dict[str, dict]:
                 prog,
             )
             touched[member.pk].append(sale.key)
-            extras[sale.key] = {"points": points, "notes": notes}
+            # The tier lets a store agent estimate the member's next sales as HQ will post them.
+            extras[sale.key] = {"points": points, "notes": notes, "tier": member.tier}
             if hold is not None:
                 held[sale.key] = hold
             if points <= 0:
@@ -311,3 +302,29 @@ def _finish(members, touched, book, postings, prog, extras) -> None:
     ledger.save_balances([members[pk] for pk in touched])
     book.flush()
     rewards.save_rewards(all_issued)
+
+
+def rules_for_agents(now: datetime, *, back_days: int = 1, ahead_days: int = 14) -> dict:
+    """The accrual rules and promotions a store agent needs to estimate the points of sales it
+    accepts while HQ is out of reach (sales from a day ago to two weeks ahead), as JSON."""
+    since, until = now - timedelta(days=back_days), now + timedelta(days=ahead_days)
+    rules = list(AccrualRule.objects.filter(starts_at__gt=since, starts_at__lte=until))
+    current = AccrualRule.objects.filter(starts_at__lte=since).order_by("-starts_at").first()
+    if current is not None:
+        rules.append(current)
+    promotions = Promotion.objects.filter(starts_at__lte=until, ends_at__gt=since)
+    return {
+        "rules": [
+            {"points_per_dollar": r.points_per_dollar, "starts_at": r.starts_at.isoformat()}
+            for r in sorted(rules, key=lambda r: r.starts_at, reverse=True)
+        ],
+        "promotions": [
+            {
+                "multiplier_percent": p.multiplier_percent,
+                "starts_at": p.starts_at.isoformat(),
+                "ends_at": p.ends_at.isoformat(),
+                "tiers": list(p.tiers or []),
+            }
+            for p in promotions.order_by("starts_at")
+        ],
+    }

@@ -161,6 +161,7 @@ def balance(request, loyalty_id: str):
     return {
         "loyalty_id": member.loyalty_id,
         "balance": member.balance,
+        "tier": member.tier,
         "pending_rewards": _rewards_out(statements.pending_rewards(member), caller),
         "expiring": [
             {"expires_on": lot.expires_on, "points": lot.remaining}

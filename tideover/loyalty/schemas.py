@@ -64,6 +64,7 @@ class RewardOut(Schema):
 class BalanceOut(Schema):
     loyalty_id: str
     balance: int
+    tier: str
     pending_rewards: list[RewardOut]
     expiring: list[LotOut]
     next_reward_in_points: int

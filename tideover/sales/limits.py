@@ -1,7 +1,8 @@
 """What one sale may carry, and what a return or void may take back.
 
 Per-sale limits (``SALES_MAX_AMOUNT_CENTS``, ``SALES_MAX_LINES``, ``SALES_MAX_LINE_QUANTITY``)
-keep a typo or a hostile till from writing a sale of 5·10^18 cents into the ledger.
+keep a typo or a hostile till from writing a sale of 5·10^18 cents into the ledger; the check
+itself is ``caps.refusal``, shared with the store agent.
 
 A return or void is checked against the sale it undoes: per SKU (units and money) and in total
 (the lines and the money refunded), counting every completed return or void of that sale posted
@@ -17,46 +18,23 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from tideover.sales import caps
+from tideover.sales.caps import lines_total, money, paid_total
 from tideover.sales.models import SaleKind
 
 
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
-
-
-def lines_total(sale) -> int:
-    return sum(line.quantity * line.unit_price_cents for line in sale.lines)
-
-
-def paid_total(sale) -> int:
-    return sum(t.amount_cents for t in sale.tenders) if sale.tenders else lines_total(sale)
+def per_sale_limits() -> caps.PerSaleLimits:
+    """The chain's per-sale limits from HQ's settings (the store agent gets them from HQ)."""
+    return caps.PerSaleLimits(
+        max_lines=settings.SALES_MAX_LINES,
+        max_line_quantity=settings.SALES_MAX_LINE_QUANTITY,
+        max_amount_cents=settings.SALES_MAX_AMOUNT_CENTS,
+    )
 
 
 def per_sale_refusal(sale) -> str | None:
     """Why this sale is over the chain's per-sale limits, or None when it is within them."""
-    max_lines = settings.SALES_MAX_LINES
-    if len(sale.lines) > max_lines:
-        return (
-            f"{len(sale.lines)} lines is over the limit of {max_lines} lines per sale "
-            "(SALES_MAX_LINES); ring it up as several sales"
-        )
-    max_quantity = settings.SALES_MAX_LINE_QUANTITY
-    for number, line in enumerate(sale.lines, start=1):
-        if line.quantity > max_quantity:
-            return (
-                f"line {number} ({line.sku}): {line.quantity:,} units is over the limit of "
-                f"{max_quantity:,} per line (SALES_MAX_LINE_QUANTITY)"
-            )
-    max_amount = settings.SALES_MAX_AMOUNT_CENTS
-    for what, amount in (("lines total", lines_total(sale)), ("tenders total", paid_total(sale))):
-        if amount > max_amount:
-            return (
-                f"{what} {money(amount)} is over the per-sale limit of {money(max_amount)} "
-                "(SALES_MAX_AMOUNT_CENTS); check the amounts"
-            )
-    return None
+    return caps.refusal(sale, per_sale_limits())
 
 
 @dataclass

@@ -17,6 +17,7 @@ class SaleResult:
     rewards: list[dict] = field(default_factory=list)
     redeemed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tier: str | None = None  # the member's loyalty tier, when the sale earned points
 
     def as_dict(self) -> dict:
         return asdict(self)

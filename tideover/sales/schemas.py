@@ -165,6 +165,9 @@ class SaleResultOut(Schema):
     rewards: list[RewardOut] = Field(default_factory=list, description="Rewards issued just now")
     redeemed: list[str] = Field(default_factory=list, description="Codes redeemed by this sale")
     notes: list[str] = Field(default_factory=list)
+    tier: str | None = Field(
+        None, description="The member's loyalty tier (store agents estimate points with it)"
+    )
 
 
 class BatchOut(Schema):

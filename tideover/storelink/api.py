@@ -53,6 +53,9 @@ class AgentSettingsOut(Schema):
     card_policy: PolicyOut
     card_policy_source: str
     program: dict
+    sales_limits: dict = Field(
+        ..., description="HQ's per-sale limits (max_lines, max_line_quantity, max_amount_cents)"
+    )
 
 
 class StoreLinkOut(Schema):

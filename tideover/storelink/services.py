@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from tideover.core import events
 from tideover.core.errors import DomainError
 from tideover.core.models import Region, Store
+from tideover.sales.limits import per_sale_limits
 from tideover.storelink.models import (
     CardPolicy,
     HeartbeatMinute,
@@ -324,16 +325,23 @@ def clear_card_policy(*, store: Store | None = None, region: Region | None = Non
     return deleted
 
 
-def loyalty_program() -> dict:
-    """What agents need to estimate points offline (when the loyalty app is installed)."""
+def loyalty_program(now: datetime | None = None) -> dict:
+    """What agents need to estimate points offline as HQ will post them (when the loyalty app
+    is installed): base rate, tier multipliers, accrual rules and promotions around now, and
+    the per-sale cap and review threshold."""
     if not apps.is_installed("tideover.loyalty"):
         return {}
+    from tideover.loyalty.accrual import rules_for_agents
     from tideover.loyalty.config import program
 
     current = program()
     return {
         "points_per_dollar": current.points_per_dollar,
         "reward_threshold": current.reward_threshold,
+        "tier_multipliers": current.tier_multipliers,
+        "sale_points_cap": current.sale_points_cap,
+        "sale_points_review": current.sale_points_review,
+        **rules_for_agents(now or timezone.now()),
     }
 
 
@@ -345,4 +353,5 @@ def agent_settings(store: Store) -> dict:
         "card_policy": policy,
         "card_policy_source": source,
         "program": loyalty_program(),
+        "sales_limits": per_sale_limits().as_dict(),
     }

@@ -1,0 +1,84 @@
+"""The agent's heartbeats and registration: what HQ hears from it every few seconds, and the
+settings HQ answers with (card policy, loyalty rules, per-sale limits), cached in the journal
+so they hold offline. Mixed into ``service.Agent``.
+"""
+
+from __future__ import annotations
+
+from tideover.agent import VERSION
+from tideover.agent.hq import HQUnavailable
+from tideover.agent.policy import CardPolicy, Program
+from tideover.sales.caps import PerSaleLimits
+
+
+class HeartbeatLink:
+    def heartbeat_body(self, status: dict | None = None) -> dict:
+        status = status or self.status()
+        keys = (
+            "agent_id",
+            "version",
+            "mode",
+            "queue_depth",
+            "oldest_unsent_at",
+            "offline_since",
+            "card_exposure_cents",
+            "card_count",
+            "last_sync_at",
+        )
+        body = {k: status[k] for k in keys}
+        body["store"] = self.config.store
+        body["rejected"] = status["problems"]["counts"].get("rejected", 0)
+        body["conflicts"] = status["problems"]["counts"].get("conflict", 0)
+        return body
+
+    def heartbeat(self) -> bool:
+        """One heartbeat; HQ's answer carries the card policy and loyalty program to cache."""
+        body = self.heartbeat_body()
+        # A heartbeat that arrives is itself proof the link works: report the mode as of now.
+        body["mode"] = self._mode(True)
+        try:
+            answer = self.hq.heartbeat(body)
+        except HQUnavailable as exc:
+            self.link_failed(str(exc))
+            return False
+        self.apply_hq_settings(answer)
+        if not self.forced_offline:
+            was_offline = not self.online
+            self.link_ok()
+            if was_offline and self.journal.queued:
+                self.forwarder.send_now()
+        return True
+
+    def apply_hq_settings(self, answer: dict) -> None:
+        if isinstance(answer.get("card_policy"), dict):
+            policy = CardPolicy.from_dict(answer["card_policy"])
+            if policy != self.policy:
+                self.journal.put("card_policy", policy.as_dict())
+            self._policy = policy
+        if isinstance(answer.get("sales_limits"), dict):
+            limits = PerSaleLimits.from_dict(answer["sales_limits"])
+            if limits != self.sales_limits:
+                self.journal.put("sales_limits", limits.as_dict())
+            self._limits = limits
+        if isinstance(answer.get("program"), dict):
+            program = Program.from_dict(answer["program"])
+            if program != self.program:
+                self.journal.put("program", answer["program"])
+            self._program = program
+
+    def register(self) -> bool:
+        try:
+            answer = self.hq.register(
+                {"store": self.config.store, "agent_id": self.agent_id, "version": VERSION}
+            )
+        except HQUnavailable as exc:
+            self.link_failed(str(exc))
+            return False
+        self.apply_hq_settings(answer)
+        return True
+
+    def _heartbeats(self) -> None:
+        self.register()
+        while not self._stop.is_set():
+            self.heartbeat()
+            self._stop.wait(self.config.heartbeat_seconds)

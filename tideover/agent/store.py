@@ -1,0 +1,82 @@
+"""The agent's SQLite file: its tables, the upgrade of files written by earlier versions, and
+how it is opened (WAL, ``synchronous=FULL``). The protocol is in ``journal.py``."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sales (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sale_id TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    accepted_at REAL NOT NULL,
+    member_id TEXT,
+    points INTEGER NOT NULL DEFAULT 0,
+    card_offline_cents INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    hq_points INTEGER,
+    settled_at REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL
+);
+CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS sales_member ON sales(member_id, state)
+    WHERE member_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sales_card_unsent ON sales(seq)
+    WHERE state IN ('queued', 'quarantined') AND card_offline_cents > 0;
+CREATE TABLE IF NOT EXISTS members (
+    member_id TEXT PRIMARY KEY,
+    balance INTEGER NOT NULL,
+    as_of REAL NOT NULL,
+    tier TEXT
+);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, at REAL NOT NULL, what TEXT NOT NULL);
+"""
+# Files written by earlier versions: add what they lack (the CREATEs above skip existing tables).
+UPGRADES = {
+    ("sales", "failures"): "ALTER TABLE sales ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+    ("sales", "retry_at"): "ALTER TABLE sales ADD COLUMN retry_at REAL",
+    ("members", "tier"): "ALTER TABLE members ADD COLUMN tier TEXT",
+}
+LATE_SCHEMA = """
+DROP INDEX IF EXISTS sales_card_queued;
+DROP INDEX IF EXISTS sales_problems;
+CREATE INDEX IF NOT EXISTS sales_attention ON sales(seq)
+    WHERE state IN ('conflict', 'rejected', 'quarantined');
+CREATE INDEX IF NOT EXISTS sales_quarantined ON sales(retry_at) WHERE state = 'quarantined';
+"""
+
+
+# A tier HQ did not say (an older HQ) keeps the one known before.
+MEMBER_UPSERT = (
+    "INSERT INTO members (member_id, balance, tier, as_of) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT(member_id) DO UPDATE SET balance = excluded.balance,"
+    " tier = COALESCE(excluded.tier, members.tier), as_of = excluded.as_of"
+)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: the WAL is fsync'd at every commit, so "accepted" survives a power cut (NORMAL
+    # would only survive a process crash).
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def create_or_upgrade(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+    for (table, column), statement in UPGRADES.items():
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(statement)
+    conn.executescript(LATE_SCHEMA)
