@@ -12,8 +12,9 @@ with their session. The order of the answers is part of the contract:
    so a caller who may not do something learns that first (``403`` naming what is missing).
 
 Operations declare what they need with ``auth=access(scope=..., capability=...)``; ninja runs
-that before reading the body. :func:`require` repeats the check inside the view (and returns
-the caller) for operations that decide more finely.
+that before reading the body, and it is the operation's only role check (the caller is then
+``request.auth``). A test checks that every operation names its own; finer decisions (which
+store, which record) are the view's or the service's.
 """
 
 from __future__ import annotations

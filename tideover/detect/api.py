@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict, Field
 
-from tideover.core.api_auth import access, actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user
 from tideover.core.errors import DomainError
 from tideover.core.models import Component, Store, TokenScope
 from tideover.core.roles import Capability, has_capability
@@ -119,7 +119,6 @@ class EventOut(Schema):
 
 @router.post("/signals", auth=access(**WRITE), response={201: SignalOut}, summary="Create a signal")
 def create_signal(request, payload: SignalIn):
-    require(request, **WRITE)
     if Signal.objects.filter(slug=payload.slug).exists():
         raise HttpError(409, f"A signal {payload.slug!r} exists already")
     store = None
@@ -149,7 +148,6 @@ def create_signal(request, payload: SignalIn):
 
 @router.get("/signals", auth=access(**READ), response=list[SignalOut], summary="Signals")
 def list_signals(request, limit: int = 500):
-    require(request, capability=Capability.VIEW_SIGNALS)
     query = Signal.objects.select_related("store").prefetch_related("components")
     return [_signal_out(s) for s in query[: max(1, min(limit, 5000))]]
 
@@ -170,7 +168,6 @@ def _counts(results) -> dict:
     "value for a recorded minute is a conflict (the first stays). Each point gets its own result.",
 )
 def post_points(request, payload: PointsIn):
-    require(request, **WRITE)
     return _counts(services.record_points([(p.signal, p.minute, p.value) for p in payload.points]))
 
 
@@ -181,7 +178,6 @@ def post_points(request, payload: PointsIn):
     summary="Record one point",
 )
 def post_point(request, slug: str, payload: PointIn):
-    require(request, **WRITE)
     services.get_signal(slug)
     result = services.record_points([(slug, payload.minute, payload.value)])[0]
     if result.result == "rejected":
@@ -197,7 +193,6 @@ def post_point(request, slug: str, payload: PointIn):
     description="With `key`, one person's reports of one cause count once per hour.",
 )
 def post_event(request, slug: str, payload: EventIn):
-    require(request, **WRITE)
     store = None
     if payload.store:
         store = Store.objects.filter(code=payload.store).first()
@@ -242,7 +237,6 @@ class PostOut(Schema):
     summary="Ingest social posts",
 )
 def post_posts(request, payload: PostsIn):
-    require(request, **WRITE)
     return [r.as_dict() for r in social.ingest_posts([p.dict() for p in payload.posts])]
 
 
@@ -250,7 +244,6 @@ def post_posts(request, payload: PostsIn):
     "/social/posts", auth=access(**WRITE), response=PostOut, summary="Ingest one social post"
 )
 def post_post(request, payload: PostIn):
-    require(request, **WRITE)
     return social.ingest_posts([payload.dict()])[0].as_dict()
 
 
@@ -286,7 +279,6 @@ def _alert_out(alert: Alert) -> dict:
 
 @router.get("/alerts", auth=access(**READ), response=list[AlertOut], summary="Alerts, newest first")
 def list_alerts(request, state: str = "", limit: int = 100):
-    require(request, capability=Capability.VIEW_SIGNALS)
     query = Alert.objects.prefetch_related("signals", "stores")
     if state:
         query = query.filter(state=state)
@@ -308,7 +300,6 @@ class DeclareIn(Schema):
 
 
 def _handle(request, alert_id: int) -> Alert:
-    require(request, capability=Capability.HANDLE_ALERTS)
     return get_object_or_404(Alert, pk=alert_id)
 
 

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
-from tideover.core.api_auth import access, actor_name, actor_user, require
+from tideover.core.api_auth import access, actor_name, actor_user
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import Component, Region, TokenScope
 from tideover.core.roles import Capability
@@ -133,7 +133,6 @@ def _incident(incident_id: int) -> Incident:
     "", response=list[ComponentOut], summary="List components", auth=access(**READ)
 )
 def list_components(request):
-    require(request, **READ)
     return list(Component.objects.all())
 
 
@@ -144,7 +143,6 @@ def list_components(request):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SET_COMPONENT_STATUS),
 )
 def set_component_status(request, slug: str, payload: ComponentStatusIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SET_COMPONENT_STATUS)
     component = get_component(slug)
     incident = _incident(payload.incident_id) if payload.incident_id else None
     services.set_component_status(
@@ -161,7 +159,6 @@ def set_component_status(request, slug: str, payload: ComponentStatusIn):
     "", response=list[IncidentOut], summary="List incidents, newest first", auth=access(**READ)
 )
 def list_incidents(request, open: bool | None = None, kind: str | None = None, limit: int = 50):
-    require(request, **READ)
     query = Incident.objects.select_related("severity", "commander", "comms_lead").prefetch_related(
         "public_updates"
     )
@@ -181,7 +178,6 @@ def list_incidents(request, open: bool | None = None, kind: str | None = None, l
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def declare(request, payload: IncidentCreateIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     services.check_typed_times(started_at=payload.started_at, detected_at=payload.detected_at)
     incident = services.declare_incident(
         title=payload.title,
@@ -206,7 +202,6 @@ def declare(request, payload: IncidentCreateIn):
     auth=access(**READ),
 )
 def get_incident(request, incident_id: int):
-    require(request, **READ)
     return incident_out(_incident(incident_id))
 
 
@@ -217,7 +212,6 @@ def get_incident(request, incident_id: int):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def update_incident(request, incident_id: int, payload: IncidentPatchIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     incident = _incident(incident_id)
     actor = _actor(request)
     if payload.severity:
@@ -241,7 +235,6 @@ def update_incident(request, incident_id: int, payload: IncidentPatchIn):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE),
 )
 def post_update(request, incident_id: int, payload: PublicUpdateIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)
     incident = _incident(incident_id)
     services.post_public_update(
         incident,
@@ -260,7 +253,6 @@ def post_update(request, incident_id: int, payload: PublicUpdateIn):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE),
 )
 def add_note(request, incident_id: int, payload: NoteIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.POST_PUBLIC_UPDATE)
     event = services.add_internal_note(
         _incident(incident_id),
         payload.body,
@@ -277,7 +269,6 @@ def add_note(request, incident_id: int, payload: NoteIn):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def change_state(request, incident_id: int, payload: StateChangeIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     services.change_state(
         _incident(incident_id), payload.state, message=payload.message, actor=_actor(request)
     )
@@ -291,7 +282,6 @@ def change_state(request, incident_id: int, payload: StateChangeIn):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT),
 )
 def reopen(request, incident_id: int, payload: ReopenIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.DECLARE_INCIDENT)
     services.reopen_incident(_incident(incident_id), payload.reason, actor=_actor(request))
     return incident_out(_incident(incident_id))
 
@@ -303,7 +293,6 @@ def reopen(request, incident_id: int, payload: ReopenIn):
     auth=access(**READ),
 )
 def timeline(request, incident_id: int):
-    require(request, **READ)
     return list(_incident(incident_id).timeline.all())
 
 
@@ -314,7 +303,6 @@ def timeline(request, incident_id: int):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE),
 )
 def schedule(request, payload: MaintenanceIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE)
     components = list(Component.objects.filter(slug__in=payload.components))
     missing = set(payload.components) - {c.slug for c in components}
     if missing:
@@ -340,6 +328,5 @@ def schedule(request, payload: MaintenanceIn):
     auth=access(scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE),
 )
 def cancel(request, incident_id: int, payload: CancelIn):
-    require(request, scope=TokenScope.INCIDENTS_WRITE, capability=Capability.SCHEDULE_MAINTENANCE)
     services.cancel_maintenance(_incident(incident_id), payload.reason, actor=_actor(request))
     return incident_out(_incident(incident_id))

@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
-from tideover.core.api_auth import actor_user, require
+from tideover.core.api_auth import access, actor_user
 from tideover.core.errors import NotFound
 from tideover.core.models import ApiToken, Region, Store, TokenScope
 from tideover.core.roles import Capability, sees_all_stores
@@ -18,6 +18,11 @@ from tideover.storelink import services
 
 PREFIX = "/storelink"
 router = Router(tags=["store agents"])
+
+
+# Agents post with their store's token; people manage policies in the console or API.
+AGENT = {"scope": TokenScope.HEARTBEATS_WRITE, "capability": None}
+POLICY = {"scope": None, "capability": Capability.MANAGE_CARD_POLICY}
 
 
 class RegisterIn(Schema):
@@ -79,7 +84,7 @@ class PolicyIn(Schema):
 
 
 def _agent_store(request, code: str) -> Store:
-    caller = require(request, scope=TokenScope.HEARTBEATS_WRITE)
+    caller = request.auth
     if not isinstance(caller, ApiToken) or not caller.store_id:
         raise HttpError(403, "Use the store's own token (tideover createtoken --store CODE)")
     if caller.store.code != code:
@@ -87,7 +92,12 @@ def _agent_store(request, code: str) -> Store:
     return caller.store
 
 
-@router.post("/agents", response=AgentSettingsOut, summary="An agent registers at start")
+@router.post(
+    "/agents",
+    response=AgentSettingsOut,
+    summary="An agent registers at start",
+    auth=access(**AGENT),
+)
 def register(request, payload: RegisterIn):
     store = _agent_store(request, payload.store)
     services.register_agent(store, agent_id=payload.agent_id, version=payload.version)
@@ -98,6 +108,7 @@ def register(request, payload: RegisterIn):
     "/heartbeats",
     response=AgentSettingsOut,
     summary="An agent's heartbeat; the answer carries its card policy",
+    auth=access(**AGENT),
 )
 def heartbeat(request, payload: HeartbeatIn):
     store = _agent_store(request, payload.store)
@@ -106,9 +117,14 @@ def heartbeat(request, payload: HeartbeatIn):
     return services.agent_settings(store)
 
 
-@router.get("/stores", response=list[StoreLinkOut], summary="Every store's link state")
+@router.get(
+    "/stores",
+    response=list[StoreLinkOut],
+    summary="Every store's link state",
+    auth=access(capability=Capability.VIEW_STORE_LINKS),
+)
 def stores(request, region: str = "", state: str = ""):
-    caller = require(request, capability=Capability.VIEW_STORE_LINKS)
+    caller = request.auth
     region_obj = None
     if region:
         region_obj = Region.objects.filter(slug=region).first()
@@ -142,10 +158,12 @@ def stores(request, region: str = "", state: str = ""):
 
 
 @router.put(
-    "/policies/stores/{code}", response=PolicyOut, summary="Set a store's offline card policy"
+    "/policies/stores/{code}",
+    response=PolicyOut,
+    summary="Set a store's offline card policy",
+    auth=access(**POLICY),
 )
 def set_store_policy(request, code: str, payload: PolicyIn):
-    require(request, capability=Capability.MANAGE_CARD_POLICY)
     store = store_by_code(code)
     if store is None:
         raise NotFound(f"No store with the code {code}")
@@ -155,10 +173,12 @@ def set_store_policy(request, code: str, payload: PolicyIn):
 
 
 @router.put(
-    "/policies/regions/{slug}", response=PolicyOut, summary="Set a region's offline card policy"
+    "/policies/regions/{slug}",
+    response=PolicyOut,
+    summary="Set a region's offline card policy",
+    auth=access(**POLICY),
 )
 def set_region_policy(request, slug: str, payload: PolicyIn):
-    require(request, capability=Capability.MANAGE_CARD_POLICY)
     region = Region.objects.filter(slug=slug).first()
     if region is None:
         raise NotFound(f"No region with the slug {slug}")

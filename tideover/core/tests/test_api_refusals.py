@@ -190,3 +190,25 @@ def test_api_docs_load_swagger_ui_from_this_server_not_a_cdn(client):
         assert response.status_code == 200, url
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert len(body) > 100, url
+
+
+def test_every_operation_names_who_may_call_it_in_its_auth():
+    """The one check of an operation is its ``auth=access(scope=..., capability=...)``, run
+    before the body is read; none falls back to the API's default (anyone authenticated), so
+    dropping the check inside a view cannot open it."""
+    from tideover.core.api_auth import ANY, API_AUTH
+    from tideover.urls import api
+
+    unnamed = []
+    for prefix, router in api._routers:
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                auth = operation.auth_param
+                named = isinstance(auth, list) and auth is not API_AUTH
+                if not named or any(
+                    getattr(check, "scope", None) is ANY
+                    or getattr(check, "capability", None) is ANY
+                    for check in auth
+                ):
+                    unnamed.append(f"{operation.methods} {prefix}{path}")
+    assert not unnamed, f"operations without auth=access(...): {unnamed}"
