@@ -10,6 +10,7 @@ from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import ApiToken, Store, TokenScope
 from tideover.core.roles import Capability
 from tideover.loyalty import adjustments, audit, members, rewards, statements
+from tideover.loyalty.api_held import router as held_router
 from tideover.loyalty.config import program
 from tideover.loyalty.models import Adjustment, AdjustmentState, Member
 from tideover.loyalty.schemas import (
@@ -27,6 +28,7 @@ from tideover.loyalty.schemas import (
 
 PREFIX = "/loyalty"
 router = Router(tags=["loyalty"])
+router.add_router("", held_router)
 
 READ = {"scope": TokenScope.LOYALTY_READ, "capability": Capability.VIEW_MEMBERS}
 ADJUST = {"scope": TokenScope.LOYALTY_WRITE, "capability": Capability.ADJUST_POINTS}

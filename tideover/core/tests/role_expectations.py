@@ -201,6 +201,9 @@ API: dict[str, tuple[str | None, str | None]] = {
     "GET /api/v1/loyalty/adjustments": ("loyalty:read", "view_members"),
     "POST /api/v1/loyalty/adjustments/{adjustment_id}/approve": (None, "approve_adjustment"),
     "POST /api/v1/loyalty/adjustments/{adjustment_id}/reject": (None, "approve_adjustment"),
+    "GET /api/v1/loyalty/held": (None, "review_held_points"),
+    "POST /api/v1/loyalty/held/{hold_id}/approve": (None, "review_held_points"),
+    "POST /api/v1/loyalty/held/{hold_id}/reject": (None, "review_held_points"),
     "GET /api/v1/loyalty/rewards/{code}": ("loyalty:read", "view_members"),
     "POST /api/v1/notifications/subscribers": ("subscribers:write", "manage_channels"),
     "DELETE /api/v1/notifications/subscribers/{subscriber_id}": (

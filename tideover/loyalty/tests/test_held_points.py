@@ -128,3 +128,66 @@ def test_roles_without_the_capability_cannot_decide(member, client_as):
         )
         assert answer.status_code == 403, role
     assert HeldPoints.objects.get().state == "pending"
+
+
+def test_the_held_queue_api_lists_approves_and_rejects_with_an_audit(member, client_as):
+    import json
+
+    first = one(sale(member="M-BIG", cents=150_000))
+    one(sale(member="M-BIG", cents=120_000))
+    staff_client = client_as("cx_manager")
+    queue = staff_client.get("/api/v1/loyalty/held").json()
+    assert [h["sale_id"] for h in queue] == [first.sale_id, queue[1]["sale_id"]]
+    assert (queue[0]["points"], queue[0]["state"], queue[0]["store"]) == (1_500, "pending", "S001")
+
+    def decide(hold_id, verb, note=""):
+        return staff_client.post(
+            f"/api/v1/loyalty/held/{hold_id}/{verb}",
+            json.dumps({"note": note}),
+            content_type="application/json",
+        )
+
+    assert decide(queue[1]["id"], "reject").status_code == 400  # a rejection says why
+    rejected = decide(queue[1]["id"], "reject", "test till")
+    assert rejected.status_code == 200 and rejected.json()["decided_by"] == "cx_manager"
+    approved = decide(queue[0]["id"], "approve", "known customer").json()
+    assert approved["state"] == "approved" and approved["decision_note"] == "known customer"
+    assert JournalEntry.objects.get(source_type="sale").points == 1_500
+    assert decide(queue[0]["id"], "approve").status_code == 409  # decided once
+    assert decide(99_999, "approve").status_code == 404
+    assert staff_client.get("/api/v1/loyalty/held").json() == []
+    done = staff_client.get("/api/v1/loyalty/held?state=approved").json()
+    assert [h["id"] for h in done] == [queue[0]["id"]]
+    assert staff_client.get("/api/v1/loyalty/held?state=nonsense").status_code == 400
+    assert AuditRecord.objects.filter(action__startswith="held_points_").count() == 2
+
+
+def test_tokens_and_roles_without_the_capability_cannot_use_the_held_queue_api(
+    member, client, client_as, api_token
+):
+    one(sale(member="M-BIG", cents=150_000))
+    hold = HeldPoints.objects.get()
+    for headers in (api_token("loyalty:write"), api_token("loyalty:read")):
+        assert client.get("/api/v1/loyalty/held", **headers).status_code == 403
+        refused = client.post(f"/api/v1/loyalty/held/{hold.pk}/approve", **headers)
+        assert refused.status_code == 403
+    for role in ("comms", "store_manager", "incident_commander"):
+        assert client_as(role).get("/api/v1/loyalty/held").status_code == 403, role
+    assert HeldPoints.objects.get().state == "pending"
+
+
+def test_the_member_hears_of_held_points_only_through_what_approval_posts(member, staff):
+    """Policy: a hold and a rejection are internal (telling a suspected fraud it is under
+    review tips it off); approved points post to the statement, and the rewards they
+    complete are announced like any other reward."""
+    from tideover.loyalty.models import MemberNotice
+
+    one(sale(member="M-BIG", cents=150_000))
+    one(sale(member="M-BIG", cents=120_000))
+    assert not MemberNotice.objects.exists()
+    first, second = HeldPoints.objects.order_by("pk")
+    holds.reject(second, actor=Actor.of(staff["cx_manager"]), note="test till")
+    assert not MemberNotice.objects.exists()
+    holds.approve(first, actor=Actor.of(staff["cx_manager"]))
+    assert MemberNotice.objects.filter(kind="reward_issued").count() == 3
+    assert MemberNotice.objects.count() == 3
