@@ -62,13 +62,13 @@ MEMBER_UPSERT = (
 )
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: the WAL is fsync'd at every commit, so "accepted" survives a power cut (NORMAL
-    # would only survive a process crash).
-    conn.execute("PRAGMA synchronous=FULL")
+    # would only survive a process crash; only HQ's results are written that way).
+    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 POSTED, DUPLICATE, CONFLICT, REJECTED = "posted", "duplicate", "conflict", "rejected"
 
@@ -20,4 +20,16 @@ class SaleResult:
     tier: str | None = None  # the member's loyalty tier, when the sale earned points
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies field by field, which cost a sixth of the
+        # CPU of a 500-sale sales:batch request (the agent's drain sends those).
+        return {
+            "sale_id": self.sale_id,
+            "result": self.result,
+            "reason": self.reason,
+            "points": self.points,
+            "balance": self.balance,
+            "rewards": [dict(reward) for reward in self.rewards],
+            "redeemed": list(self.redeemed),
+            "notes": list(self.notes),
+            "tier": self.tier,
+        }
