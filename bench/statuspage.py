@@ -2,10 +2,16 @@
 nginx serving the static export of the same page, in the same run, on loopback.
 
     .venv/bin/python bench/statuspage.py [--duration 10] [--connections 256] [--rounds 3]
+    .venv/bin/python bench/statuspage.py --writes [--rounds 3]
 
 Measures requests/s and p99 latency with wrk for the status page ("/") and summary.json on both
 servers, and prints the ratio. Design target: Tideover >= 30% of nginx's requests/s with
 p99 < 100 ms at 256 connections. Everything binds 127.0.0.1 and is stopped at the end.
+
+``--writes``: the page's p99 without writes and with a commander posting a public update every
+second during the load, through the REST API of the same server (a bearer token, as an
+integration would), with a ``tideover worker`` running the publish tasks as in production.
+Rounds alternate between the two. Target: the p99 with writes at most 20% above without.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ def wait_for(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
-def seed(export_dir: Path) -> None:
+def seed(export_dir: Path) -> tuple[int, str]:
     """A page in the middle of an outage: 8 components, an open SEV1 with 8 updates, a
     maintenance window and 20 resolved incidents over the last weeks."""
     import django
@@ -124,6 +130,11 @@ def seed(export_dir: Path) -> None:
         message="Points post a few minutes late during the upgrade.",
     )
     export_status(export_dir)
+    from tideover.core.models import TokenScope
+    from tideover.core.services import create_api_token
+
+    _, secret = create_api_token(name="bench commander", scopes=[TokenScope.INCIDENTS_WRITE])
+    return live.pk, secret
 
 
 NGINX_CONF = """
@@ -230,6 +241,14 @@ def main() -> int:
     parser.add_argument(
         "--gzip", action="store_true", help="clients accept gzip (nginx: gzip_static on)"
     )
+    parser.add_argument(
+        "--writes",
+        action="store_true",
+        help="the page's p99 without and with a public update every second (target: +20%% at most)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=20, help="--writes: seconds for the worker to settle"
+    )
     args = parser.parse_args()
     for tool in (NGINX, WRK):
         if not Path(tool).exists():
@@ -250,7 +269,22 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     procs: list[subprocess.Popen] = []
     try:
-        seed(export_dir)
+        incident, secret = seed(export_dir)
+        if args.writes:
+            web, app_port = start_web(env, args.workers)
+            procs.append(web)
+            from statuspage_writes import bench_writes
+
+            def load() -> dict:
+                return wrk(
+                    f"http://127.0.0.1:{app_port}/",
+                    connections=args.connections,
+                    duration=args.duration,
+                    threads=args.threads,
+                    gzip=args.gzip,
+                )
+
+            return bench_writes(args, env, app_port, incident, secret, load)
         nginx, nginx_port = start_nginx(tmp, export_dir)
         procs.append(nginx)
         web, app_port = start_web(env, args.workers)

@@ -6,6 +6,14 @@ shared cache (file, Redis: every web process sees it); ``invalidate()`` starts a
 a change is visible on the very next request in every process. Each process also keeps the
 bytes it served in memory, keyed by version, so a hit costs one small cache read (the version)
 and no rendering, pickling of pages or database work.
+
+One render per change, not one per waiting request: the first request (or the publish task)
+that misses a document of a new version claims its rendering in the shared cache, and while
+that render runs every other request, in any process, is answered with the newest bytes that
+process already holds for the document (the version before). Without the claim every thread of
+every web process rendered the same page at once after each update, and the whole page stalled
+for the length of those renders. A claim lasts ``RENDER_CLAIM_SECONDS`` at most, and a process
+that holds no earlier bytes renders for itself.
 """
 
 from __future__ import annotations
@@ -72,6 +80,10 @@ class Rendered:
 
 _memo: dict[str, Rendered] = {}
 _memo_lock = threading.Lock()
+# Per document name: the newest rendering this process has served, whatever its version.
+_previous: dict[str, Rendered] = {}
+_claimed_here: set[str] = set()
+RENDER_CLAIM_SECONDS = 10
 
 
 # With the file cache (the default on one machine) every set of the version replaces its file,
@@ -161,8 +173,11 @@ def _key(version: str, name: str) -> str:
     return f"statuspage:{version}:{_today()}:{name}"
 
 
-def lookup(name: str, version: str | None = None) -> Rendered | None:
-    """The cached document, or None; never renders, never touches the database."""
+def lookup(
+    name: str, version: str | None = None, *, stale_while_rendering: bool = False
+) -> Rendered | None:
+    """The cached document, or None; never renders, never touches the database. With
+    ``stale_while_rendering``, the previous rendering while someone renders this version."""
     version = version or current_version()
     if version == UNAVAILABLE:
         return None
@@ -177,16 +192,62 @@ def lookup(name: str, version: str | None = None) -> Rendered | None:
         log.warning("status page cache unreachable; rendering without it", exc_info=True)
         return None
     if found is None or found.expires_at <= now:
+        if stale_while_rendering and _being_rendered(version, name):
+            return _previous_of(name)
         return None
-    _remember(key, found)
+    _remember(key, found, name)
     return found
 
 
-def _remember(key: str, rendered: Rendered) -> None:
+def _remember(key: str, rendered: Rendered, name: str) -> None:
     with _memo_lock:
         if len(_memo) >= _MEMO_LIMIT:
             _memo.clear()
         _memo[key] = rendered
+        if len(_previous) >= _MEMO_LIMIT and name not in _previous:
+            _previous.clear()
+        _previous[name] = rendered
+
+
+def _previous_of(name: str) -> Rendered | None:
+    previous = _previous.get(name)
+    return previous if previous is not None and previous.expires_at > time.time() else None
+
+
+def _claim_key(version: str, name: str) -> str:
+    return _key(version, name) + ":rendering"
+
+
+def _being_rendered(version: str, name: str) -> bool:
+    key = _claim_key(version, name)
+    if key in _claimed_here:
+        return True
+    try:
+        return cache.get(key) is not None
+    except Exception:
+        return False
+
+
+def _claim(version: str, name: str) -> bool:
+    """True when this caller is to render ``name`` at ``version`` (nobody else is)."""
+    key = _claim_key(version, name)
+    with _memo_lock:
+        if key in _claimed_here:
+            return False
+        _claimed_here.add(key)
+    try:
+        won = cache.add(key, os.getpid(), timeout=RENDER_CLAIM_SECONDS)
+    except Exception:
+        log.warning("status page cache unreachable; rendering without a claim", exc_info=True)
+        return True
+    if not won:
+        _release_here(key)
+    return won
+
+
+def _release_here(key: str) -> None:
+    with _memo_lock:
+        _claimed_here.discard(key)
 
 
 def get_or_render(
@@ -198,6 +259,26 @@ def get_or_render(
     found = lookup(name, version)
     if found is not None:
         return found
+    claimed = False
+    if version != UNAVAILABLE:
+        previous = _previous_of(name)
+        claimed = _claim(version, name)
+        if not claimed and previous is not None:
+            return previous  # someone renders this version now: the one before meanwhile
+    try:
+        return _render_and_store(name, key, version, build, content_type)
+    finally:
+        if claimed:
+            _release_here(_claim_key(version, name))
+            try:
+                cache.delete(_claim_key(version, name))
+            except Exception:
+                log.warning("status page cache unreachable; the render claim expires on its own")
+
+
+def _render_and_store(
+    name: str, key: str, version: str, build: Callable[[], bytes | None], content_type: str
+) -> Rendered | None:
     body = build()
     if body is None:
         return None
@@ -209,5 +290,5 @@ def get_or_render(
         except Exception:
             log.warning("status page cache unreachable; not stored", exc_info=True)
             return rendered
-        _remember(key, rendered)
+        _remember(key, rendered, name)
     return rendered

@@ -84,7 +84,7 @@ class StatusPageFastPath:
         if method == "GET" or method == "HEAD":
             name = self._name(environ.get("PATH_INFO", ""))
             if name is not None:
-                rendered = cache.lookup(name)
+                rendered = cache.lookup(name, stale_while_rendering=True)
                 if rendered is not None:
                     return self._send(environ, start_response, rendered, method)
         return self.application(environ, start_response)

@@ -1,0 +1,104 @@
+"""After a change each document is rendered once, not once per waiting request: while one
+caller (a request, another web process, the publish task) renders the new version, the others
+are answered with the page before it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core.cache import cache as django_cache
+
+from tideover.incidents import services
+from tideover.statuspage import cache, render
+from tideover.statuspage.fastpath import StatusPageFastPath
+from tideover.statuspage.tests.test_fastpath import Downstream, call
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def index_renders(monkeypatch):
+    """How many times the front page is rendered (the real renderer, counted)."""
+    counted = []
+    real = render.index_page
+
+    def index_page(*args, **kwargs):
+        counted.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "index_page", index_page)
+    return counted
+
+
+@pytest.fixture
+def fresh_process():
+    """This test's process as one that has served nothing yet."""
+    cache._previous.clear()
+    yield
+    cache._previous.clear()
+
+
+def _update(outage, text, capture):
+    with capture(execute=True):
+        services.post_public_update(outage, text)
+
+
+def _claim_as_another_process(name="index.html"):
+    assert django_cache.add(cache._claim_key(cache.current_version(), name), 1, timeout=10)
+
+
+def test_while_another_process_renders_a_change_readers_get_the_page_before_it(
+    client, outage, fresh_process, index_renders, django_capture_on_commit_callbacks
+):
+    client.get("/")
+    _update(outage, "Registers in the north are back.", django_capture_on_commit_callbacks)
+    _claim_as_another_process()
+    index_renders.clear()
+
+    during = client.get("/").content.decode()
+    fast = call(StatusPageFastPath(Downstream(), ""), "/")
+    assert index_renders == [], "nobody waits on, or repeats, the render in progress"
+    assert "Registers in the north are back." not in during
+    assert "We found the cause" in during and fast["body"].decode() == during
+
+    django_cache.delete(cache._claim_key(cache.current_version(), "index.html"))
+    after = client.get("/").content.decode()
+    assert "Registers in the north are back." in after
+    assert len(index_renders) == 1
+
+
+def test_a_process_that_holds_no_earlier_page_renders_it_itself(
+    client, outage, fresh_process, index_renders
+):
+    _claim_as_another_process()
+    assert "Registers cannot reach HQ" in client.get("/").content.decode()
+    assert len(index_renders) == 1
+
+
+def test_concurrent_requests_after_a_change_render_the_page_once(
+    outage, fresh_process, monkeypatch, django_capture_on_commit_callbacks
+):
+    builds = []
+
+    def slow_build():
+        builds.append(1)
+        time.sleep(0.3)  # long enough that the other requests arrive while it renders
+        return f"page {len(builds)}".encode()
+
+    cache.get_or_render("index.html", slow_build, "text/html")
+    _update(outage, "Registers in the north are back.", django_capture_on_commit_callbacks)
+    answers = []
+
+    def request():
+        answers.append(cache.get_or_render("index.html", slow_build, "text/html").body)
+
+    threads = [threading.Thread(target=request) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(builds) == 2, "one render for the first version, one for the change"
+    assert answers.count(b"page 2") >= 1 and set(answers) <= {b"page 1", b"page 2"}
+    assert cache.get_or_render("index.html", slow_build, "text/html").body == b"page 2"
