@@ -14,7 +14,7 @@ from tideover.core.errors import DomainError, NotFound
 from tideover.core.models import Component, TokenScope
 from tideover.core.roles import Capability
 from tideover.core.schemas import InputSchema
-from tideover.notifications import delivery, services, verification
+from tideover.notifications import signup, staff_actions, verification
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.rendering import preview
 from tideover.notifications.views_console import draft_notification, mask
@@ -75,7 +75,7 @@ def create_subscriber(request, payload: SubscribeIn):
     missing = sorted(set(payload.components) - set(found))
     if missing:
         raise NotFound(f"No component {', '.join(missing)}")
-    subscriber = services.subscribe(
+    subscriber = signup.subscribe(
         channel=payload.channel,
         address=payload.address,
         components=list(found.values()),
@@ -123,7 +123,7 @@ def delete_subscriber(request, subscriber_id: int):
     """Unsubscribe (the subscriber gets nothing more)."""
     require(request, **WRITE)
     subscriber = get_object_or_404(Subscriber, pk=subscriber_id)
-    services.unsubscribe(subscriber.token)
+    signup.unsubscribe(subscriber.token)
     return Status(204, None)
 
 
@@ -170,7 +170,7 @@ def retry(request, message_id: int):
     """Queue a failed, cancelled or stuck message again."""
     caller = require(request, **WRITE)
     # The answer is the same row the delivery log shows, masked the same way.
-    return _mask_unless_allowed(caller, delivery.retry_message(message_id))
+    return _mask_unless_allowed(caller, staff_actions.retry_message(message_id))
 
 
 @router.post(

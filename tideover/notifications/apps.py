@@ -8,7 +8,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from tideover.core import events, periodic
-        from tideover.notifications import fanout, services, tasks
+        from tideover.notifications import fanout, member_messages, tasks
 
         events.subscribe_all(
             fanout.PUBLIC_EVENTS + fanout.STAFF_ONLY_EVENTS, fanout.on_incident_event
@@ -16,7 +16,7 @@ class NotificationsConfig(AppConfig):
         # Loyalty is named, never imported: it publishes these with a duck-typed member.
         events.subscribe_all(
             ("loyalty.reward_issued", "loyalty.expiry_reminder"),
-            services.on_member_event,
+            member_messages.on_member_event,
         )
         periodic.register("notifications-deliver", 2, tasks.deliver_periodically)
         periodic.register("cadence-reminders", 30, tasks.remind_periodically)

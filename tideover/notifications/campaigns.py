@@ -12,8 +12,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from tideover.notifications.models import Category, Channel, MessageState, OutboxMessage
-from tideover.notifications.services import next_allowed_time
+from tideover.notifications.member_messages import next_allowed_time
+from tideover.notifications.models import Category, MessageState, OutboxMessage
 
 # Held messages wait "forever" (until released): the claim only takes rows that are due.
 HELD_UNTIL = datetime(9000, 1, 1, tzinfo=UTC)
@@ -40,7 +40,7 @@ def queue_marketing(
     created = adapt(now)
     rows = []
     for message in messages:
-        if message.channel not in (Channel.EMAIL, Channel.SMS):
+        if message.channel not in ("email", "sms"):
             raise ValueError(f"marketing goes by e-mail or SMS, not {message.channel}")
         if message.time_zone not in due:
             due[message.time_zone] = adapt(next_allowed_time(now, message.time_zone))

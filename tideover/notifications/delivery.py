@@ -1,83 +1,273 @@
-"""Staff actions on delivery: retry a message, add a staff channel, send it a test."""
+"""Delivering what a worker claimed (outbox.py claims and tells the whole story): per message
+for channels whose provider cannot drop a repeat ('sending' committed before the provider sees
+it), a batch at a time for idempotent ones (webhooks); cancelling what must not go any more;
+backoff, rate-limit slots and failures."""
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import urlsplit
+import logging
+import random
+import time
+from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from tideover.core.errors import Conflict, DomainError, NotFound
-from tideover.core.phones import to_e164
+from tideover.core import stopping
+from tideover.notifications import channels, teams
+from tideover.notifications.channels import DeliveryError
 from tideover.notifications.models import (
-    Category,
-    Channel,
-    ChannelEndpoint,
+    DeliveryAttempt,
     MessageState,
     OutboxMessage,
+    SendSlot,
+    SubscriberState,
 )
-from tideover.notifications.services import _clean_email
+from tideover.notifications.rendering import render
+
+log = logging.getLogger("tideover.notifications.outbox")
 
 
-@transaction.atomic
-def retry_message(message_id: int) -> OutboxMessage:
-    """Queue a failed, cancelled or stuck message again, now."""
-    message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-    if message is None:
-        raise NotFound(f"No message #{message_id}")
-    if message.state in (MessageState.SENT, MessageState.DELIVERED):
-        raise Conflict("This message was already sent; it is not sent twice")
-    busy = message.lease_until is not None and message.lease_until > timezone.now()
-    if message.state == MessageState.CLAIMED or (message.state == MessageState.SENDING and busy):
-        raise Conflict("A worker is sending this message right now; try again in a minute")
-    message.state = MessageState.QUEUED
-    message.next_attempt_at = timezone.now()
-    message.claim_token = ""
-    message.lease_until = None
-    message.save(update_fields=["state", "next_attempt_at", "claim_token", "lease_until"])
-    return message
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with 'equal jitter': half fixed, half random, capped at an hour."""
+    base = settings.NOTIFY_BACKOFF_SECONDS * (2 ** max(attempts - 1, 0))
+    delay = min(base, 3600.0)
+    return delay / 2 + random.uniform(0, delay / 2)
 
 
-def add_endpoint(*, name: str, channel: str, target: str) -> ChannelEndpoint:
-    """Add a staff channel (chat room, e-mail list, webhook or phone)."""
-    name, target = (name or "").strip(), (target or "").strip()
-    if not name:
-        raise DomainError("Name the channel, e.g. '#store-ops'", field="name")
-    if channel not in Channel.values:
-        raise DomainError(f"Choose one of {', '.join(Channel.values)}", field="channel")
-    if channel == Channel.EMAIL:
-        target = _clean_email(target)
-    elif channel == Channel.SMS:
-        target = to_e164(target, field="target")
-    elif channel == Channel.WEBHOOK:
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DomainError("Enter the webhook's full URL", field="target")
-    elif channel == Channel.CHAT:
-        import apprise
+def wait_for_slot(key: str, per_second: float) -> None:
+    """Block until this worker may send one more message on ``key`` (shared by all workers)."""
+    if per_second <= 0:
+        return
+    interval = 1.0 / per_second
+    with transaction.atomic():
+        slot, _ = SendSlot.objects.select_for_update().get_or_create(key=key)
+        now = time.time()
+        start = max(slot.next_free_at, now)
+        slot.next_free_at = start + interval
+        slot.save(update_fields=["next_free_at"])
+    if start > now:
+        time.sleep(start - now)
 
-        if not apprise.Apprise().add(target):
-            raise DomainError(
-                "Not an apprise URL (e.g. slack://... or msteams://...)", field="target"
+
+def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
+    """Receivers drop repeats of a delivery id, so a whole batch can be marked 'sending' in one
+    write and 'sent' in another: a worker dying in between only causes resends they ignore."""
+    counts = defaultdict(int)
+    live = []
+    for message in batch:
+        reason = cancel_reason(message)
+        if reason:
+            OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+                state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
             )
-    return ChannelEndpoint.objects.create(name=name, channel=channel, target=target)
+            counts["cancelled"] += 1
+        else:
+            live.append(message)
+    lease = timezone.now() + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    ids = [m.pk for m in live]
+    taken = OutboxMessage.objects.filter(
+        pk__in=ids, claim_token=token, state=MessageState.CLAIMED
+    ).update(state=MessageState.SENDING, attempts=F("attempts") + 1, lease_until=lease)
+    if taken != len(ids):
+        still = set(
+            OutboxMessage.objects.filter(
+                pk__in=ids, claim_token=token, state=MessageState.SENDING
+            ).values_list("pk", flat=True)
+        )
+        counts["lost"] += len(ids) - len(still)
+        live = [m for m in live if m.pk in still]
+    done = []
+    for index, message in enumerate(live):
+        if stopping.requested():
+            # Asked to stop: these were never handed over, so they go back as they were.
+            rest = [m.pk for m in live[index:]]
+            OutboxMessage.objects.filter(
+                pk__in=rest, claim_token=token, state=MessageState.SENDING
+            ).update(
+                state=MessageState.QUEUED,
+                attempts=F("attempts") - 1,
+                claim_token="",
+                lease_until=None,
+            )
+            counts["released"] += len(rest)
+            break
+        message.attempts += 1
+        try:
+            provider_id = transport.send(render(message))
+        except DeliveryError as exc:
+            record_failure(message, token, exc, state=MessageState.SENDING)
+            counts["failed" if exc.permanent or exhausted(message) else "retry"] += 1
+            continue
+        except Exception as exc:  # keep the worker alive; the message is retried
+            log.exception("sending message %s failed unexpectedly", message.pk)
+            error = DeliveryError(f"internal error: {type(exc).__name__}")
+            record_failure(message, token, error, MessageState.SENDING)
+            counts["retry"] += 1
+            continue
+        message.state = MessageState.SENT
+        message.sent_at = timezone.now()
+        message.provider_message_id = provider_id[:100]
+        message.last_error = ""
+        message.claim_token = ""
+        message.lease_until = None
+        done.append(message)
+    if done:
+        table = OutboxMessage._meta.db_table
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"UPDATE {table} SET state = %s, sent_at = %s, provider_message_id = %s, "  # noqa: S608
+            "last_error = '', claim_token = '', lease_until = NULL WHERE id = %s"
+        )
+        rows = [(MessageState.SENT, adapt(m.sent_at), m.provider_message_id, m.pk) for m in done]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        counts["sent"] += len(done)
+    return counts
 
 
-def send_test(endpoint: ChannelEndpoint) -> OutboxMessage:
-    """Queue a test message to a staff channel (the delivery log shows how it went)."""
-    key = f"test:{endpoint.pk}:{secrets.token_hex(6)}"
+def cancel_reason(message: OutboxMessage) -> str:
+    """Why a claimed message must not go out any more ('' to send it)."""
+    subscriber = message.subscriber
+    if subscriber is not None and subscriber.state == SubscriberState.UNSUBSCRIBED:
+        return "recipient unsubscribed before it was sent"
+    if message.endpoint is not None and not message.endpoint.is_active:
+        return "staff channel switched off"
+    kind = channels.get(message.channel)
+    return kind.suppressed(message) if kind is not None else ""
+
+
+class SentMarks:
+    """Commits 'sent' for one message together with 'sending' for the next, in one UPDATE.
+
+    The order of events on the provider side is unchanged (a message is 'sending' before it is
+    handed over and 'sent' only after it was accepted), but each message costs one write instead
+    of two. A message whose 'sent' is still pending when the worker dies is left 'sending', the
+    same single uncertain message as before.
+    """
+
+    def __init__(self, token: str):
+        self.token = token
+        self.pending: tuple[OutboxMessage, str] | None = None
+
+    def flush(self) -> None:
+        """Record the pending 'sent' on its own."""
+        if self.pending is not None:
+            message, provider_id = self.pending
+            self.pending = None
+            OutboxMessage.objects.filter(pk=message.pk, claim_token=self.token).update(
+                state=MessageState.SENT,
+                sent_at=timezone.now(),
+                provider_message_id=provider_id[:100],
+                last_error="",
+                claim_token="",
+                lease_until=None,
+            )
+
+    def sending(self, message: OutboxMessage) -> bool:
+        """Commit 'sending' for ``message`` (and the pending 'sent'); False if the claim was lost."""
+        now = timezone.now()
+        lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+        mine = Q(pk=message.pk, state=MessageState.CLAIMED)
+        if self.pending is None:
+            return bool(
+                OutboxMessage.objects.filter(mine, claim_token=self.token).update(
+                    state=MessageState.SENDING, attempts=F("attempts") + 1, lease_until=lease
+                )
+            )
+        done, provider_id = self.pending
+        self.pending = None
+        # Raw SQL: this runs once per message, and the ORM's Case/When compile cost more than
+        # the write itself. Only the table name is interpolated.
+        table = OutboxMessage._meta.db_table
+        sql = (
+            f"UPDATE {table} SET "  # noqa: S608
+            "state = CASE WHEN id = %s THEN %s ELSE %s END, "
+            "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
+            "provider_message_id = CASE WHEN id = %s THEN %s ELSE provider_message_id END, "
+            "last_error = CASE WHEN id = %s THEN '' ELSE last_error END, "
+            "attempts = CASE WHEN id = %s THEN attempts + 1 ELSE attempts END, "
+            "lease_until = CASE WHEN id = %s THEN %s ELSE NULL END "
+            "WHERE claim_token = %s AND (id = %s OR (id = %s AND state = %s))"
+        )
+        adapt = connection.ops.adapt_datetimefield_value
+        d, m = done.pk, message.pk
+        params = [
+            d, MessageState.SENT, MessageState.SENDING,
+            d, adapt(now),
+            d, provider_id[:100],
+            d,
+            m,
+            m, adapt(lease),
+            self.token, d, m, MessageState.CLAIMED,
+        ]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
+        if updated == 2:
+            return True
+        # Rare: one of the two had lost its claim. Read which.
+        return OutboxMessage.objects.filter(
+            pk=message.pk, state=MessageState.SENDING, claim_token=self.token
+        ).exists()
+
+
+def deliver_one(message: OutboxMessage, marks: SentMarks, transport) -> str:
+    token = marks.token
+    reason = cancel_reason(message)
+    if reason:
+        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+            state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
+        )
+        return "cancelled"
+    limit = transport.rate_limit()
+    if limit is not None:
+        wait_for_slot(*limit)
+    # Committed before the provider sees the message: this is what a restarted worker reads to
+    # decide between 'never sent' (claimed) and 'maybe sent' (sending).
+    if not marks.sending(message):
+        return "lost"  # our lease expired and someone else has it now
+    message.attempts += 1
     try:
-        with transaction.atomic():
-            return OutboxMessage.objects.create(
-                channel=endpoint.channel,
-                recipient=endpoint.target,
-                category=Category.INTERNAL,
-                endpoint=endpoint,
-                subject=f"Test from {settings.SITE_NAME}",
-                body=f"This is a test of the staff channel '{endpoint.name}'.",
-                dedupe_key=key,
-            )
-    except IntegrityError:  # pragma: no cover - a 48-bit random collision
-        raise Conflict("Try again")
+        provider_id = transport.send(render(message))
+    except DeliveryError as exc:
+        record_failure(message, token, exc, state=MessageState.SENDING)
+        return "failed" if exc.permanent or exhausted(message) else "retry"
+    except Exception as exc:  # a bug in rendering or a transport: keep the worker alive
+        log.exception("sending message %s failed unexpectedly", message.pk)
+        error = DeliveryError(f"internal error: {type(exc).__name__}")
+        record_failure(message, token, error, MessageState.SENDING)
+        return "retry"
+    marks.pending = (message, provider_id)
+    return "sent"
+
+
+def exhausted(message: OutboxMessage) -> bool:
+    return message.attempts >= settings.NOTIFY_MAX_ATTEMPTS
+
+
+def record_failure(
+    message, token, exc: DeliveryError, state=MessageState.CLAIMED, count_attempt=False
+) -> None:
+    """``count_attempt``: the attempt was not counted when 'sending' was marked (the channel
+    failed before any message reached it), so count it here."""
+    give_up = exc.permanent or exhausted(message)
+    next_at = timezone.now() + timedelta(seconds=backoff_seconds(max(message.attempts, 1)))
+    extra = {"attempts": F("attempts") + 1} if count_attempt else {}
+    with transaction.atomic():
+        OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
+            **extra,
+            state=MessageState.FAILED if give_up else MessageState.QUEUED,
+            next_attempt_at=next_at,
+            last_error=exc.message,
+            claim_token="",
+            lease_until=None,
+        )
+        DeliveryAttempt.objects.create(message_id=message.pk, error=exc.message, permanent=give_up)
+        if message.endpoint_id:
+            # A staff channel that fails hands the briefing to its team's next channel now.
+            teams.fall_back(message, exc.message)
+    log.info("message %s attempt %s: %s", message.pk, message.attempts, exc.message)

@@ -12,9 +12,8 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from tideover.notifications import hooks
+from tideover.notifications import channels, hooks
 from tideover.notifications.models import (
-    PUBLIC_CHANNELS,
     Category,
     ChannelEndpoint,
     MessageState,
@@ -125,7 +124,8 @@ def fan_out_public(notification: Notification, component_ids: list[int]) -> dict
     sub = Subscriber._meta.db_table
     link = Subscription._meta.db_table
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    channels = ", ".join(["%s"] * len(PUBLIC_CHANNELS))
+    public = channels.public_names()
+    marks_channels = ", ".join(["%s"] * len(public))
     chosen = ""
     params: list = [
         Category.STATUS,
@@ -136,7 +136,7 @@ def fan_out_public(notification: Notification, component_ids: list[int]) -> dict
         now,
         now,
         SubscriberState.ACTIVE,
-        *PUBLIC_CHANNELS,
+        *public,
         True,
     ]
     if component_ids:
@@ -153,7 +153,7 @@ def fan_out_public(notification: Notification, component_ids: list[int]) -> dict
         "lease_until, claim_token, provider_message_id, last_error, created_at) "
         "SELECT s.channel, s.address, %s, %s, s.id, NULL, %s, '', '', "
         "%s || CAST(s.id AS VARCHAR(20)), %s, 0, %s, NULL, '', '', '', %s "
-        f"FROM {sub} s WHERE s.state = %s AND s.channel IN ({channels}) "
+        f"FROM {sub} s WHERE s.state = %s AND s.channel IN ({marks_channels}) "
         f"AND (s.all_components = %s{chosen})"
     )
     with connection.cursor() as cursor:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from tideover.core.models import Component
-from tideover.notifications.models import Channel
+from tideover.notifications import channels
+from tideover.notifications.models import channel_choices
 
 
 def public_components():
@@ -11,19 +12,12 @@ def public_components():
 
 
 class SubscribeForm(forms.Form):
+    """The public sign-up: a choice of channel and one address field per channel, both taken
+    from the channel packages (channels/), then the components."""
+
     channel = forms.ChoiceField(
-        choices=[
-            (Channel.EMAIL, "E-mail"),
-            (Channel.SMS, "Text message (SMS)"),
-            (Channel.WEBHOOK, "Webhook (for developers)"),
-        ],
-        widget=forms.RadioSelect,
-        initial=Channel.EMAIL,
-        label="How should we tell you?",
+        choices=[], widget=forms.RadioSelect, label="How should we tell you?"
     )
-    email = forms.CharField(required=False, max_length=254, label="E-mail address")
-    phone = forms.CharField(required=False, max_length=32, label="Mobile number")
-    url = forms.CharField(required=False, max_length=500, label="Webhook URL")
     components = forms.ModelMultipleChoiceField(
         queryset=Component.objects.none(),
         required=False,
@@ -33,13 +27,25 @@ class SubscribeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["components"].queryset = public_components()
+        offered = channels.public()
+        self.fields["channel"].choices = [(c.name, c.signup_label) for c in offered]
+        self.fields["channel"].initial = offered[0].name if offered else None
+        self.address_fields = {}  # channel name -> form field name
+        components = self.fields.pop("components")
+        for kind in offered:
+            name, field = kind.signup_field()
+            self.fields[name] = field
+            self.address_fields[kind.name] = name
+        self.fields["components"] = components
+        components.queryset = public_components()
+
+    def addresses(self):
+        """(channel name, bound address field) for the template, in the form's order."""
+        return [(channel, self[name]) for channel, name in self.address_fields.items()]
 
     def address(self) -> str:
-        data = self.cleaned_data
-        return {"email": data["email"], "sms": data["phone"], "webhook": data["url"]}[
-            data["channel"]
-        ]
+        """The address typed for the chosen channel."""
+        return self.cleaned_data[self.address_fields[self.cleaned_data["channel"]]]
 
 
 class CodeForm(forms.Form):
@@ -48,7 +54,7 @@ class CodeForm(forms.Form):
 
 class EndpointForm(forms.Form):
     name = forms.CharField(max_length=100)
-    channel = forms.ChoiceField(choices=Channel.choices)
+    channel = forms.ChoiceField(choices=channel_choices)
     target = forms.CharField(max_length=1000, label="apprise URL, e-mail, webhook URL or phone")
 
 

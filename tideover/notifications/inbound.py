@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from tideover.core import events
 from tideover.notifications.models import (
-    Channel,
     InboundMessage,
     MessageState,
     OutboxMessage,
@@ -16,7 +15,7 @@ from tideover.notifications.models import (
     Subscriber,
     SubscriberState,
 )
-from tideover.notifications.services import _unsubscribe
+from tideover.notifications.signup import unsubscribe_subscriber
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
@@ -30,16 +29,16 @@ def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "")
     action, reply = "", ""
     if keyword in STOP_WORDS:
         SmsOptOut.objects.get_or_create(phone=sender)
-        for subscriber in Subscriber.objects.filter(channel=Channel.SMS, address=sender).exclude(
+        for subscriber in Subscriber.objects.filter(channel="sms", address=sender).exclude(
             state=SubscriberState.UNSUBSCRIBED
         ):
-            _unsubscribe(subscriber)
+            unsubscribe_subscriber(subscriber)
         action = "unsubscribed"
         events.publish("notifications.sms_opt_out", phone_e164=sender)
     elif keyword in START_WORDS:
         SmsOptOut.objects.filter(phone=sender).delete()
         restarted = Subscriber.objects.filter(
-            channel=Channel.SMS, address=sender, state=SubscriberState.UNSUBSCRIBED
+            channel="sms", address=sender, state=SubscriberState.UNSUBSCRIBED
         ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None)
         action = f"resubscribed {restarted}"
         reply = f"{settings.SITE_NAME}: you will get status alerts again. Reply STOP to stop."

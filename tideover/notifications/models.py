@@ -14,14 +14,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    SMS = "sms", "SMS"
-    WEBHOOK = "webhook", "Webhook"
-    CHAT = "chat", "Chat (Slack, Teams, ...)"
+def channel_choices() -> list[tuple[str, str]]:
+    """Every channel package's name and label (channels/): a callable, so adding a channel
+    changes no model and needs no migration."""
+    from tideover.notifications import channels
 
-
-PUBLIC_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.WEBHOOK)
+    return channels.choices()
 
 
 class SubscriberState(models.TextChoices):
@@ -33,7 +31,7 @@ class SubscriberState(models.TextChoices):
 class Subscriber(models.Model):
     """A member of the public who asked to hear about incidents on one channel."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=channel_choices)
     address = models.CharField(max_length=500, help_text="E-mail, E.164 number or webhook URL")
     state = models.CharField(
         max_length=14, choices=SubscriberState.choices, default=SubscriberState.PENDING
@@ -84,7 +82,7 @@ class ChannelEndpoint(models.Model):
     """An internal staff channel: a chat room (apprise URL), an e-mail list, a webhook, a phone."""
 
     name = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=channel_choices)
     target = models.CharField(
         max_length=1000,
         help_text="apprise URL (slack://..., msteams://...), e-mail address, webhook URL or phone",
@@ -146,7 +144,7 @@ class MessageState(models.TextChoices):
 class OutboxMessage(models.Model):
     """One message to one recipient on one channel; sent at most once per dedupe key."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=channel_choices)
     recipient = models.CharField(max_length=1000)
     category = models.CharField(max_length=14, choices=Category.choices, default=Category.STATUS)
     notification = models.ForeignKey(
@@ -283,7 +281,7 @@ class DeliveryTally(models.Model):
         Notification, null=True, blank=True, on_delete=models.CASCADE, related_name="tallies"
     )
     incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=channel_choices)
     state = models.CharField(max_length=10, choices=MessageState.choices)
     count = models.PositiveIntegerField(default=0)
 

@@ -37,17 +37,17 @@ from django.utils import timezone
 
 from tideover.core import stopping
 from tideover.notifications.channels import DeliveryError, transport_for
+from tideover.notifications.delivery import (
+    SentMarks,
+    deliver_batch,
+    deliver_one,
+    exhausted,
+    record_failure,
+)
 from tideover.notifications.models import (
     DeliveryAttempt,
     MessageState,
     OutboxMessage,
-)
-from tideover.notifications.sending import (
-    _deliver_idempotent,
-    _deliver_one,
-    _exhausted,
-    _Marks,
-    _record_failure,
 )
 
 log = logging.getLogger("tideover.notifications.outbox")
@@ -151,8 +151,8 @@ def deliver_claimed(token: str) -> dict:
             # attempt for every message in it, so backoff grows and NOTIFY_MAX_ATTEMPTS ends it.
             for message in batch:
                 message.attempts += 1
-                _record_failure(message, token, exc, count_attempt=True)
-                counts["failed" if exc.permanent or _exhausted(message) else "retry"] += 1
+                record_failure(message, token, exc, count_attempt=True)
+                counts["failed" if exc.permanent or exhausted(message) else "retry"] += 1
             continue
         limit = transport.rate_limit()
         if limit is not None:
@@ -163,19 +163,19 @@ def deliver_claimed(token: str) -> dict:
             batch = batch[:fits]
         if transport.idempotent and limit is None:
             try:
-                for outcome, count in _deliver_idempotent(batch, token, transport).items():
+                for outcome, count in deliver_batch(batch, token, transport).items():
                     counts[outcome] += count
             finally:
                 transport.close()
             continue
-        marks = _Marks(token)
+        marks = SentMarks(token)
         try:
             for index, message in enumerate(batch):
                 if stopping.requested():
                     _release([m.pk for m in batch[index:]], token)
                     counts["released"] += len(batch) - index
                     break
-                counts[_deliver_one(message, marks, transport)] += 1
+                counts[deliver_one(message, marks, transport)] += 1
         finally:
             marks.flush()
             transport.close()
@@ -194,6 +194,24 @@ def _release(ids: list[int], token: str) -> None:
         OutboxMessage.objects.filter(
             pk__in=ids, claim_token=token, state=MessageState.CLAIMED
         ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
+
+
+def queue_direct(channel, recipient, subject, body, dedupe_key, **extra) -> None:
+    """Queue one message whose subject and body are written now (a confirmation, a reminder);
+    a second call with the same ``dedupe_key`` queues nothing."""
+    OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                dedupe_key=dedupe_key[:200],
+                **extra,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def drain(max_seconds: float | None = None, batch_size: int | None = None, channels=None) -> dict:

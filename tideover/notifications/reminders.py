@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tideover.notifications.models import CadenceReminder, Category, Channel, OutboxMessage
+from tideover.notifications.models import CadenceReminder, Category, OutboxMessage
 
 
 def _contacts(user) -> list[tuple[str, str]]:
@@ -14,10 +14,10 @@ def _contacts(user) -> list[tuple[str, str]]:
     if user is None:
         return found
     if user.email:
-        found.append((Channel.EMAIL, user.email))
+        found.append(("email", user.email))
     profile = getattr(user, "staff_profile", None)
     if profile is not None and profile.mobile_e164:
-        found.append((Channel.SMS, profile.mobile_e164))
+        found.append(("sms", profile.mobile_e164))
     return found
 
 

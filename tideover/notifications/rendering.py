@@ -1,5 +1,6 @@
-"""What each message says on each channel, rendered at send time (so an outbox row stays small
-and a fan-out to 100,000 subscribers is one INSERT ... SELECT), and the per-channel preview."""
+"""What each message says, rendered at send time (so an outbox row stays small and a fan-out
+to 100,000 subscribers is one INSERT ... SELECT): the parts every channel shares (subject, plain
+text, links, delivery id) here, what differs in each channel's package; and the preview."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from django.urls import reverse
 
 from tideover.core.models import ComponentStatus
 from tideover.core.text import clean_line, clean_text
-from tideover.core.timestamps import iso_millis
-from tideover.notifications import smstext
-from tideover.notifications.channels import Rendered
-from tideover.notifications.models import Category, Channel, Notification, OutboxMessage
+from tideover.notifications import channels
+from tideover.notifications.channels import DeliveryError, Rendered
+from tideover.notifications.models import Category, Notification, OutboxMessage
 
 
 def delivery_id(message: OutboxMessage) -> str:
@@ -37,16 +37,8 @@ def incident_url(incident) -> str:
     return settings.SITE_URL + reverse("statuspage:incident", args=[incident.pk])
 
 
-def _prefix(notification: Notification) -> str:
+def prefix(notification: Notification) -> str:
     return "[DRILL] " if notification.is_drill else ""
-
-
-def _sms_text(notification: Notification | None, body: str, *, footer: str) -> str:
-    if notification is not None:
-        text = f"{settings.SITE_NAME}: {notification.title} ({notification.headline}). {body}"
-    else:
-        text = body
-    return smstext.fit(clean_text(text), footer=footer, more_url=status_url())
 
 
 def _status_label(value: str) -> str:
@@ -82,58 +74,18 @@ def render_notification(
     ident: str = "",
 ) -> Rendered:
     """A notification as ``channel`` shows it, to the public or to staff (``internal``)."""
+    kind = _channel(channel)
     subject = clean_line(
-        f"{_prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
+        f"{prefix(notification)}[{settings.SITE_NAME}] {notification.headline}: {notification.title}"
     )
     ctx = _context(notification, internal, unsubscribe)
-    # Webhooks carry JSON only: no need to render the text.
     text = (
-        ""
-        if channel == Channel.WEBHOOK
-        else clean_text(render_to_string("notifications/messages/update.txt", ctx))
+        clean_text(render_to_string("notifications/messages/update.txt", ctx))
+        if kind.needs_text()
+        else ""
     )
     rendered = Rendered(channel, recipient, subject, text, delivery_id=ident, secret=secret)
-    if channel == Channel.EMAIL:
-        rendered.html = clean_text(render_to_string("notifications/messages/update.html", ctx))
-        if unsubscribe:
-            rendered.headers = {
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            }
-    elif channel == Channel.SMS:
-        body = notification.body or notification.headline
-        if internal:
-            body = f"{_prefix(notification)}{notification.internal_note or body}"
-        footer = "" if internal else "Reply STOP to unsubscribe."
-        rendered.text = _sms_text(notification, body, footer=footer)
-    elif channel == Channel.WEBHOOK:
-        rendered.payload = webhook_payload(notification, ident, unsubscribe, internal)
-    elif channel == Channel.CHAT:
-        rendered.subject = subject
-    return rendered
-
-
-def webhook_payload(notification: Notification, ident: str, unsubscribe: str, internal: bool):
-    incident = notification.incident
-    payload = {
-        "id": ident,
-        "event": notification.event,
-        "at": iso_millis(notification.at),
-        "incident": {
-            "id": incident.pk if incident else None,
-            "title": notification.title,
-            "status": notification.headline,
-            "url": incident_url(incident),
-        },
-        "update": notification.body,
-        "components": notification.components,
-        "unsubscribe_url": unsubscribe,
-    }
-    if internal:
-        payload["drill"] = notification.is_drill
-        payload["internal_note"] = notification.internal_note
-        payload["talking_points"] = notification.talking_points
-    return payload
+    return kind.render_notification(rendered, notification, ctx)
 
 
 def render(message: OutboxMessage) -> Rendered:
@@ -157,33 +109,29 @@ def render(message: OutboxMessage) -> Rendered:
             ident=ident,
         )
     # A direct message (confirmation, reminder, loyalty): subject and body are on the row.
-    text = message.body
-    if message.channel == Channel.SMS:
-        footer = "Reply STOP to opt out." if message.category == Category.MARKETING else ""
-        text = _sms_text(None, message.body, footer=footer)
     rendered = Rendered(
         message.channel,
         message.recipient,
         clean_line(message.subject),
-        clean_text(text),
+        clean_text(message.body),
         delivery_id=ident,
         secret=secret,
     )
-    if message.channel == Channel.WEBHOOK:
-        rendered.payload = {"id": ident, "event": "message", "subject": message.subject}
-        rendered.payload["text"] = message.body
-    return rendered
+    return _channel(message.channel).render_message(rendered, message)
+
+
+def _channel(name: str):
+    kind = channels.get(name)
+    if kind is None:
+        raise DeliveryError(f"No channel {name!r}", permanent=True)
+    return kind
 
 
 def preview(notification: Notification) -> dict:
-    """How an update will look on every public channel, before it is posted."""
-    sms = render_notification(notification, Channel.SMS, "", internal=False)
-    email = render_notification(
-        notification, Channel.EMAIL, "", internal=False, unsubscribe=unsubscribe_url("TOKEN")
-    )
-    chat = render_notification(notification, Channel.CHAT, "", internal=True)
-    return {
-        "sms": {"text": sms.text, **smstext.sms_segments(sms.text)},
-        "email": {"subject": email.subject, "text": email.text, "html": email.html},
-        "chat": {"title": chat.subject, "text": chat.text},
-    }
+    """How an update will look on every channel that previews, before it is posted."""
+    shown = {}
+    for kind in channels.every():
+        look = kind.preview(notification)
+        if look is not None:
+            shown[kind.name] = look
+    return shown

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from tideover.core import http
 from tideover.core.errors import Conflict, DomainError, NotFound
-from tideover.notifications.models import Channel, Subscriber, SubscriberState
+from tideover.notifications.models import Subscriber, SubscriberState
 from tideover.notifications.ratelimit import check_verification_attempt
 
 MAX_VERIFY_ATTEMPTS = 5
@@ -64,7 +64,7 @@ def verify_webhook(token: str, *, ip: str = "", authorised: bool = False) -> Sub
 
 def _pending_webhook(token: str) -> Subscriber:
     found = (
-        Subscriber.objects.select_for_update().filter(token=token, channel=Channel.WEBHOOK).first()
+        Subscriber.objects.select_for_update().filter(token=token, channel="webhook").first()
         if token
         else None
     )

@@ -12,7 +12,7 @@ from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
-from tideover.notifications import delivery as staff_actions
+from tideover.notifications import staff_actions
 from tideover.notifications.forms import EndpointForm, PreviewForm
 from tideover.notifications.models import (
     ChannelEndpoint,

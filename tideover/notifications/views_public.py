@@ -14,9 +14,9 @@ from twilio.request_validator import RequestValidator
 
 from tideover.core.clientip import client_ip
 from tideover.core.errors import DomainError
-from tideover.notifications import inbound, services, verification
+from tideover.notifications import inbound, signup, verification
 from tideover.notifications.forms import CodeForm, SubscribeForm
-from tideover.notifications.models import Channel, Subscriber, SubscriberState
+from tideover.notifications.models import Subscriber, SubscriberState
 
 
 def public(view):
@@ -37,7 +37,7 @@ def subscribe(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                subscriber = services.subscribe(
+                subscriber = signup.subscribe(
                     channel=form.cleaned_data["channel"],
                     address=form.address(),
                     components=list(form.cleaned_data["components"]),
@@ -57,9 +57,9 @@ def subscribe(request):
 def _after_signup(request, subscriber: Subscriber):
     if not getattr(subscriber, "is_new", False):
         return _already_subscribed(request, subscriber)
-    if subscriber.channel == Channel.SMS and subscriber.state == SubscriberState.PENDING:
+    if subscriber.channel == "sms" and subscriber.state == SubscriberState.PENDING:
         return redirect("notifications:sms-code", token=subscriber.token)
-    if subscriber.channel == Channel.WEBHOOK and subscriber.secret:
+    if subscriber.channel == "webhook" and subscriber.secret:
         # The signing secret is shown once, right after sign-up, and never again.
         return render(
             request,
@@ -77,11 +77,11 @@ def _after_signup(request, subscriber: Subscriber):
 def _already_subscribed(request, subscriber: Subscriber):
     """The answer for an address that was already on: the same page a new sign-up sees for
     e-mail and SMS (so nobody can probe who subscribed), never its token or secret."""
-    if subscriber.channel == Channel.SMS:
+    if subscriber.channel == "sms":
         # A new number goes to the code page; so does this one, under a token that opens
         # nothing (the real token is the number's unsubscribe link).
         return redirect("notifications:sms-code", token=secrets.token_urlsafe(24))
-    if subscriber.channel == Channel.WEBHOOK:
+    if subscriber.channel == "webhook":
         return render(request, "notifications/subscribed.html", {"channel": "webhook-again"})
     return render(request, "notifications/subscribed.html", {"channel": subscriber.channel})
 
@@ -92,7 +92,7 @@ def sms_code(request, token):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            services.confirm_sms(token, form.cleaned_data["code"], ip=client_ip(request))
+            signup.confirm_sms(token, form.cleaned_data["code"], ip=client_ip(request))
         except DomainError as exc:
             form.add_error("code" if exc.field == "code" else None, exc.message)
             status = exc.status_code
@@ -119,7 +119,7 @@ def webhook_verify(request, token):
                 status=exc.status_code,
             )
         return render(request, "notifications/confirmed.html", {"channel": "webhook"})
-    if not Subscriber.objects.filter(token=token, channel=Channel.WEBHOOK).exists():
+    if not Subscriber.objects.filter(token=token, channel="webhook").exists():
         return render(
             request,
             "notifications/problem.html",
@@ -134,7 +134,7 @@ def confirm(request, token):
     # GET only shows a button: mail scanners follow links, and must not confirm for the person.
     if request.method == "POST":
         try:
-            subscriber = services.confirm_email(token)
+            subscriber = signup.confirm_email(token)
         except DomainError as exc:
             return render(
                 request,
@@ -158,7 +158,7 @@ def confirm(request, token):
 def unsubscribe(request, token):
     if request.method == "POST":
         try:
-            services.unsubscribe(token)
+            signup.unsubscribe(token)
         except DomainError as exc:
             return render(
                 request,

@@ -111,7 +111,7 @@ def test_webhook_5xx_is_retried_with_backoff_then_delivered_with_the_same_delive
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):
-    from tideover.notifications.sending import backoff_seconds
+    from tideover.notifications.delivery import backoff_seconds
 
     settings.NOTIFY_BACKOFF_SECONDS = 10
     for attempt, ceiling in ((1, 10), (2, 20), (3, 40)):
@@ -172,7 +172,7 @@ def test_a_message_being_sent_cannot_be_retried_until_its_lease_ends(db):
     from django.utils import timezone
 
     from tideover.core.errors import Conflict
-    from tideover.notifications.delivery import retry_message
+    from tideover.notifications.staff_actions import retry_message
 
     message = OutboxMessage.objects.create(
         channel="email",

@@ -95,7 +95,7 @@ def test_preview_shows_sms_length_and_segments(client_as, incident):
 
 
 def test_sms_segments_switch_to_ucs2_on_a_curly_quote():
-    from tideover.notifications.smstext import sms_segments
+    from tideover.notifications.channels.sms.text import sms_segments
 
     assert sms_segments("a" * 160) == {"encoding": "GSM-7", "length": 160, "segments": 1}
     assert sms_segments("a" * 161)["segments"] == 2

@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from tideover.core import events
+from tideover.notifications.member_messages import next_allowed_time, queue_member_message
 from tideover.notifications.models import OutboxMessage
-from tideover.notifications.services import next_allowed_time, queue_member_message
 
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -3,9 +3,9 @@
 import pytest
 
 from tideover.incidents import services as incidents
-from tideover.notifications.models import Channel, Notification
+from tideover.notifications.channels.sms.text import fit, sms_segments
+from tideover.notifications.models import Notification
 from tideover.notifications.rendering import preview, render_notification
-from tideover.notifications.smstext import fit, sms_segments
 
 URL = "http://testserver/"
 
@@ -45,7 +45,7 @@ def test_sms_and_preview_show_the_true_encoding_and_count(severities, components
         message="Some card payments fail – use cash… " * 20,
     )
     notification = Notification.objects.filter(incident=incident).first()
-    sms = render_notification(notification, Channel.SMS, "", internal=False)
+    sms = render_notification(notification, "sms", "", internal=False)
     assert sms_segments(sms.text) == {"encoding": "GSM-7", "length": len(sms.text), "segments": 3}
     shown = preview(notification)["sms"]
     assert shown["encoding"] == "GSM-7" and shown["segments"] == 3

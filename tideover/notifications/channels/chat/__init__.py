@@ -1,4 +1,4 @@
-"""Chat rooms (Slack, Teams, Discord, ...) by apprise URL, for staff channels.
+"""Chat rooms (Slack, Teams, Discord, ...) by apprise URL, for staff channels only.
 
 Apprise makes its own connections; they run under ``tideover.core.http.guarded_sockets``, so
 chat obeys the rules every webhook does: public addresses only (or WEBHOOK_PRIVATE_ALLOWLIST),
@@ -10,13 +10,11 @@ from __future__ import annotations
 from django.conf import settings
 
 from tideover.core import http
-from tideover.notifications.channels import DeliveryError, Rendered, Transport, register
+from tideover.core.errors import DomainError
+from tideover.notifications.channels import Channel, DeliveryError, Rendered, Transport, register
 
 
-@register
 class ChatTransport(Transport):
-    channel = "chat"
-
     def send(self, message: Rendered) -> str:
         import apprise
 
@@ -43,3 +41,26 @@ class ChatTransport(Transport):
         if not sent:
             raise DeliveryError("the chat service did not accept the message", permanent=False)
         return message.delivery_id
+
+
+@register
+class ChatChannel(Channel):
+    name = "chat"
+    label = "Chat (Slack, Teams, ...)"
+    transport = ChatTransport
+
+    def clean_target(self, text: str) -> str:
+        import apprise
+
+        target = (text or "").strip()
+        if not apprise.Apprise().add(target):
+            raise DomainError(
+                "Not an apprise URL (e.g. slack://... or msteams://...)", field="target"
+            )
+        return target
+
+    def preview(self, notification) -> dict:
+        from tideover.notifications.rendering import render_notification
+
+        chat = render_notification(notification, self.name, "", internal=True)
+        return {"title": chat.subject, "text": chat.text}

@@ -1,20 +1,37 @@
-"""E-mail through Django's SMTP backend: plain text plus HTML, one connection per batch."""
+"""E-mail: a confirmation link at sign-up; plain text plus HTML with a one-click unsubscribe
+header; Django's SMTP backend, one connection per batch."""
 
 from __future__ import annotations
 
 import contextlib
 import smtplib
+from datetime import datetime
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.template.loader import render_to_string
+from django.urls import reverse
 
-from tideover.notifications.channels import DeliveryError, Rendered, Transport, register
+from tideover.core.errors import DomainError
+from tideover.core.text import clean_text
+from tideover.notifications.channels import Channel, DeliveryError, Rendered, Transport, register
 
 
-@register
+def clean_email(address: str, *, field: str = "email") -> str:
+    """A valid e-mail address, its domain in lower case (the local part is the owner's)."""
+    text = (address or "").strip()
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise DomainError(f"{text!r} is not an e-mail address", field=field)
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
 class EmailTransport(Transport):
-    channel = "email"
-
     def __init__(self):
         self.connection = None
 
@@ -70,3 +87,78 @@ class EmailTransport(Transport):
 def _codes(exc: smtplib.SMTPRecipientsRefused) -> str:
     # The refused addresses are personal data: keep only the codes.
     return ", ".join(str(code) for code, _ in exc.recipients.values())
+
+
+def confirmation_key(subscriber) -> str:
+    return f"confirm:{subscriber.pk}:{subscriber.token}"
+
+
+@register
+class EmailChannel(Channel):
+    name = "email"
+    label = "E-mail"
+    public = True
+    signup_label = "E-mail"
+    order = 1
+    transport = EmailTransport
+
+    def signup_field(self):
+        widget = forms.EmailInput(attrs={"autocomplete": "email"})
+        return "email", forms.CharField(
+            required=False, max_length=254, label="E-mail address", widget=widget
+        )
+
+    def clean_address(self, text: str, *, field: str) -> str:
+        return clean_email(text, field=field)
+
+    def clean_target(self, text: str) -> str:
+        return clean_email(text)
+
+    def check_signup(self, address: str, *, ip: str, authorised: bool) -> None:
+        from tideover.notifications.ratelimit import check_signup
+
+        check_signup(ip=ip, email=address, authorised=authorised)
+
+    def send_confirmation(self, subscriber) -> None:
+        from tideover.notifications.models import Category
+        from tideover.notifications.outbox import queue_direct
+
+        link = settings.SITE_URL + reverse("notifications:confirm", args=[subscriber.token])
+        body = (
+            f"Please confirm that you want status updates from {settings.SITE_NAME}:\n\n{link}\n\n"
+            "If you did not ask for this, ignore this e-mail and nothing will be sent."
+        )
+        queue_direct(
+            self.name,
+            subscriber.address,
+            f"Confirm your {settings.SITE_NAME} status updates",
+            body,
+            confirmation_key(subscriber),
+            category=Category.TRANSACTIONAL,
+        )
+
+    def confirmation_pending(self, subscriber, since: datetime) -> bool:
+        # One confirmation e-mail is on its way: its link still works, send no other.
+        from tideover.notifications.models import OutboxMessage
+
+        return OutboxMessage.objects.filter(
+            dedupe_key=confirmation_key(subscriber)[:200], created_at__gte=since
+        ).exists()
+
+    def render_notification(self, rendered: Rendered, notification, context: dict) -> Rendered:
+        rendered.html = clean_text(render_to_string("notifications/messages/update.html", context))
+        unsubscribe = context["unsubscribe_url"]
+        if unsubscribe:
+            rendered.headers = {
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        return rendered
+
+    def preview(self, notification) -> dict:
+        from tideover.notifications.rendering import render_notification, unsubscribe_url
+
+        email = render_notification(
+            notification, self.name, "", internal=False, unsubscribe=unsubscribe_url("TOKEN")
+        )
+        return {"subject": email.subject, "text": email.text, "html": email.html}

@@ -1,0 +1,171 @@
+"""Signing up: subscribe on any public channel, confirm (e-mail link, SMS code), unsubscribe.
+
+Every public function owns its transaction. What differs by channel (address rules, abuse
+limits, the confirmation sent) is asked of the channel's package (channels/); a webhook's
+signed challenge is in verification.py.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tideover.core.errors import Conflict, DomainError, NotFound
+from tideover.core.models import Component
+from tideover.notifications import channels
+from tideover.notifications.channels.sms import code_hash
+from tideover.notifications.models import (
+    MessageState,
+    OutboxMessage,
+    SmsOptOut,
+    Subscriber,
+    SubscriberState,
+    Subscription,
+)
+from tideover.notifications.ratelimit import check_code_attempt
+
+MAX_CODE_ATTEMPTS = 5
+
+
+def subscribe(
+    *,
+    channel: str,
+    address: str,
+    components: list[Component] | None = None,
+    ip: str = "",
+    source: str = "web",
+    authorised: bool = False,
+) -> Subscriber:
+    """Start a subscription: e-mail gets a confirmation link, SMS a code, a webhook its secret
+    (it turns on once its endpoint answers a signed challenge: ``verification.py``).
+
+    The subscriber's ``is_new`` is False when the address was already subscribed: its secret
+    and token belong to whoever subscribed it first and must not be shown to this caller.
+    ``authorised`` callers (API tokens) do not spend the anonymous public limits.
+    """
+    kind = channels.get(channel)
+    if kind is None or not kind.public:
+        names = ", ".join(channels.public_names())
+        raise DomainError(f"Choose one of: {names}", field="channel")
+    field, _ = kind.signup_field()
+    address = kind.clean_address(address, field=field)
+    kind.check_signup(address, ip=ip, authorised=authorised)
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update().filter(channel=channel, address=address).first()
+        )
+        if subscriber is not None and subscriber.state == SubscriberState.ACTIVE:
+            # Nothing changes, and the caller must not show its secret or token: whoever typed
+            # the same address is not necessarily its owner.
+            subscriber.is_new = False
+            return subscriber
+        if _confirmation_pending(kind, subscriber):
+            # A confirmation is on its way (or a webhook's owner is setting up its secret):
+            # it still works, send no other.
+            subscriber.is_new = False
+            return subscriber
+        if subscriber is None:
+            subscriber = Subscriber(channel=channel, address=address, source=source)
+        subscriber.state = SubscriberState.PENDING
+        subscriber.token = secrets.token_urlsafe(24)
+        subscriber.country = ""
+        subscriber.all_components = not components
+        subscriber.confirm_attempts = 0
+        kind.prepare(subscriber)
+        subscriber.save()
+        Subscription.objects.filter(subscriber=subscriber).delete()
+        Subscription.objects.bulk_create(
+            [Subscription(subscriber=subscriber, component=c) for c in components or []]
+        )
+        kind.send_confirmation(subscriber)
+    # A fresh token (and webhook secret) was made just now: only this caller may see them.
+    subscriber.is_new = True
+    return subscriber
+
+
+def _confirmation_pending(kind, subscriber: Subscriber | None) -> bool:
+    if subscriber is None or subscriber.state != SubscriberState.PENDING or not subscriber.token:
+        return False
+    since = timezone.now() - timedelta(minutes=settings.SIGNUP_CONFIRMATION_RESEND_MINUTES)
+    return kind.confirmation_pending(subscriber, since)
+
+
+@transaction.atomic
+def confirm_email(token: str) -> Subscriber:
+    """Turn on an e-mail subscription from the link in its confirmation e-mail."""
+    subscriber = _by_token(token)
+    if subscriber.state == SubscriberState.UNSUBSCRIBED:
+        raise Conflict("This subscription was cancelled; subscribe again to restart it")
+    if subscriber.state == SubscriberState.PENDING:
+        subscriber.state = SubscriberState.ACTIVE
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["state", "confirmed_at"])
+    return subscriber
+
+
+def confirm_sms(token: str, code: str, *, ip: str = "") -> Subscriber:
+    """Turn on an SMS subscription with the code texted to the number.
+
+    A wrong code is counted and the count committed before the refusal is raised (a refusal
+    raised inside the transaction would roll its own count back, leaving guesses unlimited).
+    After ``MAX_CODE_ATTEMPTS`` wrong codes the code dies: only a new sign-up sends another.
+    """
+    check_code_attempt(ip=ip)
+    with transaction.atomic():
+        subscriber = _by_token(token, lock=True)
+        if subscriber.state == SubscriberState.ACTIVE:
+            return subscriber
+        if subscriber.state != SubscriberState.PENDING or subscriber.channel != "sms":
+            raise Conflict("This sign-up is no longer waiting for a code; subscribe again")
+        if subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS or not subscriber.confirm_code_hash:
+            raise Conflict("Too many wrong codes; subscribe again to get a new one")
+        subscriber.confirm_attempts += 1
+        code = "".join(ch for ch in (code or "") if ch.isdigit())
+        right = hmac.compare_digest(code_hash(subscriber, code), subscriber.confirm_code_hash)
+        if right:
+            subscriber.state = SubscriberState.ACTIVE
+            subscriber.confirmed_at = timezone.now()
+            SmsOptOut.objects.filter(phone=subscriber.address).delete()
+        if right or subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS:
+            subscriber.confirm_code_hash = ""  # used, or dead after the last wrong try
+        subscriber.save(
+            update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+        )
+    if right:
+        return subscriber
+    left = MAX_CODE_ATTEMPTS - subscriber.confirm_attempts
+    if left <= 0:
+        raise Conflict("Too many wrong codes; subscribe again to get a new one", field="code")
+    raise DomainError(f"That code is not right; {left} tries left", field="code")
+
+
+@transaction.atomic
+def unsubscribe(token: str) -> Subscriber:
+    """Stop every message to this subscriber (one click, no login)."""
+    subscriber = _by_token(token)
+    if subscriber.state != SubscriberState.UNSUBSCRIBED:
+        unsubscribe_subscriber(subscriber)
+    return subscriber
+
+
+def unsubscribe_subscriber(subscriber: Subscriber) -> None:
+    """Unsubscribe and cancel what is still queued (the caller holds the transaction)."""
+    subscriber.state = SubscriberState.UNSUBSCRIBED
+    subscriber.unsubscribed_at = timezone.now()
+    subscriber.save(update_fields=["state", "unsubscribed_at"])
+    OutboxMessage.objects.filter(subscriber=subscriber, state=MessageState.QUEUED).update(
+        state=MessageState.CANCELLED, last_error="recipient unsubscribed"
+    )
+
+
+def _by_token(token: str, lock: bool = False) -> Subscriber:
+    query = Subscriber.objects.select_for_update() if lock else Subscriber.objects
+    found = query.filter(token=token).first() if token else None
+    if found is None:
+        raise NotFound("This link is not valid any more; subscribe again from the status page")
+    return found
