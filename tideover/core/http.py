@@ -150,35 +150,62 @@ def _guard_connections(original):
     return create_connection
 
 
+def _capped_decode(original):
+    """Wrap urllib3's ``HTTPResponse._decode`` (every body byte a response hands out, chunked or
+    not, after decompression) so that, under ``guarded_sockets``, an answer longer than
+    HTTP_MAX_RESPONSE_BYTES stops being read."""
+
+    def _decode(self, *args, **kwargs):
+        data = original(self, *args, **kwargs)
+        outcome = _guard.outcome
+        if outcome is not None and data:
+            outcome.received += len(data)
+            cap = settings.HTTP_MAX_RESPONSE_BYTES
+            if outcome.received > cap:
+                outcome.too_large = f"the answer is longer than {cap} bytes"
+                raise ResponseTooLarge(outcome.too_large)
+        return data
+
+    return _decode
+
+
 def _install_socket_guard() -> None:
     # Apprise brings its own HTTP stack (requests on urllib3) and some plugins use plain
-    # sockets (smtplib), with no hook for where they connect. Their connection functions are
-    # wrapped once, and do nothing different outside guarded_sockets() in the calling thread.
+    # sockets (smtplib), with no hook for where they connect or how much they read. Their
+    # connection functions and urllib3's body decoding are wrapped once, and do nothing
+    # different outside guarded_sockets() in the calling thread.
     global _socket_guard_installed
     with _socket_guard_lock:
         if _socket_guard_installed:
             return
+        import urllib3.response
         import urllib3.util.connection
 
         urllib3.util.connection.create_connection = _guard_connections(
             urllib3.util.connection.create_connection
         )
         socket.create_connection = _guard_connections(socket.create_connection)
+        urllib3.response.HTTPResponse._decode = _capped_decode(
+            urllib3.response.HTTPResponse._decode
+        )
         _socket_guard_installed = True
 
 
 @contextmanager
 def guarded_sockets(*, public_only: bool = True):
     """Run a library that makes its own connections (apprise) under the same rules as our own
-    requests: each connection goes to a checked address, and every socket opened is shut when
-    the overall deadline passes, so a trickling server cannot hold the worker. On the yielded
-    object ``.timed_out`` says whether the deadline cut it short, ``.refused`` why an address
-    was refused (the library may have swallowed the UnsafeAddress)."""
+    requests: each connection goes to a checked address, every socket opened is shut when
+    the overall deadline passes (a trickling server cannot hold the worker), and an HTTP answer
+    read through urllib3 stops at HTTP_MAX_RESPONSE_BYTES. On the yielded object ``.timed_out``
+    says whether the deadline cut it short, ``.refused`` why an address was refused and
+    ``.too_large`` why an answer was cut (the library may have swallowed the exception)."""
     _install_socket_guard()
 
     class Outcome:
         timed_out = False
         refused = ""
+        too_large = ""
+        received = 0
 
     outcome, opened = Outcome(), []
 

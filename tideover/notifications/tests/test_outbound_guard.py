@@ -210,3 +210,34 @@ def test_chat_to_a_trickling_server_is_cut_off_at_the_deadline(db, settings, raw
     assert time.monotonic() - started < 4
     message = OutboxMessage.objects.get(dedupe_key="chat-slow")
     assert message.state == "queued" and "did not answer within 1 seconds" in message.last_error
+
+
+def test_chat_to_a_server_answering_too_much_is_cut_off(db, settings, raw_server):
+    settings.HTTP_MAX_RESPONSE_BYTES = 10_000
+    server = raw_server(_flood)
+    _chat_message(f"json://127.0.0.1:{server.port}/chat", "chat-flood")
+    drain()
+    message = OutboxMessage.objects.get(dedupe_key="chat-flood")
+    assert message.state == "queued"
+    assert "answer is longer than 10000 bytes" in message.last_error
+
+
+def test_chat_answers_are_capped_after_decompression_and_when_chunked(db, settings, raw_server):
+    import gzip
+
+    settings.HTTP_MAX_RESPONSE_BYTES = 10_000
+    bomb = gzip.compress(b"x" * 2_000_000)  # about 2 kB on the wire, 2 MB unpacked
+
+    def gzipped_chunks(conn, stopped):
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + f"{len(bomb):x}\r\n".encode()
+            + bomb
+            + b"\r\n0\r\n\r\n"
+        )
+
+    server = raw_server(gzipped_chunks)
+    _chat_message(f"json://127.0.0.1:{server.port}/chat", "chat-bomb")
+    drain()
+    message = OutboxMessage.objects.get(dedupe_key="chat-bomb")
+    assert "answer is longer than 10000 bytes" in message.last_error

@@ -2,7 +2,8 @@
 
 Apprise makes its own connections; they run under ``tideover.core.http.guarded_sockets``, so
 chat obeys the rules every webhook does: public addresses only (or WEBHOOK_PRIVATE_ALLOWLIST),
-connected to as checked, and cut off at HTTP_DEADLINE_SECONDS.
+connected to as checked, cut off at HTTP_DEADLINE_SECONDS, answers read up to
+HTTP_MAX_RESPONSE_BYTES.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ class ChatTransport(Transport):
                 sent = notifier.notify(title=message.subject, body=message.text)
         except http.UnsafeAddress as exc:
             raise DeliveryError(f"chat refused: {exc}", permanent=True)
+        except http.ResponseTooLarge:
+            pass  # apprise let it through; outcome.too_large says so below
         if outcome.refused:
             raise DeliveryError(f"chat refused: {outcome.refused}", permanent=True)
+        if outcome.too_large:
+            # As for a webhook: the post may have been taken; the answer was not read.
+            raise DeliveryError(f"the chat service answered: {outcome.too_large}", permanent=False)
         if outcome.timed_out:
             raise DeliveryError(
                 f"the chat service did not answer within {settings.HTTP_DEADLINE_SECONDS:g} "
