@@ -65,6 +65,11 @@ class Links:
         return self._page(f"incidents/{pk}")
 
     @property
+    def store_lookup(self) -> str:
+        """A server page (one answer per query): the export points at the served site."""
+        return f"{settings.SITE_URL}/stores" if self.static else self.root + "stores"
+
+    @property
     def feed_atom(self) -> str:
         return self.root + "feed.atom"
 
@@ -192,6 +197,11 @@ def incident_fingerprint(found: snapshot.IncidentView, site: str) -> str:
             value = [dataclasses.astuple(update) for update in value]
         parts.append((field.name, value))
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def store_lookup_page(links: Links, query: str, found) -> bytes:
+    """The answer to "is my store affected?" (``found`` is None before anything is asked)."""
+    return _page("statuspage/stores.html", links, {"query": query, "found": found})
 
 
 def api_document(name: str) -> bytes | None:

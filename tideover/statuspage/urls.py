@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("history", views.history, name="history"),
     path("incidents/<int:pk>", views.incident, name="incident"),
+    path("stores", views.store_lookup, name="stores"),
     # The static export's names, so its relative links also work on the served site.
     path("index.html", views.index, name="index-html"),
     path("history.html", views.history, name="history-html"),

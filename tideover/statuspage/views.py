@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.views.decorators.http import require_safe
 
-from tideover.statuspage import cache, render
+from tideover.statuspage import cache, lookup, render
 from tideover.statuspage.render import Links
 
 log = logging.getLogger("tideover.statuspage")
@@ -121,3 +121,15 @@ def feed_atom(request):
 @public_page
 def feed_rss(request):
     return respond(request, "feed.rss", lambda: render.feed("rss"), RSS)
+
+
+@public_page
+def store_lookup(request):
+    """ "Is my store affected?": answered per query, never cached (it is not one page for all)."""
+    query = request.GET.get("q")
+    found = lookup.find_stores(query) if query is not None else None
+    response = HttpResponse(
+        render.store_lookup_page(Links.served(), query or "", found), content_type=HTML
+    )
+    response["Cache-Control"] = "private, no-cache"
+    return response
