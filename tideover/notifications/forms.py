@@ -56,9 +56,3 @@ class EndpointForm(forms.Form):
     name = forms.CharField(max_length=100)
     channel = forms.ChoiceField(choices=channel_choices)
     target = forms.CharField(max_length=1000, label="apprise URL, e-mail, webhook URL or phone")
-
-
-class PreviewForm(forms.Form):
-    # The incidents app's MAX_UPDATE_LENGTH (notifications sits below incidents: no import).
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=2000)
-    state = forms.CharField(required=False, max_length=16)

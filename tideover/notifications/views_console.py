@@ -13,7 +13,7 @@ from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
 from tideover.notifications import staff_actions
-from tideover.notifications.forms import EndpointForm, PreviewForm
+from tideover.notifications.forms import EndpointForm
 from tideover.notifications.models import (
     ChannelEndpoint,
     MessageState,
@@ -175,19 +175,23 @@ def channel_toggle(request, endpoint_id):
 
 @capability_required(Capability.POST_PUBLIC_UPDATE)
 def preview_update(request, incident_id):
+    """The update as each channel would carry it, in the incident page's own update form: its
+    states to choose from and a button that posts exactly what was previewed."""
+    from tideover.incidents.forms import PublicUpdateForm
     from tideover.incidents.models import Incident
 
     incident = get_object_or_404(Incident, pk=incident_id)
-    form = PreviewForm(request.POST or request.GET or None)
+    data = request.POST or request.GET or None
+    form = PublicUpdateForm(incident, data, user=request.user)
     shown = None
     if form.is_bound and form.is_valid():
-        shown = preview(
-            draft_notification(incident, form.cleaned_data["body"], form.cleaned_data["state"])
-        )
+        state = form.cleaned_data.get("state") or ""
+        shown = preview(draft_notification(incident, form.cleaned_data["body"], state))
     return render(
         request,
         "notifications/console/preview.html",
         {"incident": incident, "form": form, "preview": shown},
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 
