@@ -108,40 +108,54 @@ def confirm_email(token: str) -> Subscriber:
     return subscriber
 
 
+# Every refusal on the code page reads the same, with the same status: a wrong code, a dead
+# one, a sign-up that is gone and a token that never existed. Otherwise the page would tell a
+# prober which tokens are real, and (through the decoy token an already-subscribed number is
+# sent to) which numbers are subscribed.
+CODE_REFUSED = (
+    f"That code does not work. Check the text we sent; after {MAX_CODE_ATTEMPTS} wrong tries "
+    "the code stops working, and subscribing again sends a new one"
+)
+
+
 def confirm_sms(token: str, code: str, *, ip: str = "") -> Subscriber:
     """Turn on an SMS subscription with the code texted to the number.
 
     A wrong code is counted and the count committed before the refusal is raised (a refusal
     raised inside the transaction would roll its own count back, leaving guesses unlimited).
     After ``MAX_CODE_ATTEMPTS`` wrong codes the code dies: only a new sign-up sends another.
+    Every try counts against the address's limit, whatever the token; every refusal is the
+    same ``CODE_REFUSED``.
     """
     check_code_attempt(ip=ip)
+    right = False
     with transaction.atomic():
-        subscriber = _by_token(token, lock=True)
-        if subscriber.state == SubscriberState.ACTIVE:
-            return subscriber
-        if subscriber.state != SubscriberState.PENDING or subscriber.channel != "sms":
-            raise Conflict("This sign-up is no longer waiting for a code; subscribe again")
-        if subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS or not subscriber.confirm_code_hash:
-            raise Conflict("Too many wrong codes; subscribe again to get a new one")
-        subscriber.confirm_attempts += 1
-        code = "".join(ch for ch in (code or "") if ch.isdigit())
-        right = hmac.compare_digest(code_hash(subscriber, code), subscriber.confirm_code_hash)
-        if right:
-            subscriber.state = SubscriberState.ACTIVE
-            subscriber.confirmed_at = timezone.now()
-            SmsOptOut.objects.filter(phone=subscriber.address).delete()
-        if right or subscriber.confirm_attempts >= MAX_CODE_ATTEMPTS:
-            subscriber.confirm_code_hash = ""  # used, or dead after the last wrong try
-        subscriber.save(
-            update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+        found = Subscriber.objects.select_for_update().filter(token=token).first()
+        if found is not None and found.state == SubscriberState.ACTIVE:
+            return found
+        waiting = (
+            found is not None
+            and found.state == SubscriberState.PENDING
+            and found.channel == "sms"
+            and found.confirm_attempts < MAX_CODE_ATTEMPTS
+            and found.confirm_code_hash
         )
+        if waiting:
+            found.confirm_attempts += 1
+            code = "".join(ch for ch in (code or "") if ch.isdigit())
+            right = hmac.compare_digest(code_hash(found, code), found.confirm_code_hash)
+            if right:
+                found.state = SubscriberState.ACTIVE
+                found.confirmed_at = timezone.now()
+                SmsOptOut.objects.filter(phone=found.address).delete()
+            if right or found.confirm_attempts >= MAX_CODE_ATTEMPTS:
+                found.confirm_code_hash = ""  # used, or dead after the last wrong try
+            found.save(
+                update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+            )
     if right:
-        return subscriber
-    left = MAX_CODE_ATTEMPTS - subscriber.confirm_attempts
-    if left <= 0:
-        raise Conflict("Too many wrong codes; subscribe again to get a new one", field="code")
-    raise DomainError(f"That code is not right; {left} tries left", field="code")
+        return found
+    raise DomainError(CODE_REFUSED, field="code")
 
 
 @transaction.atomic

@@ -64,16 +64,14 @@ def test_wrong_sms_codes_are_counted_and_the_code_dies_after_five(db, http_sink)
     drain()
     code = re.search(r"code is (\d{6})", http_sink.sms[0]["Body"])[1]
     wrong = "000000" if code != "000000" else "111111"
-    for left in (4, 3, 2, 1):
+    for tried in range(1, 6):
         answer = client.post(page, {"code": wrong})
-        assert answer.status_code == 400 and f"{left} tries left".encode() in answer.content
+        assert answer.status_code == 400 and b"That code does not work" in answer.content
         # The count is kept although the attempt was refused.
-        assert Subscriber.objects.get().confirm_attempts == 5 - left
-    last = client.post(page, {"code": wrong})
-    assert last.status_code == 409 and b"Too many wrong codes" in last.content
+        assert Subscriber.objects.get().confirm_attempts == tried
     # The right code no longer works: the code died with the fifth wrong try.
     late = client.post(page, {"code": code})
-    assert late.status_code == 409 and b"subscribe again" in late.content
+    assert late.status_code == 400 and b"subscribing again sends a new one" in late.content
     subscriber = Subscriber.objects.get()
     assert subscriber.state == "pending" and subscriber.confirm_attempts == 5
 
@@ -205,3 +203,40 @@ def test_sign_ups_refuse_with_try_again_when_the_counter_store_is_down(db, setti
     answer = _email_signup("down@example.com")
     assert answer.status_code == 503 and b"try again" in answer.content
     assert not Subscriber.objects.exists()
+
+
+def _refusal(answer):
+    """What a refused code page shows, without the per-visitor CSRF token."""
+    return answer.status_code, re.sub(rb'value="[^"]*"', b"", answer.content)
+
+
+def test_the_code_page_answers_an_unknown_token_exactly_like_a_wrong_code(db, http_sink):
+    """A prober cannot tell a real sign-up from a made-up token, nor (through the decoy token
+    an already-subscribed number is sent to) which numbers are subscribed."""
+    client = Client()
+    real = _sms_signup(client, "5125550171")["Location"]
+    drain()
+    code = re.search(r"code is (\d{6})", http_sink.sms[0]["Body"])[1]
+    wrong = "000000" if code != "000000" else "111111"
+    made_up = "/subscribe/sms/not-a-token-anybody-was-given/"
+    assert _refusal(client.post(real, {"code": wrong})) == _refusal(
+        client.post(made_up, {"code": wrong})
+    )
+    assert client.get(made_up).status_code == client.get(real).status_code == 200
+    # The number is now on; signing it up again leads to the decoy, which refuses the same way.
+    assert client.post(real, {"code": code}).status_code == 200
+    decoy = _sms_signup(client, "5125550171")["Location"]
+    assert decoy != real
+    assert _refusal(client.post(decoy, {"code": code})) == _refusal(
+        client.post(made_up, {"code": code})
+    )
+
+
+def test_made_up_tokens_count_against_the_same_code_limit(db, settings):
+    settings.SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR = 3
+    client = Client()
+    for n in range(3):
+        answer = client.post(f"/subscribe/sms/made-up-{n}/", {"code": "123456"})
+        assert answer.status_code == 400
+    throttled = client.post("/subscribe/sms/made-up-9/", {"code": "123456"})
+    assert throttled.status_code == 429

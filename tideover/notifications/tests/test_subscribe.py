@@ -54,7 +54,7 @@ def test_sms_sign_up_texts_a_code_that_turns_it_on(db, http_sink):
     drain()
     code = re.search(r"code is (\d{6})", http_sink.sms[0]["Body"])[1]
     wrong = client.post(response["Location"], {"code": "000000" if code != "000000" else "111111"})
-    assert wrong.status_code == 400 and b"4 tries left" in wrong.content
+    assert wrong.status_code == 400 and b"That code does not work" in wrong.content
     assert b"You are subscribed" in client.post(response["Location"], {"code": code}).content
     assert Subscriber.objects.get().state == "active"
 
