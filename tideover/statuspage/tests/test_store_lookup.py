@@ -98,3 +98,12 @@ def test_shopper_checks_their_store_on_a_phone_without_javascript(
         page.get_by_label("Your store's number, name or town").fill("store s001")
         page.get_by_role("button", name="Check").click()
         expect(page.get_by_text("No open incident affects this store.")).to_be_visible()
+
+
+def test_exported_page_sends_the_store_lookup_to_the_served_site(tmp_path, settings, north_outage):
+    from tideover.statuspage import export
+
+    settings.SITE_URL = "https://status.example.com"
+    export.export_to(tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert 'action="https://status.example.com/stores"' in index
