@@ -107,3 +107,30 @@ def test_exported_page_sends_the_store_lookup_to_the_served_site(tmp_path, setti
     export.export_to(tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'action="https://status.example.com/stores"' in index
+
+
+def test_store_lookup_queries_stay_flat_as_stores_and_incidents_grow(
+    client, severities, chain, django_assert_max_num_queries
+):
+    from tideover.core.models import Store
+
+    def grow(start: int):
+        for number in range(start, start + 6):
+            Store.objects.create(
+                code=f"S{number:03}", name=f"Riverside {number}", region=chain["regions"]["south"]
+            )
+        services.declare_incident(
+            title=f"Outage {start}",
+            severity=severities["SEV3"],
+            regions=[chain["regions"]["south"]],
+            message="Looking into it.",
+        )
+
+    grow(10)
+    with django_assert_max_num_queries(12) as small:
+        client.get("/stores", {"q": "riverside"})
+    grow(20)
+    grow(30)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        page = client.get("/stores", {"q": "riverside"}).content.decode()
+    assert page.count("Affected by 3 open incidents") == 10
