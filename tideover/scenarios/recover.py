@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.test import Client
@@ -22,6 +23,7 @@ from tideover.recovery.campaign import run_campaign, start_campaign
 from tideover.recovery.models import GoodwillOffer, Source
 from tideover.recovery.policy import set_policy
 from tideover.recovery.results import TOTAL, results
+from tideover.scenarios.clock import ReplayClock
 from tideover.scenarios.schema import Recovery, Scenario
 from tideover.scenarios.traffic import WebCheckout
 
@@ -67,9 +69,18 @@ def report_web_failures(incident: Incident, checkouts: list[WebCheckout]) -> int
     return sent
 
 
-def after_resolution(incident: Incident, scenario: Scenario, start: datetime) -> None:
+def after_resolution(
+    incident: Incident,
+    scenario: Scenario,
+    start: datetime,
+    *,
+    clock: ReplayClock | None = None,
+    real_now: datetime | None = None,
+    deliver: Callable[[], None] = lambda: None,
+) -> None:
     """The web shop reports the checkouts that failed during the incident; then, when the
-    scenario has a goodwill plan, the offers go out and some customers come back."""
+    scenario has a goodwill plan, the offers go out (``deliver`` plays the worker) and some
+    customers come back over the following days, the replay's ``clock`` moving with them."""
     from tideover.loyalty.models import Member
     from tideover.scenarios.traffic import make_web_checkouts
 
@@ -82,7 +93,16 @@ def after_resolution(incident: Incident, scenario: Scenario, start: datetime) ->
     report_web_failures(incident, [c for c in checkouts if since <= c.at <= incident.resolved_at])
     if scenario.recovery is not None:
         make_it_right(incident, scenario.recovery)
-        come_back(incident, scenario.recovery, scenario.seed, timezone.now())
+        deliver()
+        come_back(
+            incident,
+            scenario.recovery,
+            scenario.seed,
+            real_now or timezone.now(),
+            clock,
+            deliver,
+        )
+        deliver()
 
 
 def make_it_right(incident: Incident, plan: Recovery) -> None:
@@ -103,8 +123,17 @@ def make_it_right(incident: Incident, plan: Recovery) -> None:
     run_campaign(start_campaign(incident, actor=CX))
 
 
-def come_back(incident: Incident, plan: Recovery, seed: int, now: datetime) -> int:
-    """Over the following days some customers use their code at a till (sales API)."""
+def come_back(
+    incident: Incident,
+    plan: Recovery,
+    seed: int,
+    now: datetime,
+    clock: ReplayClock | None = None,
+    deliver: Callable[[], None] = lambda: None,
+) -> int:
+    """Over the following days (never past the real ``now``) some customers use their code at
+    a till (sales API), each at the moment it happens on the replay's clock; messages held back
+    by quiet hours go out as the clock passes them (``deliver``)."""
     rng = random.Random(seed)
     client = Client(HTTP_HOST="127.0.0.1")
     tokens: dict[str, str] = {}
@@ -112,17 +141,22 @@ def come_back(incident: Incident, plan: Recovery, seed: int, now: datetime) -> i
     offers = GoodwillOffer.objects.filter(incident=incident, reward__isnull=False).select_related(
         "customer__store", "customer__member"
     )
-    fallback = Store.objects.order_by("code").first()
+    visits = []
     for offer in offers.order_by("pk"):
         if rng.random() >= plan.redeem_share:
             continue
+        at = incident.resolved_at + timedelta(days=rng.uniform(0.05, max(plan.follow_days, 0.1)))
+        visits.append((min(at, now - timedelta(minutes=5)), offer))
+    fallback = Store.objects.order_by("code").first()
+    for at, offer in sorted(visits, key=lambda visit: (visit[0], visit[1].pk)):
+        if clock is not None:
+            clock.at(at)
+        deliver()
         store = offer.customer.store or fallback
         if store.code not in tokens:
             _, tokens[store.code] = create_api_token(
                 name=f"scenario till {store.code}", scopes=[TokenScope.SALES_WRITE], store=store
             )
-        at = incident.resolved_at + timedelta(days=rng.uniform(0.05, max(plan.follow_days, 0.1)))
-        at = min(at, now - timedelta(minutes=5))
         cents = plan.min_spend_cents + rng.randrange(0, 5000)
         member = offer.customer.member
         sale = {
@@ -146,10 +180,57 @@ def come_back(incident: Incident, plan: Recovery, seed: int, now: datetime) -> i
     return used
 
 
+def reached_within(incident: Incident, window: timedelta) -> int:
+    """People whose goodwill message was sent within ``window`` of the resolution (outbox)."""
+    from tideover.notifications.models import Category, OutboxMessage
+
+    if incident.resolved_at is None:
+        return 0
+    return (
+        OutboxMessage.objects.filter(
+            incident_id=incident.pk,
+            category=Category.MARKETING,
+            sent_at__isnull=False,
+            sent_at__lte=incident.resolved_at + window,
+        )
+        .values("recipient")
+        .distinct()
+        .count()
+    )
+
+
+def customers_affected(incident: Incident) -> int:
+    """Everyone the records tie to the incident: the members who shopped at an affected store
+    while it lasted (whatever happened to their sale) and the captured people who are not
+    members (signed up, reported by the web shop)."""
+    from tideover.recovery.models import AffectedCustomer
+    from tideover.sales.models import Sale
+
+    since = incident.started_at or incident.declared_at
+    until = incident.resolved_at or timezone.now()
+    members = set(
+        Sale.objects.filter(
+            store_id__in=list(incident.affected_store_ids()),
+            occurred_at__gte=since,
+            occurred_at__lte=until,
+        )
+        .exclude(member_id="")
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
+    captured = AffectedCustomer.objects.filter(incident=incident)
+    members |= set(
+        captured.filter(member__isnull=False).values_list("member__loyalty_id", flat=True)
+    )
+    return len(members) + captured.filter(member__isnull=True).count()
+
+
 def recovery_section(incident: Incident) -> dict:
     """The incident's goodwill results, as the recovery app counts them from its records."""
     total = results(incident)["rows"][TOTAL]
     return {
+        "customers_affected": customers_affected(incident),
+        "reached_within_1h_of_resolution": reached_within(incident, timedelta(hours=1)),
         "captured": total["captured"],
         "captured_by_source": total["captured_by_source"],
         "offers": total["offers"],

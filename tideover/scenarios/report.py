@@ -18,6 +18,10 @@ def rows(card: dict) -> list[tuple[str, str]]:
     """(label, value) pairs in the order a retailer asks about them."""
     inc, sales = card["incident"], card["sales"]
     result = [
+        (
+            "Trouble started (first seen in)",
+            f"{inc['started_at']} ({inc.get('start_seen_in', '')})",
+        ),
         ("Time to detect", _min(inc["time_to_detect_min"])),
         ("Time to declare", _min(inc["time_to_declare_min"])),
         ("Time to first public update", _min(inc["time_to_first_public_update_min"])),
@@ -34,9 +38,14 @@ def rows(card: dict) -> list[tuple[str, str]]:
     recovery = card.get("recovery")
     if recovery:
         result += [
+            ("Customers affected", f"{recovery.get('customers_affected', 0):,}"),
             ("Customers captured (signed up, collected)", f"{recovery['captured']:,}"),
             ("Goodwill offers made", f"{recovery['offers']:,}"),
             ("… sent", f"{recovery['sent']:,}"),
+            (
+                "… reached within 1 h of resolution",
+                f"{recovery.get('reached_within_1h_of_resolution', 0):,}",
+            ),
             ("… redeemed at a till", f"{recovery['redeemed']:,}"),
             (
                 "Redemption rate (of offers sent)",

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tideover.core.models import Store
 from tideover.scenarios import scorecard
+from tideover.scenarios.clock import ReplayClock
 from tideover.scenarios.fleet import Fleet
 from tideover.scenarios.models import ScenarioRun
 from tideover.scenarios.people import Shift
@@ -107,12 +108,18 @@ class ScenarioRunner:
         tick: Callable[[str, int, int], None] | None = None,
         source: str = "",
         agents_dir: Path | None = None,
+        deliver: bool = False,
     ):
         self.scenario = scenario
+        # The runner plays the worker too: queued messages go out every tick at the scenario's
+        # time. Only when the caller has pointed the channels at local sinks (``tideover
+        # scenario run`` and ``make demo`` do): a rehearsal never reaches real people.
+        self.deliver = deliver
+        self.real_now = now or timezone.now()  # before the replay's clock moves
         self.source = source
         self.base_dir = Path(source).parent if source else Path.cwd()  # for social.file
         # Minutes are counted in UTC: in the chain's zone a day can have 23 or 25 hours.
-        self.start = start_time(scenario, now).astimezone(UTC)
+        self.start = start_time(scenario, self.real_now).astimezone(UTC)
         self.tick = tick or (lambda label, done, total: None)
         self.agents_dir = agents_dir
         self.shift = Shift(scenario)
@@ -204,15 +211,18 @@ class ScenarioRunner:
 
     # -- the replay --------------------------------------------------------------------------
     def run(self) -> dict:
-        """Replay the whole day; return the scorecard."""
+        """Replay the whole day at its own clock (``scenarios.clock``); return the scorecard."""
         tills = self.prepare()
-        self._set_card_policy()
         agent_log = logging.getLogger("tideover.agent")
         level = agent_log.level
         agent_log.setLevel(logging.ERROR)  # 150 agents saying "HQ not reachable" is the scenario
-        with tempfile.TemporaryDirectory(
-            prefix="scenario-agents-", dir=self.agents_dir or settings.DATA_DIR
-        ) as agents:
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="scenario-agents-", dir=self.agents_dir or settings.DATA_DIR
+            ) as agents,
+            ReplayClock(self.start - timedelta(minutes=5)) as self.clock,
+        ):
+            self._set_card_policy()
             try:
                 with Fleet(self.stores, Path(agents), self.processes) as fleet:
                     return self._run(fleet, tills)
@@ -237,6 +247,7 @@ class ScenarioRunner:
         if scenario.loyalty is not None:
             self._deadline_world(tills)
         self._start_watch()
+        self._stores_report()
         self._stores_work_the_plan()
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
         first_failure = self.start + min(f.at for f in scenario.failures)
@@ -245,12 +256,14 @@ class ScenarioRunner:
         for minute in range(total + 1):
             offset = timedelta(minutes=minute)
             at = self.start + offset
+            self.clock.at(at)
             for _when, _label, step in [w for w in self.world_steps if w[0] <= at]:
                 step()
             self.world_steps = [w for w in self.world_steps if w[0] > at]
             self._lines(fleet, offset)
             if offset % TICK == timedelta(0):
                 self._stores_tick(fleet, tills, at)
+                self._deliver()
             if shift.incident is None:
                 self._watch_and_declare(fleet, at, offset, first_failure)
             elif shift.incident is not None and not shift.resolved:
@@ -267,12 +280,21 @@ class ScenarioRunner:
         for code in self.stores:
             fleet.heartbeat(code)
         self.fleet_tally = fleet.tally
+        self._deliver()
         self._make_it_right()
         card = self.scorecard()
         ScenarioRun.objects.create(
             name=scenario.name, file=self.source, incident=shift.incident, scorecard=card
         )
         return card
+
+    def _deliver(self) -> None:
+        """What a worker would have sent by now, sent now (to the caller's local sinks)."""
+        if not self.deliver:
+            return
+        from tideover.notifications.outbox import drain
+
+        drain(max_seconds=30)
 
     def _recovery_installed(self) -> bool:
         from django.apps import apps
@@ -292,11 +314,45 @@ class ScenarioRunner:
         )
 
     def _make_it_right(self) -> None:
-        """After resolution: the web shop's failed checkouts, then the goodwill (recover)."""
+        """After resolution: the web shop's failed checkouts, then the goodwill (recover).
+
+        Recovery finds sales that waited offline by how late they reached HQ. The replay hands
+        each store's sales to its agent once per ``TICK``, so a sale made and sent online can
+        reach HQ up to a tick after it happened: lags shorter than that mean nothing here, and
+        the threshold is raised to the tick for the replay (a real outage holds sales for
+        hours)."""
         if self._recovery_installed():
+            from django.test import override_settings
+
             from tideover.scenarios.recover import after_resolution
 
-            after_resolution(self.shift.incident, self.scenario, self.start)
+            lag = max(settings.RECOVERY_OFFLINE_LAG_SECONDS, int(TICK.total_seconds()) + 120)
+            with override_settings(RECOVERY_OFFLINE_LAG_SECONDS=lag):
+                after_resolution(
+                    self.shift.incident,
+                    self.scenario,
+                    self.start,
+                    clock=self.clock,
+                    real_now=self.real_now,
+                    deliver=self._deliver,
+                )
+
+    def _stores_report(self) -> None:
+        """Associates in the stores a failure reaches report it (``staff.reports_per_store``)
+        through the front-line service, at the minutes they would."""
+        from django.apps import apps
+
+        per_store = self.scenario.staff.reports_per_store
+        if not per_store or not apps.is_installed("tideover.frontline"):
+            return
+        from tideover.scenarios.storereports import planned_reports, send_report
+
+        for at, store, failure in planned_reports(
+            self.scenario.failures, self.affected, self.stores, self.start, per_store
+        ):
+            self.world_steps.append(
+                (at, "store report", lambda s=store, f=failure, t=at: send_report(s, f, t))
+            )
 
     def _stores_work_the_plan(self) -> None:
         """With Respond installed, the affected stores acknowledge the runbook's plan, tick its
@@ -352,8 +408,11 @@ class ScenarioRunner:
         incident = self.shift.incident
         incident.refresh_from_db()
         tally = self.fleet_tally
+        evidence = scorecard.first_evidence(
+            incident, since=self.start, offline_ids=tally.accepted_offline
+        )
         card = {
-            "incident": scorecard.incident_section(incident),
+            "incident": scorecard.incident_section(incident, evidence),
             "sales": scorecard.sales_section(tally.accepted, offline_ids=tally.accepted_offline),
             "peak_card_exposure_cents": tally.peak_card_exposure_cents,
             "refused_at_the_tills": dict(tally.refused),

@@ -37,14 +37,58 @@ def cadence_misses(incident: Incident) -> int:
     return misses
 
 
-def incident_section(incident: Incident) -> dict:
+def first_evidence(
+    incident: Incident, *, since: datetime, offline_ids: Iterable[str] = ()
+) -> tuple[datetime, str] | None:
+    """The earliest moment the records show the failure, and which record: a sale declined or
+    failed at an affected store's till, a sale a store agent had to hold offline, or a web
+    checkout reported as failed. ``since`` bounds the search (the replay's start)."""
+    from django.db.models import Min
+
+    from tideover.sales.models import Sale, SaleStatus
+
+    found: list[tuple[datetime, str]] = []
+    troubled = Sale.objects.filter(
+        store_id__in=list(incident.affected_store_ids()),
+        occurred_at__gte=since,
+        status__in=[SaleStatus.DECLINED, SaleStatus.FAILED],
+    ).aggregate(first=Min("occurred_at"))["first"]
+    if troubled:
+        found.append((troubled, "a sale declined or failed at the till"))
+    ids = sorted(set(offline_ids))
+    for start in range(0, len(ids), 5000):
+        held = Sale.objects.filter(sale_id__in=ids[start : start + 5000]).aggregate(
+            first=Min("occurred_at")
+        )["first"]
+        if held:
+            found.append((held, "a sale a store agent held offline"))
+    if apps.is_installed("tideover.recovery"):
+        from tideover.recovery.models import Evidence, Source
+
+        web = Evidence.objects.filter(
+            customer__incident=incident, source=Source.WEB_CHECKOUT, at__gte=since
+        ).aggregate(first=Min("at"))["first"]
+        if web:
+            found.append((web, "a web checkout reported as failed"))
+    return min(found, default=None)
+
+
+def incident_section(incident: Incident, evidence: tuple[datetime, str] | None = None) -> dict:
+    """Times as the incident records them, measured from the failure's start: the start the
+    incident was declared with, or the first record of the failure when that is earlier (a
+    detector that lagged the failure does not shorten the time to detect)."""
     started = incident.started_at or incident.declared_at
+    seen_in = "the incident's start"
+    if evidence is not None and evidence[0] < started:
+        started, seen_in = evidence
+    detected = incident.detected_at or incident.declared_at
     return {
         "incident_id": incident.pk,
         "title": incident.title,
         "severity": incident.severity.name if incident.severity else None,
         "started_at": started.isoformat(),
-        "time_to_detect_min": _minutes(incident.time_to_detect),
+        "start_seen_in": seen_in,
+        "time_to_detect_min": _minutes(detected - started),
         "time_to_declare_min": _minutes(incident.declared_at - started),
         "time_to_first_public_update_min": _minutes(incident.time_to_first_update),
         "time_to_resolve_min": _minutes(incident.time_to_resolve),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
+from tideover.demo.sinks import local_delivery
 from tideover.incidents.models import IncidentState
 from tideover.sales.models import Sale
 from tideover.scenarios.loader import parse_scenario
@@ -146,7 +147,8 @@ def test_shipped_scenario_keeps_every_promise_at_small_size(name, db, settings, 
         }
     )
     prepare_chain(scenario)
-    card = ScenarioRunner(scenario).run()
+    with local_delivery(tmp_path):
+        card = ScenarioRunner(scenario, deliver=True).run()
     assert card["sales"]["accepted"] > 0
     if scenario.card_policy is not None:
         # Beyond the offline card limits the till was told to take cash; nothing was lost.
@@ -178,6 +180,19 @@ def test_shipped_scenario_keeps_every_promise_at_small_size(name, db, settings, 
         assert set(offered.values_list("customer_id", flat=True)) >= set(
             consenting.values_list("pk", flat=True)
         )
+        # ...and every offer with a channel reached its person (the replay delivers to the
+        # local sinks, at the scenario's time).
+        from tideover.notifications.models import OutboxMessage
+
+        with_channel = offered.exclude(channel="")
+        sent = OutboxMessage.objects.filter(
+            dedupe_key__in=list(with_channel.values_list("dedupe_key", flat=True)),
+            sent_at__isnull=False,
+        )
+        assert with_channel.exists() and sent.count() == with_channel.count()
+        assert goodwill["sent"] == with_channel.count()
+        assert 0 <= goodwill["reached_within_1h_of_resolution"] <= goodwill["sent"]
+        assert goodwill["customers_affected"] >= goodwill["captured"]
 
 
 def test_a_sale_no_till_accepted_counts_as_doubled(small_run, client):
@@ -209,3 +224,88 @@ def test_a_sale_no_till_accepted_counts_as_doubled(small_run, client):
     assert answer.status_code == 200
     tally = runner.fleet_tally
     assert sales_section(tally.accepted, offline_ids=tally.accepted_offline)["doubled"] == 1
+
+
+def test_replay_on_the_current_database_needs_the_rehearsal_flag(db, settings, tmp_path):
+    """A scenario on the current database would put its sales and offers on the members stored
+    there: refused unless the operator says this is a copy."""
+    from django.core.management.base import CommandError
+
+    settings.DATA_DIR = tmp_path
+    path = tmp_path / "current.yaml"
+    path.write_text(SMALL.replace("chain: {stores: 8, members: 200}", "chain: {use_current: true}"))
+    with pytest.raises(CommandError, match="--rehearsal-database"):
+        call_command("scenario", "run", str(path))
+    assert not Sale.objects.exists()
+
+
+def test_records_carry_the_scenario_time_not_the_replay_time(small_run):
+    """Sales reach HQ, and agents are heard from, at the replay's clock: within the scenario's
+    day, so figures that compare two times measure the day, not how fast it was replayed."""
+    from tideover.storelink.models import StoreAgent
+
+    runner, card = small_run
+    day_end = runner.start + timedelta(hours=3)
+    sales = Sale.objects.filter(sale_id__startswith="S")
+    assert sales.exists()
+    assert not sales.filter(posted_at__lt=runner.start).exists()
+    assert not sales.filter(posted_at__gt=day_end).exists()
+    agents = StoreAgent.objects.all()
+    assert agents.count() == 8
+    assert not agents.filter(last_seen_at__lt=runner.start).exists()
+    assert not agents.filter(last_seen_at__gt=day_end).exists()
+
+
+def test_time_to_detect_counts_from_the_first_record_of_the_failure(db):
+    """A detector that notices late does not shorten the time to detect: a declined sale
+    before the incident's recorded start moves the start back."""
+    from tideover.core.models import Store
+    from tideover.demo.seed import seed_all
+    from tideover.incidents.models import Severity
+    from tideover.incidents.services import declare_incident, ensure_default_severities
+    from tideover.sales.services import post_sale
+    from tideover.scenarios.scorecard import first_evidence, incident_section
+
+    seed_all(2)
+    ensure_default_severities()
+    store = Store.objects.order_by("code").first()
+    failed_at = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    incident = declare_incident(
+        title="Web checkout failing",
+        severity=Severity.objects.get(level=2),
+        stores=[store],
+        message="Some card payments fail at the tills.",
+        started_at=failed_at + timedelta(minutes=4),  # the detector's first unusual minute
+        detected_at=failed_at + timedelta(minutes=6),
+        at=failed_at + timedelta(minutes=8),
+    )
+    post_sale(
+        {
+            "sale_id": f"{store.code}-D1",
+            "store": store.code,
+            "occurred_at": failed_at.isoformat(),
+            "status": "declined",
+            "lines": [{"sku": "MILK-1G", "quantity": 1, "unit_price_cents": 389}],
+        },
+    )
+    evidence = first_evidence(incident, since=failed_at - timedelta(hours=1))
+    assert evidence == (failed_at, "a sale declined or failed at the till")
+    section = incident_section(incident, evidence)
+    assert section["time_to_detect_min"] == 6.0
+    assert section["time_to_declare_min"] == 8.0
+    assert incident_section(incident)["time_to_detect_min"] == 2.0
+
+
+def test_associates_in_each_affected_store_report_the_trouble(small_run):
+    """``staff.reports_per_store``: every store that lost HQ sends its report through the
+    front-line service, a few minutes after the failure reached it, as one of its associates."""
+    from tideover.frontline.models import Report
+
+    runner, card = small_run
+    affected = set().union(*runner.affected.values())
+    reports = Report.objects.filter(reporter__username__startswith="scenario.associate.")
+    reports = reports.select_related("store")
+    assert sorted(r.store.code for r in reports) == sorted(affected)
+    for report in reports:
+        assert report.category == "registers"
+        assert runner.start < report.created_at < runner.start + timedelta(minutes=20)

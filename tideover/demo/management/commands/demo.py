@@ -1,12 +1,9 @@
-import os
 import time
 from collections import Counter
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.test import override_settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -14,8 +11,8 @@ from tideover.core.management.commands.up import ensure_first_admin
 from tideover.core.management.commands.up import serve as run_server
 from tideover.core.models import Store
 from tideover.demo import scenario, seed
+from tideover.demo.sinks import local_delivery
 from tideover.detect import replay as detect_replay
-from tideover.env import envbool, envfloat, envint, envstr
 from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
@@ -24,31 +21,6 @@ from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner, refresh_scorecard
 from tideover.statuspage.services import render_and_export as publish_status_now
 from tideover.storelink import demo as storelink_demo
-
-
-@contextmanager
-def using_sinks(env: dict[str, str]):
-    """Point this process (settings) and the web and worker it starts (environment) at the
-    local sinks; put both back afterwards."""
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    # Read back with the settings module's own typed readers, so values parse as they would
-    # at start-up.
-    readers = {bool: envbool, int: envint, float: envfloat}
-    overrides = {
-        name: readers.get(type(getattr(settings, name)), envstr)(name, getattr(settings, name))
-        for name in env
-        if hasattr(settings, name)
-    }
-    try:
-        with override_settings(**overrides):
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class Command(BaseCommand):
@@ -86,12 +58,8 @@ class Command(BaseCommand):
         console = Console()
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
-        sinks = notify_demo.start_local_sinks(settings.DATA_DIR)
-        try:
-            with using_sinks(sinks.env):
-                self._run(console, started, stores, members, subscribers, serve, bind)
-        finally:
-            sinks.stop()
+        with local_delivery(settings.DATA_DIR):
+            self._run(console, started, stores, members, subscribers, serve, bind)
 
     def _run(self, console, started, stores, members, subscribers, serve, bind):
         self._seed(console, stores, members, subscribers)
@@ -157,7 +125,9 @@ class Command(BaseCommand):
             def tick(label: str, done: int, total: int) -> None:
                 progress.update(task, description=label, completed=done + 1, total=total + 1)
 
-            runner = ScenarioRunner(day, tick=tick, source=str(scenario.saturday_file()))
+            runner = ScenarioRunner(
+                day, tick=tick, source=str(scenario.saturday_file()), deliver=True
+            )
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
                 card = runner.run()
         storelink_demo.report(console, agents)

@@ -6,11 +6,13 @@ import json
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tideover.demo.sinks import local_delivery
 from tideover.scenarios.loader import ScenarioError, load_scenario
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner, prepare_chain
@@ -34,8 +36,15 @@ class Command(BaseCommand):
             help="Scenario minutes per wall-clock minute (e.g. 60: an hour a minute); 0 (default): as fast as it goes",
         )
         parser.add_argument("--report", help="Also write the scorecard as JSON to this file")
+        parser.add_argument(
+            "--rehearsal-database",
+            action="store_true",
+            help="Allow a scenario with chain.use_current: true. The replay writes sales, "
+            "points, sign-ups, offers and messages into this database: run it on a copy "
+            "(a staging restore), never on the live one",
+        )
 
-    def handle(self, *args, action, file, speed, report, **options):
+    def handle(self, *args, action, file, speed, report, rehearsal_database=False, **options):
         if speed < 0:
             raise CommandError("--speed is scenario minutes per minute: 0 or more")
         try:
@@ -46,6 +55,12 @@ class Command(BaseCommand):
         if action == "check":
             console.print(f"{file}: a valid scenario ({scenario.name}).")
             return
+        if scenario.chain.use_current and not rehearsal_database:
+            raise CommandError(
+                f"{file} replays on the current database (chain.use_current: true): its sales, "
+                "points, sign-ups and goodwill offers would land on the members and stores "
+                "stored here. Run it on a copy of the database and pass --rehearsal-database."
+            )
         call_command("migrate", interactive=False, verbosity=0)
         with console.status("Preparing the chain..."):
             counts = prepare_chain(scenario)
@@ -67,9 +82,16 @@ class Command(BaseCommand):
                     if wait > 0:
                         time.sleep(wait)
 
-            card = ScenarioRunner(scenario, tick=tick, source=str(file)).run()
+            # E-mail and SMS of the replay go to local sinks, never to a real person.
+            with local_delivery(settings.DATA_DIR):
+                card = ScenarioRunner(scenario, tick=tick, source=str(file), deliver=True).run()
         card["scenario"] = {"name": scenario.name, "file": str(file)}
         print_scorecard(console, card)
+        console.print(
+            "E-mail and SMS went to the local sinks only (e-mails in "
+            f"{settings.DATA_DIR / 'outbox-mail'}); webhooks and chat to their subscribers' own "
+            "addresses, which are the local receiver's for a seeded chain"
+        )
         if report:
             Path(report).write_text(json.dumps(card, indent=2, default=str) + "\n")
             console.print(f"Scorecard written to {report}")
