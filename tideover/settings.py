@@ -258,6 +258,9 @@ EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+# EMAIL_TIMEOUT bounds each read; this bounds a whole exchange (connect and log in, or one
+# message), so a server trickling a byte at a time cannot hold a worker.
+SMTP_DEADLINE_SECONDS = envfloat("SMTP_DEADLINE_SECONDS", 30.0)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "status@tideover.invalid")
 
 # --- SMS (Twilio) ---------------------------------------------------------------------------

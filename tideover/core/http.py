@@ -67,8 +67,8 @@ _guard = _Guard()
 
 
 @contextmanager
-def _guarded(*, public_only: bool):
-    _guard.deadline = time.monotonic() + settings.HTTP_DEADLINE_SECONDS
+def _guarded(*, public_only: bool, seconds: float | None = None):
+    _guard.deadline = time.monotonic() + (seconds or settings.HTTP_DEADLINE_SECONDS)
     _guard.public_only = public_only
     try:
         yield
@@ -192,13 +192,17 @@ def _install_socket_guard() -> None:
 
 
 @contextmanager
-def guarded_sockets(*, public_only: bool = True):
+def guarded_sockets(*, public_only: bool = True, seconds: float | None = None, current=None):
     """Run a library that makes its own connections (apprise) under the same rules as our own
     requests: each connection goes to a checked address, every socket opened is shut when
     the overall deadline passes (a trickling server cannot hold the worker), and an HTTP answer
     read through urllib3 stops at HTTP_MAX_RESPONSE_BYTES. On the yielded object ``.timed_out``
     says whether the deadline cut it short, ``.refused`` why an address was refused and
-    ``.too_large`` why an answer was cut (the library may have swallowed the exception)."""
+    ``.too_large`` why an answer was cut (the library may have swallowed the exception).
+
+    ``seconds`` replaces HTTP_DEADLINE_SECONDS; ``current``, if given, returns the socket in
+    use right now (for a connection opened before the block, or one TLS has wrapped since: the
+    socket that was opened is then no longer the one to shut)."""
     _install_socket_guard()
 
     class Outcome:
@@ -211,13 +215,14 @@ def guarded_sockets(*, public_only: bool = True):
 
     def cut():
         outcome.timed_out = True
-        for sock in list(opened):
+        in_use = current() if current is not None else None
+        for sock in [*opened, *([in_use] if in_use is not None else [])]:
             with suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(settings.HTTP_DEADLINE_SECONDS, cut)
+    timer = threading.Timer(seconds or settings.HTTP_DEADLINE_SECONDS, cut)
     timer.daemon = True
-    with _guarded(public_only=public_only):
+    with _guarded(public_only=public_only, seconds=seconds):
         _guard.opened, _guard.outcome = opened, outcome
         timer.start()
         try:

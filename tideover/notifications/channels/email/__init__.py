@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from tideover.core import http
 from tideover.core.errors import DomainError
 from tideover.core.text import clean_text
 from tideover.notifications.channels import Channel, DeliveryError, Rendered, Transport, register
@@ -40,10 +41,23 @@ class EmailTransport(Transport):
         # Opened here, Django's backend keeps it for every message of the batch; otherwise it
         # would connect and say HELO for each message.
         try:
-            self.connection.open()
+            with self._deadline() as outcome:
+                self.connection.open()
         except (smtplib.SMTPException, OSError) as exc:
             self.connection = None
-            raise DeliveryError(f"SMTP unavailable: {type(exc).__name__}", permanent=False)
+            raise _unavailable(exc, timed_out=outcome.timed_out)
+
+    def _deadline(self):
+        """EMAIL_TIMEOUT bounds each read; this bounds the whole exchange (connecting, TLS,
+        log-in, or one message), so a server that trickles a byte at a time cannot hold the
+        worker. The socket to cut is whichever the SMTP connection uses at that moment."""
+
+        def in_use():
+            return getattr(getattr(self.connection, "connection", None), "sock", None)
+
+        return http.guarded_sockets(
+            public_only=False, seconds=settings.SMTP_DEADLINE_SECONDS, current=in_use
+        )
 
     def close(self) -> None:
         if self.connection is not None:
@@ -70,18 +84,28 @@ class EmailTransport(Transport):
         if message.html:
             mail.attach_alternative(message.html, "text/html")
         try:
-            mail.send()
-        except smtplib.SMTPRecipientsRefused as exc:
-            self.close()
-            raise DeliveryError(f"recipient refused: {_codes(exc)}", permanent=True)
-        except smtplib.SMTPResponseException as exc:
-            self.close()
-            permanent = 500 <= exc.smtp_code < 600
-            raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent)
+            with self._deadline() as outcome:
+                mail.send()
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()  # reconnect on the next message
-            raise DeliveryError(f"SMTP unavailable: {type(exc).__name__}", permanent=False)
+            if outcome.timed_out:  # whatever half an answer the cut left behind
+                raise _unavailable(exc, timed_out=True)
+            if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                raise DeliveryError(f"recipient refused: {_codes(exc)}", permanent=True)
+            if isinstance(exc, smtplib.SMTPResponseException):
+                permanent = 500 <= exc.smtp_code < 600
+                raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent)
+            raise _unavailable(exc, timed_out=False)
         return message.delivery_id
+
+
+def _unavailable(exc: Exception, *, timed_out: bool) -> DeliveryError:
+    if timed_out:
+        seconds = settings.SMTP_DEADLINE_SECONDS
+        return DeliveryError(
+            f"the mail server did not finish within {seconds:g} seconds", permanent=False
+        )
+    return DeliveryError(f"SMTP unavailable: {type(exc).__name__}", permanent=False)
 
 
 def _codes(exc: smtplib.SMTPRecipientsRefused) -> str:
