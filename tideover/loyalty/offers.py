@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tideover.loyalty import codes
@@ -47,30 +47,24 @@ def mint_goodwill_codes(
 
     Codes carry 55 random bits; a clash with an existing code fails the unique index and this
     batch is minted again with new codes (inside a savepoint, nothing half-written)."""
-    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    kind, source = RewardKind.GOODWILL.value, source[:40]
+    # The columns that are the same for everyone on the same terms, adapted once.
+    common = {}
+    for t in terms:
+        if id(t) not in common:
+            common[id(t)] = (t.value_cents, t.percent_off, t.min_spend_cents, 0, source, now,
+                             adapt(t.valid_from), adapt(t.expires_at), "", "")  # fmt: skip
     for _attempt in range(3):
         fresh = codes.make_codes(len(member_pks))
         rows = [
-            (
-                member,
-                RewardKind.GOODWILL.value,
-                code,
-                t.value_cents,
-                t.percent_off,
-                t.min_spend_cents,
-                0,
-                source[:40],
-                now,
-                t.valid_from,
-                t.expires_at,
-                "",
-                "",
-            )
+            (member, kind, code, *common[id(t)])
             for member, t, code in zip(member_pks, terms, fresh, strict=True)
         ]
         try:
             with transaction.atomic():
-                ids = insert_rows(Reward, FIELDS, rows, returning=True)
+                ids = insert_rows(Reward, FIELDS, rows, returning=True, adapted=True)
         except IntegrityError:
             continue
         return list(zip(ids, fresh, strict=True))

@@ -25,7 +25,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tideover.core.actors import Actor
@@ -44,6 +44,7 @@ from tideover.recovery.models import (
 )
 from tideover.recovery.policy import (
     Recipient,
+    Terms,
     contact_for,
     estimate,
     is_holdout,
@@ -134,6 +135,15 @@ class OfferContext:
         self.valid_from = incident.resolved_at or timezone.now()
         self.expires_at = self.valid_from + timedelta(days=self.policy.valid_days)
         self.optout = texts.optout_url()
+        self._terms: dict[str | None, Terms] = {}
+
+    def terms(self, tier: str | None) -> Terms:
+        """The terms of a tier (the same for everyone in it, so worked out once)."""
+        try:
+            return self._terms[tier]
+        except KeyError:
+            found = terms_for(self.policy, tier, point_cents=self.point_cents)
+            return self._terms.setdefault(tier, found)
 
 
 def _process(campaign: Campaign, customers: list[Recipient], ctx: OfferContext) -> None:
@@ -148,22 +158,22 @@ def _process(campaign: Campaign, customers: list[Recipient], ctx: OfferContext) 
     )
     planned = []
     holdouts = []
+    holding_out = bool(policy.holdout_percent)
+    preference = policy.channel
     for customer in customers:
         if customer.pk in already:
             skipped["already_offered"] += 1
             continue
-        if is_holdout(policy, customer.pk):
+        if holding_out and is_holdout(policy, customer.pk):
             holdouts.append(customer.pk)
             skipped["holdout"] += 1
             continue
-        channel, address = contact_for(customer, customer.member, policy.channel)
+        member = customer.member
+        channel, address = contact_for(customer, member, preference)
         if channel is None:
             skipped[address] += 1
             continue
-        tier = customer.member.tier if customer.member else None
-        planned.append(
-            (customer, channel, address, terms_for(policy, tier, point_cents=ctx.point_cents))
-        )
+        planned.append((customer, channel, address, ctx.terms(member.tier if member else None)))
     campaign.skipped = dict(skipped)
     if holdouts:
         AffectedCustomer.objects.filter(pk__in=holdouts).update(holdout=True)
@@ -181,33 +191,40 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
     (customer, channel, address, terms), in the caller's transaction."""
     if not planned:
         return []
-    minted = mint_goodwill_codes(
-        [c.member_id for c, _, _, _ in planned],
-        [
-            OfferTerms(
+    offer_terms = {}  # one OfferTerms per Terms (a tier's terms are one object: ctx.terms)
+    for _, _, _, t in planned:
+        if id(t) not in offer_terms:
+            offer_terms[id(t)] = OfferTerms(
                 t.value_cents, t.percent_off, t.min_spend_cents, ctx.valid_from, ctx.expires_at
             )
-            for _, _, _, t in planned
-        ],
+    minted = mint_goodwill_codes(
+        [c.member_id for c, _, _, _ in planned],
+        [offer_terms[id(t)] for _, _, _, t in planned],
         source=f"incident:{incident_id}",
     )
     now = timezone.now()
+    created_at = connection.ops.adapt_datetimefield_value(now)
     rows, messages = [], []
+    prefix = key_prefix(incident_id)
+    message = outbox.MarketingMessage
+    around: dict[tuple[int, str], tuple[str, str]] = {}  # (terms, channel) -> text parts
     for (customer, channel, address, terms), (reward_id, code) in zip(planned, minted, strict=True):
         zone = customer.time_zone
-        key = f"{key_prefix(incident_id)}{zone}:{customer.pk}"
+        key = f"{prefix}{zone}:{customer.pk}"
         rows.append(
             (incident_id, customer.pk, reward_id, code, terms.text, terms.cost_cents,
-             terms.bonus_points, False, channel, key, zone, now, created_by)
+             terms.bonus_points, False, channel, key, zone, created_at, created_by)
         )  # fmt: skip
         if channel and address:
-            text = texts.offer_text(
-                body, customer, terms, code, ctx.expires_at, channel, optout=ctx.optout
-            )
-            messages.append(
-                outbox.MarketingMessage(channel, address, subject, text, key, time_zone=zone)
-            )
-    ids = insert_rows(GoodwillOffer, OFFER_FIELDS, rows, returning=True)
+            parts = around.get((id(terms), channel))
+            if parts is None:
+                parts = texts.offer_text_parts(body, terms, ctx.expires_at, channel, ctx.optout)
+                around[(id(terms), channel)] = parts
+            text = parts[0] + code + parts[1]
+            if channel == "email":
+                text = texts.greeting(customer.name, channel) + text
+            messages.append(message(channel, address, subject, text, key, time_zone=zone))
+    ids = insert_rows(GoodwillOffer, OFFER_FIELDS, rows, returning=True, adapted=True)
     outbox.queue_marketing(messages, incident_id=incident_id, now=now)
     _grant_bonus_points(incident_id, planned, ids, created_by)
     return ids

@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.utils import timezone
 
 from tideover.core.actors import Actor
@@ -143,6 +144,14 @@ def is_holdout(policy: GoodwillPolicy, customer_pk: int) -> bool:
     return int.from_bytes(digest[:4], "big") % 100 < policy.holdout_percent
 
 
+_ORDER = {
+    ChannelPreference.SMS_FIRST.value: ("sms", "email"),
+    ChannelPreference.EMAIL_FIRST.value: ("email", "sms"),
+    ChannelPreference.SMS_ONLY.value: ("sms",),
+    ChannelPreference.EMAIL_ONLY.value: ("email",),
+}
+
+
 def contact_for(customer, member, preference: str) -> tuple[str, str] | tuple[None, str]:
     """(channel, address) the offer goes to, or (None, why not). Marketing consent is the
     shopper's own tick at sign-up or the member's marketing consent for that channel."""
@@ -151,13 +160,7 @@ def contact_for(customer, member, preference: str) -> tuple[str, str] | tuple[No
     consented = customer.consent_marketing
     sms_ok = bool(phone) and (consented or bool(member and member.consent_marketing_sms))
     email_ok = bool(email) and (consented or bool(member and member.consent_marketing_email))
-    order = {
-        ChannelPreference.SMS_FIRST: ("sms", "email"),
-        ChannelPreference.EMAIL_FIRST: ("email", "sms"),
-        ChannelPreference.SMS_ONLY: ("sms",),
-        ChannelPreference.EMAIL_ONLY: ("email",),
-    }[preference]
-    for channel in order:
+    for channel in _ORDER[preference]:
         if channel == "sms" and sms_ok:
             return "sms", phone
         if channel == "email" and email_ok:
@@ -203,13 +206,67 @@ _RECIPIENT_FIELDS = (
 
 
 def recipients(queryset) -> list[Recipient]:
-    """``queryset`` of affected customers as Recipients, in its order."""
+    """``queryset`` of affected customers as Recipients, in its order. The rows are read
+    through the cursor (the query is the ORM's): a campaign reads a million of them, and the
+    ORM's per-value conversions would cost more than deciding each one's offer."""
+    sql, params = queryset.values_list(*_RECIPIENT_FIELDS).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    default_zone = settings.TIME_ZONE
     found = []
-    for row in queryset.values_list(*_RECIPIENT_FIELDS):
-        member = MemberView(row[5], *row[6:11]) if row[5] is not None else None
-        zone = row[11] or row[12] or settings.TIME_ZONE
-        found.append(Recipient(row[0], row[1], row[2], row[3], row[4], member, zone))
+    for row in rows:
+        member = (
+            MemberView(row[5], row[6], row[7], row[8], bool(row[9]), bool(row[10]))
+            if row[5] is not None
+            else None
+        )
+        zone = row[11] or row[12] or default_zone
+        found.append(Recipient(row[0], row[1], row[2], row[3], bool(row[4]), member, zone))
     return found
+
+
+# What decides a customer's offer: which contacts exist (theirs or their member's), the
+# consents, the tier. Customers alike in these are counted together by the database.
+_PROFILE = {
+    "has_phone": Q(phone_e164__gt="") | Q(member__phone_e164__gt=""),
+    "has_email": Q(email__gt="") | Q(member__email__gt=""),
+    "member_sms": Q(member__consent_marketing_sms=True),
+    "member_email": Q(member__consent_marketing_email=True),
+}
+_PROFILE_FIELDS = ("consent_marketing", "no_member", "member__tier", *_PROFILE)
+
+
+def _profiles(incident: Incident, policy: GoodwillPolicy) -> Counter:
+    """(held out, profile) -> customers, where a profile is a representative Recipient's
+    fields (contacts as "+" / "@" when present)."""
+    everyone = AffectedCustomer.objects.filter(incident=incident).annotate(
+        no_member=ExpressionWrapper(Q(member__isnull=True), BooleanField()),
+        **{name: ExpressionWrapper(q, BooleanField()) for name, q in _PROFILE.items()},
+    )
+    found: Counter = Counter()
+    if not policy.holdout_percent:
+        grouped = everyone.values_list(*_PROFILE_FIELDS).annotate(n=Count("pk")).order_by()
+        for *profile, n in grouped:
+            found[(False, _key(profile))] += n
+        return found
+    # The holdout draw is per customer (a hash the database cannot compute): walk them all.
+    rows = everyone.values_list("pk", *_PROFILE_FIELDS).order_by()
+    for pk, *profile in rows.iterator(chunk_size=20_000):
+        found[(is_holdout(policy, pk), _key(profile))] += 1
+    return found
+
+
+def _key(profile) -> tuple:
+    consented, no_member, tier, *flags = profile  # NULL (no member) is False
+    return (bool(consented), bool(no_member), tier, *(bool(flag) for flag in flags))
+
+
+def _representative(profile: tuple) -> Recipient:
+    consented, no_member, tier, has_phone, has_email, sms, mail = profile
+    phone, email = ("+" if has_phone else ""), ("@" if has_email else "")
+    member = None if no_member else MemberView(0, tier, phone, email, bool(sms), bool(mail))
+    return Recipient(0, "", phone, email, bool(consented), member, "")
 
 
 def estimate(incident: Incident, policy: GoodwillPolicy | None = None) -> dict:
@@ -218,16 +275,26 @@ def estimate(incident: Incident, policy: GoodwillPolicy | None = None) -> dict:
     point_cents = point_value_cents()
     counts: Counter = Counter()
     by_tier: Counter = Counter()
-    totals = [0, 0, 0]  # discounts, points cost, points
-    everyone = AffectedCustomer.objects.filter(incident=incident).order_by("pk")
-    last = 0
-    while True:
-        chunk = recipients(everyone.filter(pk__gt=last)[:20_000])
-        if not chunk:
-            break
-        last = chunk[-1].pk
-        _tally(chunk, policy, point_cents, counts, by_tier, totals)
-    discounts, points_cost, points = totals
+    discounts = points_cost = points = 0
+    for (held, profile), n in _profiles(incident, policy).items():
+        counts["affected"] += n
+        if held:
+            counts["holdout"] += n
+            continue
+        customer = _representative(profile)
+        member = customer.member
+        channel, why = contact_for(customer, member, policy.channel)
+        if channel is None:
+            counts[why] += n
+            continue
+        tier = member.tier if member else None
+        terms = terms_for(policy, tier, point_cents=point_cents)
+        counts["offers"] += n
+        counts[channel] += n
+        by_tier[tier or "not a member"] += n
+        discounts += terms.cost_cents * n
+        points_cost += terms.points_cost_cents * n
+        points += terms.bonus_points * n
     # Points are granted to every member who gets an offer; discounts cost only when used.
     expected = discounts * policy.expected_redemption_percent // 100 + points_cost
     return {
@@ -240,23 +307,3 @@ def estimate(incident: Incident, policy: GoodwillPolicy | None = None) -> dict:
         "budget_cents": policy.budget_cents,
         "within_budget": not policy.budget_cents or expected <= policy.budget_cents,
     }
-
-
-def _tally(chunk, policy, point_cents, counts, by_tier, totals) -> None:
-    for customer in chunk:
-        counts["affected"] += 1
-        if is_holdout(policy, customer.pk):
-            counts["holdout"] += 1
-            continue
-        member = customer.member
-        channel, why = contact_for(customer, member, policy.channel)
-        if channel is None:
-            counts[why] += 1
-            continue
-        terms = terms_for(policy, member.tier if member else None, point_cents=point_cents)
-        counts["offers"] += 1
-        counts[channel] += 1
-        by_tier[member.tier if member else "not a member"] += 1
-        totals[0] += terms.cost_cents
-        totals[1] += terms.points_cost_cents
-        totals[2] += terms.bonus_points

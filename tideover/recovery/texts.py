@@ -37,6 +37,7 @@ def campaign_text(incident: Incident) -> tuple[str, str]:
     return subject, body
 
 
+@functools.lru_cache(maxsize=16)
 def _short(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -61,6 +62,21 @@ def optout_url() -> str:
 def offer_text(body: str, customer, terms, code: str, until, channel: str, optout=None) -> str:
     """One customer's message: the campaign's apology and explanation, then their offer.
     (A campaign passes ``optout`` once instead of resolving the URL per message.)"""
+    before, after = offer_text_parts(body, terms, until, channel, optout or optout_url())
+    return greeting(customer.name, channel) + before + code + after
+
+
+def greeting(name: str, channel: str) -> str:
+    if channel == "sms" or not name.strip():
+        return ""
+    return f"Hello {name.split()[0]},\n\n"
+
+
+@functools.lru_cache(maxsize=64)
+def offer_text_parts(body: str, terms, until, channel: str, optout: str) -> tuple[str, str]:
+    """The message around its code, after the greeting: the same for everyone a campaign
+    offers the same terms on one channel, so a million messages are put together, not
+    written out."""
     until_text = _until(until)
     minimum = _minimum(terms.min_spend_cents)
     points = (
@@ -71,16 +87,15 @@ def offer_text(body: str, customer, terms, code: str, until, channel: str, optou
     if channel == "sms":
         return (
             f"{_short(body, SMS_EXPLANATION_CHARS)} Thank you for your patience: {terms.text}"
-            f"{minimum} with code {code} until {until_text}; show it at the till.{points}"
+            f"{minimum} with code ",
+            f" until {until_text}; show it at the till.{points}",
         )
-    hello = f"Hello {customer.name.split()[0]},\n\n" if customer.name.strip() else ""
-    optout = optout or optout_url()
     return (
-        f"{hello}{body}\n\n"
+        f"{body}\n\n"
         f"To thank you for your patience: {terms.text}{minimum}, once, in any of our stores "
         f"until {until_text}.{points}\n\n"
-        f"Your code: {code}\n"
-        "Show this e-mail or read the code to the cashier at the till.\n\n"
+        "Your code: ",
+        "\nShow this e-mail or read the code to the cashier at the till.\n\n"
         f"You get this because you agreed to hear from us. To stop marketing messages, "
-        f"go to {optout}"
+        f"go to {optout}",
     )

@@ -19,9 +19,10 @@ _CONVERTED = (models.DateTimeField, models.DateField, models.JSONField, models.D
 
 
 def _sqlite_datetime(value):
-    # What Django's SQLite backend stores for an aware datetime: naive UTC text.
-    if value is None:
-        return None
+    # What Django's SQLite backend stores for an aware datetime: naive UTC text (text read
+    # back from the table is already that).
+    if value is None or type(value) is str:
+        return value
     if value.utcoffset() is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return str(value)
@@ -33,7 +34,9 @@ def _converters(model, fields: list[str]):
         field = model._meta.get_field(name)
         if type(field) is models.DateTimeField:
             # The hot path: aware datetimes, adapted without the ORM's per-value call chain.
-            result.append(_sqlite_datetime if connection.vendor == "sqlite" else None)
+            result.append(
+                _once_per_value(_sqlite_datetime) if connection.vendor == "sqlite" else None
+            )
         elif isinstance(field, models.JSONField):
             # Most sales carry no codes: adapt the empty list once, not per row.
             empty = field.get_db_prep_save([], connection)
@@ -49,20 +52,45 @@ def _converters(model, fields: list[str]):
     return result
 
 
-def insert_rows(model, fields: list[str], rows: list[tuple], *, returning: bool = False):
-    """Insert ``rows`` (tuples in ``fields`` order); with ``returning``, the new ids in order."""
+def _once_per_value(convert):
+    """``convert`` remembering its results (for datetimes: hashable, equal only when the same
+    instant, so equal values convert alike)."""
+    done: dict = {}
+
+    def run(value):
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = result = convert(value)
+            return result
+
+    return run
+
+
+def _convert(row: tuple, converted) -> list:
+    row = list(row)
+    for i, convert in converted:
+        row[i] = convert(row[i])
+    return row
+
+
+def insert_rows(
+    model, fields: list[str], rows: list[tuple], *, returning: bool = False, adapted: bool = False
+):
+    """Insert ``rows`` (tuples in ``fields`` order); with ``returning``, the new ids in order.
+
+    ``adapted``: the values are already what the database takes (datetimes through
+    ``connection.ops.adapt_datetimefield_value``), so no pass over the rows converts them."""
     if not rows:
         return [] if returning else None
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(f).column) for f in fields)
-    converters = _converters(model, fields)
-    if any(converters):
-        rows = [
-            tuple(
-                value if c is None else c(value) for c, value in zip(converters, row, strict=True)
-            )
-            for row in rows
-        ]
+    converters = [] if adapted else _converters(model, fields)
+    converted = [(i, c) for i, c in enumerate(converters) if c is not None]
+    if converted:
+        # Only the columns that need it, each distinct value once: a bulk write's datetimes
+        # are mostly one "now" and a few deadlines, repeated on every row.
+        rows = [_convert(row, converted) for row in rows]
     if connection.vendor == "postgresql":
         return _copy(model, table, columns, rows, returning)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
