@@ -3,7 +3,7 @@
 Why our own and not ``river``: river's anomaly models (HalfSpaceTrees, GaussianScorer, ...) keep
 an object graph per model and bring numpy, scipy and pandas into the product, and none of them
 learns a time-of-day / day-of-week baseline that refuses to learn from the outages it flags.
-This one keeps a fixed block of floats per signal (:data:`STATE_FLOATS`, about 2 KB packed),
+This one keeps a fixed block of floats per signal (:data:`STATE_BYTES`, under 3 KB packed),
 so 10,000 signals fit in a few tens of megabytes and a minute of them scores in well under a
 second (``bench/detect.py``).
 
@@ -22,9 +22,18 @@ How a point is scored:
 3. **Likelihood.** Surprise is compared with this signal's own history of surprise: a short
    average of recent surprise against the long-run mean and variance, turned into a tail
    probability. The score is ``1 - tail``, so one threshold works across very different signals.
-4. **Decision.** The score against the threshold for the signal's sensitivity. ``onset`` is the
-   score when it is news (above the recent, fading peak) and damped otherwise, so an episode
-   counts once however long it lasts; the NAB evaluation scores ``onset``.
+4. **Shape.** Two scores on the shape of the series rather than its level, because many
+   failures are a value or a rhythm the signal has never shown: a value beyond the whole range
+   seen so far (once a day of points is seen, graded by how far past it goes), and a pattern of
+   the last three values (each binned into twelfths of that range) never seen before, counted in
+   a fixed table of 512 hashed one-byte counts that are halved every 2,000 points so old
+   patterns are forgotten. The pattern's novelty goes through the same likelihood as surprise.
+5. **Decision.** The highest of these scores against the threshold for the signal's
+   sensitivity (:data:`SENSITIVITIES`: ``high`` also takes the smallest new extreme and a new
+   pattern; ``normal`` and ``low`` want a new extreme past the range by a spread and ignore
+   patterns, which on noisy per-minute retail series are mostly noise). ``onset`` is the score
+   when it is news (above the recent, fading peak) and damped otherwise, so an episode counts
+   once however long it lasts; the NAB evaluation scores ``onset``.
 """
 
 from __future__ import annotations
@@ -34,21 +43,23 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime
 
-VERSION = 1
+VERSION = 2
 WEEK_SLOTS = 168
 DAY_SLOTS = 24
 # Header (kept as float64): version, n, level, spread, jump_spread, last residual, short,
 # long_mean, long_var, hold, episode, interval, last time. Slots (float32): mean, spread, count.
-_HEADER = 13
+# Then range and patterns (float64): low, high, previous bin, bin before, novelty short,
+# novelty long mean, novelty long var, points since the pattern counts were last halved.
+_HEADER = 21
 STATE_FLOATS = _HEADER + 3 * WEEK_SLOTS + 3 * DAY_SLOTS
-STATE_BYTES = 8 * _HEADER + 4 * (STATE_FLOATS - _HEADER)
+PATTERNS = 512  # one byte each: how often each (hashed) recent-value pattern was seen
+STATE_BYTES = 8 * _HEADER + 4 * (STATE_FLOATS - _HEADER) + PATTERNS
 
 WARMUP = 60  # points before any score: the baseline needs something to stand on
 LEVEL_RATE = 0.05
 SPREAD_RATE = 0.05
 LONG_RATE = 0.005
 SHORT_RATE = 1.0
-JUMP_WEIGHT = 0.7
 CLIP = 3.0
 PEAK_FADE = 0.995  # per point: the recent peak halves in about 140 points
 HOLD_DAMPING = 0.2
@@ -56,9 +67,36 @@ SLOT_MIN_VISITS = 2  # a slot speaks once it has seen two days (weeks) of its ho
 DAY_SLOT_RATE = 0.1  # per visit: about ten days of memory
 WEEK_SLOT_RATE = 0.3  # per visit: about three weeks
 
-# Score thresholds per sensitivity: higher sensitivity fires on smaller surprises.
 LOG_SCALE = 12.0
-SENSITIVITY_THRESHOLDS = {"low": 0.55, "normal": 0.4, "high": 0.32}
+RANGE_READY_HOURS = 24  # a new extreme counts once a day of points has shown the range
+RANGE_GRADE = 0.1  # a new extreme scores its base plus its excess over a tenth of the range
+RANGE_BASE = 0.2
+BINS = 12  # a value's bin: its place in twelfths of the range seen
+PATTERN_AGE = 2000  # points between halvings of the pattern counts
+NOVELTY_SHORT = 0.1  # the recent novelty: an average over about ten points
+NOVELTY_LONG = 0.01
+NOVELTY_VAR_FLOOR = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    threshold: float  # the score at which a point is anomalous
+    margin: float  # a new extreme must pass the range by this many spreads
+    min_z: float  # ... and lie this many spreads from the baseline
+    patterns: bool  # whether a never-seen pattern of recent values counts
+    jump_weight: float  # how much a sudden change between two points counts next to the level
+
+
+# Higher sensitivity fires on smaller surprises, smaller new extremes and new patterns. At
+# ``high`` the score rests more on the level, the range and the rhythm than on the jump between
+# two points, which on spiky machine metrics is mostly noise (weights chosen on NAB; see
+# docs/benchmarks.md).
+SENSITIVITIES = {
+    "low": Sensitivity(0.55, 1.0, 3.0, False, 0.7),
+    "normal": Sensitivity(0.4, 1.0, 3.0, False, 0.7),
+    "high": Sensitivity(0.32, 0.0, 2.0, True, 0.3),
+}
+SENSITIVITY_THRESHOLDS = {name: s.threshold for name, s in SENSITIVITIES.items()}
 
 
 class Direction:
@@ -102,39 +140,51 @@ def _slots(at: datetime) -> tuple[int, int]:
 class Detector:
     """One signal's detector. ``state`` is a flat array of floats; :meth:`dumps` packs it."""
 
-    __slots__ = ("state", "slots", "direction", "threshold")
+    __slots__ = ("state", "slots", "patterns", "direction", "sensitivity", "threshold")
 
     def __init__(
         self,
         state: array | None = None,
         slots: array | None = None,
+        patterns: bytearray | None = None,
         *,
         direction: str = Direction.BOTH,
         sensitivity: str = "normal",
     ):
-        if state is None or slots is None or len(state) != _HEADER or state[0] != VERSION:
+        if (
+            state is None
+            or slots is None
+            or patterns is None
+            or len(state) != _HEADER
+            or state[0] != VERSION
+        ):
             state = array("d", bytes(8 * _HEADER))
             state[0] = VERSION
             slots = array("f", bytes(4 * (STATE_FLOATS - _HEADER)))
+            patterns = bytearray(PATTERNS)
         self.state = state  # the header, float64 (times and counts need the precision)
         self.slots = slots  # the seasonal tables, float32: mean, spread, count per hour
+        self.patterns = patterns  # seen-counts of recent-value patterns, hashed
         self.direction = direction
-        self.threshold = SENSITIVITY_THRESHOLDS.get(sensitivity, SENSITIVITY_THRESHOLDS["normal"])
+        self.sensitivity = SENSITIVITIES.get(sensitivity, SENSITIVITIES["normal"])
+        self.threshold = self.sensitivity.threshold
 
     @classmethod
     def loads(cls, blob: bytes | None, **kwargs) -> Detector:
-        state = slots = None
+        state = slots = patterns = None
         if blob and len(blob) == STATE_BYTES:
             blob = bytes(blob)
             state = array("d")
             state.frombytes(blob[: 8 * _HEADER])
             slots = array("f")
-            slots.frombytes(blob[8 * _HEADER :])
-        return cls(state, slots, **kwargs)
+            slots.frombytes(blob[8 * _HEADER : STATE_BYTES - PATTERNS])
+            patterns = bytearray(blob[STATE_BYTES - PATTERNS :])
+        return cls(state, slots, patterns, **kwargs)
 
     def dumps(self) -> bytes:
-        """The state packed: the header as float64, the seasonal slots as float32."""
-        return self.state.tobytes() + self.slots.tobytes()
+        """The state packed: the header as float64, the seasonal slots as float32, the pattern
+        counts as bytes."""
+        return self.state.tobytes() + self.slots.tobytes() + bytes(self.patterns)
 
     @property
     def seen(self) -> int:
@@ -164,6 +214,7 @@ class Detector:
         stamp = at.timestamp()
         if n == 0:
             s[2], s[3], s[4], s[5] = value, 0.0, 0.0, 0.0
+            s[13] = s[14] = value
         else:
             gap = stamp - s[12]
             if gap > 0:
@@ -188,7 +239,7 @@ class Detector:
             z, jump = max(-z, 0.0), max(-jump, 0.0)
         else:
             z, jump = abs(z), abs(jump)
-        surprise = min(max(z, JUMP_WEIGHT * jump), 50.0)
+        surprise = min(max(z, self.sensitivity.jump_weight * jump), 50.0)
         raw = math.log1p(surprise)
 
         # Likelihood of the recent surprise against this signal's usual surprise.
@@ -198,6 +249,8 @@ class Detector:
         if n >= WARMUP:
             sd = math.sqrt(max(long_var, 0.01))
             score = _score((short - long_mean) / sd)
+
+        score = max(score, self._shape(value, n, z))
         # Onset: a score counts as news only when it beats the recent peak (which fades), so
         # an episode pages once however long it lasts, whatever threshold is applied.
         peak = s[9]
@@ -209,17 +262,69 @@ class Detector:
         # The fast level always learns (winsorised, so it leans but is not dragged); the
         # seasonal tables and the surprise history do not learn from an anomalous episode.
         s[6] = short
-        if True:
-            d = raw - long_mean
-            rate = 1.0 / (n + 1) if n < 1.0 / LONG_RATE else LONG_RATE
-            s[7] = long_mean + rate * d
-            s[8] = (1 - rate) * (long_var + rate * d * d)
+        d = raw - long_mean
+        rate = 1.0 / (n + 1) if n < 1.0 / LONG_RATE else LONG_RATE
+        s[7] = long_mean + rate * d
+        s[8] = (1 - rate) * (long_var + rate * d * d)
         self._learn(value, level, spread, jump_spread, residual - last, week, day, n)
         s[5] = residual
         s[1] = n + 1
         low = baseline - CLIP * base_spread
         high = baseline + CLIP * base_spread
         return Verdict(score, onset, anomalous, baseline, low, high, surprise)
+
+    def _shape(self, value: float, n: float, z: float) -> float:
+        """The shape scores: a value past the whole range seen so far, and a pattern of the
+        last three values not seen before (at high sensitivity)."""
+        s = self.state
+        sensitivity = self.sensitivity
+        lo, hi = s[13], s[14]
+        span = hi - lo
+        ready = n >= WARMUP and n >= RANGE_READY_HOURS * self._per_hour()
+        beyond = 0.0
+        if ready and span > 0 and z >= sensitivity.min_z:
+            margin = sensitivity.margin * s[3]
+            if self.direction != Direction.DOWN and value > hi + margin:
+                beyond = value - hi - margin
+            elif self.direction != Direction.UP and value < lo - margin:
+                beyond = lo - margin - value
+        extreme = 0.0
+        if beyond > 0:
+            extreme = min(1.0, RANGE_BASE + (1 - RANGE_BASE) * beyond / (RANGE_GRADE * span))
+        if value > hi:
+            s[14] = value
+        elif value < lo:
+            s[13] = value
+        if not sensitivity.patterns:
+            return extreme
+
+        # The pattern: this value's bin after the previous two, hashed into the count table.
+        b = int((value - lo) / span * BINS) if span > 0 else 0
+        b = 0 if b < 0 else (BINS - 1 if b >= BINS else b)
+        b1, b2 = int(s[15]), int(s[16])
+        counts = self.patterns
+        slot = (((b2 * BINS + b1) * BINS + b) * 2654435761 >> 16) % PATTERNS
+        raw = 1.0 if counts[slot] == 0 else 0.0
+        if counts[slot] < 255:
+            counts[slot] += 1
+        s[16], s[15] = b1, b
+        s[20] += 1
+        if s[20] >= PATTERN_AGE:
+            s[20] = 0
+            for i in range(PATTERNS):
+                counts[i] >>= 1
+        # How unusual recent novelty is for this signal, as surprise is scored.
+        short = s[17] + NOVELTY_SHORT * (raw - s[17])
+        mean, var = s[18], s[19]
+        novelty = 0.0
+        if ready:
+            novelty = _score((short - mean) / math.sqrt(max(var, NOVELTY_VAR_FLOOR)))
+        s[17] = short
+        d = raw - mean
+        rate = max(NOVELTY_LONG, 1.0 / (n + 1))
+        s[18] = mean + rate * d
+        s[19] = (1 - rate) * (var + rate * d * d)
+        return max(extreme, novelty)
 
     def _learn(self, value, level, spread, jump_spread, jump, week, day, n) -> None:
         s = self.state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import timedelta
 
 import pytest
@@ -132,3 +134,35 @@ def test_no_score_while_warming_up():
     detector = Detector()
     verdicts = [detector.step(at, value) for at, value in list(series(1))[:50]]
     assert all(v.score == 0.0 and not v.anomalous for v in verdicts)
+
+
+def daily_wave(days: int, seed: int, change=None):
+    """A five-minute machine metric with a clean daily rhythm and a little noise."""
+    rng = random.Random(seed)
+    for i in range(days * 288):
+        value = 50 + 40 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 2)
+        if change is not None:
+            value = change(i, value, rng)
+        yield MONDAY + timedelta(minutes=5 * i), value
+
+
+def test_a_value_past_the_whole_range_seen_is_caught_in_its_point():
+    spike = 6 * 288 + 100  # the value passes the highest ever seen by a quarter of the range
+    points = list(daily_wave(8, seed=3, change=lambda i, v, _: 110 if i == spike else v))
+    for sensitivity in ("normal", "high"):
+        results = run(Detector(sensitivity=sensitivity), points)
+        assert results[spike][2].anomalous, sensitivity
+
+
+def test_a_stopped_rhythm_within_the_range_is_caught_at_high_sensitivity_only():
+    stop = 6 * 288  # the wave stops at its middle value for 30 points
+
+    def flat(i, value, rng):
+        return 50 + rng.gauss(0, 2) if stop <= i < stop + 30 else value
+
+    points = list(daily_wave(7, seed=3, change=flat))
+    high = run(Detector(sensitivity="high"), points)
+    normal = run(Detector(sensitivity="normal"), points)
+    during = points[stop][0], points[stop + 30][0]
+    assert first_alarm(high, during[0]) < during[1]
+    assert alarms_before(normal, during[1], after=during[0]) == []
