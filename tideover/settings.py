@@ -328,3 +328,8 @@ LOGGING = {
 # Detect: brand terms that make a social post "about us" (used while no brand term is set in
 # the admin's social terms).
 SOCIAL_BRAND_TERMS = envlist("SOCIAL_BRAND_TERMS", ["tideover"])
+# Detect: who an opened alert pages (every incident commander, and this staff team's channel),
+# and how often it pages again until someone acknowledges it.
+DETECT_PAGE_TEAM = envstr("DETECT_PAGE_TEAM", "")
+DETECT_PAGE_REPEAT_MINUTES = envint("DETECT_PAGE_REPEAT_MINUTES", 5)
+DETECT_PAGE_REPEATS = envint("DETECT_PAGE_REPEATS", 3)

@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from tideover.core import events
 from tideover.core.models import Store
+from tideover.detect import paging
 from tideover.detect.models import (
     LIVE_ALERT_STATES,
     Alert,
@@ -278,6 +279,7 @@ def raise_finding(finding: Finding, at: datetime) -> tuple[Alert, bool]:
     if components:
         alert.components.add(*components)
     if opened and alert.paged:
+        paging.page(alert, at)
         events.publish("detect.alert_opened", alert=alert, at=at)
     return alert, opened
 
@@ -300,4 +302,5 @@ def process(anomalies: list[Anomaly], hits: list[RuleHit], *, at: datetime) -> i
         if finding.auto_declare_level is not None and alert.is_live and alert.incident_id is None:
             auto_declare(alert, finding.auto_declare_level, at=at)
     clear_quiet_alerts(at)
+    paging.page_again(at)
     return opened

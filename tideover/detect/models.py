@@ -170,6 +170,10 @@ class Alert(models.Model):
     last_seen_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     paged = models.BooleanField(default=True, help_text="False when a dismissed pattern held it")
+    pages_sent = models.PositiveSmallIntegerField(
+        default=0, help_text="Pages queued to the on-call people (the first and the repeats)"
+    )
+    last_paged_at = models.DateTimeField(null=True, blank=True)
     signals = models.ManyToManyField(Signal, related_name="alerts")
     stores = models.ManyToManyField(Store, blank=True, related_name="+")
     regions = models.ManyToManyField(Region, blank=True, related_name="+")
