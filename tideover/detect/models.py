@@ -82,6 +82,12 @@ class SignalPoint(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["signal", "minute"], name="one_point_per_minute")
         ]
+        # Only the points waiting to be scored: scoring finds them without reading history.
+        indexes = [
+            models.Index(
+                fields=["minute"], condition=models.Q(score__isnull=True), name="point_unscored"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.signal_id}@{self.minute:%Y-%m-%d %H:%M}={self.value}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -21,6 +21,7 @@ from tideover.detect.signals import minute_of
 
 MAX_FILL = timedelta(hours=24)  # quiet minutes filled with zeros for a count signal, at most
 LOCK_KEY = "tideover:detect:run"
+READ_CHUNK = 5000  # signal ids per query (SQLite allows 32,766 parameters)
 
 
 @dataclass(frozen=True)
@@ -35,82 +36,180 @@ class RuleHit:
     points: list[SignalPoint]
 
 
-def _fill_quiet_minutes(signals: list[Signal], until: datetime) -> None:
-    """A count signal with no event in a minute counted zero then: write those zeros."""
-    counts = [s for s in signals if s.kind == SignalKind.COUNT and s.scored_until is not None]
+def _fill_quiet_minutes(counts: list[tuple[int, datetime]], until: datetime) -> None:
+    """A count signal with no event in a minute counted zero then: write those zeros.
+    ``counts`` are (signal id, last scored minute) of the active count signals."""
     if not counts:
         return
-    earliest = min(s.scored_until for s in counts)
+    earliest = min(scored for _, scored in counts)
     have = defaultdict(set)
     for signal_id, minute in SignalPoint.objects.filter(
-        signal__in=counts, minute__gt=max(earliest, until - MAX_FILL), minute__lte=until
+        signal_id__in=[pk for pk, _ in counts],
+        minute__gt=max(earliest, until - MAX_FILL),
+        minute__lte=until,
     ).values_list("signal_id", "minute"):
         have[signal_id].add(minute)
     zeros = []
-    for signal in counts:
-        minute = max(signal.scored_until, until - MAX_FILL) + timedelta(minutes=1)
+    for signal_id, scored in counts:
+        minute = max(scored, until - MAX_FILL) + timedelta(minutes=1)
         while minute <= until:
-            if minute not in have[signal.pk]:
-                zeros.append(SignalPoint(signal=signal, minute=minute, value=0.0))
+            if minute not in have[signal_id]:
+                zeros.append(SignalPoint(signal_id=signal_id, minute=minute, value=0.0))
             minute += timedelta(minutes=1)
-    SignalPoint.objects.bulk_create(zeros, ignore_conflicts=True)
+    SignalPoint.objects.bulk_create(zeros, ignore_conflicts=True, batch_size=500)
+
+
+class _Times:
+    """Database datetimes read raw (bypassing Django's per-row converters, which cost more than
+    the scoring at 10,000 rows) and written back adapted, each distinct value converted once:
+    in a run most rows share the same few minutes."""
+
+    def __init__(self):
+        self._read: dict = {}
+        self._written: dict = {}
+
+    def read(self, raw) -> datetime | None:
+        if raw is None:
+            return None
+        found = self._read.get(raw)
+        if found is None:
+            if isinstance(raw, str):  # SQLite keeps UTC as text without an offset
+                found = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            elif raw.tzinfo is None:
+                found = raw.replace(tzinfo=UTC)
+            else:
+                found = raw.astimezone(UTC)
+            self._read[raw] = found
+        return found
+
+    def write(self, value: datetime | None):
+        if value is None:
+            return None
+        found = self._written.get(value)
+        if found is None:
+            found = self._written[value] = connection.ops.adapt_datetimefield_value(value)
+        return found
+
+
+def _raw(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` queryset as the database driver returns them."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@dataclass
+class _Scored:
+    """One signal's detector while its new points are scored (in memory)."""
+
+    pk: int
+    detector: Detector
+    scored_until: datetime | None
 
 
 @transaction.atomic
-def score_signals(until: datetime, signals: list[Signal] | None = None) -> list[Anomaly]:
-    """Step every active signal's detector over its unscored points up to ``until``."""
+def score_signals(until: datetime) -> list[Anomaly]:
+    """Step every active signal's detector over its unscored points up to ``until``.
+
+    A batch, whatever the number of signals: one query for the signals, one for the points
+    waiting (a partial index holds only those), the detectors stepped in memory, then one
+    prepared UPDATE per point and per signal sent together (``executemany``); only the signals
+    that fired are read again as objects, for the alerts. Nothing is written per signal as it
+    is scored, so the run commits whole or not at all.
+    """
     until = minute_of(until)
-    if signals is None:
-        signals = list(Signal.objects.filter(is_active=True))
-    _fill_quiet_minutes(signals, until)
-    by_id = {s.pk: s for s in signals}
-    points = defaultdict(list)
-    for point in SignalPoint.objects.filter(
-        signal_id__in=list(by_id), score__isnull=True, minute__lte=until
-    ).order_by("signal_id", "minute"):
-        points[point.signal_id].append(point)
-    anomalies, changed_points, changed_signals = [], [], []
-    for signal_id, pending in points.items():
-        signal = by_id[signal_id]
-        detector = Detector.loads(
-            signal.detector_state, direction=signal.direction, sensitivity=signal.sensitivity
+    times = _Times()
+    active = {
+        pk: (kind, times.read(scored))
+        for pk, kind, scored in _raw(
+            Signal.objects.filter(is_active=True).values_list("pk", "kind", "scored_until")
         )
-        for point in pending:
-            if signal.scored_until is not None and point.minute <= signal.scored_until:
-                point.score = 0.0  # arrived after its minute was scored: kept, not learned
-            else:
-                verdict = detector.step(point.minute, point.value)
-                point.score = verdict.score
-                point.baseline, point.low, point.high = verdict.baseline, verdict.low, verdict.high
-                point.anomalous = verdict.anomalous
-                signal.scored_until = point.minute
-                if verdict.anomalous:
-                    anomalies.append(Anomaly(signal, point))
-            changed_points.append(point)
-        signal.detector_state = detector.dumps()
-        changed_signals.append(signal)
-    _write_back(changed_points, changed_signals)
-    return anomalies
+    }
+    _fill_quiet_minutes(
+        [(pk, s) for pk, (k, s) in active.items() if k == SignalKind.COUNT and s is not None],
+        until,
+    )
+    pending = defaultdict(list)
+    for pk, signal_id, minute, value in _raw(
+        SignalPoint.objects.filter(score__isnull=True, minute__lte=until)
+        .order_by("signal_id", "minute")
+        .values_list("pk", "signal_id", "minute", "value")
+    ):
+        if signal_id in active:
+            pending[signal_id].append((pk, times.read(minute), value))
+    if not pending:
+        return []
+    scoring = {}
+    ids = list(pending)
+    for first in range(0, len(ids), READ_CHUNK):
+        for signal_id, blob, direction, sensitivity in _raw(
+            Signal.objects.filter(pk__in=ids[first : first + READ_CHUNK]).values_list(
+                "pk", "detector_state", "direction", "sensitivity"
+            )
+        ):
+            detector = Detector.loads(blob, direction=direction, sensitivity=sensitivity)
+            scoring[signal_id] = _Scored(signal_id, detector, active[signal_id][1])
+    point_rows, fired = [], []
+    for signal_id, points in pending.items():
+        state = scoring[signal_id]
+        for pk, minute, value in points:
+            if state.scored_until is not None and minute <= state.scored_until:
+                # Arrived after its minute was scored: kept, not learned.
+                point_rows.append((0.0, None, None, None, False, pk))
+                continue
+            verdict = state.detector.step(minute, value)
+            point_rows.append(
+                (verdict.score, verdict.baseline, verdict.low, verdict.high, verdict.anomalous, pk)
+            )
+            state.scored_until = minute
+            if verdict.anomalous:
+                fired.append((signal_id, pk, minute, value, verdict))
+    _write_back(
+        point_rows,
+        [(s.detector.dumps(), times.write(s.scored_until), s.pk) for s in scoring.values()],
+    )
+    return _anomalies(fired)
 
 
-def _write_back(points: list[SignalPoint], signals: list[Signal]) -> None:
+def _anomalies(fired: list[tuple]) -> list[Anomaly]:
+    """The points that fired, with their signals read again as objects (for the alerts)."""
+    if not fired:
+        return []
+    signals = Signal.objects.select_related("store").in_bulk({f[0] for f in fired})
+    return [
+        Anomaly(
+            signals[signal_id],
+            SignalPoint(
+                pk=pk,
+                signal_id=signal_id,
+                minute=minute,
+                value=value,
+                score=verdict.score,
+                baseline=verdict.baseline,
+                low=verdict.low,
+                high=verdict.high,
+                anomalous=True,
+            ),
+        )
+        for signal_id, pk, minute, value, verdict in fired
+    ]
+
+
+def _write_back(points: list[tuple], signals: list[tuple]) -> None:
     """One prepared UPDATE per row, sent with executemany: Django's bulk_update builds a CASE
     per column over the whole batch, which at 10,000 rows costs more than the scoring itself."""
     point_table = connection.ops.quote_name(SignalPoint._meta.db_table)
     signal_table = connection.ops.quote_name(Signal._meta.db_table)
-    when = Signal._meta.get_field("scored_until")
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {point_table} SET score = %s, baseline = %s, low = %s, high = %s, "  # noqa: S608
             "anomalous = %s WHERE id = %s",
-            [(p.score, p.baseline, p.low, p.high, p.anomalous, p.pk) for p in points],
+            points,
         )
         cursor.executemany(
             f"UPDATE {signal_table} SET detector_state = %s, scored_until = %s WHERE id = %s",  # noqa: S608
-            [
-                (s.detector_state, when.get_db_prep_value(s.scored_until, connection), s.pk)
-                for s in signals
-            ],
+            signals,
         )
 
 
