@@ -18,6 +18,7 @@ from tideover.incidents.models import (
     Severity,
 )
 from tideover.incidents.services.common import MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH, state_capability
+from tideover.incidents.services.lifecycle import next_states
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
@@ -217,11 +218,7 @@ class DeclareForm(ComponentStatusFieldsMixin, StoreScopeForm):
 
 
 def _state_choices(incident) -> list[tuple[str, str]]:
-    if incident.kind == IncidentKind.MAINTENANCE:
-        states = [IncidentState.IN_PROGRESS, IncidentState.COMPLETED]
-    else:
-        states = [*OPEN_INCIDENT_STATES, IncidentState.RESOLVED]
-    return [(s.value, s.label) for s in states if s != incident.state]
+    return [(state.value, state.label) for state in next_states(incident)]
 
 
 class PublicUpdateForm(ComponentStatusFieldsMixin, forms.Form):

@@ -196,6 +196,13 @@ _ALLOWED_STATES = {
 }
 
 
+def next_states(incident: Incident) -> list[str]:
+    """The states ``incident`` may move to from where it is, in the order people go through
+    them (forms offer exactly these)."""
+    allowed = _ALLOWED_STATES[IncidentKind(incident.kind)].get(IncidentState(incident.state), set())
+    return [state for state in IncidentState if state in allowed and state != incident.state]
+
+
 def _change_state(incident: Incident, new_state: str, *, actor: Actor, at) -> TimelineEvent:
     if new_state not in IncidentState.values:
         raise DomainError(f"Unknown state {new_state!r}", field="state")

@@ -88,3 +88,13 @@ def test_a_window_that_has_not_begun_cannot_be_completed(window):
         services.cancel_maintenance(window)
     # A cancelled window is never started by the clock either.
     assert services.due_maintenance_transitions(window.scheduled_for + timedelta(minutes=1)) == 0
+
+
+def test_forms_offer_only_the_states_a_maintenance_window_may_move_to(client_as, window):
+    from tideover.incidents.forms import PublicUpdateForm
+
+    choices = dict(PublicUpdateForm(window).fields["state"].choices)
+    assert list(choices)[1:] == ["in_progress", "cancelled"]
+    services.start_maintenance(window)
+    window.refresh_from_db()
+    assert list(dict(PublicUpdateForm(window).fields["state"].choices))[1:] == ["completed"]
