@@ -124,21 +124,6 @@ def access(*, scope=None, capability=None) -> list:
 API_AUTH = [TokenAuth(), StaffSessionAuth()]
 
 
-def require(request, *, scope: str | None = None, capability: Capability | None = None):
-    """Refuse with 403 unless the caller's token has ``scope`` or their role has ``capability``."""
-    caller = request.auth
-    if isinstance(caller, ApiToken):
-        if scope is not None and caller.has_scope(scope):
-            return caller
-        if scope is None:
-            raise HttpError(403, "API tokens cannot do this; log in to the console as staff")
-        raise HttpError(403, f"This token lacks the scope '{_scope_name(scope)}' needed here")
-    if capability is not None and has_capability(caller, capability):
-        return caller
-    label = capability.label if capability is not None else "this action"
-    raise HttpError(403, f"Your role does not allow: {label}")
-
-
 def actor_name(request) -> str:
     """How the caller appears on timelines and audit records."""
     caller = request.auth
