@@ -48,7 +48,14 @@ def signals(request):
     return render(
         request,
         "detect/signals.html",
-        {"rows": rows, "hours": hours, "choices": HOURS_CHOICES, "end": end, "live": live},
+        {
+            "rows": rows,
+            "hours": hours,
+            "choices": HOURS_CHOICES,
+            "end": end,
+            "live": live,
+            "may_manage": has_capability(request.user, Capability.MANAGE_SIGNALS),
+        },
     )
 
 
@@ -73,6 +80,7 @@ def signal_detail(request, slug: str):
             "alerts": Alert.objects.filter(signals=signal)[:20],
             "rules": signal.rules.all(),
             "members": members,
+            "may_manage": has_capability(request.user, Capability.MANAGE_SIGNALS),
         },
     )
 
