@@ -12,6 +12,8 @@ p99 < 100 ms at 256 connections. Everything binds 127.0.0.1 and is stopped at th
 second during the load, through the REST API of the same server (a bearer token, as an
 integration would), with a ``tideover worker`` running the publish tasks as in production.
 Rounds alternate between the two. Target: the p99 with writes at most 20% above without.
+``--api-server`` posts the updates to a second server process on the same database and cache
+(the console/API pool of a deployment), so the page's processes only re-render.
 """
 
 from __future__ import annotations
@@ -249,6 +251,12 @@ def main() -> int:
     parser.add_argument(
         "--settle", type=float, default=20, help="--writes: seconds for the worker to settle"
     )
+    parser.add_argument(
+        "--api-server",
+        action="store_true",
+        help="--writes: post the updates to a second server (an API/console pool) on the same "
+        "database and cache, not to the one serving the page",
+    )
     args = parser.parse_args()
     for tool in (NGINX, WRK):
         if not Path(tool).exists():
@@ -284,7 +292,11 @@ def main() -> int:
                     gzip=args.gzip,
                 )
 
-            return bench_writes(args, env, app_port, incident, secret, load)
+            write_port = app_port
+            if args.api_server:
+                api, write_port = start_web(env, 1)
+                procs.append(api)
+            return bench_writes(args, env, write_port, incident, secret, load)
         nginx, nginx_port = start_nginx(tmp, export_dir)
         procs.append(nginx)
         web, app_port = start_web(env, args.workers)

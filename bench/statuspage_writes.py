@@ -58,7 +58,7 @@ class Commander(threading.Thread):
                 next_at = time.monotonic()
 
 
-def bench_writes(args, env: dict, app_port: int, incident: int, secret: str, load) -> int:
+def bench_writes(args, env: dict, write_port: int, incident: int, secret: str, load) -> int:
     """The page's p99 without and with an update every second; rounds alternate."""
     worker = subprocess.Popen(
         [sys.executable, "-m", "tideover", "worker"],
@@ -71,7 +71,7 @@ def bench_writes(args, env: dict, app_port: int, incident: int, secret: str, loa
     # warm the page's caches with a run that is not counted.
     time.sleep(args.settle)
     load()
-    commander = Commander(app_port, incident, secret)
+    commander = Commander(write_port, incident, secret)
     commander.start()
     runs: dict[str, list[dict]] = {"without writes": [], "with writes": []}
     try:
@@ -93,6 +93,7 @@ def bench_writes(args, env: dict, app_port: int, incident: int, secret: str, loa
         f"{args.workers} workers x {DEFAULT_THREADS} threads, cache: "
         f"{'redis' if args.redis else 'file'}; one tideover worker; writes: one public update "
         f"per second through POST /api/v1/incidents/{incident}/updates"
+        f"{' on a separate API server' if args.api_server else ' on the same server'}"
     )
     print(f"{'mode':<16}{'req/s':>10}{'p99 ms':>9}{'errors':>9}   p99 of each round")
     medians = {}

@@ -82,6 +82,10 @@ _memo: dict[str, Rendered] = {}
 _memo_lock = threading.Lock()
 # Per document name: the newest rendering this process has served, whatever its version.
 _previous: dict[str, Rendered] = {}
+# Per document name: the shared-cache key this process last stored it under. A new rendering
+# deletes the one it supersedes, so the file cache does not fill up with past versions (it
+# culls at random once full, and could then drop the version key and re-render everything).
+_stored_keys: dict[str, str] = {}
 _claimed_here: set[str] = set()
 RENDER_CLAIM_SECONDS = 10
 
@@ -287,8 +291,14 @@ def _render_and_store(
     if version != UNAVAILABLE:
         try:
             cache.set(key, rendered, timeout=ttl)
+            superseded = _stored_keys.get(name)
+            if superseded is not None and superseded != key:
+                cache.delete(superseded)
         except Exception:
             log.warning("status page cache unreachable; not stored", exc_info=True)
             return rendered
+        if len(_stored_keys) >= _MEMO_LIMIT and name not in _stored_keys:
+            _stored_keys.clear()
+        _stored_keys[name] = key
         _remember(key, rendered, name)
     return rendered

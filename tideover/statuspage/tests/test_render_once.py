@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache as django_cache
@@ -102,3 +103,23 @@ def test_concurrent_requests_after_a_change_render_the_page_once(
     assert len(builds) == 2, "one render for the first version, one for the change"
     assert answers.count(b"page 2") >= 1 and set(answers) <= {b"page 1", b"page 2"}
     assert cache.get_or_render("index.html", slow_build, "text/html").body == b"page 2"
+
+
+def test_a_new_rendering_removes_the_one_it_supersedes_from_the_shared_cache(
+    client, outage, settings, django_capture_on_commit_callbacks
+):
+    def entries():
+        return len(list(Path(settings.CACHES["default"]["LOCATION"]).glob("*.djcache")))
+
+    if not settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        pytest.skip("counts the file cache's entries")
+    client.get("/")
+    client.get("/api/v2/summary.json")
+    before = entries()
+    for n in range(10):
+        _update(outage, f"Update number {n}.", django_capture_on_commit_callbacks)
+        client.get("/")
+        client.get("/api/v2/summary.json")
+    assert "Update number 9." in client.get("/").content.decode()
+    # Plus the "publish pending" flag of the queued export: one entry per document, not per change.
+    assert entries() == before + 1
