@@ -37,7 +37,7 @@ def alert_url(alert: Alert) -> str:
 
 def _recipients() -> list[tuple[str, str, str, object]]:
     """(key, channel, address, endpoint) for everyone on call: commanders and the team."""
-    from tideover.notifications.models import StaffTeam, TeamChannel
+    from tideover.notifications.models import ChannelEndpoint, StaffTeam, TeamChannel
 
     found = []
     commanders = (
@@ -56,7 +56,7 @@ def _recipients() -> list[tuple[str, str, str, object]]:
     team = StaffTeam.objects.filter(name=settings.DETECT_PAGE_TEAM).first()
     if settings.DETECT_PAGE_TEAM and team is not None:
         first = (
-            TeamChannel.objects.filter(team=team, endpoint__is_active=True)
+            TeamChannel.objects.filter(ChannelEndpoint.receiving("endpoint__"), team=team)
             .select_related("endpoint")
             .order_by("position")
             .first()

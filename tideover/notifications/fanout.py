@@ -175,7 +175,9 @@ def _counts(notification: Notification) -> dict:
 def _queue_staff(notification: Notification) -> dict:
     # Backup-only channels (a team's SMS or e-mail after its chat room) wait for a failure.
     backups = backup_only_endpoint_ids()
-    endpoints = list(ChannelEndpoint.objects.filter(is_active=True).exclude(pk__in=backups))
+    endpoints = list(
+        ChannelEndpoint.objects.filter(ChannelEndpoint.receiving()).exclude(pk__in=backups)
+    )
     OutboxMessage.objects.bulk_create(
         [
             OutboxMessage(

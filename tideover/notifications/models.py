@@ -90,12 +90,27 @@ class ChannelEndpoint(models.Model):
     secret = models.CharField(max_length=64, blank=True, default=new_token)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A webhook gets nothing until its endpoint answered a signed challenge (verification.py),
+    # like a public webhook subscription; other kinds need no such proof.
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def awaits_verification(self) -> bool:
+        return self.channel == "webhook" and self.verified_at is None
+
+    @staticmethod
+    def receiving(prefix: str = "") -> models.Q:
+        """The endpoints that may be sent to: on, and verified if a webhook (``prefix`` for a
+        lookup through a relation, e.g. ``"endpoint__"``)."""
+        return models.Q(**{f"{prefix}is_active": True}) & ~models.Q(
+            **{f"{prefix}channel": "webhook", f"{prefix}verified_at__isnull": True}
+        )
 
 
 class Notification(models.Model):

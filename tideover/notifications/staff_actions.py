@@ -48,6 +48,8 @@ def add_endpoint(*, name: str, channel: str, target: str) -> ChannelEndpoint:
 
 def send_test(endpoint: ChannelEndpoint) -> OutboxMessage:
     """Queue a test message to a staff channel (the delivery log shows how it went)."""
+    if endpoint.awaits_verification:
+        raise DomainError("Verify this webhook first: it is sent nothing until it answers")
     key = f"test:{endpoint.pk}:{secrets.token_hex(6)}"
     try:
         with transaction.atomic():

@@ -48,7 +48,7 @@ def fall_back(message: OutboxMessage, error: str) -> list[OutboxMessage]:
             continue
         following = (
             TeamChannel.objects.filter(
-                team=link.team, position__gt=link.position, endpoint__is_active=True
+                ChannelEndpoint.receiving("endpoint__"), team=link.team, position__gt=link.position
             )
             .select_related("endpoint")
             .order_by("position")

@@ -39,6 +39,11 @@ urlpatterns = [
         name="channel-test",
     ),
     path(
+        "console/notifications/channels/<int:endpoint_id>/verify/",
+        views_console.channel_verify,
+        name="channel-verify",
+    ),
+    path(
         "console/notifications/channels/<int:endpoint_id>/toggle/",
         views_console.channel_toggle,
         name="channel-toggle",

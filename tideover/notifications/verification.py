@@ -11,6 +11,9 @@ else's API, a cloud metadata address) and have every update POSTed there. The fl
    The endpoint checks the signature and answers 2xx with the challenge in its body (for
    example ``{"challenge": "<random>"}``). Then the subscription is active.
 
+A staff webhook channel (``ChannelEndpoint``) is verified the same way, signed with the
+channel's own secret, from the console's channels page; it is sent nothing until then.
+
 Attempts are counted (committed before a refusal) and limited per subscription and per network.
 The request runs outside any transaction, under the outbound deadline and address rules of
 ``tideover.core.http``.
@@ -27,7 +30,7 @@ from django.utils import timezone
 
 from tideover.core import http
 from tideover.core.errors import Conflict, DomainError, NotFound
-from tideover.notifications.models import Subscriber, SubscriberState
+from tideover.notifications.models import ChannelEndpoint, Subscriber, SubscriberState
 from tideover.notifications.ratelimit import check_verification_attempt
 
 MAX_VERIFY_ATTEMPTS = 5
@@ -45,8 +48,7 @@ def verify_webhook(token: str, *, ip: str = "", authorised: bool = False) -> Sub
             return subscriber
         subscriber.confirm_attempts += 1
         subscriber.save(update_fields=["confirm_attempts"])
-    challenge = secrets.token_urlsafe(24)
-    problem = _ask(subscriber, challenge)
+    problem = _ask(subscriber.address, subscriber.secret)
     if problem:
         left = MAX_VERIFY_ATTEMPTS - subscriber.confirm_attempts
         tries = f"{left} tries left" if left > 0 else "subscribe again to start over"
@@ -77,14 +79,30 @@ def _pending_webhook(token: str) -> Subscriber:
     return found
 
 
-def _ask(subscriber: Subscriber, challenge: str) -> str:
-    """'' when the endpoint answered the challenge, else what went wrong, for its owner."""
+def verify_endpoint(endpoint: ChannelEndpoint) -> ChannelEndpoint:
+    """A staff webhook channel: send its signed challenge (signed with the channel's secret) and
+    mark it verified on a right answer; until then it is sent nothing."""
+    if endpoint.channel != "webhook":
+        raise DomainError("Only webhook channels are verified")
+    problem = _ask(endpoint.target, endpoint.secret)
+    if problem:
+        raise DomainError(f"The endpoint did not pass verification: {problem}", field="target")
+    ChannelEndpoint.objects.filter(pk=endpoint.pk, verified_at__isnull=True).update(
+        verified_at=timezone.now()
+    )
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+def _ask(url: str, secret: str) -> str:
+    """'' when the endpoint answered a new challenge, else what went wrong, for its owner."""
+    challenge = secrets.token_urlsafe(24)
     payload = {"type": "verification", "challenge": challenge, "site": settings.SITE_URL}
     try:
         response = http.post_signed_json(
-            subscriber.address,
+            url,
             payload,
-            secret=subscriber.secret,
+            secret=secret,
             delivery_id="tdo_verify_" + secrets.token_hex(12),
         )
     except http.UnsafeAddress:

@@ -12,7 +12,7 @@ from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
-from tideover.notifications import staff_actions
+from tideover.notifications import staff_actions, verification
 from tideover.notifications.forms import EndpointForm
 from tideover.notifications.models import (
     ChannelEndpoint,
@@ -134,33 +134,53 @@ def retry(request, message_id):
 @capability_required(Capability.MANAGE_CHANNELS)
 def channels(request):
     form = EndpointForm(request.POST or None)
-    status = 200
+    status, new_webhook = 200, None
     if request.method == "POST":
         if form.is_valid():
             try:
-                staff_actions.add_endpoint(**form.cleaned_data)
+                added = staff_actions.add_endpoint(**form.cleaned_data)
             except DomainError as exc:
                 form.add_error("target" if exc.field == "target" else None, exc.message)
                 status = exc.status_code
             else:
-                messages.success(request, "Channel added.")
-                return redirect("notifications:channels")
+                if not added.awaits_verification:
+                    messages.success(request, "Channel added.")
+                    return redirect("notifications:channels")
+                # A webhook's signing secret is shown once, here, like a public sign-up's.
+                form, new_webhook = EndpointForm(), added
         else:
             status = 400
     return render(
         request,
         "notifications/console/channels.html",
-        {"form": form, "endpoints": ChannelEndpoint.objects.all()},
+        {"form": form, "endpoints": ChannelEndpoint.objects.all(), "new_webhook": new_webhook},
         status=status,
     )
 
 
 @capability_required(Capability.MANAGE_CHANNELS)
 @require_POST
+def channel_verify(request, endpoint_id):
+    endpoint = get_object_or_404(ChannelEndpoint, pk=endpoint_id)
+    try:
+        verification.verify_endpoint(endpoint)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"'{endpoint.name}' answered its challenge: it is verified.")
+    return redirect("notifications:channels")
+
+
+@capability_required(Capability.MANAGE_CHANNELS)
+@require_POST
 def channel_test(request, endpoint_id):
     endpoint = get_object_or_404(ChannelEndpoint, pk=endpoint_id)
-    message = staff_actions.send_test(endpoint)
-    messages.success(request, f"Test message #{message.pk} queued; see the delivery log.")
+    try:
+        message = staff_actions.send_test(endpoint)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Test message #{message.pk} queued; see the delivery log.")
     return redirect("notifications:channels")
 
 

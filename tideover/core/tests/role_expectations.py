@@ -103,6 +103,7 @@ PAGES: dict[str, str] = {
     "notifications:channels": "manage_channels",
     "notifications:channel-test": "manage_channels",
     "notifications:channel-toggle": "manage_channels",
+    "notifications:channel-verify": "manage_channels",
     "notifications:preview": "post_public_update",
     "sales:conflicts": "view_sales",
     "sales:review": "view_sales",

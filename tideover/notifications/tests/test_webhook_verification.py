@@ -88,3 +88,57 @@ def test_api_callers_verify_through_the_api(db, http_sink, api_token):
     )
     assert verified.status_code == 200 and verified.json()["state"] == "active"
     assert verified.json()["secret"] is None
+
+
+def test_a_staff_webhook_channel_is_sent_nothing_until_it_answers_its_challenge(
+    db, http_sink, client_as, severities, components
+):
+    from tideover.incidents import services as incidents
+    from tideover.notifications.models import ChannelEndpoint
+
+    console = client_as("comms")
+    added = console.post(
+        "/console/notifications/channels/",
+        {"name": "ops hook", "channel": "webhook", "target": f"{http_sink.url}/hook/ops"},
+    )
+    secret = re.search(rb'id="webhook-secret">([^<]+)<', added.content)[1].decode()
+    endpoint = ChannelEndpoint.objects.get()
+    assert endpoint.secret == secret and endpoint.verified_at is None
+    assert b"not verified: sent nothing" in console.get("/console/notifications/channels/").content
+
+    def declare(title):
+        incidents.declare_incident(
+            title=title,
+            severity=severities["SEV1"],
+            components={components["in-store-checkout"]: "major_outage"},
+            message="Registers are down.",
+        )
+
+    declare("Checkout down")
+    assert not OutboxMessage.objects.filter(endpoint=endpoint).exists()
+    tested = console.post(f"/console/notifications/channels/{endpoint.pk}/test/", follow=True)
+    assert b"Verify this webhook first" in tested.content
+    assert not OutboxMessage.objects.filter(endpoint=endpoint).exists()
+    # The endpoint does not know the secret yet: its answer fails the signature check.
+    verify = f"/console/notifications/channels/{endpoint.pk}/verify/"
+    refused = console.post(verify, follow=True)
+    assert b"did not pass verification: it answered HTTP 401" in refused.content
+    http_sink.secrets["/hook/ops"] = secret
+    console.post(verify)
+    endpoint.refresh_from_db()
+    assert endpoint.verified_at is not None and http_sink.verifications == ["/hook/ops"]
+    declare("Payments down")
+    assert OutboxMessage.objects.filter(endpoint=endpoint).count() == 1
+    assert drain() == {"sent": 1}
+    assert [w["path"] for w in http_sink.webhooks] == ["/hook/ops"]
+
+
+def test_roles_without_manage_channels_cannot_verify_a_staff_webhook(db, client_as):
+    from tideover.notifications.models import ChannelEndpoint
+
+    endpoint = ChannelEndpoint.objects.create(
+        name="hook", channel="webhook", target="https://hooks.example.com/x"
+    )
+    for role in ("store_manager", "customer_service", "incident_commander"):
+        answer = client_as(role).post(f"/console/notifications/channels/{endpoint.pk}/verify/")
+        assert answer.status_code == 403, role
