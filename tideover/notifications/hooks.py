@@ -26,3 +26,19 @@ def briefing_for(incident) -> str:
     """The text every source adds for this incident ('' when none has anything)."""
     parts = [source(incident) for source in _SOURCES]
     return "\n".join(part for part in parts if part)
+
+
+# Before pruning deletes finished messages (notifications/pruning.py), other apps may keep what
+# they need of them: ``listener(ids)`` runs in the pruning's transaction, with the rows still
+# there (recovery keeps each goodwill offer's delivery state, for its results).
+_PRUNE_LISTENERS: list[Callable] = []
+
+
+def add_prune_listener(listener: Callable) -> None:
+    if listener not in _PRUNE_LISTENERS:
+        _PRUNE_LISTENERS.append(listener)
+
+
+def before_prune(ids: list[int]) -> None:
+    for listener in _PRUNE_LISTENERS:
+        listener(ids)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from tideover.notifications import hooks
 from tideover.notifications.models import (
     DeliveryAttempt,
     DeliveryTally,
@@ -52,6 +53,7 @@ def prune_messages(now=None, days: int | None = None) -> dict:
             if not ids:
                 break
             _tally(ids)
+            hooks.before_prune(ids)
             totals["attempts"] += DeliveryAttempt.objects.filter(message_id__in=ids).delete()[0]
             totals["messages"] += OutboxMessage.objects.filter(pk__in=ids).delete()[0]
     return dict(totals) or {"messages": 0, "attempts": 0}

@@ -19,3 +19,9 @@ class RecoveryConfig(AppConfig):
         from tideover.recovery.views_console import goodwill_panel
 
         panels.add_panel("goodwill", "recovery/_panel.html", goodwill_panel, order=60)
+
+        from tideover.notifications import hooks
+        from tideover.recovery.results import keep_delivery_states
+
+        # Results count sent and delivered per offer, also after the messages are pruned.
+        hooks.add_prune_listener(keep_delivery_states)

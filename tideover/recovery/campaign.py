@@ -213,7 +213,7 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
         key = f"{prefix}{zone}:{customer.pk}"
         rows.append(
             (incident_id, customer.pk, reward_id, code, terms.text, terms.cost_cents,
-             terms.bonus_points, False, channel, key, zone, created_at, created_by)
+             terms.bonus_points, False, channel, key, "", zone, created_at, created_by)
         )  # fmt: skip
         if channel and address:
             parts = around.get((id(terms), channel))
@@ -263,6 +263,7 @@ OFFER_FIELDS = [
     "points_granted",
     "channel",
     "dedupe_key",
+    "message_state",
     "store_time_zone",
     "created_at",
     "created_by",
@@ -271,13 +272,17 @@ OFFER_FIELDS = [
 
 @transaction.atomic
 def pause(campaign: Campaign, *, actor: Actor) -> Campaign:
-    """Stop queuing and hold the queued messages (those already with a worker still go)."""
+    """Stop the walk and hold the messages not yet sent: queued ones, and ones a worker has
+    claimed but not handed to the provider. Also after the walk is done, while messages are
+    still going out (sending at the provider's rate outlasts the walk)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if campaign.state != CampaignState.RUNNING:
+    if campaign.state not in (CampaignState.RUNNING, CampaignState.DONE):
         raise Conflict(f"The campaign is {campaign.get_state_display().lower()}, not sending")
+    held = outbox.hold(campaign.incident_id, key_prefix(campaign.incident_id))
+    if campaign.state == CampaignState.DONE and not held:
+        raise Conflict("Every message of the campaign has gone out: nothing to pause")
     campaign.state = CampaignState.PAUSED
     campaign.save(update_fields=["state"])
-    outbox.hold(campaign.incident_id, key_prefix(campaign.incident_id))
     return campaign
 
 

@@ -187,6 +187,11 @@ class GoodwillOffer(models.Model):
     points_granted = models.BooleanField(default=False)
     channel = models.CharField(max_length=10, blank=True, help_text="email / sms / '' (none)")
     dedupe_key = models.CharField(max_length=200, blank=True)
+    message_state = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="Its message's last state, kept when pruning deletes the message ('' before)",
+    )
     store_time_zone = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150, default="campaign")

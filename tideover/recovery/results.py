@@ -64,14 +64,16 @@ def results(incident: Incident) -> dict:
     )
     offers = list(
         GoodwillOffer.objects.filter(incident=incident).values(
-            "customer_id", "reward_id", "dedupe_key", "bonus_points", "points_granted"
+            "customer_id", "reward_id", "dedupe_key", "bonus_points", "points_granted",
+            "message_state",
         )
-    )
+    )  # fmt: skip
     offer_store = {}
     for offer in offers:
         store = customers.get(offer["customer_id"]) or "no store"
         offer_store[offer["reward_id"]] = store
-        state = states.get(offer["dedupe_key"])
+        # The message, or once pruning deleted it, the state it had then.
+        state = states.get(offer["dedupe_key"]) or offer["message_state"]
         for scope in (TOTAL, store):
             row = rows[scope]
             row["offers"] += 1
@@ -104,6 +106,24 @@ def results(incident: Incident) -> dict:
         "per_day": sorted(per_day.items()),
         "came_back": came_back(incident),
     }
+
+
+def keep_delivery_states(message_ids: list[int]) -> None:
+    """Pruning is about to delete these finished messages: each goodwill offer keeps its
+    message's state, so sent and delivered still add up per incident and store."""
+    found = (
+        OutboxMessage.objects.filter(
+            pk__in=message_ids, category=Category.MARKETING, dedupe_key__startswith="goodwill:"
+        )
+        .values_list("dedupe_key", "state")
+        .order_by()
+    )
+    by_state = defaultdict(list)
+    for key, state in found:
+        # goodwill:<incident>:<time zone>:<customer>; an offer is unique per customer.
+        by_state[state].append(int(key.rsplit(":", 1)[1]))
+    for state, customers in by_state.items():
+        GoodwillOffer.objects.filter(customer_id__in=customers).update(message_state=state)
 
 
 def came_back(incident: Incident) -> dict:

@@ -113,3 +113,22 @@ def test_results_export_as_csv_and_plot_per_day(constructed, client_as):
     assert (
         client_as("store_associate").get(f"/recover/incidents/{constructed.pk}/").status_code == 403
     )
+
+
+def test_sent_and_delivered_survive_pruning_of_the_messages(constructed):
+    from datetime import timedelta
+
+    from tideover.notifications.pruning import prune_messages
+
+    before = results(constructed)["rows"]
+    pruned = prune_messages(now=timezone.now() + timedelta(days=400))
+    assert pruned["messages"] >= 2
+    assert not OutboxMessage.objects.filter(category="marketing").exists()
+    after = results(constructed)["rows"]
+    for scope in (TOTAL, "S001", "S002"):
+        assert (after[scope]["sent"], after[scope]["delivered"]) == (
+            before[scope]["sent"],
+            before[scope]["delivered"],
+        )
+    assert (after[TOTAL]["sent"], after[TOTAL]["delivered"]) == (2, 1)
+    assert after[TOTAL]["redemption_rate"] == 0.5
