@@ -56,19 +56,26 @@ def _state(checklist):
     return checklist.acknowledged_by, checklist.stuck_note, steps
 
 
-def test_another_stores_staff_cannot_acknowledge_tick_or_say_stuck_for_a_store(outage, people):
+def _neighbours_post_to_s001s_checklist(outage, people, url_store: str):
+    """Every neighbour posts acknowledge, stuck and tick for S001's checklist under
+    /store/<url_store>/: each is not found, and the checklist is as it was."""
     checklist = _s001_checklist(outage)
     step = checklist.steps.order_by("pk").first()
     before = _state(checklist)
     for name in NEIGHBOURS:
         client = people(name)
         for url, data in (
-            (f"/store/S001/checklists/{checklist.pk}/ack/", {}),
-            (f"/store/S001/checklists/{checklist.pk}/stuck/", {"note": "No float"}),
-            (f"/store/S001/steps/{step.pk}/", {"done": "1"}),
+            (f"/store/{url_store}/checklists/{checklist.pk}/ack/", {}),
+            (f"/store/{url_store}/checklists/{checklist.pk}/stuck/", {"note": "No float"}),
+            (f"/store/{url_store}/steps/{step.pk}/", {"done": "1"}),
         ):
             assert client.post(url, data).status_code == 404, (name, url)
     assert _state(checklist) == before
+    return checklist, step, before
+
+
+def test_another_stores_staff_cannot_acknowledge_tick_or_say_stuck_for_a_store(outage, people):
+    checklist, step, before = _neighbours_post_to_s001s_checklist(outage, people, "S001")
     # The same posts from the store's own staff do change it.
     own = people("store_associate")
     assert own.post(f"/store/S001/checklists/{checklist.pk}/ack/").status_code == 302
@@ -77,18 +84,7 @@ def test_another_stores_staff_cannot_acknowledge_tick_or_say_stuck_for_a_store(o
 
 
 def test_own_store_page_with_another_stores_checklist_or_step_is_not_found(outage, people):
-    checklist = _s001_checklist(outage)
-    step = checklist.steps.order_by("pk").first()
-    before = _state(checklist)
-    for name in NEIGHBOURS:
-        client = people(name)
-        for url, data in (
-            (f"/store/S002/checklists/{checklist.pk}/ack/", {}),
-            (f"/store/S002/checklists/{checklist.pk}/stuck/", {"note": "No float"}),
-            (f"/store/S002/steps/{step.pk}/", {"done": "1"}),
-        ):
-            assert client.post(url, data).status_code == 404, (name, url)
-    assert _state(checklist) == before
+    _neighbours_post_to_s001s_checklist(outage, people, "S002")
 
 
 def test_another_stores_staff_cannot_report_for_a_store(outage, people):
