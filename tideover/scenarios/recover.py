@@ -74,13 +74,10 @@ def after_resolution(
     scenario: Scenario,
     start: datetime,
     *,
-    clock: ReplayClock | None = None,
-    real_now: datetime | None = None,
     deliver: Callable[[], None] = lambda: None,
 ) -> None:
     """The web shop reports the checkouts that failed during the incident; then, when the
-    scenario has a goodwill plan, the offers go out (``deliver`` plays the worker) and some
-    customers come back over the following days, the replay's ``clock`` moving with them."""
+    scenario has a goodwill plan, the offers go out (``deliver`` plays the worker)."""
     from tideover.loyalty.models import Member
     from tideover.scenarios.traffic import make_web_checkouts
 
@@ -93,15 +90,6 @@ def after_resolution(
     report_web_failures(incident, [c for c in checkouts if since <= c.at <= incident.resolved_at])
     if scenario.recovery is not None:
         make_it_right(incident, scenario.recovery)
-        deliver()
-        come_back(
-            incident,
-            scenario.recovery,
-            scenario.seed,
-            real_now or timezone.now(),
-            clock,
-            deliver,
-        )
         deliver()
 
 

@@ -216,7 +216,7 @@ class ScenarioRunner:
     # -- the replay --------------------------------------------------------------------------
     def run(self) -> dict:
         """Replay the whole day at its own clock (``scenarios.clock``); return the scorecard."""
-        tills = self.prepare()
+        tills = self.tills = self.prepare()
         agent_log = logging.getLogger("tideover.agent")
         level = agent_log.level
         agent_log.setLevel(logging.ERROR)  # 150 agents saying "HQ not reachable" is the scenario
@@ -280,19 +280,46 @@ class ScenarioRunner:
                     if at == shift.declared_at + SIGN_UPS_AFTER:
                         self._sign_ups()
             self.tick(f"{at.astimezone(zone):%a %H:%M}", minute, total)
-        # Afterwards every line is up: the agents drain whatever they still hold.
+        # Afterwards every line is up: the agents drain whatever they still hold, the goodwill
+        # goes out, the stores sell until the day's last sale, and customers come back.
         self._lines(fleet, scenario.returns_after + timedelta(days=1))
-        self._stores_tick(fleet, tills, self.start + timedelta(days=2))
+        self._stores_tick(fleet, tills, at)
+        self._deliver()
+        self._make_it_right()
+        self._rest_of_the_day(fleet, tills, at)
         for code in self.stores:
             fleet.heartbeat(code)
         self.fleet_tally = fleet.tally
-        self._deliver()
-        self._make_it_right()
+        self._come_back()
         card = self.scorecard()
         ScenarioRun.objects.create(
             name=scenario.name, file=self.source, incident=shift.incident, scorecard=card
         )
         return card
+
+    def _rest_of_the_day(self, fleet: Fleet, tills: Tills, at: datetime) -> None:
+        """The sales made after the replay's last minute, half an hour at a time on the clock."""
+        while tills.remaining:
+            at += TICK
+            self.clock.at(at)
+            self._stores_tick(fleet, tills, at)
+            self._deliver()
+
+    def _come_back(self) -> None:
+        """Over the following days some customers use their goodwill code at a till."""
+        if not self._recovery_installed() or self.scenario.recovery is None:
+            return
+        from tideover.scenarios.recover import come_back
+
+        come_back(
+            self.shift.incident,
+            self.scenario.recovery,
+            self.scenario.seed,
+            self.real_now,
+            self.clock,
+            self._deliver,
+        )
+        self._deliver()
 
     def _deliver(self, *, on_the_clock: bool = True) -> None:
         """What a worker would have sent by now, sent now (to the caller's local sinks)."""
@@ -335,12 +362,7 @@ class ScenarioRunner:
             lag = max(settings.RECOVERY_OFFLINE_LAG_SECONDS, int(TICK.total_seconds()) + 120)
             with override_settings(RECOVERY_OFFLINE_LAG_SECONDS=lag):
                 after_resolution(
-                    self.shift.incident,
-                    self.scenario,
-                    self.start,
-                    clock=self.clock,
-                    real_now=self.real_now,
-                    deliver=self._deliver,
+                    self.shift.incident, self.scenario, self.start, deliver=self._deliver
                 )
 
     def _stores_report(self) -> None:

@@ -45,6 +45,11 @@ class Tills:
     sales: list[StoreSale] = field(default_factory=list)
     _next: int = 0
 
+    @property
+    def remaining(self) -> int:
+        """Sales not handed out yet."""
+        return len(self.sales) - self._next
+
     def rung_up(self, until: datetime) -> dict[str, list[dict]]:
         """Sales made up to ``until`` and not handed out yet, per store, in time order."""
         by_store: dict[str, list[dict]] = {}

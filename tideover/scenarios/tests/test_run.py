@@ -309,3 +309,12 @@ def test_associates_in_each_affected_store_report_the_trouble(small_run):
     for report in reports:
         assert report.category == "registers"
         assert runner.start < report.created_at < runner.start + timedelta(minutes=20)
+
+
+def test_every_sale_of_the_day_reaches_a_till_on_the_replays_clock(small_run):
+    """The sales made after the replay's last minute are rung up as the clock reaches them:
+    none is refused as made 'in the future', and every one the tills made is accounted for."""
+    runner, card = small_run
+    assert not any("future" in reason for reason in card["refused_at_the_tills"])
+    refused = sum(card["refused_at_the_tills"].values())
+    assert card["sales"]["accepted"] + refused == len(runner.tills.sales)
