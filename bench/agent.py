@@ -41,6 +41,7 @@ from bench.ingest import make_sales  # noqa: E402
 from tideover.agent.harness import free_port, kill, start_agent, start_hq  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_agent"
+MEMBERS = 20_000
 # Registers should send with TCP_NODELAY: otherwise a request's body waits for the ACK of its
 # headers (Nagle) while the agent delays that ACK, ~40 ms a request.
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -48,7 +49,7 @@ NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 # --- 1. accept ----------------------------------------------------------------------------
 def _payloads(count: int, tag: str) -> list[dict]:
-    sales = make_sales(count, 20_000, ["B001"], random.Random(3), tag)
+    sales = make_sales(count, MEMBERS, ["B001"], random.Random(3), tag)
     for sale in sales:
         sale["store"] = "B001"
     return sales
@@ -175,7 +176,10 @@ def drain_child(args) -> dict:
     call_command("migrate", verbosity=0)
     region = Region.objects.create(name="Bench", slug="bench")
     store = Store.objects.create(code="B001", name="B001", region=region)
-    seed_members(20_000, opening_share=0.0)
+    # Two sets of 20,000 members, one for the reference and one for the drain: members who
+    # already earned points in the reference would cross reward thresholds more often in the
+    # drain, which then issues (and tells about) more rewards than the reference did.
+    seed_members(2 * MEMBERS, opening_share=0.0)
     _, token = create_api_token(name="bench agent", scopes=["sales:write"], store=store)
     count = args.drain_sales
 
@@ -189,6 +193,9 @@ def drain_child(args) -> dict:
 
     tmp = os.environ["TIDEOVER_DATA_DIR"]
     queued = _payloads(count, "Q")
+    for sale in queued:
+        if sale["member_id"]:
+            sale["member_id"] = f"M{int(sale['member_id'][1:]) + MEMBERS:07d}"
     hq_port = free_port()
     hq = start_hq(hq_port, dict(os.environ), workers=2)
     try:
