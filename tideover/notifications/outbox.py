@@ -17,6 +17,9 @@ How a message moves, and why it is never sent twice:
    - SMTP and SMS have no idempotency key, so the row is marked ``failed`` with an error that
      says so, and never resent on its own (at-most-once). Staff can retry it from the console.
    At most one message per dead worker is in that window, because ``sending`` is set per message.
+   Marks commit without waiting for PostgreSQL's WAL flush (``delivery.marks_without_flush_wait``):
+   a killed worker loses none of them; only a crash of the database server can (see
+   docs/notifications.md, "Speed, and what a database crash can cost").
 4. *A worker is asked to stop* (SIGTERM/SIGINT to ``tideover worker``, see core/worker.py): it
    finishes the message it is handing to a provider, records it, and gives back everything else
    it claimed (``queued`` again, the attempt not counted), so a stopped worker leaves nothing
@@ -42,6 +45,7 @@ from tideover.notifications.delivery import (
     deliver_batch,
     deliver_one,
     exhausted,
+    marks_without_flush_wait,
     record_failure,
 )
 from tideover.notifications.models import (
@@ -125,6 +129,11 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
 
 def deliver_claimed(token: str) -> dict:
     """Send every message this worker claimed with ``token``."""
+    with marks_without_flush_wait():
+        return _deliver_claimed(token)
+
+
+def _deliver_claimed(token: str) -> dict:
     counts = defaultdict(int)
     messages = (
         OutboxMessage.objects.filter(claim_token=token, state=MessageState.CLAIMED)
