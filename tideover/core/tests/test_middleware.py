@@ -23,7 +23,9 @@ def test_ordinary_requests_pass(db):
     assert Client().get("/healthz").status_code == 200
 
 
-def test_a_photo_may_hold_nul_bytes_but_a_text_field_may_not(client):
+def test_a_photo_may_hold_nul_bytes_but_a_text_field_may_not(client, db):
+    # db: a log-in POST that passes the NUL check reaches the log-in throttle, which reads
+    # the attempts recorded so far.
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     photo = SimpleUploadedFile("p.jpg", b"\xff\xd8\xff\x00\x00binary", content_type="image/jpeg")
