@@ -17,5 +17,5 @@ def scorecard_panel(request, incident) -> dict | None:
     if "recovery" in card:  # messages keep being delivered and codes redeemed after the replay
         from tideover.scenarios.recover import recovery_section
 
-        card = dict(card, recovery=recovery_section(incident))
+        card = dict(card, recovery={**card["recovery"], **recovery_section(incident)})
     return {"run": run, "rows": rows(card)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.test import Client
@@ -187,25 +187,32 @@ def reached_within(incident: Incident, window: timedelta) -> int:
     )
 
 
-def customers_affected(incident: Incident) -> int:
-    """Everyone the records tie to the incident: the members who shopped at an affected store
-    while it lasted (whatever happened to their sale) and the captured people who are not
-    members (signed up, reported by the web shop)."""
+def customers_affected(incident: Incident, offline_ids: Iterable[str]) -> int:
+    """Everyone the records tie to the trouble: the members whose sale at an affected store
+    was declined or failed, or was accepted offline (``offline_ids``: the sales the registers
+    were told were held, their own record), while the incident lasted, and every captured
+    person (signed up, collected, reported by the web shop), each counted once."""
     from tideover.recovery.models import AffectedCustomer
-    from tideover.sales.models import Sale
+    from tideover.sales.models import Sale, SaleStatus
 
     since = incident.started_at or incident.declared_at
     until = incident.resolved_at or timezone.now()
-    members = set(
-        Sale.objects.filter(
-            store_id__in=list(incident.affected_store_ids()),
-            occurred_at__gte=since,
-            occurred_at__lte=until,
-        )
-        .exclude(member_id="")
-        .values_list("member_id", flat=True)
-        .distinct()
+    in_window = Sale.objects.filter(occurred_at__gte=since, occurred_at__lte=until).exclude(
+        member_id=""
     )
+    members = set(
+        in_window.filter(
+            store_id__in=list(incident.affected_store_ids()),
+            status__in=[SaleStatus.DECLINED, SaleStatus.FAILED],
+        ).values_list("member_id", flat=True)
+    )
+    ids = sorted(set(offline_ids))
+    for start in range(0, len(ids), 5000):
+        members |= set(
+            in_window.filter(sale_id__in=ids[start : start + 5000]).values_list(
+                "member_id", flat=True
+            )
+        )
     captured = AffectedCustomer.objects.filter(incident=incident)
     members |= set(
         captured.filter(member__isnull=False).values_list("member__loyalty_id", flat=True)
@@ -217,7 +224,6 @@ def recovery_section(incident: Incident) -> dict:
     """The incident's goodwill results, as the recovery app counts them from its records."""
     total = results(incident)["rows"][TOTAL]
     return {
-        "customers_affected": customers_affected(incident),
         "reached_within_1h_of_resolution": reached_within(incident, timedelta(hours=1)),
         "captured": total["captured"],
         "captured_by_source": total["captured_by_source"],

@@ -449,9 +449,12 @@ class ScenarioRunner:
             "postmortem": _postmortem_link(incident),
         }
         if self._recovery_installed():
-            from tideover.scenarios.recover import recovery_section
+            from tideover.scenarios.recover import customers_affected, recovery_section
 
-            card["recovery"] = recovery_section(incident)
+            card["recovery"] = {
+                "customers_affected": customers_affected(incident, tally.accepted_offline),
+                **recovery_section(incident),
+            }
         if self.scenario.loyalty is not None:
             from tideover.scenarios.deadline import deadline_section
 
@@ -469,7 +472,7 @@ def refresh_scorecard(card: dict) -> dict:
     if "recovery" in card:
         from tideover.scenarios.recover import recovery_section
 
-        card["recovery"] = recovery_section(run.incident)
+        card["recovery"] = {**card["recovery"], **recovery_section(run.incident)}
     run.scorecard = card
     run.save(update_fields=["scorecard"])
     return card
