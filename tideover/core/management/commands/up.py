@@ -61,6 +61,10 @@ class Command(BaseCommand):
         serve(self.stdout, bind=bind, web_workers=web_workers, with_worker=not no_worker)
 
 
+def _stop_requested(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(
     stdout,
     *,
@@ -71,6 +75,11 @@ def serve(
 ) -> None:
     """Run the web server (and a worker) in the foreground until Ctrl+C, then stop them all."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tideover.settings")
+    # Ctrl+C and SIGTERM both stop everything, even when this process was started with SIGINT
+    # ignored (as a shell does for a command run in the background, or a test runner's worker
+    # may pass on): an inherited SIG_IGN would otherwise make Ctrl+C do nothing at all.
+    signal.signal(signal.SIGINT, _stop_requested)
+    signal.signal(signal.SIGTERM, _stop_requested)
     procs = [subprocess.Popen(web_server_argv(bind, workers=web_workers), env=env)]
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "tideover", "worker"], env=env))
