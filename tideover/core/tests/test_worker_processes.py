@@ -37,7 +37,12 @@ def _other_database_connections() -> int:
 
 
 def _deferred_task_ran(result) -> bool:
-    result.refresh()
+    try:
+        result.refresh()
+    except Exception as exc:  # RQ: read while the scheduler moves it from scheduled to queued
+        if type(exc).__name__ != "NoSuchJobError":
+            raise
+        return False
     assert result.status != TaskResultStatus.FAILED, result.errors
     return result.status == TaskResultStatus.SUCCESSFUL
 
