@@ -135,7 +135,7 @@ def real_agents(runner, *, count: int = 3):
     if count <= 0 or connection.in_atomic_block:
         yield None
         return
-    from tideover.scenarios.runner import select_stores  # demo glue: the scenario sits above
+    from tideover.scenarios.chain import select_stores  # demo glue: the scenario sits above
 
     chain = list(Store.objects.select_related("region").order_by("code"))
     offline = {

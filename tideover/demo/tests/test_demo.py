@@ -13,8 +13,8 @@ from tideover.loyalty.models import Member
 from tideover.notifications.models import OutboxMessage
 from tideover.recovery.results import results
 from tideover.sales.models import Sale
+from tideover.scenarios.chain import start_time
 from tideover.scenarios.models import ScenarioRun
-from tideover.scenarios.runner import start_time
 
 CHAIN_TZ = zoneinfo.ZoneInfo("America/Chicago")
 

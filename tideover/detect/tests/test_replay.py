@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from tideover.detect import replay
 from tideover.detect.models import Alert, AlertState
+from tideover.scenarios.chain import prepare_chain
 from tideover.scenarios.loader import parse_scenario
-from tideover.scenarios.runner import ScenarioRunner, prepare_chain
+from tideover.scenarios.runner import ScenarioRunner
 from tideover.scenarios.tests.test_run import SMALL
 
 

@@ -8,8 +8,9 @@ from django.core.management import call_command
 from tideover.demo.sinks import local_delivery
 from tideover.incidents.models import IncidentState
 from tideover.sales.models import Sale
+from tideover.scenarios.chain import prepare_chain, start_time
 from tideover.scenarios.loader import parse_scenario
-from tideover.scenarios.runner import ScenarioRunner, prepare_chain, start_time
+from tideover.scenarios.runner import ScenarioRunner
 
 SMALL = """\
 scenario: 1

@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tideover.demo.sinks import local_delivery
+from tideover.scenarios.chain import prepare_chain
 from tideover.scenarios.loader import ScenarioError, load_scenario
 from tideover.scenarios.report import print_scorecard
-from tideover.scenarios.runner import ScenarioRunner, prepare_chain
+from tideover.scenarios.runner import ScenarioRunner
 
 
 class Command(BaseCommand):
