@@ -3,6 +3,7 @@
     .venv/bin/python bench/agent.py                       # everything (~5-10 min)
     .venv/bin/python bench/agent.py --only accept         # accept, drain or memory
     .venv/bin/python bench/agent.py --only drain --db sqlite --drain-sales 20000
+    .venv/bin/python bench/agent.py --only drain --db sqlite --in-flight 1,2   # before/after
 
 1. **accept**: sales/s one ``tideover agent run`` process accepts durably (committed with
    synchronous=FULL before it answers), posted by ``--registers`` register threads over HTTP
@@ -12,7 +13,8 @@
    Goal: >= 500 sales/s and >= 50% of the reference.
 2. **drain**: sales/s a backlog of ``--drain-sales`` queued sales reaches HQ (HQ under its
    production server command, on SQLite and PostgreSQL; the agent's forwarder in batches of
-   500). Reference: bench/ingest.py's direct path, ``post_sales`` in batches of 500 in one
+   ``--batch-size``, ``--in-flight`` requests at a time; with several values, one drain each
+   with its own sales and members, against the one reference). Reference: bench/ingest.py's direct path, ``post_sales`` in batches of 500 in one
    process, over the same sales (other ids) into the same database. Goal: >= 70% of it.
 3. **memory**: peak resident memory (VmHWM) of ``tideover agent run`` holding
    ``--queued`` unsent sales while it keeps accepting and tries HQ. Goal: < 200 MB.
@@ -176,12 +178,14 @@ def drain_child(args) -> dict:
     call_command("migrate", verbosity=0)
     region = Region.objects.create(name="Bench", slug="bench")
     store = Store.objects.create(code="B001", name="B001", region=region)
-    # Two sets of 20,000 members, one for the reference and one for the drain: members who
-    # already earned points in the reference would cross reward thresholds more often in the
-    # drain, which then issues (and tells about) more rewards than the reference did.
-    seed_members(2 * MEMBERS, opening_share=0.0)
+    # A set of 20,000 members for the reference and one for each drain: members who already
+    # earned points in the reference would cross reward thresholds more often in the drain,
+    # which then issues (and tells about) more rewards than the reference did.
+    in_flights = [int(n) for n in str(args.in_flight).split(",")]
+    seed_members((1 + len(in_flights)) * MEMBERS, opening_share=0.0)
     _, token = create_api_token(name="bench agent", scopes=["sales:write"], store=store)
     count = args.drain_sales
+    load_at_start = _loadavg()
 
     # Reference: the direct path of bench/ingest.py over the same kind of sales.
     direct = _payloads(count, "D")
@@ -192,60 +196,70 @@ def drain_child(args) -> dict:
     reference = count / (time.perf_counter() - started)
 
     tmp = os.environ["TIDEOVER_DATA_DIR"]
-    queued = _payloads(count, "Q")
-    for sale in queued:
-        if sale["member_id"]:
-            sale["member_id"] = f"M{int(sale['member_id'][1:]) + MEMBERS:07d}"
     hq_port = free_port()
     hq = start_hq(hq_port, dict(os.environ), workers=2)
+    drains = []
     try:
-        config = AgentConfig(
-            store="B001", hq=f"http://127.0.0.1:{hq_port}", token=token, data=f"{tmp}/agent"
-        ).check()
-        agent = Agent(config)
-        # Fill the backlog directly (how it got there is bench 1).
-        for i in range(0, count, 5000):
-            rows = []
-            for raw in queued[i : i + 5000]:
-                sale = SaleIn.model_validate(raw)
-                rows.append(
-                    NewSale(
-                        sale.sale_id,
-                        content_hash(sale),
-                        sale.model_dump_json(by_alias=True),
-                        sale.occurred_at.isoformat(),
-                        sale.member_id,
-                        0,
-                        0,
+        for number, in_flight in enumerate(in_flights, start=1):
+            queued = _payloads(count, f"Q{number}")
+            for sale in queued:
+                if sale["member_id"]:
+                    sale["member_id"] = f"M{int(sale['member_id'][1:]) + number * MEMBERS:07d}"
+            config = AgentConfig(
+                store="B001",
+                hq=f"http://127.0.0.1:{hq_port}",
+                token=token,
+                data=f"{tmp}/agent{number}",
+                batch_size=args.batch_size,
+                in_flight=in_flight,
+            ).check()
+            agent = Agent(config)
+            # Fill the backlog directly (how it got there is bench 1).
+            for i in range(0, count, 5000):
+                rows = []
+                for raw in queued[i : i + 5000]:
+                    sale = SaleIn.model_validate(raw)
+                    rows.append(
+                        NewSale(
+                            sale.sale_id,
+                            content_hash(sale),
+                            sale.model_dump_json(by_alias=True),
+                            sale.occurred_at.isoformat(),
+                            sale.member_id,
+                            0,
+                            0,
+                        )
                     )
-                )
-            agent.journal.insert(rows)
-        in_hq = [0.0]  # seconds waiting for HQ's answers: the rest is the agent's own work
-        post_batch = agent.hq.post_batch
-
-        def timed_post(payloads):
-            begun = time.perf_counter()
-            try:
-                return post_batch(payloads)
-            finally:
-                in_hq[0] += time.perf_counter() - begun
-
-        agent.hq.post_batch = timed_post
-        started = time.perf_counter()
-        counts = agent.forwarder.drain()
-        elapsed = time.perf_counter() - started
-        drained = count / elapsed
-        agent.stop()
+                agent.journal.insert(rows)
+            started = time.perf_counter()
+            counts = agent.forwarder.drain()
+            elapsed = time.perf_counter() - started
+            # Seconds the forwarder waited for HQ's answers: the rest is the agent's own work.
+            waited = agent.forwarder.waited_seconds
+            agent.stop()
+            assert counts.get("posted") == count, counts
+            drains.append(
+                {
+                    "in_flight": in_flight,
+                    "agent_drain_sales_per_s": round(count / elapsed),
+                    "ratio": round(count / elapsed / reference, 3),
+                    "agent_share": round(1 - waited / elapsed, 3),
+                    "loadavg": _loadavg(),
+                }
+            )
     finally:
         kill(hq)
-    assert counts.get("posted") == count, counts
     return {
         "db": args.child,
-        "agent_drain_sales_per_s": round(drained),
         "reference_sales_per_s": round(reference),
-        "ratio": round(drained / reference, 3),
-        "agent_share": round(1 - in_hq[0] / elapsed, 3),
+        "batch_size": args.batch_size,
+        "loadavg_at_start": load_at_start,
+        "drains": drains,
     }
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def bench_drain(args) -> list[dict]:
@@ -345,6 +359,13 @@ def main() -> int:
     parser.add_argument("--drain-sales", type=int, default=100_000)
     parser.add_argument("--queued", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=500, help="drain: the agent's batch")
+    parser.add_argument(
+        "--in-flight",
+        default="2",
+        help="drain: batches in flight (1: one at a time); several, e.g. 1,2: one drain each, "
+        "against the same reference",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -362,11 +383,16 @@ def main() -> int:
         report["drain"] = bench_drain(args)
         for r in report["drain"]:
             print(
-                f"drain {r['db']}: agent -> HQ {r['agent_drain_sales_per_s']:,} sales/s, "
-                f"reference (post_sales direct) {r['reference_sales_per_s']:,}; "
-                f"{r['ratio']:.0%} (goal >= 70%); {r['agent_share']:.0%} of the drain was "
-                "the agent's own work, the rest waiting for HQ"
+                f"drain {r['db']}: reference (post_sales direct) {r['reference_sales_per_s']:,}"
+                f" sales/s; load average at the start {r['loadavg_at_start']}"
             )
+            for d in r["drains"]:
+                print(
+                    f"  agent -> HQ, batches of {r['batch_size']}, {d['in_flight']} in flight: "
+                    f"{d['agent_drain_sales_per_s']:,} sales/s, {d['ratio']:.0%} of the reference "
+                    f"(goal >= 70%); the agent waited for HQ {1 - d['agent_share']:.0%} of the "
+                    f"time; load average after it {d['loadavg']}"
+                )
     if args.only in (None, "memory"):
         r = report["memory"] = bench_memory(args)
         print(

@@ -26,6 +26,7 @@ class AgentConfig:
     manager_pin: str = ""  # forced offline needs it; empty: forced offline is not available
     register_key: str = ""  # when set, registers must send it as a bearer token
     batch_size: int = 500
+    in_flight: int = 2  # batches sent to HQ before the first is answered (1: one at a time)
     heartbeat_seconds: float = 5.0
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
@@ -53,8 +54,8 @@ class AgentConfig:
             )
         if not self.hq.startswith(("http://", "https://")):
             raise ConfigError(f"hq={self.hq!r} should be HQ's URL, e.g. https://hq.example.com")
-        if self.batch_size < 1 or self.heartbeat_seconds <= 0:
-            raise ConfigError("batch_size and heartbeat_seconds must be positive")
+        if self.batch_size < 1 or self.heartbeat_seconds <= 0 or self.in_flight < 1:
+            raise ConfigError("batch_size, in_flight and heartbeat_seconds must be positive")
         if self.quarantine_after < 1 or self.quarantine_retry_seconds <= 0:
             raise ConfigError("quarantine_after and quarantine_retry_seconds must be positive")
         self.hq = self.hq.rstrip("/")

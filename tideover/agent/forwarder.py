@@ -14,19 +14,36 @@ something else since its last failure (a heartbeat, another batch): when HQ itse
 nothing is blamed. After ``quarantine_after`` counted failures the sale is quarantined
 (``journal.Journal.quarantine``): shown to staff, tried again alone every
 ``quarantine_retry_seconds``, and the sales behind it go on.
+
+Two requests in flight (``in_flight``): while HQ works on one batch the next is already on its
+way, so HQ parses one while it commits the other, and the agent settles one while HQ works on
+the next. The two may commit at HQ in either order, which matters for one thing only: a return
+or void must reach HQ after the sale it undoes (HQ rejects it otherwise). So a batch is cut
+before the first sale that undoes a sale still in flight; that sale leads the next batch,
+sent once HQ has answered for its original. After a failure nothing more is sent until every
+batch in flight is answered (and those answers settled); the next round starts again from the
+oldest queued sale. Pipelining is used only at full batch size: while bisecting a failing
+batch, one request at a time, as before. One round at a time (``sending``): "send now" waits
+for a round of the background loop instead of sending the same sales beside it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.journal import QUARANTINED
 
 log = logging.getLogger("tideover.agent")
+
+# Batches per round: the round ends (and "send now" or a stop gets its turn) after this many.
+ROUND_BATCHES = 20
 
 
 class Backoff:
@@ -61,6 +78,14 @@ class Forwarder:
         self.next_try_at: float | None = None
         self._suspect: int | None = None  # seq of the sale that last failed alone
         self._suspect_failed_at = float("-inf")
+        self.in_flight = self.config.in_flight
+        self.sending = threading.Lock()  # one round at a time
+        self._pool: ThreadPoolExecutor | None = None
+        self.waited_seconds = 0.0  # spent waiting for HQ's answers (the bench reports it)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def send_now(self) -> None:
         """Forward at once instead of waiting for the next retry."""
@@ -70,29 +95,100 @@ class Forwarder:
     def forward_once(self) -> dict:
         """Send one batch of the oldest queued sales (after one quarantined sale whose next try
         is due); returns the counts. Raises HQUnavailable."""
-        retried = self._retry_quarantined()
-        rows = self.journal.oldest_queued(self.batch_size)
-        if not rows:
-            return {"sent": retried}
-        seqs = {sale_id: seq for seq, sale_id, _ in rows}
+        return self.forward_round(max_batches=1)
+
+    def forward_round(self, max_batches: int = ROUND_BATCHES) -> dict:
+        """Send up to ``max_batches`` batches of the oldest queued sales, ``in_flight`` at a
+        time (after one quarantined sale whose next try is due), and settle each by HQ's
+        results; returns the counts. Raises HQUnavailable (after settling what HQ answered)."""
+        with self.sending:
+            total = {"sent": self._retry_quarantined()}
+            full = self.batch_size == self.config.batch_size > 1
+            depth = self.in_flight if full else 1
+            flight: deque = deque()
+            after, batches, error = 0, 0, None
+            while True:
+                while (
+                    error is None
+                    and len(flight) < depth
+                    and batches < max_batches
+                    and not self.stop.is_set()
+                ):
+                    rows = self._next_rows(after, flight)
+                    if not rows:
+                        break
+                    after, batches = rows[-1][0], batches + 1
+                    flight.append((rows, self._executor().submit(self._post, rows)))
+                if not flight:
+                    break
+                rows, future = flight.popleft()
+                try:
+                    counts = self._outcome(rows, future)
+                except Exception as exc:  # settle what is in flight, then raise the first
+                    error = error or exc
+                    continue
+                for key, value in counts.items():
+                    total[key] = total.get(key, 0) + value
+                if error is None and counts["sent"]:
+                    self.batch_size = min(self.config.batch_size, self.batch_size * 2)
+                    self._succeeded()
+            if error is not None:
+                raise error
+            return total
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=max(1, self.in_flight), thread_name_prefix="agent-send"
+            )
+        return self._pool
+
+    def _next_rows(self, after: int, flight: deque) -> list[tuple[int, str, str]]:
+        """The next batch after seq ``after``, cut before the first return or void whose
+        original sale is still in flight (it waits for that batch's answer)."""
+        rows = self.journal.queued_after(after, self.batch_size)
+        if not flight or not rows:
+            return rows
+        held = {sale_id for batch, _ in flight for _, sale_id, _ in batch}
+        for index, (_, _, payload) in enumerate(rows):
+            if _original_of(payload) in held:
+                return rows[:index]
+        return rows
+
+    def _post(self, rows: list[tuple[int, str, str]]):
+        return self.agent.hq.post_batch([payload for _, _, payload in rows])
+
+    def _outcome(self, rows: list[tuple[int, str, str]], future) -> dict:
+        """Wait for HQ's answer to one batch and settle its sales; counts, or raises."""
+        begun = time.perf_counter()
         try:
-            response = self.agent.hq.post_batch([payload for _, _, payload in rows])
+            response = future.result()
         except HQUnavailable as exc:
             if exc.status and exc.status >= 500:
                 if len(rows) > 1:
                     # Bisect: the half with the culprit fails again, the other half posts.
                     self.batch_size = max(1, len(rows) // 2)
                 elif self._blame(rows[0], exc.status):
-                    return {"sent": retried, "quarantined": 1}
+                    return {"sent": 0, "quarantined": 1}
             raise
+        finally:
+            self.waited_seconds += time.perf_counter() - begun
         if response.status_code == 400 and self.batch_size > 1:
             self.batch_size = max(1, self.batch_size // 2)  # HQ's batch limit is lower than ours
             raise HQUnavailable(f"HQ asked for smaller batches: {response.text[:200]}")
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}: {response.text[:200]}")
+        seqs = {sale_id: seq for seq, sale_id, _ in rows}
         counts = self.journal.settle(response.json()["results"], seqs)
-        self.batch_size = min(self.config.batch_size, self.batch_size * 2)
-        return {"sent": len(rows) + retried, **counts}
+        return {"sent": len(rows), **counts}
+
+    def _succeeded(self) -> None:
+        """HQ answered a batch: the link works (what the background loop shows)."""
+        self.backoff.reset()
+        self.next_try_at = None
+        self.last_error = ""
+        self.last_success_at = time.time()
+        self.agent.link_ok()
 
     def _blame(self, row: tuple[int, str, str], status: int) -> bool:
         """A sale sent alone got a server error: count it against the sale if HQ answered
@@ -149,7 +245,7 @@ class Forwarder:
         """Forward until the queue is empty or HQ fails (used by ``sync`` and tests)."""
         total = {"sent": 0}
         while True:
-            counts = self.forward_once()
+            counts = self.forward_round()
             if not counts["sent"] and not counts.get("quarantined"):
                 return total
             for key, value in counts.items():
@@ -162,7 +258,7 @@ class Forwarder:
                 self.wake.clear()
                 continue
             try:
-                counts = self.forward_once()
+                counts = self.forward_round()
             except HQUnavailable as exc:
                 self.last_error = str(exc)
                 self.agent.link_failed(str(exc))
@@ -180,13 +276,18 @@ class Forwarder:
             self.next_try_at = None
             self.last_error = ""
             self.agent.link_ok()
-            if counts["sent"]:
-                self.last_success_at = time.time()
-                self.agent.journal.put("last_sync_at", self.last_success_at)
             if counts["sent"] or counts.get("quarantined"):
                 continue  # more may be waiting: no pause while draining
             self.wake.wait(self.idle_seconds)
             self.wake.clear()
+
+
+def _original_of(payload: str) -> str | None:
+    """The sale a stored return or void undoes (None for a sale). The stored JSON is
+    ``model_dump_json``'s, so a sale's reads ``"original_sale_id":null``: no parse needed."""
+    if '"original_sale_id":null' in payload or '"original_sale_id"' not in payload:
+        return None
+    return json.loads(payload).get("original_sale_id")
 
 
 def _next(retry_at: float) -> str:

@@ -29,6 +29,7 @@ class HeartbeatLink:
         body["store"] = self.config.store
         body["rejected"] = status["problems"]["counts"].get("rejected", 0)
         body["conflicts"] = status["problems"]["counts"].get("conflict", 0)
+        body["quarantined"] = status["problems"]["counts"].get("quarantined", 0)
         return body
 
     def heartbeat(self) -> bool:

@@ -35,10 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tideover.agent.quarantine import QuarantineQueue
+from tideover.agent.staffview import QUARANTINED, StaffView  # noqa: F401 - the states live here
 from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade
 
 QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
-QUARANTINED = "quarantined"
+KV_UPSERT = (
+    "INSERT INTO kv (key, value) VALUES (?, ?)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
 
 
 @dataclass
@@ -70,7 +74,7 @@ class Exposure:
     oldest_accepted_at: float | None
 
 
-class Journal(QuarantineQueue):
+class Journal(QuarantineQueue, StaffView):
     """The queue and the agent's small memory (last known balances, policy, log).
 
     One connection, used under a lock: SQLite has one writer anyway, and the lock makes the
@@ -208,11 +212,16 @@ class Journal(QuarantineQueue):
     # --- forward ------------------------------------------------------------------------
     def oldest_queued(self, limit: int) -> list[tuple[int, str, str]]:
         """(seq, sale_id, payload) of the oldest queued sales, oldest first."""
+        return self.queued_after(0, limit)
+
+    def queued_after(self, seq: int, limit: int) -> list[tuple[int, str, str]]:
+        """(seq, sale_id, payload) of the oldest queued sales after ``seq`` (the sales behind
+        a batch still in flight), oldest first."""
         with self.lock:
             return self.conn.execute(
-                "SELECT seq, sale_id, payload FROM sales WHERE state = 'queued'"
+                "SELECT seq, sale_id, payload FROM sales WHERE state = 'queued' AND seq > ?"
                 " ORDER BY seq LIMIT ?",
-                (limit,),
+                (seq, limit),
             ).fetchall()
 
     def settle(
@@ -257,6 +266,8 @@ class Journal(QuarantineQueue):
                         MEMBER_UPSERT,
                         [(members[s], *balances[s], now) for s in sorted(balances) if s in members],
                     )
+                if updates:  # what staff see as "last sent to HQ", in the same commit
+                    self.settler.execute(KV_UPSERT, ("last_sync_at", json.dumps(now)))
                 self.settler.execute("COMMIT")
             except BaseException:
                 self.settler.execute("ROLLBACK")
@@ -277,57 +288,6 @@ class Journal(QuarantineQueue):
     @property
     def queued(self) -> int:
         return self._queued
-
-    def oldest_unsent(self) -> tuple[str, float] | None:
-        """(occurred_at, accepted_at) of the oldest queued sale."""
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT occurred_at, accepted_at FROM sales WHERE state = 'queued'"
-                " ORDER BY seq LIMIT 1"
-            ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def problems(self, limit: int = 50) -> list[dict]:
-        """Conflicting, rejected and quarantined sales, newest first, with HQ's reason (and,
-        for quarantined ones, the failures so far and the next try)."""
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT sale_id, state, reason, occurred_at, failures, retry_at FROM sales"
-                " WHERE state IN ('conflict', 'rejected', 'quarantined')"
-                " ORDER BY seq DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-            total = self.conn.execute(
-                "SELECT state, COUNT(*) FROM sales"
-                " WHERE state IN ('conflict', 'rejected', 'quarantined') GROUP BY state"
-            ).fetchall()
-        return {
-            "counts": dict(total),
-            "sales": [
-                {
-                    "sale_id": r[0],
-                    "state": r[1],
-                    "reason": r[2],
-                    "occurred_at": r[3],
-                    "failures": r[4],
-                    "retry_at": r[5] if r[1] == QUARANTINED else None,
-                }
-                for r in rows
-            ],
-        }
-
-    def counts(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self.conn.execute("SELECT state, COUNT(*) FROM sales GROUP BY state"))
-
-    def sale_state(self, sale_id: str) -> dict | None:
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT state, reason, points, hq_points FROM sales WHERE sale_id = ?", (sale_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        return {"state": row[0], "reason": row[1], "points": row[2], "hq_points": row[3]}
 
     # --- members ------------------------------------------------------------------------
     def tier(self, member_id: str) -> str | None:
@@ -371,11 +331,7 @@ class Journal(QuarantineQueue):
 
     def put(self, key: str, value) -> None:
         with self.lock:
-            self.conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
-            )
+            self.conn.execute(KV_UPSERT, (key, json.dumps(value)))
 
     def log(self, what: str) -> None:
         with self.lock:

@@ -11,6 +11,7 @@ Routes (registers use the same paths and request shape as HQ):
 
 - ``POST /api/v1/sales``, ``POST /api/v1/sales:batch``: ``SaleIn`` (tideover.sales.schemas)
 - ``GET /api/v1/members/{id}/balance`` (also at HQ's ``/api/v1/loyalty/members/{id}/balance``)
+- ``GET /api/v1/sales/{sale_id}``: where one sale stands at the agent (queued, posted, ...)
 - ``GET /api/v1/agent/status``; ``POST /api/v1/agent/sync``; ``POST /api/v1/agent/offline``
 - ``GET /`` the status page; its forms post to ``/sync`` and ``/offline``
 """
@@ -34,6 +35,7 @@ MAX_BATCH = 1000
 MAX_HEADERS, MAX_LINE = 100, 65536  # as the standard library's http.client bounds them
 _NOT_JSON = object()
 BALANCE = re.compile(r"^/api/v1/(?:loyalty/)?members/([A-Za-z0-9._:\-]{1,32})/balance$")
+ONE_SALE = re.compile(r"^/api/v1/sales/([A-Za-z0-9._:\-]{1,64})$")
 
 
 class Headers(dict):
@@ -167,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
         elif match := BALANCE.match(path):
             if self._register_allowed():
                 self._json(200, self.agent.balance(match.group(1)))
+        elif match := ONE_SALE.match(path):
+            if self._register_allowed():
+                self._one_sale(match.group(1))
         else:
             self._json(404, {"detail": f"No such page: {path}"})
 
@@ -211,6 +216,13 @@ class Handler(BaseHTTPRequestHandler):
         for answer in answers:
             counts[answer.result] += 1
         self._json(200, {**counts, "results": [a.as_dict() for a in answers]})
+
+    def _one_sale(self, sale_id: str) -> None:
+        state = self.agent.sale_state(sale_id)
+        if state is None:
+            self._json(404, {"detail": f"This agent has no sale {sale_id}"})
+        else:
+            self._json(200, state)
 
     def _sync(self, *, page: bool) -> None:
         agent = self.agent

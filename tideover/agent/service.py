@@ -293,6 +293,19 @@ class Agent(HeartbeatLink):
             "pending_rewards": (hq_view or {}).get("pending_rewards", []),
         }
 
+    def sale_state(self, sale_id: str) -> dict | None:
+        """One sale as this agent holds it (what a register or staff can ask about)."""
+        state = self.journal.sale_state(sale_id)
+        if state is None:
+            return None
+        return {
+            "sale_id": sale_id,
+            **state,
+            "accepted_at": _iso(state["accepted_at"]),
+            "settled_at": _iso(state["settled_at"]),
+            "retry_at": _iso(state["retry_at"]),
+        }
+
     # --- forced offline -------------------------------------------------------------------
     def force_offline(self, on: bool, pin: str, *, who: str = "", reason: str = "") -> str:
         """A store manager switches forced offline on or off with the PIN; both are logged.
@@ -361,6 +374,7 @@ class Agent(HeartbeatLink):
         self.forwarder.wake.set()
         for thread in self._threads:
             thread.join(timeout=15)
+        self.forwarder.close()
         self.hq.close()
         self.journal.close()
 

@@ -42,8 +42,11 @@ class HeartbeatIn(Schema):
     last_sync_at: datetime | None = None
     card_exposure_cents: int = Field(0, ge=0)
     card_count: int = Field(0, ge=0)
-    rejected: int = Field(0, ge=0)
-    conflicts: int = Field(0, ge=0)
+    rejected: int = Field(0, ge=0, description="Sales HQ rejected, kept at the store for staff")
+    conflicts: int = Field(0, ge=0, description="Sales HQ refused as conflicts, kept for staff")
+    quarantined: int = Field(
+        0, ge=0, description="Sales HQ failed on every time, set aside and retried now and then"
+    )
 
 
 class PolicyOut(Schema):
@@ -74,6 +77,12 @@ class StoreLinkOut(Schema):
     offline_since: datetime | None
     card_exposure_cents: int
     version: str | None
+    rejected: int = Field(0, description="Sales HQ rejected, waiting for staff at the store")
+    conflicts: int = Field(0, description="Sales refused as conflicts, waiting for staff")
+    quarantined: int = Field(0, description="Sales HQ fails on every time, set aside")
+    needs_attention: int = Field(
+        0, description="rejected + conflicts + quarantined: sales staff must look at"
+    )
 
 
 class PolicyIn(Schema):
@@ -123,7 +132,8 @@ def heartbeat(request, payload: HeartbeatIn):
     summary="Every store's link state",
     auth=access(capability=Capability.VIEW_STORE_LINKS),
 )
-def stores(request, region: str = "", state: str = ""):
+def stores(request, region: str = "", state: str = "", attention: bool = False):
+    """``attention=true``: only stores holding sales that wait for staff."""
     caller = request.auth
     region_obj = None
     if region:
@@ -134,7 +144,7 @@ def stores(request, region: str = "", state: str = ""):
     if not sees_all_stores(caller):
         profile = getattr(caller, "staff_profile", None)
         scope = [profile.store] if profile and profile.store else []
-    rows = services.store_links(region=region_obj, stores=scope)
+    rows = services.store_links(region=region_obj, stores=scope, attention=attention)
     out = []
     for row in rows:
         agent = row["agent"]
@@ -152,6 +162,10 @@ def stores(request, region: str = "", state: str = ""):
                 "offline_since": agent.offline_since if agent else None,
                 "card_exposure_cents": agent.card_exposure_cents if agent else 0,
                 "version": agent.version if agent else None,
+                "rejected": agent.rejected if agent else 0,
+                "conflicts": agent.conflicts if agent else 0,
+                "quarantined": agent.quarantined if agent else 0,
+                "needs_attention": agent.needs_attention if agent else 0,
             }
         )
     return out

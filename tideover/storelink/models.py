@@ -32,8 +32,17 @@ class StoreAgent(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     card_exposure_cents = models.BigIntegerField(default=0)
     card_count = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    conflicts = models.PositiveIntegerField(default=0)
+    # Sales waiting for staff at the store, as its agent counts them: HQ rejected them, refused
+    # them as conflicts, or fails on them every time (quarantined, tried again now and then).
+    rejected = models.PositiveIntegerField(
+        default=0, help_text="Sales HQ rejected, kept at the store"
+    )
+    conflicts = models.PositiveIntegerField(
+        default=0, help_text="Sales HQ refused as conflicts, kept at the store"
+    )
+    quarantined = models.PositiveIntegerField(
+        default=0, help_text="Sales HQ fails on every time, set aside at the store"
+    )
     state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.SILENT)
     state_since = models.DateTimeField(default=timezone.now)
 
@@ -42,6 +51,11 @@ class StoreAgent(models.Model):
 
     def __str__(self) -> str:
         return f"agent of {self.store.code} ({self.state})"
+
+    @property
+    def needs_attention(self) -> int:
+        """Sales at the store that staff must look at (none of them reached HQ's books)."""
+        return self.rejected + self.conflicts + self.quarantined
 
 
 class StateChange(models.Model):

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -103,6 +103,7 @@ class Heartbeat:
     card_count: int = 0
     rejected: int = 0
     conflicts: int = 0
+    quarantined: int = 0
 
 
 def register_agent(store: Store, *, agent_id: str, version: str = "", at=None) -> StoreAgent:
@@ -144,6 +145,7 @@ def record_heartbeat(store: Store, beat: Heartbeat, *, at=None) -> StoreAgent:
         agent.card_count = max(0, int(beat.card_count))
         agent.rejected = max(0, int(beat.rejected))
         agent.conflicts = max(0, int(beat.conflicts))
+        agent.quarantined = max(0, int(beat.quarantined))
         if beat.version:
             agent.version = beat.version[:32]
         agent.save()
@@ -248,13 +250,21 @@ def recent_changes(*, region: Region | None = None, stores=None, limit: int = 50
     return list(query[:limit])
 
 
-def store_links(*, region: Region | None = None, stores=None) -> list[dict]:
-    """Every store with its link state (None for a store that has no agent yet)."""
+def store_links(
+    *, region: Region | None = None, stores=None, attention: bool = False
+) -> list[dict]:
+    """Every store with its link state (None for a store that has no agent yet); with
+    ``attention``, only stores whose agent holds sales waiting for staff (rejected, conflicting
+    or quarantined)."""
     query = Store.objects.filter(is_active=True).select_related("region", "agent")
     if region is not None:
         query = query.filter(region=region)
     if stores is not None:
         query = query.filter(pk__in=[s.pk for s in stores])
+    if attention:
+        query = query.filter(
+            Q(agent__rejected__gt=0) | Q(agent__conflicts__gt=0) | Q(agent__quarantined__gt=0)
+        )
     now = timezone.now()
     rows = []
     for store in query.order_by("code"):

@@ -29,9 +29,14 @@ def stores(request):
         scope = [profile.store] if profile and profile.store else []
     rows = services.store_links(region=region, stores=scope)
     counts = Counter(row["state"] for row in rows)
+    # Stores holding sales HQ did not take (rejected, conflicting, quarantined): staff must act.
+    attention = [row for row in rows if row["agent"] and row["agent"].needs_attention]
     wanted = request.GET.get("state", "")
     if wanted in LinkState.values:
         rows = [row for row in rows if row["state"] == wanted]
+    only_attention = request.GET.get("attention") == "1"
+    if only_attention:
+        rows = [row for row in rows if row["agent"] and row["agent"].needs_attention]
     return render(
         request,
         "storelink/stores.html",
@@ -44,6 +49,9 @@ def stores(request):
             "may_edit_policy": has_capability(request.user, Capability.MANAGE_CARD_POLICY),
             "changes": services.recent_changes(region=region, stores=scope),
             "without_agent": sum(1 for row in rows if row["state"] is None),
+            "attention_stores": len(attention),
+            "attention_sales": sum(row["agent"].needs_attention for row in attention),
+            "only_attention": only_attention,
         },
     )
 

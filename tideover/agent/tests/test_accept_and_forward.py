@@ -105,7 +105,9 @@ def test_a_sale_hq_rejects_is_kept_for_staff_and_does_not_block_the_ones_behind(
 
 
 def test_oldest_first_in_batches(make_agent):
-    agent = make_agent(batch_size=4)
+    # One batch at a time: HQ posts in the queue's order (with two in flight HQ may commit the
+    # later batch first; test_pipelined_forwarding.py).
+    agent = make_agent(batch_size=4, in_flight=1)
     sales = [sale() for _ in range(10)]
     agent.accept(sales)
     assert [r[1] for r in agent.journal.oldest_queued(4)] == [s["sale_id"] for s in sales[:4]]

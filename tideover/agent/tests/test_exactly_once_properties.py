@@ -1,7 +1,9 @@
-"""The exactly-once promise as a property: whatever order registers sell and resend, HQ drops
-out, answers get lost after HQ committed, and the agent restarts, HQ never holds a sale the
-register was not told was accepted, and once HQ is back it holds every accepted sale exactly
-once. HQ is the real API on a loopback server. ``TIDEOVER_SLOW=1`` runs many more sequences."""
+"""The exactly-once promise as a property: whatever order registers sell, take sales back and
+resend, HQ drops out, answers get lost after HQ committed (one batch or two in flight), and the
+agent restarts, HQ never holds a sale the register was not told was accepted, and once HQ is
+back it holds every accepted sale exactly once (a return HQ rejected for coming before its
+original would fail this). HQ is the real API on a loopback server. ``TIDEOVER_SLOW=1`` runs
+many more sequences."""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ def make_machine(hq_url: str, down_url: str, token: str):
             ).check()
             self.agent = Agent(self.config)
             self.accepted: dict[str, dict] = {}
+            self.returnable: set[str] = set()  # accepted sales not taken back yet
             self.sent: list[dict] = []
             self.hq_up = True
 
@@ -55,7 +58,18 @@ def make_machine(hq_url: str, down_url: str, token: str):
             for sent, answer in zip(sales, self.agent.accept(sales), strict=True):
                 assert answer.result == "accepted"
                 self.accepted[sent["sale_id"]] = sent
+                self.returnable.add(sent["sale_id"])
             self.sent += sales
+
+        @precondition(lambda self: self.returnable)
+        @rule(data=st.data())
+        def register_takes_a_sale_back(self, data):
+            original = data.draw(st.sampled_from(sorted(self.returnable)))
+            self.returnable.discard(original)
+            back = sale(kind="return", original_sale_id=original)
+            assert self.agent.accept([back])[0].result == "accepted"
+            self.accepted[back["sale_id"]] = back
+            self.sent.append(back)
 
         @precondition(lambda self: self.sent)
         @rule(data=st.data())
@@ -86,6 +100,21 @@ def make_machine(hq_url: str, down_url: str, token: str):
             self._hq(LosesAnswers)
             with contextlib.suppress(HQUnavailable):
                 self.agent.forwarder.forward_once()
+            self._hq()
+
+        @rule()
+        def forward_two_batches_at_a_time(self):
+            try:
+                self.agent.forwarder.forward_round(max_batches=3)
+            except HQUnavailable:
+                assert not self.hq_up
+
+        @precondition(lambda self: self.hq_up)
+        @rule()
+        def forward_two_at_a_time_but_the_answers_are_lost(self):
+            self._hq(LosesAnswers)
+            with contextlib.suppress(HQUnavailable):
+                self.agent.forwarder.forward_round(max_batches=3)
             self._hq()
 
         @rule()

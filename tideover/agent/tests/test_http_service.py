@@ -48,3 +48,19 @@ def test_junk_request_lines_and_headers_get_a_400(http_agent):  # noqa: F811
     assert _raw(url, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n").startswith(b"HTTP/1.1 400")
     many = b"".join(b"X-%d: 1\r\n" % n for n in range(101))
     assert _raw(url, b"GET / HTTP/1.1\r\n" + many + b"\r\n").startswith(b"HTTP/1.1 431")
+
+
+def test_a_register_or_staff_can_ask_where_one_sale_stands(http_agent):  # noqa: F811
+    agent, client = http_agent(register_key="k-1")
+    key = {"Authorization": "Bearer k-1"}
+    sent = sale()
+    client.post("/api/v1/sales", json=sent, headers=key)
+    queued = client.get(f"/api/v1/sales/{sent['sale_id']}", headers=key).json()
+    assert queued == {**queued, "sale_id": sent["sale_id"], "state": "queued", "attempts": 0}
+    assert queued["accepted_at"].endswith("Z") and queued["settled_at"] is None
+    agent.forwarder.drain()
+    posted = client.get(f"/api/v1/sales/{sent['sale_id']}", headers=key).json()
+    assert posted["state"] == "posted" and posted["settled_at"] and posted["attempts"] == 1
+    missing = client.get("/api/v1/sales/S001-NOPE", headers=key)
+    assert missing.status_code == 404 and "no sale S001-NOPE" in missing.json()["detail"]
+    assert client.get(f"/api/v1/sales/{sent['sale_id']}").status_code == 401

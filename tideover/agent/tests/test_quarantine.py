@@ -16,6 +16,7 @@ from tideover.agent.tests.conftest import sale
 from tideover.agent.tests.test_policy_and_balances import http_agent  # noqa: F401 - fixture
 from tideover.sales import hooks
 from tideover.sales.models import Sale
+from tideover.storelink.models import StoreAgent
 
 POISON = "S001-R1-POISON"
 
@@ -62,6 +63,30 @@ def test_a_poison_sale_is_bisected_out_quarantined_and_the_rest_drain(make_agent
     assert problem["sale_id"] == POISON and problem["failures"] == 3
     assert "HQ answered 500 each of the 3 times" in problem["reason"]
     assert agent.forwarder.batch_size == 8  # back to full batches for the rest
+
+
+def test_with_two_batches_in_flight_a_poison_sale_is_still_found_and_hq_sees_it_set_aside(
+    make_agent, poison_at_hq
+):
+    agent = make_agent(batch_size=8, in_flight=2, quarantine_after=3, quarantine_retry_seconds=60)
+    before = [sale() for _ in range(11)]
+    after = [sale() for _ in range(20)]
+    agent.accept([*before, sale(sale_id=POISON), *after])
+    for _ in range(60):  # the background loop's rounds, a heartbeat after each failure
+        try:
+            agent.forwarder.drain()
+        except HQUnavailable:
+            assert agent.heartbeat(), agent.link_error
+            continue
+        if not agent.journal.queued:
+            break
+    assert agent.journal.queued == 0
+    assert agent.journal.sale_state(POISON)["state"] == "quarantined"
+    posted = set(Sale.objects.values_list("sale_id", flat=True))
+    assert posted == {s["sale_id"] for s in before + after}
+    assert agent.heartbeat(), agent.link_error
+    at_hq = StoreAgent.objects.get(store__code="S001")
+    assert (at_hq.quarantined, at_hq.rejected, at_hq.needs_attention) == (1, 0, 1)
 
 
 def test_a_quarantined_sale_is_retried_later_and_posts_once_hq_is_fixed(make_agent, poison_at_hq):

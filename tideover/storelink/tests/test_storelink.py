@@ -228,3 +228,42 @@ def test_card_policy_api_matches_store_codes_in_any_case_and_names_an_unknown_on
     assert services.card_policy_for(chain["stores"]["S004"])[1] == "store"
     missing = client.put(url + "S42", body, content_type="application/json")
     assert missing.status_code == 404 and missing.json()["detail"] == "No store with the code S42"
+
+
+def test_heartbeats_carry_the_sales_waiting_for_staff_and_hq_lists_those_stores(
+    client, client_as, chain, api_token
+):
+    headers = api_token("heartbeats:write", store=chain["stores"]["S002"])
+    beat_body = {"store": "S002", "agent_id": "a2", "mode": "online", "queue_depth": 0}
+    waiting = {"rejected": 2, "conflicts": 1, "quarantined": 3}
+    response = client.post(
+        "/api/v1/storelink/heartbeats",
+        {**beat_body, **waiting},
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 200, response.content
+    services.record_heartbeat(chain["stores"]["S001"], beat())  # nothing waiting there
+    staff = client_as("incident_commander")
+    listing = {row["store"]: row for row in staff.get("/api/v1/storelink/stores").json()}
+    assert {k: listing["S002"][k] for k in (*waiting, "needs_attention")} == {
+        **waiting,
+        "needs_attention": 6,
+    }
+    assert listing["S001"]["needs_attention"] == 0 and listing["S003"]["needs_attention"] == 0
+    only = staff.get("/api/v1/storelink/stores?attention=true").json()
+    assert [row["store"] for row in only] == ["S002"]
+
+    page = staff.get("/console/stores/").content.decode()
+    assert "6 sales at 1 store need attention" in page
+    assert "<strong>6</strong>: 2 rejected, 1 conflict, 3 quarantined" in page
+    filtered = staff.get("/console/stores/?attention=1").content.decode()
+    assert "S002 Store S002" in filtered and "S001 Store S001" not in filtered
+
+
+def test_a_store_whose_waiting_sales_were_dealt_with_leaves_the_list(client_as, chain):
+    store = chain["stores"]["S003"]
+    services.record_heartbeat(store, beat(rejected=1))
+    services.record_heartbeat(store, beat(rejected=0))
+    page = client_as("comms").get("/console/stores/").content.decode()
+    assert 'id="attention"' not in page
