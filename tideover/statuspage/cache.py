@@ -14,6 +14,15 @@ process already holds for the document (the version before). Without the claim e
 every web process rendered the same page at once after each update, and the whole page stalled
 for the length of those renders. A claim lasts ``RENDER_CLAIM_SECONDS`` at most, and a process
 that holds no earlier bytes renders for itself.
+
+After a public change the web processes do not render at all: the change's commit starts the new
+version *held* for the publish task (``invalidate(held=True)``, services.publish_changes), which
+renders the hot pages in the worker and then lets go. Until then (``RENDER_CLAIM_SECONDS`` at
+most, should no worker run) readers get the page from before the change. A rendering in a web
+process holds its GIL for tens of milliseconds, and every request queued behind it in that
+process waits as long: with an update a second that was what moved the page's p99. A reader that
+found a document being rendered does not ask the shared cache again for ``RECHECK_SECONDS``, so
+the wait costs each request a dictionary lookup, not two cache reads.
 """
 
 from __future__ import annotations
@@ -88,6 +97,10 @@ _previous: dict[str, Rendered] = {}
 _stored_keys: dict[str, str] = {}
 _claimed_here: set[str] = set()
 RENDER_CLAIM_SECONDS = 10
+# Per shared-cache key: until when this process serves the previous rendering without asking the
+# shared cache again (someone is rendering it). Bounds how late a reader sees a finished render.
+_waiting: dict[str, float] = {}
+RECHECK_SECONDS = 0.05
 
 
 # With the file cache (the default on one machine) every set of the version replaces its file,
@@ -147,9 +160,12 @@ def _current_version() -> str:
     return version
 
 
-def invalidate() -> str:
-    """Start a new version: every process renders afresh on its next request."""
+def invalidate(*, held: bool = False) -> str:
+    """Start a new version: every process renders afresh on its next request. ``held``: the
+    publish task renders it; readers that hold an earlier rendering serve that meanwhile."""
     version = uuid.uuid4().hex
+    if held:  # before the version: no reader may see the version without its hold
+        cache.set(_held_key(version), os.getpid(), timeout=RENDER_CLAIM_SECONDS)
     cache.set(VERSION_KEY, version, timeout=None)
     with _memo_lock:
         _memo.clear()
@@ -190,6 +206,10 @@ def lookup(
     found = _memo.get(key)
     if found is not None and found.expires_at > now:
         return found
+    if stale_while_rendering and _waiting.get(key, 0.0) > now:
+        previous = _previous_of(name)
+        if previous is not None:
+            return previous
     try:
         found = cache.get(key)
     except Exception:
@@ -197,6 +217,9 @@ def lookup(
         return None
     if found is None or found.expires_at <= now:
         if stale_while_rendering and _being_rendered(version, name):
+            if len(_waiting) >= _MEMO_LIMIT:
+                _waiting.clear()
+            _waiting[key] = now + RECHECK_SECONDS
             return _previous_of(name)
         return None
     _remember(key, found, name)
@@ -222,14 +245,34 @@ def _claim_key(version: str, name: str) -> str:
     return _key(version, name) + ":rendering"
 
 
+def _held_key(version: str) -> str:
+    return f"statuspage:{version}:held-for-publish"
+
+
+def release(version: str) -> None:
+    """The publish task has rendered ``version`` (or will not): readers stop waiting for it."""
+    try:
+        cache.delete(_held_key(version))
+    except Exception:
+        log.warning("status page cache unreachable; the hold expires on its own")
+
+
+def _held(version: str) -> bool:
+    try:
+        return cache.get(_held_key(version)) is not None
+    except Exception:
+        return False
+
+
 def _being_rendered(version: str, name: str) -> bool:
     key = _claim_key(version, name)
     if key in _claimed_here:
         return True
     try:
-        return cache.get(key) is not None
+        found = cache.get_many([key, _held_key(version)])
     except Exception:
         return False
+    return bool(found)
 
 
 def _claim(version: str, name: str) -> bool:
@@ -255,9 +298,10 @@ def _release_here(key: str) -> None:
 
 
 def get_or_render(
-    name: str, build: Callable[[], bytes | None], content_type: str
+    name: str, build: Callable[[], bytes | None], content_type: str, *, publishing: bool = False
 ) -> Rendered | None:
-    """The cached document, rendering and storing it on a miss. None when it does not exist."""
+    """The cached document, rendering and storing it on a miss. None when it does not exist.
+    ``publishing``: the caller is the publish task the version is held for."""
     version = current_version()
     key = _key(version, name)
     found = lookup(name, version)
@@ -266,6 +310,8 @@ def get_or_render(
     claimed = False
     if version != UNAVAILABLE:
         previous = _previous_of(name)
+        if previous is not None and not publishing and _held(version):
+            return previous  # the publish task renders this version: the one before meanwhile
         claimed = _claim(version, name)
         if not claimed and previous is not None:
             return previous  # someone renders this version now: the one before meanwhile

@@ -1,12 +1,15 @@
 """Keeping the public status page current: every public change invalidates the served cache
 after the change commits, and a background task re-renders the static export.
 
-Writes stay cheap: the commit only starts a new cache version (every process serves the change
-on its next request, rendering it then) and enqueues ``publish_status``. That task is coalesced:
-while one is waiting, further changes enqueue nothing (a flag in the shared cache), and it waits
-``STATUS_PUBLISH_DELAY_SECONDS`` before it starts, so a burst of updates renders once. It warms
-the hot pages and rewrites the export; files whose bytes did not change keep their inode and
-mtime (export.py). A task that finds the export already at the current version does nothing."""
+Writes stay cheap: the commit only starts a new cache version, held for the publish task
+(cache.py: readers keep the page from before the change until the task has rendered the new
+one, so no web process renders after a write), and enqueues ``publish_status``. That task is
+coalesced: while one is waiting, further changes enqueue nothing (a flag in the shared cache),
+and it waits ``STATUS_PUBLISH_DELAY_SECONDS`` before it starts, so a burst of updates renders
+once. It renders the hot pages into the shared cache, lets readers go, and rewrites the export;
+files whose bytes did not change keep their inode and mtime (export.py). A task that finds the
+export already at the current version does nothing. Should no worker run, the hold lapses after
+``cache.RENDER_CLAIM_SECONDS`` and the next reader renders."""
 
 from __future__ import annotations
 
@@ -41,9 +44,11 @@ PENDING_KEY = "statuspage:publish-pending"
 
 
 def publish_changes() -> None:
-    """After a public change commits: a new cache version now, the export in a task soon."""
+    """After a public change commits: a new cache version now, rendered (and exported) by a
+    task soon."""
+    version = None
     try:
-        cache.invalidate()
+        version = cache.invalidate(held=True)
     except Exception:
         # Then processes serve what they hold until STATUS_CACHE_SECONDS; the export still runs.
         log.exception("could not invalidate the status page cache")
@@ -62,9 +67,11 @@ def publish_changes() -> None:
         else:
             publish_status.enqueue()
     except Exception:
-        # The hourly refresh (and the next change) exports anyway; the served page is current.
+        # The hourly refresh (and the next change) exports anyway; readers render the page.
         log.exception("could not queue the status export")
         _forget_pending()
+        if version is not None:
+            cache.release(version)
 
 
 def _delay() -> float:
@@ -111,16 +118,26 @@ def _mark_exported(folder, version: str) -> None:
 
 
 def _warm_and_export() -> None:
+    version = cache.current_version()
     try:
-        # Warm the pages an outage's visitors hit first, so the spike finds them rendered.
+        # Render the pages an outage's visitors hit first, so readers never have to.
         cache.get_or_render(
-            "index.html", lambda: render.index_page(Links.served()), "text/html; charset=utf-8"
+            "index.html",
+            lambda: render.index_page(Links.served()),
+            "text/html; charset=utf-8",
+            publishing=True,
         )
         cache.get_or_render(
-            "api/v2/summary.json", lambda: render.api_document("summary.json"), "application/json"
+            "api/v2/summary.json",
+            lambda: render.api_document("summary.json"),
+            "application/json",
+            publishing=True,
         )
     except Exception:
         log.exception("warming the status page cache failed; it renders on the next request")
+    finally:
+        # Every other document (history, feeds, an incident's page) renders on its next read.
+        cache.release(version)
     if settings.STATUS_EXPORT_DIR:
         try:
             export_status(settings.STATUS_EXPORT_DIR)

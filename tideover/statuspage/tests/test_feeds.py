@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
+from tideover.core.tests.tasks import run_queued_tasks
 from tideover.incidents import services
 
 
@@ -38,6 +39,7 @@ def test_rss_feed_parses_and_follows_new_updates(
     assert len(feed.entries) == 2
     with django_capture_on_commit_callbacks(execute=True):
         services.resolve_incident(outage, "All registers are back online.")
+    run_queued_tasks()  # the publish task; the feed renders on its next read after it
     feed = feedparser.parse(client.get("/feed.rss").content)
     assert feed.entries[0].title == "Registers cannot reach HQ — Resolved"
     assert feed.entries[0].description.startswith("All registers are back online.")

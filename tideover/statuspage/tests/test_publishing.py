@@ -38,9 +38,9 @@ def test_an_update_commits_without_rendering_the_export(
         services.post_public_update(outage, "Registers in the north are back.")
     assert exports == [], "the export is not rendered in the commander's request"
     assert cache.current_version() != version
-    assert "Registers in the north are back." in client.get("/").content.decode()
     run_queued_tasks()
     assert len(exports) == 1
+    assert "Registers in the north are back." in client.get("/").content.decode()
 
 
 def test_ten_updates_in_a_burst_render_the_export_once(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache as django_cache
 
+from tideover.core.tests.tasks import run_queued_tasks
 from tideover.incidents import services
 from tideover.statuspage import cache, render
 from tideover.statuspage.fastpath import StatusPageFastPath
@@ -42,8 +43,31 @@ def fresh_process():
 
 
 def _update(outage, text, capture):
+    """A change whose publish task does not come (no worker runs): once its hold lapses, the
+    readers render it, and the claim below keeps that to one render."""
     with capture(execute=True):
         services.post_public_update(outage, text)
+    cache.release(cache.current_version())  # what the hold's timeout does
+
+
+def test_after_a_change_no_reader_renders_the_publish_task_renders_it_once(
+    client, outage, index_renders, django_capture_on_commit_callbacks
+):
+    before = client.get("/").content
+    index_renders.clear()
+    for n in range(10):  # ten updates in a burst
+        with django_capture_on_commit_callbacks(execute=True):
+            services.post_public_update(outage, f"Update number {n}.")
+        assert client.get("/").content == before
+        assert call(StatusPageFastPath(Downstream(), ""), "/")["body"] == before
+    assert index_renders == []
+    run_queued_tasks()
+    # One for the served page, one for the static export (its links differ).
+    assert len(index_renders) == 2
+    index_renders.clear()
+    assert "Update number 9." in client.get("/").content.decode()
+    assert "Update number 9." in call(StatusPageFastPath(Downstream(), ""), "/")["body"].decode()
+    assert index_renders == []
 
 
 def _claim_as_another_process(name="index.html"):
