@@ -81,6 +81,11 @@ def _isolated_cache(settings, tmp_path):
     else:
         settings.CACHES = {"default": {**configured, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
     settings.STATUS_EXPORT_DIR = str(tmp_path / "status-export")
+    # What this process remembers of the status page belongs to the cache it came from: a page
+    # from an earlier test's data would be served while a change of this test is being rendered.
+    from tideover.statuspage import cache as status_cache
+
+    status_cache.forget_process_state()
 
 
 @pytest.fixture(autouse=True)

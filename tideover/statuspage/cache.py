@@ -160,6 +160,15 @@ def _current_version() -> str:
     return version
 
 
+def forget_process_state() -> None:
+    """Drop everything this process holds of the shared cache (tests switch caches between
+    them; a process in production never needs it)."""
+    with _memo_lock:
+        for held in (_memo, _previous, _stored_keys, _claimed_here, _waiting, _probe):
+            held.clear()
+        _day.update(zone=None, until=0.0, today="")
+
+
 def invalidate(*, held: bool = False) -> str:
     """Start a new version: every process renders afresh on its next request. ``held``: the
     publish task renders it; readers that hold an earlier rendering serve that meanwhile."""

@@ -14,9 +14,11 @@ from django.utils.html import escape
 
 from tideover.core.text import clean_line, clean_text
 from tideover.incidents.models import IncidentKind, IncidentState, PublicUpdate
+from tideover.statuspage.reading import shared
 from tideover.statuspage.snapshot import RECENT_LIMIT
 
 
+@shared
 def _latest_updates(limit: int = RECENT_LIMIT):
     return list(
         PublicUpdate.objects.filter(incident__is_drill=False)

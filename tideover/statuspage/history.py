@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
@@ -19,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
 from tideover.incidents.models import ComponentStatusChange
+from tideover.statuspage.reading import shared
 
 OUTAGE_STATUSES = (ComponentStatus.PARTIAL_OUTAGE, ComponentStatus.MAJOR_OUTAGE)
 # Partial outage counts as 30% down for the uptime figure, as common status pages weigh it.
@@ -80,14 +82,14 @@ class ComponentHistory:
     # The bars and their text are joined here rather than looped over in the template: the
     # 90 x components template iterations were most of the front page's render time, which
     # every change pays.
-    @property
+    @cached_property  # one reading's histories serve the served page and the export's
     def bars_html(self) -> SafeString:
         """The bars, one ``<li>`` a day, each titled with its label."""
         return mark_safe(  # noqa: S308 - every label is escaped
             "".join(f'<li class="{d.css}" title="{escape(d.label)}"></li>' for d in self.days)
         )
 
-    @property
+    @cached_property
     def notable_days_text(self) -> SafeString:
         """ " <label>." for each day that was not simply operational, for screen readers."""
         return mark_safe(  # noqa: S308 - every label is escaped
@@ -114,6 +116,7 @@ def _day_start(day: date, zone) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+@shared
 def component_history(
     components: list[Component], *, days: int = 90, now: datetime | None = None
 ) -> list[ComponentHistory]:

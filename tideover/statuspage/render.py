@@ -120,6 +120,8 @@ def index_page(links: Links) -> bytes:
     unresolved = snapshot.unresolved_incidents()
     maintenance = snapshot.active_and_upcoming_maintenances()
     recent_since = timezone.now() - timedelta(days=7)
+    # The history page's list, cut to the last week: one query for both pages of a publish.
+    recent = [i for i in snapshot.past_incidents(_history_since()) if i.resolved_at >= recent_since]
     return _page(
         "statuspage/index.html",
         links,
@@ -129,18 +131,24 @@ def index_page(links: Links) -> bytes:
             "histories": history.component_history(components, days=snapshot.HISTORY_DAYS),
             "incidents": unresolved,
             "maintenances": maintenance,
-            "recent": snapshot.past_incidents(recent_since)[:10],
+            "recent": recent[:10],
             "updated_at": snapshot.page_updated_at(),
         },
     )
 
 
+def _history_since():
+    """The start of the history page's window, to the minute (so the documents of one publish
+    ask for the same window)."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    return now - timedelta(days=snapshot.HISTORY_DAYS)
+
+
 def history_page(links: Links) -> bytes:
-    since = timezone.now() - timedelta(days=snapshot.HISTORY_DAYS)
     return _page(
         "statuspage/history.html",
         links,
-        {"past": snapshot.past_incidents(since), "days": snapshot.HISTORY_DAYS},
+        {"past": snapshot.past_incidents(_history_since()), "days": snapshot.HISTORY_DAYS},
     )
 
 

@@ -23,7 +23,7 @@ from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import timezone
 
-from tideover.statuspage import cache, export, render
+from tideover.statuspage import cache, export, reading, render
 from tideover.statuspage.export import ExportResult
 from tideover.statuspage.render import Links
 
@@ -118,6 +118,11 @@ def _mark_exported(folder, version: str) -> None:
 
 
 def _warm_and_export() -> None:
+    with reading.one_reading():  # every document of this publish from one reading
+        _warm_and_export_now()
+
+
+def _warm_and_export_now() -> None:
     version = cache.current_version()
     try:
         # Render the pages an outage's visitors hit first, so readers never have to.

@@ -24,6 +24,7 @@ from tideover.incidents.models import (
     IncidentState,
     PublicUpdate,
 )
+from tideover.statuspage.reading import shared
 
 RECENT_LIMIT = 50  # what incidents.json and the feeds list, like the common status-page API
 HISTORY_DAYS = 90
@@ -118,6 +119,7 @@ def page_id() -> str:
     return hashlib.sha256(settings.SITE_URL.encode()).hexdigest()[:12]
 
 
+@shared
 def public_components() -> list[Component]:
     return list(Component.objects.filter(is_public=True).order_by("position", "name"))
 
@@ -193,20 +195,24 @@ def _views(queryset) -> list[IncidentView]:
     return [to_view(i) for i in queryset.select_related("severity")]
 
 
+@shared
 def unresolved_incidents() -> list[IncidentView]:
     return _views(_public_incidents().incidents().open().order_by("-declared_at", "-pk"))
 
 
+@shared
 def recent_incidents(limit: int = RECENT_LIMIT) -> list[IncidentView]:
     return _views(_public_incidents().incidents().order_by("-declared_at", "-pk")[:limit])
 
 
+@shared
 def past_incidents(since: datetime) -> list[IncidentView]:
     """Closed incidents and maintenance that ended since ``since``, newest first."""
     query = _public_incidents().filter(resolved_at__gte=since).order_by("-resolved_at", "-pk")
     return _views(query)
 
 
+@shared
 def public_incident_ids(since: datetime) -> list[int]:
     """Ids of every incident linked from some public page: open, recent, or closed since."""
     public = Incident.objects.public()
@@ -228,6 +234,7 @@ def public_incident_ids(since: datetime) -> list[int]:
     return sorted(ids)
 
 
+@shared
 def maintenances(*states: str, limit: int = RECENT_LIMIT) -> list[IncidentView]:
     """Maintenance windows for the JSON documents. A cancelled one leaves them, as a deleted one
     does on the common status-page API (its value set has no "cancelled"; calling it
@@ -239,17 +246,20 @@ def maintenances(*states: str, limit: int = RECENT_LIMIT) -> list[IncidentView]:
     return _views(query.order_by("-scheduled_for", "-pk")[:limit])
 
 
+@shared
 def active_and_upcoming_maintenances() -> list[IncidentView]:
     views = maintenances(IncidentState.SCHEDULED, IncidentState.IN_PROGRESS)
     return sorted(views, key=lambda v: (v.scheduled_for or v.created_at, v.id))
 
 
+@shared
 def incidents_by_id(ids: list[int]) -> dict[int, IncidentView]:
     """Many public incidents in a handful of queries (the static export renders them all)."""
     query = _public_incidents().select_related("severity").filter(pk__in=ids)
     return {found.pk: to_view(found) for found in query}
 
 
+@shared
 def incident(pk: int) -> IncidentView | None:
     found = _public_incidents().select_related("severity").filter(pk=pk).first()
     return to_view(found) if found else None
@@ -277,6 +287,7 @@ def worst_component_status(components: list[Component]) -> str:
     return max((c.status for c in components), key=lambda s: STATUS_RANK[ComponentStatus(s)])
 
 
+@shared
 def page_updated_at() -> datetime:
     """The last time anything public changed."""
     stamps = [
