@@ -210,8 +210,14 @@ class Reward(models.Model):
     or a goodwill offer after an incident (then perhaps to a shopper who is not a member, a
     percentage, with a minimum spend). One table, one redemption path at the till."""
 
+    # Indexed only where set (Meta.indexes): most goodwill codes go to shoppers who are not members.
     member = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards"
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rewards",
+        db_index=False,
     )
     kind = models.CharField(max_length=10, choices=RewardKind.choices, default=RewardKind.REWARD)
     code = models.CharField(max_length=20, unique=True)
@@ -230,6 +236,11 @@ class Reward(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["member"], condition=models.Q(member__isnull=False), name="reward_member"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code

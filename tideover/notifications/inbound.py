@@ -64,6 +64,7 @@ def record_delivery_receipt(*, provider_message_id: str, status: str, error_code
     message = (
         OutboxMessage.objects.select_for_update()
         .filter(provider_message_id=provider_message_id)
+        .exclude(provider_message_id="")  # no id matches nothing; and it picks the partial index
         .first()
     )
     if message is None:

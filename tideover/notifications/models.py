@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from tideover.core.models import Component
@@ -162,14 +163,30 @@ class OutboxMessage(models.Model):
     channel = models.CharField(max_length=10, choices=channel_choices)
     recipient = models.CharField(max_length=1000)
     category = models.CharField(max_length=14, choices=Category.choices, default=Category.STATUS)
+    # Indexed only where set (Meta.indexes): a direct or campaign message has none of these.
     notification = models.ForeignKey(
-        Notification, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        Notification,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     subscriber = models.ForeignKey(
-        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Subscriber,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     endpoint = models.ForeignKey(
-        ChannelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ChannelEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     subject = models.CharField(max_length=300, blank=True)
@@ -182,7 +199,7 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)
-    provider_message_id = models.CharField(max_length=100, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -190,9 +207,33 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Partial indexes where most rows hold nothing (a goodwill campaign queues a million
+        # rows with no notification, subscriber, endpoint, claim or provider id): a query by
+        # one of these values names it, so the index still serves it (on SQLite a '' test
+        # must be in the query too: ``.exclude(provider_message_id="")``).
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
-            models.Index(fields=["claim_token"]),
+            models.Index(
+                fields=["claim_token"], condition=~Q(claim_token=""), name="outbox_claimed"
+            ),
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="outbox_provider_id",
+            ),
+            models.Index(
+                fields=["notification"],
+                condition=Q(notification__isnull=False),
+                name="outbox_notification",
+            ),
+            models.Index(
+                fields=["subscriber"],
+                condition=Q(subscriber__isnull=False),
+                name="outbox_subscriber",
+            ),
+            models.Index(
+                fields=["endpoint"], condition=Q(endpoint__isnull=False), name="outbox_endpoint"
+            ),
         ]
 
     def __str__(self) -> str:
