@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from tideover.notifications import hooks
 from tideover.notifications.member_messages import next_allowed_time
 from tideover.notifications.models import Category, MessageState, OutboxMessage
 
@@ -133,11 +134,13 @@ def progress(incident_id: int, key_prefix: str) -> dict:
 
 def messages_to(recipients: list[str]) -> list[OutboxMessage]:
     """Every message sent to these addresses or numbers, newest first (customer service)."""
-    return list(
+    found = list(
         OutboxMessage.objects.filter(recipient__in=[r for r in recipients if r]).order_by(
             "-created_at", "-pk"
         )[:200]
     )
+    hooks.write_texts(found)  # a campaign's texts, as they were (or will be) sent
+    return found
 
 
 def cancel_marketing(recipient: str) -> int:

@@ -42,3 +42,36 @@ def add_prune_listener(listener: Callable) -> None:
 def before_prune(ids: list[int]) -> None:
     for listener in _PRUNE_LISTENERS:
         listener(ids)
+
+
+# Messages queued in bulk whose texts differ only by a name and a code (a goodwill campaign's
+# million) are queued with an empty subject and body: the app that queued them writes the text
+# from its own frozen records whenever it is needed (sending, customer service's view).
+# ``writer(messages)`` sets ``subject`` and ``body`` on each message it can (in memory; the row
+# stays as queued); one it leaves without a body is not sent (its offer is gone).
+_WRITERS: dict[str, Callable] = {}
+
+
+def add_text_writer(key_prefix: str, writer: Callable) -> None:
+    """``writer`` writes the messages whose dedupe key starts with ``key_prefix`` up to the
+    first colon (e.g. ``"goodwill:"``)."""
+    _WRITERS[key_prefix] = writer
+
+
+def written_later(message) -> bool:
+    """True for a message whose text a registered writer puts together when it is needed."""
+    if message.notification_id is not None:
+        return False
+    head, colon, _ = message.dedupe_key.partition(":")
+    return bool(colon) and head + ":" in _WRITERS
+
+
+def write_texts(messages) -> None:
+    """Fill in the text of every message in ``messages`` that is written later (one call per
+    writer for the whole batch)."""
+    pending: dict[str, list] = {}
+    for message in messages:
+        if not message.body and written_later(message):
+            pending.setdefault(message.dedupe_key.partition(":")[0] + ":", []).append(message)
+    for prefix, batch in pending.items():
+        _WRITERS[prefix](batch)

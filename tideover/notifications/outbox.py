@@ -39,6 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tideover.core import stopping
+from tideover.notifications import hooks
 from tideover.notifications.channels import DeliveryError, transport_for
 from tideover.notifications.delivery import (
     SentMarks,
@@ -140,6 +141,8 @@ def _deliver_claimed(token: str) -> dict:
         .select_related("notification", "notification__incident", "subscriber", "endpoint")
         .order_by("channel", "pk")
     )
+    messages = list(messages)
+    hooks.write_texts(messages)  # texts written when sent (a campaign's), for the whole batch
     by_channel = defaultdict(list)
     for message in messages:
         by_channel[message.channel].append(message)

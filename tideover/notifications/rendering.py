@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from tideover.core.models import ComponentStatus
 from tideover.core.text import clean_line, clean_text
-from tideover.notifications import channels
+from tideover.notifications import channels, hooks
 from tideover.notifications.channels import DeliveryError, Rendered
 from tideover.notifications.models import Category, Notification, OutboxMessage
 
@@ -108,7 +108,13 @@ def render(message: OutboxMessage) -> Rendered:
             secret=secret,
             ident=ident,
         )
-    # A direct message (confirmation, reminder, loyalty): subject and body are on the row.
+    # A direct message (confirmation, reminder, loyalty): subject and body are on the row, or
+    # written now by the app that queued it (a goodwill campaign: hooks.add_text_writer).
+    if not message.body and hooks.written_later(message):
+        hooks.write_texts([message])
+        if not message.body:
+            raise DeliveryError("Nothing to send: what this message offered no longer exists",
+                                permanent=True)  # fmt: skip
     rendered = Rendered(
         message.channel,
         message.recipient,

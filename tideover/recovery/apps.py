@@ -25,3 +25,8 @@ class RecoveryConfig(AppConfig):
 
         # Results count sent and delivered per offer, also after the messages are pruned.
         hooks.add_prune_listener(keep_delivery_states)
+
+        from tideover.recovery.message_texts import write_campaign_texts
+
+        # A campaign's messages are queued without text; it is written when sent.
+        hooks.add_text_writer("goodwill:", write_campaign_texts)

@@ -180,15 +180,18 @@ def _process(campaign: Campaign, customers: list[Recipient], ctx: OfferContext) 
     if campaign.is_drill:
         campaign.queued += len(planned)  # what it would send; nothing is minted or queued
         return
-    issue_offers(campaign.incident_id, planned, ctx, subject=campaign.subject, body=campaign.body)
+    # The texts are written when sent, from the campaign's frozen words (message_texts.py).
+    issue_offers(campaign.incident_id, planned, ctx, text=None)
     campaign.offers += len(planned)
     campaign.queued += len(planned)
 
 
-def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body: str,
+def issue_offers(incident_id, planned, ctx: OfferContext, *, text: tuple[str, str] | None,
                  created_by: str = "campaign") -> list[int]:  # fmt: skip
     """Mint codes, write offers, grant bonus points and queue one message per planned
-    (customer, channel, address, terms), in the caller's transaction."""
+    (customer, channel, address, terms), in the caller's transaction. ``text``: the subject
+    and the apology written onto each message now, or None for a campaign's messages, whose
+    text is written when sent from the campaign's frozen words (message_texts.py)."""
     if not planned:
         return []
     offer_terms = {}  # one OfferTerms per Terms (a tier's terms are one object: ctx.terms)
@@ -215,15 +218,15 @@ def issue_offers(incident_id, planned, ctx: OfferContext, *, subject: str, body:
             (incident_id, customer.pk, reward_id, code, terms.text, terms.cost_cents,
              terms.bonus_points, False, channel, key, "", zone, created_at, created_by)
         )  # fmt: skip
-        if channel and address:
+        if channel and address and text is None:
+            messages.append(message(channel, address, "", "", key, time_zone=zone))
+        elif channel and address:
             parts = around.get((id(terms), channel))
             if parts is None:
-                parts = texts.offer_text_parts(body, terms, ctx.expires_at, channel, ctx.optout)
+                parts = texts.offer_text_parts(text[1], terms, ctx.expires_at, channel, ctx.optout)
                 around[(id(terms), channel)] = parts
-            text = parts[0] + code + parts[1]
-            if channel == "email":
-                text = texts.greeting(customer.name, channel) + text
-            messages.append(message(channel, address, subject, text, key, time_zone=zone))
+            body = texts.greeting(customer.name, channel) + parts[0] + code + parts[1]
+            messages.append(message(channel, address, text[0], body, key, time_zone=zone))
     ids = insert_rows(GoodwillOffer, OFFER_FIELDS, rows, returning=True, adapted=True)
     outbox.queue_marketing(messages, incident_id=incident_id, now=now)
     _grant_bonus_points(incident_id, planned, ids, created_by)

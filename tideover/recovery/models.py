@@ -198,6 +198,12 @@ class GoodwillOffer(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        indexes = [
+            # A campaign message's text is written from its offer, found by this key.
+            models.Index(
+                fields=["dedupe_key"], condition=~Q(dedupe_key=""), name="offer_message_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"offer for #{self.customer_id}"

@@ -18,7 +18,13 @@ from tideover.notifications.models import Category
 from tideover.notifications.services import queue_member_message
 from tideover.recovery import texts
 from tideover.recovery.campaign import OfferContext, issue_offers
-from tideover.recovery.models import AffectedCustomer, GoodwillOffer, GoodwillPolicy, ServiceAction
+from tideover.recovery.models import (
+    AffectedCustomer,
+    Campaign,
+    GoodwillOffer,
+    GoodwillPolicy,
+    ServiceAction,
+)
 from tideover.recovery.policy import contact_for, point_value_cents, recipients, terms_for
 
 
@@ -90,8 +96,9 @@ def resend_offer(customer: AffectedCustomer, *, actor: Actor) -> str:
     phone = customer.phone_e164 or (member.phone_e164 if member else "")
     sent = ServiceAction.objects.filter(customer=customer, action="resend").count()
     terms = terms_for(offer_policy(customer), member.tier if member else None, point_cents=0)
+    subject, apology = _words(customer)
     body = texts.offer_text(
-        texts.campaign_text(customer.incident)[1], customer, terms, reward.code, reward.expires_at,
+        apology, customer, terms, reward.code, reward.expires_at,
         "sms" if phone and not email else "email",
     )  # fmt: skip
     channels = queue_member_message(
@@ -100,7 +107,7 @@ def resend_offer(customer: AffectedCustomer, *, actor: Actor) -> str:
         phone_e164="" if email else phone,  # one message: e-mail when we have it
         consent_email=True,
         consent_sms=True,
-        subject=texts.campaign_text(customer.incident)[0],
+        subject=subject,
         body=body,
         dedupe_key=f"goodwill-resend:{customer.pk}:{sent + 1}",
         category=Category.TRANSACTIONAL,
@@ -109,6 +116,15 @@ def resend_offer(customer: AffectedCustomer, *, actor: Actor) -> str:
         raise DomainError("No phone or e-mail on record: read the code to the customer")
     _audit(actor, "resend", customer, f"offer {offer.pk} by {channels[0]}")
     return channels[0]
+
+
+def _words(customer: AffectedCustomer) -> tuple[str, str]:
+    """Subject and apology: the campaign's own (what the others were sent) once it has
+    started, else the incident's words today."""
+    campaign = Campaign.objects.filter(incident_id=customer.incident_id).first()
+    if campaign is not None:
+        return campaign.subject, campaign.body
+    return texts.campaign_text(customer.incident)
 
 
 def offer_policy(customer: AffectedCustomer) -> GoodwillPolicy:
@@ -138,13 +154,13 @@ def grant_offer(customer: AffectedCustomer, *, actor: Actor, reason: str) -> Goo
         member = person.member
         terms = terms_for(policy, member.tier if member else None, point_cents=point_value_cents())
         channel, address = contact_for(person, member, policy.channel)
-        subject, body = texts.campaign_text(customer.incident)
+        subject, body = _words(customer)
         if channel is None:
             channel, address = "", ""
         # Without a consented channel the offer still exists: customer service reads it out.
         [offer_id] = issue_offers(
             customer.incident_id, [(person, channel, address, terms)], ctx,
-            subject=subject, body=body, created_by=actor.name,
+            text=(subject, body), created_by=actor.name,
         )  # fmt: skip
         _audit(actor, "grant", customer, reason.strip())
     return GoodwillOffer.objects.get(pk=offer_id)

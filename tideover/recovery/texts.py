@@ -4,6 +4,7 @@ the offer, how to redeem it, and how to opt out."""
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 from django.conf import settings
 from django.urls import reverse
@@ -70,6 +71,14 @@ def greeting(name: str, channel: str) -> str:
     if channel == "sms" or not name.strip():
         return ""
     return f"Hello {name.split()[0]},\n\n"
+
+
+class Wording(NamedTuple):
+    """What of an offer's terms its message says (a policy's ``Terms`` says the same)."""
+
+    text: str  # "$5.00 off", "15% off"
+    min_spend_cents: int
+    bonus_points: int
 
 
 @functools.lru_cache(maxsize=64)

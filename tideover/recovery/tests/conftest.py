@@ -12,6 +12,14 @@ from tideover.core.actors import Actor
 CX = Actor(name="cx_manager")
 
 
+def text_sent(message) -> str:
+    """What the customer reads of an outbox message, as its channel sends it (a campaign's
+    text is written then, not stored on the row)."""
+    from tideover.notifications.rendering import render
+
+    return render(message).text
+
+
 @pytest.fixture(autouse=True)
 def _settings(settings):
     settings.NOTIFY_ENQUEUE_TASKS = False

@@ -10,7 +10,7 @@ from tideover.loyalty.models import JournalEntry, Reward
 from tideover.notifications.models import OutboxMessage
 from tideover.recovery.campaign import pause, resume, run_campaign, start_campaign
 from tideover.recovery.models import CampaignState, GoodwillOffer
-from tideover.recovery.tests.conftest import CX
+from tideover.recovery.tests.conftest import CX, text_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +35,12 @@ def test_campaign_gives_each_person_one_offer_with_a_code_and_tier_bonus_points(
     assert {r.min_spend_cents for r in rewards} == {2500}
     messages = OutboxMessage.objects.filter(category="marketing")
     assert sorted(messages.values_list("channel", flat=True)) == ["email", "sms"]
-    sms = messages.get(channel="sms")
-    assert offers[gold.pk].code in sms.body and "$5.00 off" in sms.body
-    assert "every purchase has been recorded" in sms.body  # the public explanation
-    email = messages.get(channel="email")
-    assert "opt-out" in email.body or "stop marketing" in email.body.lower()
+    sms = text_sent(messages.get(channel="sms"))
+    assert offers[gold.pk].code in sms and "$5.00 off" in sms
+    assert "every purchase has been recorded" in sms  # the public explanation
+    email = text_sent(messages.get(channel="email"))
+    assert email.startswith("Hello Pat,") and offers[None].code in email
+    assert "opt-out" in email or "stop marketing" in email.lower()
 
 
 def test_without_marketing_consent_nobody_is_messaged(incident, sign_up, make_member, policy):

@@ -7,7 +7,7 @@ import pytest
 from tideover.notifications.models import OutboxMessage
 from tideover.recovery.campaign import run_campaign, start_campaign
 from tideover.recovery.models import AffectedCustomer
-from tideover.recovery.tests.conftest import CX
+from tideover.recovery.tests.conftest import CX, text_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_opting_out_cancels_queued_offers_and_withdraws_consent(
     policy()
     run_campaign(start_campaign(incident, actor=CX))
     message = OutboxMessage.objects.get(recipient="opt@example.com")
-    assert "/recover/opt-out/" in message.body
+    assert "/recover/opt-out/" in text_sent(message)
     assert client.post("/recover/opt-out/", {"contact": "not an address"}).status_code == 400
     done = client.post("/recover/opt-out/", {"contact": "OPT@example.com"})
     assert done.status_code == 200 and b"no more offers" in done.content

@@ -13,6 +13,7 @@ from tideover.notifications.campaigns import HELD_UNTIL
 from tideover.notifications.models import OutboxMessage
 from tideover.notifications.sinks import SmtpSink
 from tideover.recovery.campaign import pause, resume, run_campaign, start_campaign
+from tideover.recovery.models import GoodwillOffer
 from tideover.recovery.tests.conftest import CX
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,3 +63,7 @@ def test_pause_holds_messages_a_worker_has_claimed_and_resume_sends_each_once(
         assert stop(worker, signal.SIGTERM, timeout=30) == 0, log.read_text()
         smtp.stop()
     assert sorted(Counter(m["To"] for m in smtp.messages).values()) == [1] * total
+    # Each e-mail carries its own code: the text is written as the worker sends it.
+    codes = dict(GoodwillOffer.objects.values_list("customer__email", "code"))
+    bodies = smtp.bodies()
+    assert all(codes[m["To"]] in body for m, body in zip(smtp.messages, bodies, strict=True))
