@@ -129,7 +129,9 @@ def reference(incident, chunk: int) -> int:
         .values_list("pk", flat=True)[chunk - 1 :: chunk]
     )
     total, last = 0, 0
+    spent = dict.fromkeys(("read", "codes", "offers", "messages", "commit"), 0.0)
     for end in [*ends, None]:
+        lap = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT * FROM bench_rows WHERE customer > %s"
@@ -141,19 +143,30 @@ def reference(incident, chunk: int) -> int:
             if not rows:
                 break
             split = len(_REWARD) + len(offer_fields)
+            lap = _lap(spent, "read", lap)
             ids = insert_rows(
                 Reward, _REWARD, [r[: len(_REWARD)] for r in rows], returning=True, adapted=True
             )
+            lap = _lap(spent, "codes", lap)
             insert_rows(
                 GoodwillOffer, OFFER_FIELDS,
                 [(*r[len(_REWARD) : len(_REWARD) + at], pk, *r[len(_REWARD) + at : split])
                  for r, pk in zip(rows, ids, strict=True)],
                 returning=True, adapted=True,
             )  # fmt: skip
+            lap = _lap(spent, "offers", lap)
             insert_rows(OutboxMessage, _OUTBOX, [r[split:] for r in rows], adapted=True)
+            lap = _lap(spent, "messages", lap)
             total += len(rows)
+        _lap(spent, "commit", lap)
         last = end
-    return total
+    return total, {name: round(s, 1) for name, s in spent.items()}
+
+
+def _lap(spent: dict, name: str, since: float) -> float:
+    now = time.perf_counter()
+    spent[name] += now - since
+    return now
 
 
 def clear() -> None:
@@ -183,6 +196,7 @@ def run_one(db: str, args) -> dict:
     from tideover.recovery.campaign import run_campaign, start_campaign
 
     call_command("migrate", verbosity=0)
+    load_start = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     started = time.perf_counter()
     incident = seed(args.customers)
     seeded = time.perf_counter() - started
@@ -197,7 +211,8 @@ def run_one(db: str, args) -> dict:
     assert OutboxMessage.objects.count() == args.customers
     snapshot()
     started, cpu = time.perf_counter(), time.process_time()
-    assert reference(incident, chunk) == args.customers
+    inserted, parts = reference(incident, chunk)
+    assert inserted == args.customers
     reference_s, reference_cpu = time.perf_counter() - started, time.process_time() - cpu
     assert OutboxMessage.objects.count() == args.customers
     return {
@@ -213,6 +228,9 @@ def run_one(db: str, args) -> dict:
         "service_per_s": round(args.customers / service_s),
         "reference_per_s": round(args.customers / reference_s),
         "ratio": round(reference_s / service_s, 3),
+        "reference_parts_s": parts,
+        "load_at_start": load_start,
+        "load_at_end": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
