@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tideover.core.actors import SYSTEM, Actor
-from tideover.incidents import services as incidents
+from tideover.core.actors import Actor
 from tideover.notifications.channels import DeliveryError
 from tideover.notifications.models import OutboxMessage
-from tideover.recovery import servicedesk
+from tideover.recovery import servicedesk, texts
 from tideover.recovery.campaign import run_campaign, start_campaign
 from tideover.recovery.models import AffectedCustomer, Campaign, GoodwillOffer
 from tideover.recovery.tests.conftest import CX, text_sent
@@ -31,8 +30,9 @@ def test_the_text_is_written_from_the_campaigns_words_and_customer_service_sees_
     code = GoodwillOffer.objects.get().code
     assert sent.startswith("Hello Pat,") and code in sent and "$5.00 off" in sent
     assert "every purchase has been recorded" in sent
-    # The public summary changes afterwards: the offer still says what the campaign said.
-    incidents.post_public_update(incident, "A later, different summary.", actor=SYSTEM)
+    # The public summary is corrected afterwards: the offer still says what the campaign said.
+    incident.public_updates.update(body="A later, different summary.")
+    assert "different summary" in texts.campaign_text(incident)[1]
     assert text_sent(OutboxMessage.objects.get(pk=message.pk)) == sent
     [shown] = servicedesk.lookup("pat@example.com", actor=AGENT)["messages"]
     assert shown.subject == Campaign.objects.get().subject
@@ -40,9 +40,9 @@ def test_the_text_is_written_from_the_campaigns_words_and_customer_service_sees_
 
 
 def test_an_offer_moved_by_a_merge_still_goes_with_its_code(incident, sign_up, policy):
-    older = sign_up(email="lee@example.com", consent=False)  # no consent: no offer
+    older = sign_up(email="lee@example.com")  # offers go by SMS only: no offer
     newer = sign_up(phone="+1 512 555 0170")
-    policy()
+    policy(channel="sms")
     run_campaign(start_campaign(incident, actor=CX))
     message = OutboxMessage.objects.get(category="marketing")
     code = GoodwillOffer.objects.get(customer=newer).code
