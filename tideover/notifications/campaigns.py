@@ -40,15 +40,16 @@ def queue_marketing(
     due: dict[str, object] = {}
     created = adapt(now)
     rows = []
+    marketing, queued = Category.MARKETING.value, MessageState.QUEUED.value  # once, not per row
     for message in messages:
         if message.channel not in ("email", "sms"):
             raise ValueError(f"marketing goes by e-mail or SMS, not {message.channel}")
         if message.time_zone not in due:
             due[message.time_zone] = adapt(next_allowed_time(now, message.time_zone))
         rows.append(
-            (message.channel, message.recipient, Category.MARKETING.value, incident_id,
+            (message.channel, message.recipient, marketing, incident_id,
              message.subject[:300], message.body, message.dedupe_key[:200],
-             MessageState.QUEUED.value, 0, due[message.time_zone], created, "", "", "")
+             queued, 0, due[message.time_zone], created, "", "", "")
         )  # fmt: skip
     if rows:
         # A million messages: plain parameterised INSERTs of many rows each (on SQLite about

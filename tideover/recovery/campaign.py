@@ -20,6 +20,7 @@ A drill walks everything and counts what it would send; it mints and sends nothi
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from datetime import timedelta
@@ -134,8 +135,12 @@ class OfferContext:
         # came back between resolution and the send (offline sales posting late) still counts.
         self.valid_from = incident.resolved_at or timezone.now()
         self.expires_at = self.valid_from + timedelta(days=self.policy.valid_days)
-        self.optout = texts.optout_url()
         self._terms: dict[str | None, Terms] = {}
+
+    @functools.cached_property
+    def optout(self) -> str:
+        """Only for texts written now (a grant by hand): resolving it loads the URL conf."""
+        return texts.optout_url()
 
     def terms(self, tier: str | None) -> Terms:
         """The terms of a tier (the same for everyone in it, so worked out once)."""
