@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -130,13 +131,15 @@ def seed_staff() -> str:
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
     User = get_user_model()
+    hashed = None  # one hash of the shared password for all six (each costs a PBKDF2 run)
     for username, role, store_code in DEMO_STAFF:
         user, created = User.objects.get_or_create(
             username=username, defaults={"email": f"{username}@staff.tideover.invalid"}
         )
         if created:
-            user.set_password(password)
-            user.save()
+            hashed = hashed or make_password(password)
+            user.password = hashed
+            user.save(update_fields=["password"])
         grant_role(user, role)
         store = Store.objects.filter(code=store_code).first() if store_code else None
         StaffProfile.objects.update_or_create(
