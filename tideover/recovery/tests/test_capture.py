@@ -145,3 +145,59 @@ def test_api_sign_up_needs_the_scope_consent_text_and_a_store_tokens_own_store(
     created = post({**body, "store": "S001"}, kiosk)
     assert created.status_code == 201 and created.json()["sources"] == ["api"]
     assert AffectedCustomer.objects.get().consent_text == "Yes, send me the offer."
+
+
+def _people() -> set:
+    return {
+        (
+            c.name, c.phone_e164, c.email, c.member.loyalty_id if c.member else "",
+            c.store.code if c.store else "",
+            tuple(sorted(c.evidence.values_list("source", "reference", "dedupe_key"))),
+        )
+        for c in AffectedCustomer.objects.select_related("member", "store")
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk", [500, 2])
+def test_many_sightings_at_once_are_filed_as_one_by_one_would_merges_included(
+    incident, sign_up, make_member, chain, chunk
+):
+    from tideover.recovery.capture import Person, Sighting, record, record_many
+
+    shared = "+15125550110"  # two members share a household phone: one person for us
+    a = make_member("M-A", phone=shared, email="a@example.com")
+    b = make_member("M-B", phone=shared)
+    c = make_member("M-C", email="c@example.com")
+    d = make_member("M-D", phone="+15125550111", email="d@example.com")
+    store = chain["stores"]["S001"]
+    at = incident.started_at + timedelta(minutes=5)
+
+    def seen(member, ref, phone=None, email=None):
+        person = Person(member.name, member.phone_e164 if phone is None else phone,
+                        member.email if email is None else email, member)  # fmt: skip
+        return Sighting(person, source="sale_offline", store=store, at=at, amount_cents=900,
+                        reference=ref, detail="late", recorded_by="collector",
+                        dedupe_key=f"sale:{ref}")  # fmt: skip
+
+    sightings = [
+        seen(a, "s1"),
+        seen(b, "s2"),
+        seen(c, "s3"),
+        seen(a, "s1"),  # s1 twice: once
+        seen(d, "s4", email=""),
+        seen(c, "s5", phone="+15125550111"),  # c's phone is d's: merge
+        seen(b, "s6"),
+    ]
+    sign_up(email="c@example.com")  # already signed up in the store
+    for s in sightings:
+        record(incident, s.person, source=s.source, store=s.store, at=s.at,
+               amount_cents=s.amount_cents, reference=s.reference, detail=s.detail,
+               recorded_by=s.recorded_by, dedupe_key=s.dedupe_key)  # fmt: skip
+    one_by_one = _people()
+    AffectedCustomer.objects.all().delete()
+    sign_up(email="c@example.com")
+    assert record_many(incident, sightings, chunk=chunk) == 6
+    assert _people() == one_by_one
+    assert record_many(incident, sightings, chunk=chunk) == 0  # again: nothing new
+    assert _people() == one_by_one
+    assert len(one_by_one) == 2  # a and b by phone; c, d and the sign-up by the merge
