@@ -12,6 +12,7 @@ from django.utils import timezone
 from tideover.loyalty import ledger
 from tideover.loyalty.config import program
 from tideover.loyalty.models import Account, EntryKind, JournalEntry, JournalLine, Member, PointsLot
+from tideover.sales.bulk import insert_rows
 
 FIRST = [
     "Alex",
@@ -106,76 +107,80 @@ def seed_members(
     return {"members": Member.objects.count(), "created": created}
 
 
+MEMBER_FIELDS = [
+    "loyalty_id", "name", "phone_e164", "email", "tier", "home_store", "balance",
+    "consent_transactional", "consent_marketing_sms", "consent_marketing_email",
+    "consent_updated_at", "consent_source", "created_at",
+]  # fmt: skip
+ENTRY_FIELDS = [
+    "source_type", "source_id", "kind", "member", "points", "occurred_at", "posted_at", "actor",
+    "reason", "related_source_id",
+]  # fmt: skip
+BALANCE = MEMBER_FIELDS.index("balance")
+
+
 def _seed_chunk(numbers, rng, stores, tiers, threshold, months, now, opening_share) -> int:
-    members = []
+    # Plain rows through multi-row INSERTs (sales.bulk): the ORM's bulk_create spent most of a
+    # 50,000-member seed building SQL. The draws from ``rng`` are in the order they always were,
+    # so the same seed makes the same members.
+    rows = []
     for n in numbers:
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        members.append(
-            Member(
-                loyalty_id=loyalty_id(n),
-                name=f"{first} {last}",
-                # 555-01xx numbers are reserved for fiction: the demo never texts a real phone.
-                phone_e164=f"+1{rng.choice(AREAS)}55501{rng.randrange(100):02d}"
-                if rng.random() < 0.8
-                else "",
-                email=f"{first}.{last}.{n}@example.com".lower() if rng.random() < 0.7 else "",
-                tier=tiers[1] if len(tiers) > 1 and rng.random() < 0.2 else tiers[0],
-                home_store=rng.choice(stores) if stores else None,
-                consent_transactional=True,
-                consent_marketing_sms=rng.random() < 0.4,
-                consent_marketing_email=rng.random() < 0.5,
-                consent_updated_at=now,
-                consent_source="demo sign-up",
-                created_at=now - timedelta(days=rng.randrange(1, 900)),
-            )
-        )
-    Member.objects.bulk_create(members, batch_size=2000)
+        # 555-01xx numbers are reserved for fiction: the demo never texts a real phone.
+        phone = f"+1{rng.choice(AREAS)}55501{rng.randrange(100):02d}" if rng.random() < 0.8 else ""
+        email = f"{first}.{last}.{n}@example.com".lower() if rng.random() < 0.7 else ""
+        tier = tiers[1] if len(tiers) > 1 and rng.random() < 0.2 else tiers[0]
+        home = rng.choice(stores).pk if stores else None
+        sms, mail = rng.random() < 0.4, rng.random() < 0.5
+        created_at = now - timedelta(days=rng.randrange(1, 900))
+        rows.append([loyalty_id(n), f"{first} {last}", phone, email, tier, home, 0, True, sms,
+                     mail, now, "demo sign-up", created_at])  # fmt: skip
     opening = []
-    for member in members:
+    for row in rows:
         if rng.random() < opening_share:
-            member.balance = rng.randrange(10, threshold)
-            opening.append(member)
-    entries = JournalEntry.objects.bulk_create(
+            row[BALANCE] = rng.randrange(10, threshold)
+            opening.append(row)
+    ids = insert_rows(Member, MEMBER_FIELDS, [tuple(r) for r in rows], returning=True)
+    pk_of = {row[0]: pk for row, pk in zip(rows, ids, strict=True)}
+    reason = "Opening balance carried over from the old loyalty system"
+    entries = insert_rows(
+        JournalEntry,
+        ENTRY_FIELDS,
         [
-            JournalEntry(
-                source_type="opening",
-                source_id=m.loyalty_id,
-                kind=EntryKind.GRANT,
-                member_id=m.pk,
-                points=m.balance,
-                occurred_at=m.created_at,
-                posted_at=now,
-                actor="demo seed",
-                reason="Opening balance carried over from the old loyalty system",
+            (
+                "opening",
+                m[0],
+                EntryKind.GRANT,
+                pk_of[m[0]],
+                m[BALANCE],
+                m[-1],
+                now,
+                "demo seed",
+                reason,
+                "",
             )
             for m in opening
-        ],
-        batch_size=2000,
+        ],  # fmt: skip
+        returning=True,
     )
     lines = []
-    for entry, m in zip(entries, opening, strict=True):
-        lines.append(
-            JournalLine(
-                entry_id=entry.pk, account=Account.MEMBER_POINTS, member_id=m.pk, points=m.balance
-            )
-        )
-        lines.append(
-            JournalLine(
-                entry_id=entry.pk, account=Account.ADJUSTMENTS, member_id=None, points=-m.balance
-            )
-        )
-    JournalLine.objects.bulk_create(lines, batch_size=4000)
-    PointsLot.objects.bulk_create(
+    for entry_id, m in zip(entries, opening, strict=True):
+        lines.append((entry_id, Account.MEMBER_POINTS, pk_of[m[0]], m[BALANCE]))
+        lines.append((entry_id, Account.ADJUSTMENTS, None, -m[BALANCE]))
+    insert_rows(JournalLine, ["entry", "account", "member", "points"], lines)
+    insert_rows(
+        PointsLot,
+        ["member", "expires_on", "earned", "remaining", "expired", "expiry_seq"],
         [
-            PointsLot(
-                member_id=m.pk,
-                expires_on=ledger.expiry_date(now - timedelta(days=rng.randrange(0, 360)), months),
-                earned=m.balance,
-                remaining=m.balance,
+            (
+                pk_of[m[0]],
+                ledger.expiry_date(now - timedelta(days=rng.randrange(0, 360)), months),
+                m[BALANCE],
+                m[BALANCE],
+                0,
+                0,
             )
             for m in opening
-        ],
-        batch_size=2000,
+        ],  # fmt: skip
     )
-    ledger.save_balances(opening)
-    return len(members)
+    return len(rows)
