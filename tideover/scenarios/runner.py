@@ -25,6 +25,7 @@ from tideover.scenarios import scorecard
 from tideover.scenarios.chain import select_stores, start_time
 from tideover.scenarios.clock import ReplayClock
 from tideover.scenarios.fleet import Fleet
+from tideover.scenarios.laps import Laps
 from tideover.scenarios.models import ScenarioRun
 from tideover.scenarios.people import Shift
 from tideover.scenarios.schema import FailureKind, Scenario
@@ -158,7 +159,9 @@ class ScenarioRunner:
     # -- the replay --------------------------------------------------------------------------
     def run(self) -> dict:
         """Replay the whole day at its own clock (``scenarios.clock``); return the scorecard."""
+        self.laps = Laps()
         tills = self.tills = self.prepare()
+        self.laps.lap("sales made")
         agent_log = logging.getLogger("tideover.agent")
         level = agent_log.level
         agent_log.setLevel(logging.ERROR)  # 150 agents saying "HQ not reachable" is the scenario
@@ -174,7 +177,9 @@ class ScenarioRunner:
                     card = self._run(fleet, tills)
             finally:
                 agent_log.setLevel(level)
+        self.laps.lap("agents closed")
         self._deliver(on_the_clock=False)
+        self.laps.lap("webhooks")
         return refresh_scorecard(card)
 
     def _set_card_policy(self) -> None:
@@ -197,6 +202,7 @@ class ScenarioRunner:
         self._start_watch()
         self._stores_report()
         self._stores_work_the_plan()
+        self.laps.lap("detectors warmed up")
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
         first_failure = self.start + min(f.at for f in scenario.failures)
         resolve_after = scenario.returns_after + timedelta(minutes=2)
@@ -222,21 +228,27 @@ class ScenarioRunner:
                     if at == shift.declared_at + SIGN_UPS_AFTER:
                         self._sign_ups()
             self.tick(f"{at.astimezone(zone):%a %H:%M}", minute, total)
+        self.laps.lap("the day, minute by minute")
         # Afterwards every line is up: the agents drain whatever they still hold, the goodwill
         # goes out, the stores sell until the day's last sale, and customers come back.
         self._lines(fleet, scenario.returns_after + timedelta(days=1))
         self._stores_tick(fleet, tills, at)
         self._deliver()
+        self.laps.lap("last drain")
         self._make_it_right()
+        self.laps.lap("goodwill")
         self._rest_of_the_day(fleet, tills, at)
         for code in self.stores:
             fleet.heartbeat(code)
         self.fleet_tally = fleet.tally
+        self.laps.lap("rest of the day")
         self._come_back()
+        self.laps.lap("customers come back")
         card = self.scorecard()
         ScenarioRun.objects.create(
             name=scenario.name, file=self.source, incident=shift.incident, scorecard=card
         )
+        self.laps.lap("scorecard")
         return card
 
     def _rest_of_the_day(self, fleet: Fleet, tills: Tills, at: datetime) -> None:

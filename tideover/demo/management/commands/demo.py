@@ -17,6 +17,7 @@ from tideover.loyalty.demo import seed_members
 from tideover.notifications import demo as notify_demo
 from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
+from tideover.scenarios.laps import Laps
 from tideover.scenarios.report import print_scorecard
 from tideover.scenarios.runner import ScenarioRunner, refresh_scorecard
 from tideover.statuspage.services import render_and_export as publish_status_now
@@ -57,20 +58,26 @@ class Command(BaseCommand):
         self.real_agents = options.get("real_agents", 3)
         console = Console()
         started = time.monotonic()
+        self.laps = Laps()
         call_command("migrate", interactive=False, verbosity=0)
+        self.laps.lap("migrate")
         with local_delivery(settings.DATA_DIR):
             self._run(console, started, stores, members, subscribers, serve, bind)
 
     def _run(self, console, started, stores, members, subscribers, serve, bind):
         self._seed(console, stores, members, subscribers)
+        self.laps.lap("seed")
         card = self._replay(console, members)
+        self.laps.lap("replay")
         self._deliver(console)
         if card is not None:  # after delivery, so the goodwill messages count as sent
             print_scorecard(console, refresh_scorecard(card))
         publish_status_now()  # the export a worker would write after the replay's changes
-        console.print(f"Done in {time.monotonic() - started:.1f} s.")
+        self.laps.lap("deliver and publish")
         call_command("collectstatic", interactive=False, verbosity=0)
         ensure_first_admin(self.stdout)
+        self.laps.lap("static files and admin")
+        console.print(f"Done in {time.monotonic() - started:.1f} s: {self.laps}.")
         console.print(
             f"Demo staff logins (password in {settings.DATA_DIR / 'demo-staff-password.txt'}): "
             + ", ".join(name for name, _, _ in seed.DEMO_STAFF)
@@ -129,8 +136,10 @@ class Command(BaseCommand):
                 day, tick=tick, source=str(scenario.saturday_file()), deliver=True
             )
             with storelink_demo.real_agents(runner, count=self.real_agents) as agents:
+                self.laps.lap("real agents started")
                 card = runner.run()
         storelink_demo.report(console, agents)
+        console.print(f"Replay: {runner.laps}.")
         console.print(detect_replay.summary())
         answers = card["api_answers"]
         console.print(
