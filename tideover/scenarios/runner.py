@@ -29,6 +29,7 @@ from tideover.scenarios.laps import Laps
 from tideover.scenarios.models import ScenarioRun
 from tideover.scenarios.people import Shift
 from tideover.scenarios.schema import FailureKind, Scenario
+from tideover.scenarios.scorecard import refresh_scorecard
 from tideover.scenarios.traffic import Tills, active, make_sales
 
 # Channels delivered while the replay's clock runs. A webhook receiver checks the signature's
@@ -400,7 +401,7 @@ class ScenarioRunner:
             "refused_at_the_tills": dict(tally.refused),
             "messages": scorecard.outbox_section(incident),
             "api_answers": dict(tally.settled),
-            "postmortem": _postmortem_link(incident),
+            "postmortem": scorecard.postmortem_link(incident),
         }
         if self._recovery_installed():
             from tideover.scenarios.recover import customers_affected, recovery_section
@@ -414,28 +415,3 @@ class ScenarioRunner:
 
             card["loyalty_deadline"] = deadline_section(self.deadline_members, self.start)
         return card
-
-
-def refresh_scorecard(card: dict) -> dict:
-    """The figures that keep changing after the replay (messages delivered, offers redeemed)
-    counted again from the records, saved with the run."""
-    run = ScenarioRun.objects.filter(incident_id=card["incident"]["incident_id"]).first()
-    if run is None:
-        return card
-    card = dict(card, messages=scorecard.outbox_section(run.incident))
-    if "recovery" in card:
-        from tideover.scenarios.recover import recovery_section
-
-        card["recovery"] = {**card["recovery"], **recovery_section(run.incident)}
-    run.scorecard = card
-    run.save(update_fields=["scorecard"])
-    return card
-
-
-def _postmortem_link(incident) -> str:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        return reverse("postmortems:postmortem", args=[incident.pk])
-    except NoReverseMatch:  # Respond's postmortems are not installed
-        return ""

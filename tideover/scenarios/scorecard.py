@@ -167,3 +167,30 @@ def outbox_section(incident: Incident) -> dict:
     for channel, state, n in rows:
         by.setdefault(channel, {})[state] = n
     return by
+
+
+def refresh_scorecard(card: dict) -> dict:
+    """The figures that keep changing after the replay (messages delivered, offers redeemed)
+    counted again from the records, saved with the run."""
+    from tideover.scenarios.models import ScenarioRun
+
+    run = ScenarioRun.objects.filter(incident_id=card["incident"]["incident_id"]).first()
+    if run is None:
+        return card
+    card = dict(card, messages=outbox_section(run.incident))
+    if "recovery" in card:
+        from tideover.scenarios.recover import recovery_section
+
+        card["recovery"] = {**card["recovery"], **recovery_section(run.incident)}
+    run.scorecard = card
+    run.save(update_fields=["scorecard"])
+    return card
+
+
+def postmortem_link(incident) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("postmortems:postmortem", args=[incident.pk])
+    except NoReverseMatch:  # Respond's postmortems are not installed
+        return ""

@@ -19,7 +19,8 @@ from tideover.notifications.models import OutboxMessage, Subscriber
 from tideover.notifications.outbox import drain
 from tideover.scenarios.laps import Laps
 from tideover.scenarios.report import print_scorecard
-from tideover.scenarios.runner import ScenarioRunner, refresh_scorecard
+from tideover.scenarios.runner import ScenarioRunner
+from tideover.scenarios.scorecard import refresh_scorecard
 from tideover.statuspage.services import render_and_export as publish_status_now
 from tideover.storelink import demo as storelink_demo
 
