@@ -35,7 +35,7 @@ import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.journal import QUARANTINED
@@ -118,7 +118,7 @@ class Forwarder:
                     if not rows:
                         break
                     after, batches = rows[-1][0], batches + 1
-                    flight.append((rows, self._executor().submit(self._post, rows)))
+                    flight.append((rows, self._send(rows)))
                 if not flight:
                     break
                 rows, future = flight.popleft()
@@ -135,6 +135,19 @@ class Forwarder:
             if error is not None:
                 raise error
             return total
+
+    def _send(self, rows: list[tuple[int, str, str]]) -> Future:
+        """Post a batch: on the pool when batches overlap; with ``in_flight`` 1 in this thread
+        (an agent inside HQ's own process, as a scenario replay runs them, must call HQ from
+        the thread that holds HQ's database connection)."""
+        if self.in_flight > 1:
+            return self._executor().submit(self._post, rows)
+        done: Future = Future()
+        try:
+            done.set_result(self._post(rows))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

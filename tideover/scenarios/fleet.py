@@ -83,8 +83,10 @@ class Fleet:
                 store=self.stores[code],
             )
             link = Link(self.app)
+            # One batch in flight: HQ answers in this thread (its database connection, a
+            # test's transaction), so the agent must not post from a pool thread.
             config = AgentConfig(
-                store=code, hq=HQ_URL, token=secret, data=str(self.data_dir / code)
+                store=code, hq=HQ_URL, token=secret, data=str(self.data_dir / code), in_flight=1
             ).check()
             agent = Agent(config, transport=link)
             agent.register()
