@@ -201,7 +201,9 @@ def run_one(db: str, args) -> dict:
     incident = seed(args.customers)
     seeded = time.perf_counter() - started
     clear()
-    chunk = args.chunk
+    from django.conf import settings
+
+    chunk = args.chunk or settings.RECOVERY_CHUNK_SIZE
     started, cpu = time.perf_counter(), time.process_time()
     campaign = start_campaign(incident, actor=Actor(name="bench"))
     estimate_s = time.perf_counter() - started
@@ -249,7 +251,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--chunk", type=int, default=5000, help="customers per transaction")
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="customers per transaction (RECOVERY_CHUNK_SIZE)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -268,7 +272,9 @@ def main() -> int:
                 return out.returncode
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{args.customers:,} affected customers, chunks of {args.chunk:,}; load now {load}")
+    print(
+        f"{args.customers:,} affected customers, chunks of {results[0]['chunk']:,}; load now {load}"
+    )
     print(
         f"{'db':<10}{'service s':>10}{'(estimate)':>11}{'reference s':>13}{'ratio':>8}"
         f"{'service cpu':>13}{'reference cpu':>15}"

@@ -248,7 +248,10 @@ DRILL_READINESS_WINDOW = envint("DRILL_READINESS_WINDOW", 5)
 # --- recovery (goodwill after an incident) --------------------------------------------------
 RECOVERY_WINDOW_DAYS = envint("RECOVERY_WINDOW_DAYS", 7)
 RECOVERY_OFFLINE_LAG_SECONDS = envint("RECOVERY_OFFLINE_LAG_SECONDS", 120)
-RECOVERY_CHUNK_SIZE = envint("RECOVERY_CHUNK_SIZE", 2000)
+# A goodwill campaign's transaction: bigger chunks rewrite the random code index's pages less
+# often (at 200,000 customers, 20,000 a chunk took 20% less CPU than 5,000 on SQLite and a third
+# less time on PostgreSQL); on SQLite a chunk holds the write lock for about a second.
+RECOVERY_CHUNK_SIZE = envint("RECOVERY_CHUNK_SIZE", 20000)
 
 # --- e-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
