@@ -12,13 +12,16 @@ Measures, per database:
   (``tideover manage deliver_outbox``) draining the outbox: claim, mark sending, render, send,
   mark sent (target: >= 1,000/s);
   With ``--backend database|rq|both`` the workers are ``tideover worker`` processes on that task
-  backend instead (RQ on the local Redis, database 14), woken by the update's own tasks and the
+  backend instead (RQ on the local Redis, database ``--redis-db``, 14 unless told), woken by the update's own tasks and the
   periodic drain, as a deployment runs them;
 - reference: a bare loop sending the same messages (same recipients, same rendered bodies) over
   one SMTP connection and one keep-alive HTTP client, with no database, run with the same number
   of processes, timed the same way: from the first message sent to the last.
-Half the subscribers are e-mail, half webhooks. The SMTP and webhook servers are separate
-processes on 127.0.0.1 (aiosmtpd; http.server verifying each signature).
+Half the subscribers are e-mail, half webhooks. The receivers run in their own process on
+127.0.0.1 and serve the outbox and the reference alike: by default bench/receivers.py (a lean
+asyncio SMTP server and webhook receiver that verifies every signature and counts repeats, so
+the bench also checks that every message arrived once); ``--receivers stock`` uses the tests'
+aiosmtpd and http.server sinks instead, as the earlier figures did.
 """
 
 from __future__ import annotations
@@ -36,7 +39,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
 SECRET = "bench-webhook-secret"
-RQ_URL = "redis://127.0.0.1:6379/14"
+
+
+# A worker under cProfile counting CPU time, not wall time (on a shared machine, wall time
+# mostly measures waiting for a core): argv is the output file, then the manage command.
+PROFILED = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = ["tideover", "manage", *sys.argv[2:]]
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(runpy.run_module, "tideover", run_name="__main__")
+finally:
+    profile.dump_stats(out)
+"""
+
+
+class _children_cpu:  # noqa: N801 (used as a context manager)
+    """CPU seconds (user + system) of the child processes waited for inside the block."""
+
+    @staticmethod
+    def _now() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def __enter__(self):
+        self.started = self._now()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = self._now() - self.started
 
 
 def _sink(args):
@@ -49,6 +83,32 @@ def _sink(args):
     )
     line = process.stdout.readline()
     return process, int(line.rsplit(":", 1)[1])
+
+
+def _receivers(kind: str) -> tuple[list, int, int]:
+    """Start the SMTP and webhook receivers: (processes, SMTP port, HTTP port)."""
+    if kind == "stock":
+        smtp, smtp_port = _sink(["smtp"])
+        http, http_port = _sink(["http", "--secret", SECRET])
+        return [smtp, http], smtp_port, http_port
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "receivers.py"), "--secret", SECRET],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    _, smtp_port, _, http_port = process.stdout.readline().split()
+    return [process], int(smtp_port), int(http_port)
+
+
+def _received(reset: bool = True) -> dict | None:
+    """What the lean receivers counted since the last reset (None with the stock ones)."""
+    if os.environ.get("BENCH_RECEIVERS") != "lean":
+        return None
+    import httpx
+
+    url = f"http://127.0.0.1:{os.environ['BENCH_HTTP_PORT']}/_bench/stats"
+    return httpx.get(url, params={"reset": "1"} if reset else {}).json()
 
 
 def inner(args) -> dict:
@@ -87,23 +147,37 @@ def inner(args) -> dict:
         components={checkout: "major_outage"},
     )
     OutboxMessage.objects.all().delete()  # time the update alone, not the declaration
+    # What starting a worker costs in CPU (an empty outbox), to leave out of its CPU per message.
+    env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
+    with _children_cpu() as startup:
+        subprocess.run(
+            [sys.executable, "-m", "tideover", "manage", "deliver_outbox", "--until-empty"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
     started = time.perf_counter()
     incidents.post_public_update(incident, "Registers are offline in 150 stores; cash works.")
     queued_seconds = time.perf_counter() - started
     queued = OutboxMessage.objects.count()
 
     started = time.perf_counter()
-    env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
+    cpu = _children_cpu()
+    cpu.__enter__()
     if args.backend == "none":
         command = ["deliver_outbox", "--until-empty"]
+        profile = os.environ.get("BENCH_PROFILE")
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "tideover", "manage", *command],
+                [sys.executable, "-c", PROFILED, f"{profile}/worker-{i}.prof", *command]
+                if profile
+                else [sys.executable, "-m", "tideover", "manage", *command],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
             )
-            for _ in range(args.workers)
+            for i in range(args.workers)
         ]
         for worker in workers:
             worker.wait()
@@ -128,6 +202,8 @@ def inner(args) -> dict:
         for worker in workers:
             worker.wait(60)
     wall_seconds = time.perf_counter() - started
+    cpu.__exit__(None, None, None)
+    received = _received()
     sent = OutboxMessage.objects.filter(state="sent").count()
     # From the first message sent to the last (the workers' start-up is not delivery).
     from django.db.models import Max, Min
@@ -145,6 +221,12 @@ def inner(args) -> dict:
     connection.close()
     # Interleaved, so each process gets the same mix of e-mail and webhooks as each worker did.
     chunks = [rendered[i :: args.workers] for i in range(args.workers)]
+    with _children_cpu() as bare_startup:
+        subprocess.run(
+            [sys.executable, __file__, "--bare-loop"], input=b"[]", cwd=ROOT, env=env, check=True
+        )
+    bare_cpu = _children_cpu()
+    bare_cpu.__enter__()
     started = time.perf_counter()
     readers = []
     for chunk in chunks:
@@ -175,9 +257,11 @@ def inner(args) -> dict:
     spans = [json.loads(proc.stdout.read()) for proc, _ in readers]
     for proc, _ in readers:
         proc.wait()
+    bare_cpu.__exit__(None, None, None)
     # Timed like the workers: from the first message sent to the last, across the processes
     # (their start-up, imports and connecting are not delivery, on either side).
     bare_seconds = max(s["last"] for s in spans) - min(s["first"] for s in spans)
+    bare_received = _received()
     return {
         "db": connection.vendor,
         "subscribers": args.subscribers,
@@ -189,18 +273,27 @@ def inner(args) -> dict:
         "wall_s": round(wall_seconds, 2),
         "deliver_per_s": round(sent / deliver_seconds),
         "bare_per_s": round(len(rendered) / bare_seconds),
+        # CPU per message, start-up left out: the workers' and the bare loop's own processes
+        # (not the receivers', nor the database server's).
+        "cpu_ms": round((cpu.seconds - args.workers * startup.seconds) * 1000 / max(sent, 1), 3),
+        "bare_cpu_ms": round(
+            (bare_cpu.seconds - args.workers * bare_startup.seconds) * 1000 / len(rendered), 3
+        ),
+        "received": received,
+        "bare_received": bare_received,
     }
 
 
 def bare_loop() -> None:
-    """The reference: send what stdin lists, one SMTP connection, one HTTP client, no database."""
-    import smtplib
-    from email.message import EmailMessage
+    """The reference: send what stdin lists, one SMTP connection, one HTTP client, no database.
 
+    E-mails are built with Django's mail classes as the outbox's transport builds them
+    (``BENCH_BARE_MAIL=stdlib``: with the standard library's EmailMessage, as the figures
+    before 2026-11-30 07:00 were; it costs about twice as much CPU per e-mail)."""
     import httpx
 
     items = json.loads(sys.stdin.read())
-    smtp = smtplib.SMTP("127.0.0.1", int(os.environ["EMAIL_PORT"]))
+    send_mail = _django_mail() if os.environ.get("BENCH_BARE_MAIL") != "stdlib" else _stdlib_mail()
     client = httpx.Client()
     sys.path.insert(0, str(ROOT))
     from tideover.core.http import signed_headers
@@ -208,31 +301,67 @@ def bare_loop() -> None:
     first = None
     for item in items:
         if item["channel"] == "email":
-            msg = EmailMessage()
-            msg["Subject"], msg["From"], msg["To"] = (
-                item["subject"],
-                "status@bench.example",
-                item["to"],
-            )
-            for key, value in item["headers"].items():
-                msg[key] = value
-            msg.set_content(item["text"])
-            if item["html"]:
-                msg.add_alternative(item["html"], subtype="html")
-            smtp.send_message(msg)
+            send_mail(item)
         else:
             body = json.dumps(item["payload"], separators=(",", ":"), sort_keys=True).encode()
             client.post(item["to"], content=body, headers=signed_headers(SECRET, body, item["id"]))
         if first is None:
             first = time.time()
     last = time.time()
-    smtp.quit()
-    print(json.dumps({"first": first, "last": last}))
+    send_mail(None)
+    print(json.dumps({"first": first or last, "last": last}))
+
+
+def _django_mail():
+    from django.conf import settings
+
+    settings.configure(EMAIL_HOST="127.0.0.1", EMAIL_PORT=int(os.environ["EMAIL_PORT"]))
+    from django.core.mail import EmailMultiAlternatives, get_connection
+
+    connection = get_connection("django.core.mail.backends.smtp.EmailBackend")
+    connection.open()
+
+    def send(item):
+        if item is None:
+            return connection.close()
+        mail = EmailMultiAlternatives(
+            subject=item["subject"],
+            body=item["text"],
+            from_email="status@bench.example",
+            to=[item["to"]],
+            headers={"Message-ID": f"<{item['id']}@tideover>", **item["headers"]},
+            connection=connection,
+        )
+        if item["html"]:
+            mail.attach_alternative(item["html"], "text/html")
+        return mail.send()
+
+    return send
+
+
+def _stdlib_mail():
+    import smtplib
+    from email.message import EmailMessage
+
+    smtp = smtplib.SMTP("127.0.0.1", int(os.environ["EMAIL_PORT"]))
+
+    def send(item):
+        if item is None:
+            return smtp.quit()
+        msg = EmailMessage()
+        msg["Subject"], msg["From"], msg["To"] = item["subject"], "status@bench.example", item["to"]
+        for key, value in item["headers"].items():
+            msg[key] = value
+        msg.set_content(item["text"])
+        if item["html"]:
+            msg.add_alternative(item["html"], subtype="html")
+        return smtp.send_message(msg)
+
+    return send
 
 
 def run(db: str, args, backend: str = "none") -> dict:
-    smtp, smtp_port = _sink(["smtp"])
-    http, http_port = _sink(["http", "--secret", SECRET])
+    receivers, smtp_port, http_port = _receivers(args.receivers)
     tmp = tempfile.mkdtemp(prefix="tideover-bench-notify-")
     if db == "sqlite":
         url = f"sqlite:///{tmp}/bench.sqlite3"
@@ -260,15 +389,21 @@ def run(db: str, args, backend: str = "none") -> dict:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "BENCH_HTTP_PORT": str(http_port),
+        "BENCH_RECEIVERS": args.receivers,
+        "BENCH_BARE_MAIL": args.bare_mail,
+        **({"BENCH_PROFILE": os.path.abspath(args.profile)} if args.profile else {}),
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "NOTIFY_ENQUEUE_TASKS": "false" if backend == "none" else "true",
         "LOG_LEVEL": "WARNING",
     }
+    if args.batch_size:
+        env["NOTIFY_BATCH_SIZE"] = str(args.batch_size)
     if backend == "rq":
         import redis
 
-        redis.Redis.from_url(RQ_URL).flushdb()
-        env.update(TASKS_BACKEND="rq", REDIS_URL=RQ_URL)
+        rq_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+        redis.Redis.from_url(rq_url).flushdb()
+        env.update(TASKS_BACKEND="rq", REDIS_URL=rq_url)
     try:
         out = subprocess.run(
             [
@@ -290,8 +425,9 @@ def run(db: str, args, backend: str = "none") -> dict:
         if out.returncode:
             sys.exit(out.stderr[-3000:])
     finally:
-        smtp.terminate()
-        http.terminate()
+        for process in receivers:
+            process.terminate()
+            process.wait(10)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -308,6 +444,28 @@ def main() -> None:
         default="none",
         help="none: `tideover manage deliver_outbox`; otherwise `tideover worker` on that backend",
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="NOTIFY_BATCH_SIZE for the workers"
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=14, help="Redis database for --backend rq (flushed)"
+    )
+    parser.add_argument(
+        "--receivers",
+        choices=["lean", "stock"],
+        default="lean",
+        help="lean: bench/receivers.py; stock: the tests' aiosmtpd and http.server sinks",
+    )
+    parser.add_argument(
+        "--bare-mail",
+        choices=["django", "stdlib"],
+        default="django",
+        help="how the bare loop builds e-mails: Django's mail classes (as the outbox) or the "
+        "standard library's EmailMessage (the reference before 2026-11-30 07:00)",
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="backend none: each worker's CPU profile into DIR"
+    )
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -323,17 +481,42 @@ def main() -> None:
     backends = ["database", "rq"] if args.backend == "both" else [args.backend]
     print(
         f"{'db':<11}{'backend':<10}{'queue s':>9}{'sent':>9}{'deliver s':>11}{'msg/s':>9}"
-        f"{'bare msg/s':>12}{'ratio':>8}"
+        f"{'bare msg/s':>12}{'ratio':>8}  load average (1 min, start -> end)"
     )
     for db in dbs:
         for backend in backends:
+            load = os.getloadavg()[0]
             r = run(db, args, backend)
             ratio = r["deliver_per_s"] / r["bare_per_s"]
             print(
                 f"{r['db']:<11}{backend:<10}{r['queue_s']:>9.2f}{r['sent']:>9,}"
                 f"{r['deliver_s']:>11.1f}{r['deliver_per_s']:>9,}{r['bare_per_s']:>12,}{ratio:>8.0%}"
+                f"  {load:.1f} -> {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
+            _check_received(r)
     return None
+
+
+def _check_received(r: dict) -> None:
+    """Say what the lean receivers counted: every message once, every signature good."""
+    print(
+        f"{'':<11}CPU per message (ms, the senders' own processes): outbox {r['cpu_ms']:.3f}, "
+        f"bare loop {r['bare_cpu_ms']:.3f}",
+        flush=True,
+    )
+    got = r.get("received")
+    if got is None:
+        return
+    print(
+        f"{'':<11}received from the outbox: {got['mails']:,} e-mails, {got['webhooks']:,} "
+        f"webhooks, {got['mail_duplicates'] + got['webhook_duplicates']} repeated, "
+        f"{got['refused']} bad signatures; from the bare loop: "
+        f"{r['bare_received']['mails'] + r['bare_received']['webhooks']:,}",
+        flush=True,
+    )
+    if got["mails"] + got["webhooks"] != r["sent"] or got["refused"]:
+        print(f"{'':<11}WARNING: the receivers' count differs from the outbox's {r['sent']:,} sent")
 
 
 if __name__ == "__main__":
