@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import os
 import socket
 import threading
 import time
@@ -191,6 +192,18 @@ def _install_socket_guard() -> None:
         _socket_guard_installed = True
 
 
+class _Outcome:
+    """What a ``guarded_sockets`` block reports back."""
+
+    __slots__ = ("timed_out", "refused", "too_large", "received")
+
+    def __init__(self):
+        self.timed_out = False
+        self.refused = ""
+        self.too_large = ""
+        self.received = 0
+
+
 @contextmanager
 def guarded_sockets(*, public_only: bool = True, seconds: float | None = None, current=None):
     """Run a library that makes its own connections (apprise) under the same rules as our own
@@ -203,15 +216,9 @@ def guarded_sockets(*, public_only: bool = True, seconds: float | None = None, c
     ``seconds`` replaces HTTP_DEADLINE_SECONDS; ``current``, if given, returns the socket in
     use right now (for a connection opened before the block, or one TLS has wrapped since: the
     socket that was opened is then no longer the one to shut)."""
-    _install_socket_guard()
-
-    class Outcome:
-        timed_out = False
-        refused = ""
-        too_large = ""
-        received = 0
-
-    outcome, opened = Outcome(), []
+    if not _socket_guard_installed:
+        _install_socket_guard()
+    outcome, opened = _Outcome(), []
 
     def cut():
         outcome.timed_out = True
@@ -220,16 +227,73 @@ def guarded_sockets(*, public_only: bool = True, seconds: float | None = None, c
             with suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(seconds or settings.HTTP_DEADLINE_SECONDS, cut)
-    timer.daemon = True
     with _guarded(public_only=public_only, seconds=seconds):
         _guard.opened, _guard.outcome = opened, outcome
-        timer.start()
+        alarm = _watchdog.arm(seconds or settings.HTTP_DEADLINE_SECONDS, cut)
         try:
             yield outcome
         finally:
-            timer.cancel()
+            _watchdog.disarm(alarm)
             _guard.opened = _guard.outcome = None
+
+
+class _Watchdog:
+    """Runs each ``guarded_sockets`` block's cut when its deadline passes, from one thread per
+    process. (A ``threading.Timer`` per block started a thread for every e-mail sent.)
+
+    Armed deadlines are few (one per thread inside a block), so the thread sleeps until the
+    earliest and is woken only when a new one is earlier than what it waits for."""
+
+    def __init__(self):
+        self._pid = None
+
+    def _start(self) -> None:
+        # Also after a fork: the parent's thread and lock do not come along.
+        self._pid = os.getpid()
+        self._lock = threading.Condition()
+        self._armed: dict[int, tuple[float, object]] = {}
+        self._waiting_until = float("inf")
+        self._next = 0
+        threading.Thread(target=self._run, name="http-deadlines", daemon=True).start()
+
+    def arm(self, seconds: float, cut) -> int:
+        if self._pid != os.getpid():
+            with _socket_guard_lock:
+                if self._pid != os.getpid():
+                    self._start()
+        at = time.monotonic() + seconds
+        with self._lock:
+            self._next += 1
+            self._armed[self._next] = (at, cut)
+            if at < self._waiting_until:
+                self._lock.notify()
+            return self._next
+
+    def disarm(self, alarm: int) -> None:
+        with self._lock:
+            self._armed.pop(alarm, None)
+
+    def _run(self) -> None:
+        while True:
+            due = []
+            with self._lock:
+                now = time.monotonic()
+                for alarm, (at, cut) in list(self._armed.items()):
+                    if at <= now:
+                        del self._armed[alarm]
+                        due.append(cut)
+                if not due:
+                    self._waiting_until = min(
+                        (at for at, _ in self._armed.values()), default=now + 3600
+                    )
+                    self._lock.wait(self._waiting_until - now)
+                    self._waiting_until = float("inf")
+            for cut in due:
+                with suppress(Exception):  # a cut that fails must not end the watchdog
+                    cut()
+
+
+_watchdog = _Watchdog()
 
 
 def client() -> httpx.Client:

@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tideover.core import stopping
-from tideover.notifications import hooks
+from tideover.notifications import hooks, rendering
 from tideover.notifications.channels import DeliveryError, transport_for
 from tideover.notifications.delivery import (
     SentMarks,
@@ -48,10 +48,12 @@ from tideover.notifications.delivery import (
     exhausted,
     marks_without_flush_wait,
     record_failure,
+    writing,
 )
 from tideover.notifications.models import (
     DeliveryAttempt,
     MessageState,
+    Notification,
     OutboxMessage,
 )
 
@@ -112,7 +114,7 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
     limit = limit or settings.NOTIFY_BATCH_SIZE
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-    with transaction.atomic():
+    with writing(), transaction.atomic():
         due = OutboxMessage.objects.filter(state=MessageState.QUEUED, next_attempt_at__lte=now)
         if channels:
             due = due.filter(channel__in=channels)
@@ -130,21 +132,27 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
 
 def deliver_claimed(token: str) -> dict:
     """Send every message this worker claimed with ``token``."""
-    with marks_without_flush_wait():
+    with marks_without_flush_wait(), rendering.batch():
         return _deliver_claimed(token)
 
 
 def _deliver_claimed(token: str) -> dict:
     counts = defaultdict(int)
-    messages = (
+    messages = list(
         OutboxMessage.objects.filter(claim_token=token, state=MessageState.CLAIMED)
-        .select_related("notification", "notification__incident", "subscriber", "endpoint")
+        .select_related("subscriber", "endpoint")
         .order_by("channel", "pk")
     )
-    messages = list(messages)
     hooks.write_texts(messages)  # texts written when sent (a campaign's), for the whole batch
+    # A batch is mostly one update's messages: read each notification (and its incident) once,
+    # not once per row as a join would build them.
+    notifications = Notification.objects.select_related("incident").in_bulk(
+        {m.notification_id for m in messages if m.notification_id is not None}
+    )
     by_channel = defaultdict(list)
     for message in messages:
+        if message.notification_id in notifications:
+            message.notification = notifications[message.notification_id]
         by_channel[message.channel].append(message)
     # Rate-limited channels (SMS) go last, so they do not hold up the rest of the batch.
     order = sorted(by_channel, key=lambda ch: _rate_limited(ch))

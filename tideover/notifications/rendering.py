@@ -4,11 +4,15 @@ text, links, delivery id) here, what differs in each channel's package; and the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
+import threading
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 
 from tideover.core.models import ComponentStatus
 from tideover.core.text import clean_line, clean_text
@@ -88,26 +92,69 @@ def render_notification(
     return kind.render_notification(rendered, notification, ctx)
 
 
+# Stand-ins for what differs between the recipients of one notification (see batch()).
+_URL_MARK = "tdoUNSUBSCRIBEmark7f3a"
+_ID_MARK = "tdoDELIVERYmark7f3a"
+_RECIPIENT_MARK = "tdoRECIPIENTmark7f3a"
+_TOKEN_MARK = "tdoTOKENmark7f3a"
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def batch():
+    """Within a worker's batch, render each notification once per channel and audience.
+
+    The templates are rendered with stand-ins for the unsubscribe link, the delivery id and the
+    recipient, and each message gets a copy with its own values put in (the link escaped for
+    HTML, as the template would). Before the copy is trusted, the first message of each
+    (notification, channel, audience) is also rendered in full and must come out identical;
+    if not (a channel whose text depends on the recipient in some other way), that key is
+    rendered in full for every message. Per batch, so an edit between batches is always seen.
+    """
+    previous = getattr(_batch, "cache", None)
+    _batch.cache = {}
+    try:
+        yield
+    finally:
+        _batch.cache = previous
+
+
 def render(message: OutboxMessage) -> Rendered:
     """The message as its transport sends it."""
     ident = delivery_id(message)
     subscriber = message.subscriber
-    unsubscribe = unsubscribe_url(subscriber.token) if subscriber is not None else ""
+    cache = getattr(_batch, "cache", None)
+    unsubscribe = _unsubscribe_url(subscriber.token, cache) if subscriber is not None else ""
     secret = ""
     if subscriber is not None:
         secret = subscriber.secret
     elif message.endpoint is not None:
         secret = message.endpoint.secret
     if message.notification_id is not None:
-        return render_notification(
-            message.notification,
-            message.channel,
-            message.recipient,
-            internal=message.category == Category.INTERNAL,
-            unsubscribe=unsubscribe,
-            secret=secret,
-            ident=ident,
-        )
+        internal = message.category == Category.INTERNAL
+        args = (message.notification, message.channel)
+        personal = {"unsubscribe": unsubscribe, "secret": secret, "ident": ident}
+        if cache is None:
+            return render_notification(*args, message.recipient, internal=internal, **personal)
+        key = (message.notification_id, message.channel, internal, bool(unsubscribe))
+        shared = cache.get(key)
+        if shared is None:
+            full = render_notification(*args, message.recipient, internal=internal, **personal)
+            shared = render_notification(
+                *args,
+                _RECIPIENT_MARK,
+                internal=internal,
+                unsubscribe=_URL_MARK if unsubscribe else "",
+                ident=_ID_MARK,
+            )
+            cache[key] = (
+                shared if _personal(shared, message.recipient, **personal) == full else False
+            )
+            return full
+        if shared is False:
+            return render_notification(*args, message.recipient, internal=internal, **personal)
+        return _personal(shared, message.recipient, **personal)
     # A direct message (confirmation, reminder, loyalty): subject and body are on the row, or
     # written now by the app that queued it (a goodwill campaign: hooks.add_text_writer).
     if not message.body and hooks.written_later(message):
@@ -124,6 +171,42 @@ def render(message: OutboxMessage) -> Rendered:
         secret=secret,
     )
     return _channel(message.channel).render_message(rendered, message)
+
+
+def _unsubscribe_url(token: str, cache: dict | None) -> str:
+    """``unsubscribe_url(token)``; in a batch, URL resolution runs once rather than per message
+    (tokens are URL-safe, so the resolved URL holds them as they are)."""
+    if cache is None or not _URL_SAFE.fullmatch(token):
+        return unsubscribe_url(token)
+    around = cache.get("unsubscribe")
+    if around is None:
+        around = cache["unsubscribe"] = unsubscribe_url(_TOKEN_MARK).split(_TOKEN_MARK)
+    return token.join(around)
+
+
+def _personal(shared: Rendered, recipient: str, *, unsubscribe, secret, ident) -> Rendered:
+    """``shared`` (rendered with the stand-ins) with one recipient's own values put in."""
+
+    def put(value, url=unsubscribe):
+        if isinstance(value, str):
+            return value.replace(_URL_MARK, url).replace(_ID_MARK, ident)
+        if isinstance(value, dict):
+            return {k: put(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [put(v) for v in value]
+        return value
+
+    return Rendered(
+        shared.channel,
+        recipient,
+        put(shared.subject),
+        put(shared.text),
+        html=put(shared.html, str(escape(unsubscribe))),
+        payload=put(shared.payload),
+        delivery_id=ident,
+        secret=secret,
+        headers=put(shared.headers),
+    )
 
 
 def _channel(name: str):
