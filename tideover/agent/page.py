@@ -62,6 +62,16 @@ button{{font-size:1.1rem;padding:.5rem 1rem}} dt{{font-weight:bold}}
 Quarantined sales are ones HQ fails on every time: they are set aside so the others go on,
 tried again now and then, and sent at once by "Send now".</p>
 <table><tr><th>Sale</th><th>What</th><th>Why</th></tr>{rows}</table>
+<h3>Dealt with a refused or conflicting sale?</h3>
+<p>Once the sale is settled (rung up again, refunded, or the help desk fixed it at HQ), mark it
+here: it stays in the agent's records, but no longer counts as waiting, here or at HQ.</p>
+<form method="post" action="/dealt-with">
+<label>Sale id <input name="sale_id" required></label>
+<label>What was done <input name="note"></label>
+<label>Your name <input name="who" autocomplete="name"></label>
+<label>Manager PIN <input name="pin" type="password" inputmode="numeric" required></label>
+<button type="submit">Mark as dealt with</button>
+</form>
 <h2>Forced offline</h2>
 <form method="post" action="/offline">
 <input type="hidden" name="on" value="{"false" if forced else "true"}">

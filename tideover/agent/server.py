@@ -12,8 +12,9 @@ Routes (registers use the same paths and request shape as HQ):
 - ``POST /api/v1/sales``, ``POST /api/v1/sales:batch``: ``SaleIn`` (tideover.sales.schemas)
 - ``GET /api/v1/members/{id}/balance`` (also at HQ's ``/api/v1/loyalty/members/{id}/balance``)
 - ``GET /api/v1/sales/{sale_id}``: where one sale stands at the agent (queued, posted, ...)
-- ``GET /api/v1/agent/status``; ``POST /api/v1/agent/sync``; ``POST /api/v1/agent/offline``
-- ``GET /`` the status page; its forms post to ``/sync`` and ``/offline``
+- ``GET /api/v1/agent/status``; ``POST /api/v1/agent/sync``; ``POST /api/v1/agent/offline``;
+  ``POST /api/v1/agent/sales/{sale_id}/dealt-with`` (manager PIN)
+- ``GET /`` the status page; its forms post to ``/sync``, ``/offline`` and ``/dealt-with``
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ MAX_HEADERS, MAX_LINE = 100, 65536  # as the standard library's http.client boun
 _NOT_JSON = object()
 BALANCE = re.compile(r"^/api/v1/(?:loyalty/)?members/([A-Za-z0-9._:\-]{1,32})/balance$")
 ONE_SALE = re.compile(r"^/api/v1/sales/([A-Za-z0-9._:\-]{1,64})$")
+DEALT_WITH = re.compile(r"^/api/v1/agent/sales/([A-Za-z0-9._:\-]{1,64})/dealt-with$")
 
 
 class Headers(dict):
@@ -187,6 +189,10 @@ class Handler(BaseHTTPRequestHandler):
             self._sync(page=path == "/sync")
         elif path in ("/api/v1/agent/offline", "/offline"):
             self._offline(page=path == "/offline")
+        elif path == "/dealt-with":
+            self._dealt_with(None)
+        elif match := DEALT_WITH.match(path):
+            self._dealt_with(match.group(1))
         else:
             self._json(404, {"detail": f"No such endpoint: {path}"})
 
@@ -265,6 +271,36 @@ class Handler(BaseHTTPRequestHandler):
             self._json(403, {"detail": error})
         else:
             self._json(200, {"forced_offline": self.agent.forced_offline, "mode": self.agent.mode})
+
+    def _dealt_with(self, sale_id: str | None) -> None:
+        """A manager marks a rejected or conflicting sale as dealt with (page: sale_id in the
+        form; API: in the path)."""
+        page = sale_id is None
+        if page:
+            form = {k: v[0] for k, v in parse_qs(self.raw.decode("utf-8", "replace")).items()}
+        else:
+            form = self._json_body()
+            if not isinstance(form, dict):
+                self._json(422, {"detail": "Send {'pin': '...', 'who': '...', 'note': '...'}"})
+                return
+        sale_id = sale_id or str(form.get("sale_id", "")).strip()[:64]
+        error = self.agent.deal_with(
+            sale_id,
+            str(form.get("pin", "")),
+            who=str(form.get("who", "")),
+            note=str(form.get("note", "")),
+        )
+        if page:
+            self._redirect(error)
+        elif error:
+            status = 404 if error.startswith("This agent has no sale") else 403
+            if "not waiting for staff" in error or "already marked" in error:
+                status = 409
+            self._json(status, {"detail": error})
+        else:
+            self._json(
+                200, {"sale_id": sale_id, "dealt_with": True, **self.agent.sale_state(sale_id)}
+            )
 
     def _redirect(self, error: str = "") -> None:
         from urllib.parse import quote

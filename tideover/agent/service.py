@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import threading
 import time
@@ -23,6 +21,7 @@ from tideover.agent.forwarder import Forwarder
 from tideover.agent.heartbeats import HeartbeatLink
 from tideover.agent.hq import HQClient, HQUnavailable
 from tideover.agent.journal import Journal, NewSale
+from tideover.agent.manager import ManagerActions
 from tideover.agent.policy import (
     CardPolicy,
     Program,
@@ -39,7 +38,6 @@ log = logging.getLogger("tideover.agent")
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 ONLINE, OFFLINE, DRAINING, FORCED = "online", "offline", "draining", "forced_offline"
-PIN_ATTEMPTS, PIN_LOCK_SECONDS = 5, 300
 
 
 @dataclass
@@ -82,7 +80,7 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class Agent(HeartbeatLink):
+class Agent(HeartbeatLink, ManagerActions):
     def __init__(self, config: AgentConfig, *, transport=None):
         self.config = config
         self.journal = Journal(config.database)
@@ -304,32 +302,8 @@ class Agent(HeartbeatLink):
             "accepted_at": _iso(state["accepted_at"]),
             "settled_at": _iso(state["settled_at"]),
             "retry_at": _iso(state["retry_at"]),
+            "dealt_at": _iso(state["dealt_at"]),
         }
-
-    # --- forced offline -------------------------------------------------------------------
-    def force_offline(self, on: bool, pin: str, *, who: str = "", reason: str = "") -> str:
-        """A store manager switches forced offline on or off with the PIN; both are logged.
-        Returns the error to show, or "" when done."""
-        now = time.time()
-        self._pin_failures = [t for t in self._pin_failures if now - t < PIN_LOCK_SECONDS]
-        if not self.config.manager_pin:
-            return "Forced offline is not set up: give the agent a manager PIN (manager_pin)"
-        if len(self._pin_failures) >= PIN_ATTEMPTS:
-            return "Too many wrong PINs; try again in 5 minutes"
-        given = hashlib.sha256(pin.encode()).digest()
-        wanted = hashlib.sha256(self.config.manager_pin.encode()).digest()
-        if not hmac.compare_digest(given, wanted):
-            self._pin_failures.append(now)
-            self.journal.log("forced offline: wrong PIN")
-            return "Wrong PIN"
-        self.forced_offline = on
-        self.journal.put("forced_offline", on)
-        who_text = f" by {who[:60]}" if who else ""
-        why = f": {reason[:200]}" if reason else ""
-        self.journal.log(f"forced offline {'on' if on else 'off'}{who_text}{why}")
-        if not on:
-            self.forwarder.send_now()
-        return ""
 
     # --- heartbeats -----------------------------------------------------------------------
     def status(self) -> dict:

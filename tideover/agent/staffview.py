@@ -1,5 +1,6 @@
 """The journal's reads for staff and HQ: the oldest unsent sale, the sales waiting for staff
-(conflicting, rejected, quarantined), counts per state, and one sale's state.
+(conflicting, rejected, quarantined), counts per state, and one sale's state; and staff marking
+a rejected or conflicting sale as dealt with (it stays in the file, no longer waiting).
 
 Mixed into ``journal.Journal`` (its connection ``conn`` and ``lock``).
 """
@@ -20,18 +21,19 @@ class StaffView:
         return (row[0], row[1]) if row else None
 
     def problems(self, limit: int = 50) -> list[dict]:
-        """Conflicting, rejected and quarantined sales, newest first, with HQ's reason (and,
-        for quarantined ones, the failures so far and the next try)."""
+        """Conflicting, rejected and quarantined sales waiting for staff (not marked as dealt
+        with), newest first, with HQ's reason (and, for quarantined ones, the failures so far
+        and the next try)."""
         with self.lock:
             rows = self.conn.execute(
                 "SELECT sale_id, state, reason, occurred_at, failures, retry_at FROM sales"
-                " WHERE state IN ('conflict', 'rejected', 'quarantined')"
+                " WHERE state IN ('conflict', 'rejected', 'quarantined') AND dealt_at IS NULL"
                 " ORDER BY seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
             total = self.conn.execute(
-                "SELECT state, COUNT(*) FROM sales"
-                " WHERE state IN ('conflict', 'rejected', 'quarantined') GROUP BY state"
+                "SELECT state, COUNT(*) FROM sales WHERE state IN"
+                " ('conflict', 'rejected', 'quarantined') AND dealt_at IS NULL GROUP BY state"
             ).fetchall()
         return {
             "counts": dict(total),
@@ -58,7 +60,7 @@ class StaffView:
         with self.lock:
             row = self.conn.execute(
                 "SELECT state, reason, points, hq_points, occurred_at, accepted_at, settled_at,"
-                " attempts, retry_at FROM sales WHERE sale_id = ?",
+                " attempts, retry_at, dealt_at, dealt_note FROM sales WHERE sale_id = ?",
                 (sale_id,),
             ).fetchone()
         if row is None:
@@ -69,4 +71,17 @@ class StaffView:
             "settled_at": row[6],
             "attempts": row[7],
             "retry_at": row[8] if row[0] == QUARANTINED else None,
+            "dealt_at": row[9],
+            "dealt_note": row[10],
         }
+
+    def deal_with(self, sale_id: str, note: str, at: float) -> str | None:
+        """Mark a rejected or conflicting sale as dealt with by staff; returns its state, or
+        None when it is not one waiting for staff (quarantined sales are still to be sent)."""
+        with self.lock:
+            row = self.conn.execute(
+                "UPDATE sales SET dealt_at = ?, dealt_note = ? WHERE sale_id = ?"
+                " AND state IN ('conflict', 'rejected') AND dealt_at IS NULL RETURNING state",
+                (at, note, sale_id),
+            ).fetchone()
+        return row[0] if row else None

@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS sales (
     hq_points INTEGER,
     settled_at REAL,
     failures INTEGER NOT NULL DEFAULT 0,
-    retry_at REAL
+    retry_at REAL,
+    dealt_at REAL,
+    dealt_note TEXT
 );
 CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS sales_member ON sales(member_id, state)
@@ -44,6 +46,8 @@ UPGRADES = {
     ("sales", "failures"): "ALTER TABLE sales ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
     ("sales", "retry_at"): "ALTER TABLE sales ADD COLUMN retry_at REAL",
     ("members", "tier"): "ALTER TABLE members ADD COLUMN tier TEXT",
+    ("sales", "dealt_at"): "ALTER TABLE sales ADD COLUMN dealt_at REAL",
+    ("sales", "dealt_note"): "ALTER TABLE sales ADD COLUMN dealt_note TEXT",
 }
 LATE_SCHEMA = """
 DROP INDEX IF EXISTS sales_card_queued;

@@ -213,3 +213,39 @@ def test_heartbeats_make_the_store_online_at_hq(make_agent):
     assert agent.register() and agent.heartbeat()
     row = StoreAgent.objects.get(store__code="S001")
     assert row.state == "online" and row.agent_id == agent.agent_id
+
+
+def test_a_manager_marks_a_refused_sale_dealt_with_and_hq_stops_counting_it(http_agent):
+    agent, client = http_agent(manager_pin="4321")
+    orphan = sale(kind="return", original_sale_id="S001-NEVER-SOLD")
+    agent.accept([orphan, sale()])
+    assert agent.forwarder.drain()["rejected"] == 1
+    assert agent.heartbeat(), agent.link_error
+    at_hq = StoreAgent.objects.get(store__code="S001")
+    assert (at_hq.rejected, at_hq.needs_attention) == (1, 1)
+    url = f"/api/v1/agent/sales/{orphan['sale_id']}/dealt-with"
+    wrong = client.post(url, json={"pin": "0000"})
+    assert wrong.status_code == 403 and wrong.json()["detail"] == "Wrong PIN"
+    done = client.post(url, json={"pin": "4321", "who": "Pat", "note": "refunded in cash"})
+    assert done.status_code == 200 and done.json()["state"] == "rejected"
+    assert done.json()["dealt_note"] == "refunded in cash by Pat"
+    again = client.post(url, json={"pin": "4321"})
+    assert again.status_code == 409 and "already marked" in again.json()["detail"]
+    status = client.get("/api/v1/agent/status").json()
+    assert status["problems"]["counts"] == {} and status["problems"]["sales"] == []
+    assert status["log"][0]["what"].startswith(f"sale {orphan['sale_id']} (rejected) dealt with")
+    assert agent.heartbeat(), agent.link_error
+    at_hq.refresh_from_db()
+    assert (at_hq.rejected, at_hq.needs_attention) == (0, 0)
+
+
+def test_only_refused_and_conflicting_sales_are_marked_dealt_with_from_the_page(http_agent):
+    agent, client = http_agent(manager_pin="4321")
+    queued = sale()
+    agent.accept([queued])
+    form = {"sale_id": queued["sale_id"], "pin": "4321", "who": "Pat"}
+    page = client.post("/dealt-with", data=form, follow_redirects=True).text
+    assert "is queued, not waiting for staff" in page
+    missing = client.post("/dealt-with", data={**form, "sale_id": "S001-NOPE"})
+    assert missing.status_code == 303 and "no%20sale%20S001-NOPE" in missing.headers["location"]
+    assert agent.journal.sale_state(queued["sale_id"])["dealt_at"] is None

@@ -28,11 +28,12 @@ def test_a_manager_forces_offline_on_the_phone_and_sees_the_queue(tmp_path, down
             page.goto(server.url + "/")
             assert page.locator("#mode").inner_text() == "Offline"
             assert page.locator("#queue").inner_text() == "2 sales"
-            page.fill("input[name=pin]", "1111")
+            offline = "form[action='/offline'] "  # the PIN is also asked to mark sales dealt with
+            page.fill(offline + "input[name=pin]", "1111")
             page.click("text=Force offline")
             assert page.locator("#error").inner_text() == "Wrong PIN"
-            page.fill("input[name=who]", "Pat")
-            page.fill("input[name=pin]", "2468")
+            page.fill(offline + "input[name=who]", "Pat")
+            page.fill(offline + "input[name=pin]", "2468")
             page.click("text=Force offline")
             assert page.locator("#mode").inner_text() == "Offline (forced)"
             assert "forced offline on by Pat" in page.content()
