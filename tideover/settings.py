@@ -205,6 +205,9 @@ STATUS_EXPORT_DIR = envstr("STATUS_EXPORT_DIR", str(DATA_DIR / "status-export"))
 STATUS_CACHE_SECONDS = envint("STATUS_CACHE_SECONDS", 300)
 # A burst of updates within this many seconds re-renders the export once (statuspage/services.py).
 STATUS_PUBLISH_DELAY_SECONDS = envfloat("STATUS_PUBLISH_DELAY_SECONDS", 1.0)
+# The served page follows every publish; the static export (nginx or a CDN's copy, read while
+# HQ is down) is rewritten at most once per this many seconds, the last change always included.
+STATUS_EXPORT_INTERVAL_SECONDS = envfloat("STATUS_EXPORT_INTERVAL_SECONDS", 5.0)
 
 # --- sales and loyalty (docs/loyalty.md) -----------------------------------------------------
 SALES_MAX_BATCH = envint("SALES_MAX_BATCH", 1000)

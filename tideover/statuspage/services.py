@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,23 +80,88 @@ def _delay() -> float:
 
 
 def _forget_pending() -> None:
+    _forget(PENDING_KEY)
+
+
+def _forget(key: str) -> None:
     try:
-        django_cache.delete(PENDING_KEY)
+        django_cache.delete(key)
     except Exception:
-        log.warning("status page cache unreachable; the publish flag expires on its own")
+        log.warning("status page cache unreachable; the %s flag expires on its own", key)
 
 
-def render_and_export() -> dict:
-    """The task's work: warm the hot pages and rewrite the export, unless already current."""
+def render_and_export(*, export_now: bool = False) -> dict:
+    """The task's work: render the hot pages of the current version for the readers, then
+    rewrite the export, at most once per ``STATUS_EXPORT_INTERVAL_SECONDS`` (a later export is
+    queued for changes inside the interval) unless ``export_now``."""
     _forget_pending()  # changes from now on queue a publish of their own
     version = cache.current_version()
     folder = settings.STATUS_EXPORT_DIR
-    if folder and version != cache.UNAVAILABLE and _exported_version(folder) == version:
+    with reading.one_reading():  # every document of this publish from one reading
+        # Always: the readers wait for this (a queued export may have written the files of
+        # this version already, but it renders nothing for them); a no-op when already warm.
+        _warm(version)
+        if folder and version != cache.UNAVAILABLE and _exported_version(folder) == version:
+            return {"exported": False, "reason": "already current"}
+        due = export_now or version == cache.UNAVAILABLE
+        wait = 0.0 if due else _export_due_in(folder)
+        if wait > 0:
+            _queue_export(wait)
+            return {"exported": False, "reason": "export queued", "version": version}
+        return _export(folder, version)
+
+
+def export_if_stale() -> dict:
+    """The queued export's work: rewrite the export unless a publish already did."""
+    _forget(EXPORT_PENDING_KEY)
+    version = cache.current_version()
+    folder = settings.STATUS_EXPORT_DIR
+    if not folder or (version != cache.UNAVAILABLE and _exported_version(folder) == version):
         return {"exported": False, "reason": "already current"}
-    _warm_and_export()
-    if folder and version != cache.UNAVAILABLE:
-        _mark_exported(folder, version)
+    with reading.one_reading():
+        return _export(folder, version)
+
+
+def _export(folder, version: str) -> dict:
+    if folder:
+        try:
+            export_status(folder)
+        except Exception:
+            # The served page is already current; a failed export must not fail the update.
+            log.exception("writing the static status export failed")
+            return {"exported": False, "reason": "failed"}
+        if version != cache.UNAVAILABLE:
+            _mark_exported(folder, version)
     return {"exported": bool(folder), "version": version}
+
+
+EXPORT_PENDING_KEY = "statuspage:export-pending"
+
+
+def _export_due_in(folder) -> float:
+    """Seconds until the export may be rewritten again (0: now)."""
+    if not folder:
+        return 0.0
+    try:
+        last = _version_marker(folder).stat().st_mtime
+    except OSError:
+        return 0.0
+    return max(0.0, last + settings.STATUS_EXPORT_INTERVAL_SECONDS - time.time())
+
+
+def _queue_export(wait: float) -> None:
+    from tideover.statuspage.tasks import export_status_later
+
+    try:
+        if not django_cache.add(EXPORT_PENDING_KEY, 1, timeout=max(60, 4 * wait)):
+            return  # one is queued already, and it exports whatever is current when it runs
+    except Exception:
+        log.warning("status page cache unreachable; queueing the export without coalescing")
+    try:
+        export_status_later.using(run_after=timezone.now() + timedelta(seconds=wait)).enqueue()
+    except Exception:
+        log.exception("could not queue the status export; the next change or refresh writes it")
+        _forget(EXPORT_PENDING_KEY)
 
 
 def _version_marker(folder) -> Path:
@@ -119,11 +185,11 @@ def _mark_exported(folder, version: str) -> None:
 
 def _warm_and_export() -> None:
     with reading.one_reading():  # every document of this publish from one reading
-        _warm_and_export_now()
+        _warm(cache.current_version())
+        _export(settings.STATUS_EXPORT_DIR, cache.UNAVAILABLE)
 
 
-def _warm_and_export_now() -> None:
-    version = cache.current_version()
+def _warm(version: str) -> None:
     try:
         # Render the pages an outage's visitors hit first, so readers never have to.
         cache.get_or_render(
@@ -143,12 +209,6 @@ def _warm_and_export_now() -> None:
     finally:
         # Every other document (history, feeds, an incident's page) renders on its next read.
         cache.release(version)
-    if settings.STATUS_EXPORT_DIR:
-        try:
-            export_status(settings.STATUS_EXPORT_DIR)
-        except Exception:
-            # The served page is already current; a failed export must not fail the update.
-            log.exception("writing the static status export failed")
 
 
 def _already_queued(connection) -> bool:

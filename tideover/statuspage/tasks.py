@@ -12,3 +12,11 @@ def publish_status() -> dict:
     from tideover.statuspage.services import render_and_export
 
     return render_and_export()
+
+
+@task()
+def export_status_later() -> dict:
+    """The export for changes made within STATUS_EXPORT_INTERVAL_SECONDS of the last one."""
+    from tideover.statuspage.services import export_if_stale
+
+    return export_if_stale()

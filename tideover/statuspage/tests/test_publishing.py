@@ -65,6 +65,26 @@ def test_a_publish_that_finds_the_export_current_does_nothing(
     assert len(exports) == 1
 
 
+def test_changes_within_the_export_interval_are_served_at_once_and_exported_once_after_it(
+    client, outage, exports, django_capture_on_commit_callbacks
+):
+    client.get("/")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_public_update(outage, "Registers in the north are back.")
+    publishing.render_and_export()  # what each publish task runs
+    assert len(exports) == 1
+    for n in range(3):  # more changes before STATUS_EXPORT_INTERVAL_SECONDS have passed
+        with django_capture_on_commit_callbacks(execute=True):
+            services.post_public_update(outage, f"Update number {n}.")
+        publishing.render_and_export()
+        assert f"Update number {n}." in client.get("/").content.decode()
+    assert len(exports) == 1, "the export waits for the end of its interval"
+    run_queued_tasks()  # the queued export (a test does not wait out its delay)
+    assert len(exports) == 2
+    index = (Path(exports[-1].folder) / "index.html").read_text()
+    assert "Update number 2." in index
+
+
 def test_only_the_pages_that_changed_are_rewritten(outage, severities, tmp_path):
     folder = tmp_path / "site"
     first = export.export_to(folder)
@@ -127,6 +147,7 @@ def test_an_update_re_renders_its_incident_page_and_no_other(
 
     with django_capture_on_commit_callbacks(execute=True):
         services.post_public_update(outage, "Registers in the north are back.")
+    run_queued_tasks()  # the served pages; the export is queued for the end of the interval
     run_queued_tasks()
 
     assert rendered_incident_pages == [outage.pk], "only the changed incident's page"

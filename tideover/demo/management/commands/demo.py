@@ -73,7 +73,8 @@ class Command(BaseCommand):
         self._deliver(console)
         if card is not None:  # after delivery, so the goodwill messages count as sent
             print_scorecard(console, refresh_scorecard(card))
-        publish_status_now()  # the export a worker would write after the replay's changes
+        # The export a worker would write after the replay's changes.
+        publish_status_now(export_now=True)
         self.laps.lap("deliver and publish")
         call_command("collectstatic", interactive=False, verbosity=0)
         ensure_first_admin(self.stdout)
