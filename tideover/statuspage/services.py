@@ -8,9 +8,9 @@ coalesced: while one is waiting, further changes enqueue nothing (a flag in the 
 and it waits ``STATUS_PUBLISH_DELAY_SECONDS`` before it starts, so a burst of updates renders
 once. It renders the hot pages into the shared cache, lets readers go, and rewrites the export,
 at most once per ``STATUS_EXPORT_INTERVAL_SECONDS`` (a change inside the interval queues one
-export for its end); files whose bytes did not change keep their inode and mtime (export.py). A task that finds the
-export already at the current version does nothing. Should no worker run, the hold lapses after
-``cache.RENDER_CLAIM_SECONDS`` and the next reader renders."""
+export for its end); files whose bytes did not change keep their inode and mtime (export.py).
+A task that finds the export already at the current version exports nothing. Should no worker
+run, the hold lapses after ``cache.RENDER_CLAIM_SECONDS`` and the next reader renders."""
 
 from __future__ import annotations
 
