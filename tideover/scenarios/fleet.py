@@ -10,6 +10,7 @@ link is down every request fails to connect, exactly as when the store's line is
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,21 +78,34 @@ class Fleet:
 
     def agent(self, code: str) -> Agent:
         if code not in self.agents:
+            self.open([code])
+        return self.agents[code]
+
+    def open(self, codes) -> None:
+        """Make the agents of ``codes`` that are not running yet, and register them with HQ.
+        Their journal files (a few synced commits each) are created on a few threads at once;
+        tokens and registration need HQ, which answers in this thread."""
+        codes = [c for c in codes if c not in self.agents and c not in self.process_codes]
+        if not codes:
+            return
+        configs = []
+        for code in codes:
             _, secret = create_api_token(
                 name=f"store agent {code} (scenario)",
                 scopes=[TokenScope.SALES_WRITE, TokenScope.HEARTBEATS_WRITE],
                 store=self.stores[code],
             )
-            link = Link(self.app)
             # One batch in flight: HQ answers in this thread (its database connection, a
             # test's transaction), so the agent must not post from a pool thread.
             config = AgentConfig(
                 store=code, hq=HQ_URL, token=secret, data=str(self.data_dir / code), in_flight=1
             ).check()
-            agent = Agent(config, transport=link)
+            configs.append((config, Link(self.app)))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            made = list(pool.map(lambda pair: Agent(pair[0], transport=pair[1]), configs))
+        for agent, (config, link) in zip(made, configs, strict=True):
             agent.register()
-            self.agents[code], self.links[code] = agent, link
-        return self.agents[code]
+            self.agents[config.store], self.links[config.store] = agent, link
 
     def set_link(self, code: str, up: bool) -> bool:
         """Cut or restore the store's line; True when that changed it."""
@@ -184,6 +198,9 @@ class Fleet:
         request_finished.connect(close_old_connections)
 
     def close(self) -> None:
-        for agent in self.agents.values():
+        def close(agent: Agent) -> None:
             agent.hq.close()
-            agent.journal.close()
+            agent.journal.close()  # a checkpoint with its fsync: on a few threads at once
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(close, self.agents.values()))

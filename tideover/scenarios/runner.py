@@ -145,6 +145,7 @@ class ScenarioRunner:
     def _lines(self, fleet: Fleet, offset: timedelta) -> None:
         """Cut or restore each store's line as the failures say; an agent whose line comes back
         says so at once (its heartbeat) and starts draining."""
+        fleet.open(self.stores)  # every store's agent, from the first minute
         for code in self.stores:
             if fleet.set_link(code, self._line_up(code, offset)):
                 fleet.heartbeat(code)
