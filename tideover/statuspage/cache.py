@@ -17,8 +17,8 @@ that holds no earlier bytes renders for itself.
 
 After a public change the web processes do not render at all: the change's commit starts the new
 version *held* for the publish task (``invalidate(held=True)``, services.publish_changes), which
-renders the hot pages in the worker and then lets go. Until then (``RENDER_CLAIM_SECONDS`` at
-most, should no worker run) readers get the page from before the change. A rendering in a web
+renders the hot pages in the worker and then lets go. Until then (``RENDER_CLAIM_SECONDS`` past
+the task's start at most, should no worker run) readers get the page from before the change. A rendering in a web
 process holds its GIL for tens of milliseconds, and every request queued behind it in that
 process waits as long: with an update a second that was what moved the page's p99. A reader that
 found a document being rendered does not ask the shared cache again for ``RECHECK_SECONDS``, so
@@ -174,7 +174,9 @@ def invalidate(*, held: bool = False) -> str:
     publish task renders it; readers that hold an earlier rendering serve that meanwhile."""
     version = uuid.uuid4().hex
     if held:  # before the version: no reader may see the version without its hold
-        cache.set(_held_key(version), os.getpid(), timeout=RENDER_CLAIM_SECONDS)
+        # The task starts STATUS_PUBLISH_DELAY_SECONDS from now; it has a claim's time after.
+        hold = settings.STATUS_PUBLISH_DELAY_SECONDS + RENDER_CLAIM_SECONDS
+        cache.set(_held_key(version), os.getpid(), timeout=hold)
     cache.set(VERSION_KEY, version, timeout=None)
     with _memo_lock:
         _memo.clear()
