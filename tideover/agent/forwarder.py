@@ -13,7 +13,8 @@ culprit and ends with it alone. A sale that fails alone is counted, but only whe
 something else since its last failure (a heartbeat, another batch): when HQ itself is broken,
 nothing is blamed. After ``quarantine_after`` counted failures the sale is quarantined
 (``journal.Journal.quarantine``): shown to staff, tried again alone every
-``quarantine_retry_seconds``, and the sales behind it go on.
+``quarantine_retry_seconds``, and the sales behind it go on, except a return or void of it:
+that stays queued until its original is settled (HQ would reject it for good).
 
 Two requests in flight (``in_flight``): while HQ works on one batch the next is already on its
 way, so HQ parses one while it commits the other, and the agent settles one while HQ works on
@@ -158,15 +159,33 @@ class Forwarder:
 
     def _next_rows(self, after: int, flight: deque) -> list[tuple[int, str, str]]:
         """The next batch after seq ``after``, cut before the first return or void whose
-        original sale is still in flight (it waits for that batch's answer)."""
-        rows = self.journal.queued_after(after, self.batch_size)
-        if not flight or not rows:
-            return rows
+        original sale is still in flight (it waits for that batch's answer), and without the
+        returns and voids whose original is still waiting here otherwise (quarantined, or held
+        back itself): HQ would reject them for good, so they stay queued until it is settled."""
+        while True:
+            rows = self.journal.queued_after(after, self.batch_size)
+            batch, cut = self._without_waiting(rows, flight)
+            if batch or cut or not rows:
+                return batch
+            after = rows[-1][0]  # every one of these waits for its original: look further
+
+    def _without_waiting(self, rows: list, flight: deque) -> tuple[list, bool]:
+        """(the rows that may go now, whether the batch was cut for one in flight)."""
+        undoing = {row[1]: original for row in rows if (original := _original_of(row[2]))}
+        if not undoing:
+            return rows, False
         held = {sale_id for batch, _ in flight for _, sale_id, _ in batch}
-        for index, (_, _, payload) in enumerate(rows):
-            if _original_of(payload) in held:
-                return rows[:index]
-        return rows
+        waiting = self.journal.unsettled(set(undoing.values()) - held)
+        batch, here = [], set()
+        for row in rows:
+            original = undoing.get(row[1])
+            if original in held:
+                return batch, True
+            if original in waiting and original not in here:
+                continue  # its original is quarantined or held back: not before it
+            batch.append(row)
+            here.add(row[1])
+        return batch, False
 
     def _post(self, rows: list[tuple[int, str, str]]):
         return self.agent.hq.post_batch([payload for _, _, payload in rows])

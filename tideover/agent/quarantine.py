@@ -54,3 +54,17 @@ class QuarantineQueue:
             return self.conn.execute(
                 "UPDATE sales SET retry_at = 0 WHERE state = 'quarantined'"
             ).rowcount
+
+    def unsettled(self, sale_ids: set[str]) -> set[str]:
+        """Those of ``sale_ids`` still queued or quarantined here (not yet settled by HQ)."""
+        if not sale_ids:
+            return set()
+        ids = sorted(sale_ids)
+        with self.lock:
+            rows = self.conn.execute(
+                # Only "?" placeholders are formatted in; the values are bound.
+                f"SELECT sale_id FROM sales WHERE sale_id IN ({','.join('?' * len(ids))})"  # noqa: S608
+                " AND state IN ('queued', 'quarantined')",
+                ids,
+            ).fetchall()
+        return {row[0] for row in rows}

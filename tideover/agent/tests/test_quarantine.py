@@ -195,3 +195,34 @@ def test_an_agent_file_from_before_quarantine_is_upgraded_in_place(tmp_path):
         assert journal.due_quarantined(1.0)[0][1] == "S001-OLD"
     finally:
         journal.close()
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_a_return_of_a_quarantined_sale_waits_for_it_instead_of_being_rejected_by_hq(
+    make_agent, poison_at_hq, in_flight
+):
+    agent = make_agent(
+        batch_size=4, in_flight=in_flight, quarantine_after=2, quarantine_retry_seconds=3600
+    )
+    returned = sale(kind="return", original_sale_id=POISON)
+    behind = [sale() for _ in range(9)]
+    agent.accept([sale(sale_id=POISON), returned, *behind])
+    for _ in range(60):  # the background loop's rounds, a heartbeat after each failure
+        try:
+            agent.forwarder.drain()
+        except HQUnavailable:
+            assert agent.heartbeat(), agent.link_error
+            continue
+        if agent.journal.queued <= 1:
+            break
+    # The sales behind went on; the return waits for its original (HQ would refuse it).
+    assert agent.journal.sale_state(POISON)["state"] == "quarantined"
+    assert agent.journal.sale_state(returned["sale_id"])["state"] == "queued"
+    posted = set(Sale.objects.values_list("sale_id", flat=True))
+    assert posted == {s["sale_id"] for s in behind}
+
+    hooks._listeners.pop("test-poison")  # HQ's bug fixed
+    agent.journal.retry_quarantined_now()
+    agent.forwarder.drain()
+    assert agent.journal.queued == 0 and agent.journal.problems()["counts"] == {}
+    assert Sale.objects.get(sale_id=returned["sale_id"]).original.sale_id == POISON
