@@ -236,6 +236,7 @@ def drain_child(args) -> dict:
             elapsed = time.perf_counter() - started
             # Seconds the forwarder waited for HQ's answers: the rest is the agent's own work.
             waited = agent.forwarder.waited_seconds
+            refreshed = agent.forwarder.balances_refreshed
             agent.stop()
             assert counts.get("posted") == count, counts
             drains.append(
@@ -244,6 +245,8 @@ def drain_child(args) -> dict:
                     "agent_drain_sales_per_s": round(count / elapsed),
                     "ratio": round(count / elapsed / reference, 3),
                     "agent_share": round(1 - waited / elapsed, 3),
+                    # Members in two batches in flight at once, their balance asked for again.
+                    "balances_refreshed": refreshed,
                     "loadavg": _loadavg(),
                 }
             )
@@ -391,7 +394,8 @@ def main() -> int:
                     f"  agent -> HQ, batches of {r['batch_size']}, {d['in_flight']} in flight: "
                     f"{d['agent_drain_sales_per_s']:,} sales/s, {d['ratio']:.0%} of the reference "
                     f"(goal >= 70%); the agent waited for HQ {1 - d['agent_share']:.0%} of the "
-                    f"time; load average after it {d['loadavg']}"
+                    f"time; {d['balances_refreshed']:,} balances asked for again; load average "
+                    f"after it {d['loadavg']}"
                 )
     if args.only in (None, "memory"):
         r = report["memory"] = bench_memory(args)

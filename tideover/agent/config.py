@@ -26,10 +26,10 @@ class AgentConfig:
     manager_pin: str = ""  # forced offline needs it; empty: forced offline is not available
     register_key: str = ""  # when set, registers must send it as a bearer token
     batch_size: int = 500
-    # Batches sent to HQ before the first is answered. 1 (one at a time) by default: with two,
-    # HQ may commit them in either order, and a member's balance cached from the earlier-sent
-    # batch's answer can be the older one (docs/agent.md, "Two batches in flight").
-    in_flight: int = 1
+    # Batches sent to HQ before the first is answered (1: one at a time). HQ may commit two in
+    # either order; the agent asks HQ again for the balance of a member in both
+    # (docs/agent.md, "Two batches in flight").
+    in_flight: int = 2
     heartbeat_seconds: float = 5.0
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0

@@ -21,7 +21,11 @@ way, so HQ parses one while it commits the other, and the agent settles one whil
 the next. The two may commit at HQ in either order, which matters for one thing only: a return
 or void must reach HQ after the sale it undoes (HQ rejects it otherwise). So a batch is cut
 before the first sale that undoes a sale still in flight; that sale leads the next batch,
-sent once HQ has answered for its original. After a failure nothing more is sent until every
+sent once HQ has answered for its original. Each answer carries the balances of the batch's
+members after that batch, and the answers are written in the order sent: for a member with
+sales in two batches in flight at once, the one written last may be the older balance, so once
+both are settled the agent asks HQ for that member's balance (``stale_balances``; kept for the
+next round when HQ does not answer). After a failure nothing more is sent until every
 batch in flight is answered (and those answers settled); the next round starts again from the
 oldest queued sale. Pipelining is used only at full batch size: while bisecting a failing
 batch, one request at a time, as before. One round at a time (``sending``): "send now" waits
@@ -37,6 +41,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.journal import QUARANTINED
@@ -64,6 +69,16 @@ class Backoff:
         self.failures = 0
 
 
+@dataclass(eq=False)
+class _Batch:
+    """A batch sent to HQ and not yet settled."""
+
+    rows: list[tuple[int, str, str]]
+    future: Future | None
+    beside: list[_Batch]  # the batches still in flight when this one was sent
+    members: set[str] = field(default_factory=set)  # whose balance its answer wrote
+
+
 class Forwarder:
     def __init__(self, agent, *, idle_seconds: float = 1.0):
         self.agent = agent
@@ -83,6 +98,9 @@ class Forwarder:
         self.sending = threading.Lock()  # one round at a time
         self._pool: ThreadPoolExecutor | None = None
         self.waited_seconds = 0.0  # spent waiting for HQ's answers (the bench reports it)
+        # Members whose cached balance may be the older of two answers, to ask HQ for again.
+        self.stale_balances: set[str] = set()
+        self.balances_refreshed = 0  # asked for again so far (the bench reports it)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -106,7 +124,7 @@ class Forwarder:
             total = {"sent": self._retry_quarantined()}
             full = self.batch_size == self.config.batch_size > 1
             depth = self.in_flight if full else 1
-            flight: deque = deque()
+            flight: deque[_Batch] = deque()
             after, batches, error = 0, 0, None
             while True:
                 while (
@@ -119,23 +137,50 @@ class Forwarder:
                     if not rows:
                         break
                     after, batches = rows[-1][0], batches + 1
-                    flight.append((rows, self._send(rows)))
+                    flight.append(_Batch(rows, self._send(rows), beside=list(flight)))
                 if not flight:
                     break
-                rows, future = flight.popleft()
+                batch = flight.popleft()
                 try:
-                    counts = self._outcome(rows, future)
+                    counts, batch.members = self._outcome(batch.rows, batch.future)
                 except Exception as exc:  # settle what is in flight, then raise the first
                     error = error or exc
                     continue
+                finally:
+                    batch.rows, batch.future = [], None  # from here on only its members matter
                 for key, value in counts.items():
                     total[key] = total.get(key, 0) + value
+                # Both answers are written now; either may hold the older balance.
+                for other in batch.beside:
+                    self.stale_balances |= batch.members & other.members
+                batch.beside = []
                 if error is None and counts["sent"]:
                     self.batch_size = min(self.config.batch_size, self.batch_size * 2)
                     self._succeeded()
+                if error is None and self.stale_balances:
+                    self._refresh_balances()
             if error is not None:
                 raise error
+            if self.stale_balances:  # HQ failed to answer for some of them last time
+                self._refresh_balances()
             return total
+
+    def _refresh_balances(self) -> None:
+        """Ask HQ for the balances of the members whose sales were in two batches in flight
+        at once (HQ has committed both by now) and keep them; those HQ does not answer for
+        stay in ``stale_balances`` for the next round (in memory: after a restart the member's
+        next answer from HQ puts it right)."""
+        while self.stale_balances:
+            member_id = next(iter(self.stale_balances))
+            try:
+                view = self.agent.hq.balance(member_id)
+            except HQUnavailable as exc:
+                log.info("balance of %s not refreshed yet: %s", member_id, exc)
+                return
+            if view is not None:
+                self.journal.remember_balance(member_id, int(view["balance"]), view.get("tier"))
+            self.stale_balances.discard(member_id)
+            self.balances_refreshed += 1
 
     def _send(self, rows: list[tuple[int, str, str]]) -> Future:
         """Post a batch: on the pool when batches overlap; with ``in_flight`` 1 in this thread
@@ -174,7 +219,7 @@ class Forwarder:
         undoing = {row[1]: original for row in rows if (original := _original_of(row[2]))}
         if not undoing:
             return rows, False
-        held = {sale_id for batch, _ in flight for _, sale_id, _ in batch}
+        held = {sale_id for batch in flight for _, sale_id, _ in batch.rows}
         waiting = self.journal.unsettled(set(undoing.values()) - held)
         batch, here = [], set()
         for row in rows:
@@ -190,8 +235,9 @@ class Forwarder:
     def _post(self, rows: list[tuple[int, str, str]]):
         return self.agent.hq.post_batch([payload for _, _, payload in rows])
 
-    def _outcome(self, rows: list[tuple[int, str, str]], future) -> dict:
-        """Wait for HQ's answer to one batch and settle its sales; counts, or raises."""
+    def _outcome(self, rows: list[tuple[int, str, str]], future) -> tuple[dict, set[str]]:
+        """Wait for HQ's answer to one batch and settle its sales; the counts and the members
+        whose balance was written, or raises."""
         begun = time.perf_counter()
         try:
             response = future.result()
@@ -201,7 +247,7 @@ class Forwarder:
                     # Bisect: the half with the culprit fails again, the other half posts.
                     self.batch_size = max(1, len(rows) // 2)
                 elif self._blame(rows[0], exc.status):
-                    return {"sent": 0, "quarantined": 1}
+                    return {"sent": 0, "quarantined": 1}, set()
             raise
         finally:
             self.waited_seconds += time.perf_counter() - begun
@@ -211,8 +257,8 @@ class Forwarder:
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}: {response.text[:200]}")
         seqs = {sale_id: seq for seq, sale_id, _ in rows}
-        counts = self.journal.settle(response.json()["results"], seqs)
-        return {"sent": len(rows), **counts}
+        counts, members = self.journal.settle(response.json()["results"], seqs)
+        return {"sent": len(rows), **counts}, members
 
     def _succeeded(self) -> None:
         """HQ answered a batch: the link works (what the background loop shows)."""
@@ -268,7 +314,7 @@ class Forwarder:
                 seq, f"HQ answered {response.status_code} again; {_next(retry_at)}", retry_at
             )
             return 0
-        counts = self.journal.settle(response.json()["results"], {sale_id: seq}, was=QUARANTINED)
+        counts, _ = self.journal.settle(response.json()["results"], {sale_id: seq}, was=QUARANTINED)
         state = next((k for k, v in counts.items() if v), "?")
         self.journal.log(f"quarantined sale {sale_id} sent again: {state}")
         return 1

@@ -226,12 +226,15 @@ class Journal(QuarantineQueue, StaffView):
 
     def settle(
         self, results: list[dict], seqs: dict[str, int], *, was: str = QUEUED
-    ) -> dict[str, int]:
-        """Write HQ's per-sale results in one transaction; returns counts per local state.
-        ``was``: the state the sales were sent from (queued, or quarantined when retried)."""
+    ) -> tuple[dict[str, int], set[str]]:
+        """Write HQ's per-sale results in one transaction; returns the counts per local state
+        and the members whose balance it wrote (the forwarder asks HQ again for those also in
+        a batch that was in flight beside this one). ``was``: the state the sales were sent
+        from (queued, or quarantined when retried)."""
         now = time.time()
         counts = {POSTED: 0, CONFLICT: 0, REJECTED: 0}
-        balances: dict[str, int] = {}
+        balances: dict[int, tuple] = {}
+        members: dict[int, str] = {}
         updates = []
         for result in results:
             seq = seqs.get(result.get("sale_id"))
@@ -276,7 +279,7 @@ class Journal(QuarantineQueue, StaffView):
             # slow the drain of a long outage's backlog.
             if was == QUEUED:
                 self._queued -= max(0, settled)
-        return counts
+        return counts, set(members.values())
 
     def count_attempt(self, seqs: list[int]) -> None:
         with self.lock:

@@ -54,10 +54,11 @@ def store_secret(transactional_db, chain):
 
 @pytest.fixture
 def make_agent(tmp_path, store_secret, live_server):
-    """make_agent(hq=URL or None (the live server), store="S001", **settings) -> Agent."""
+    """make_agent(hq=URL or None (the live server), store="S001", transport=None (httpx's, to
+    HQ), **settings) -> Agent."""
     made = []
 
-    def make(*, hq: str | None = None, store: str = "S001", **settings) -> Agent:
+    def make(*, hq: str | None = None, store: str = "S001", transport=None, **settings) -> Agent:
         config = AgentConfig(
             store=store,
             hq=hq or live_server.url,
@@ -68,7 +69,7 @@ def make_agent(tmp_path, store_secret, live_server):
             hq_timeout_seconds=30,  # the live server's first request imports the URLs
             **settings,
         ).check()
-        agent = Agent(config)
+        agent = Agent(config, transport=transport)
         made.append(agent)
         return agent
 

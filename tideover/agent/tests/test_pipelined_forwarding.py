@@ -1,12 +1,18 @@
 """Two batches in flight: HQ may commit them in either order, so a return or void whose original
-sale is in the batch still in flight waits for that batch's answer; everything else goes on."""
+sale is in the batch still in flight waits for that batch's answer, and a member with sales in
+both has their balance asked for again; everything else goes on."""
 
 from __future__ import annotations
 
+import threading
+
+import httpx
 import pytest
 
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.tests.conftest import sale
+from tideover.loyalty.members import create_member
+from tideover.loyalty.models import Member
 from tideover.sales import hooks
 from tideover.sales.models import Sale
 
@@ -68,3 +74,83 @@ def test_when_hq_is_down_a_round_sends_nothing_more_and_keeps_every_sale(make_ag
         agent.forwarder.forward_round()
     assert agent.journal.queued == 7 and agent.journal.counts() == {"queued": 7}
     assert agent.status()["last_sync_at"] is None
+
+
+class FirstBatchLast(httpx.HTTPTransport):
+    """The agent's real link to HQ, except that the batch carrying ``held_sale`` leaves only once
+    HQ has answered another batch: HQ commits the later-sent batch first. ``refuse_balances``:
+    balance look-ups fail as if HQ were out of reach."""
+
+    def __init__(self, held_sale: str):
+        super().__init__()
+        self.held_sale = held_sale.encode()
+        self.other_answered = threading.Event()
+        self.refuse_balances = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/balance") and self.refuse_balances:
+            raise httpx.ConnectError("HQ out of reach (test)", request=request)
+        if not request.url.path.endswith("/sales:batch"):
+            return super().handle_request(request)
+        if self.held_sale in request.content:
+            self.other_answered.wait(30)
+            return super().handle_request(request)
+        response = super().handle_request(request)
+        self.other_answered.set()  # HQ answers after its commit
+        return response
+
+
+def _two_batches_of_one_member(make_agent, in_flight=2):
+    """Four sales in batches of two: member M0000042 in both batches (a first 12.00, then
+    7.00); returns (agent, transport, the two batches' sale ids)."""
+    create_member(name="Dana", loyalty_id="M0000042")
+    sales = [
+        sale(cents=1_200, member="M0000042"),
+        sale(cents=300),
+        sale(cents=700, member="M0000042"),
+        sale(cents=400),
+    ]
+    transport = FirstBatchLast(held_sale=sales[0]["sale_id"])
+    agent = make_agent(batch_size=2, in_flight=in_flight, transport=transport)
+    agent.accept(sales)
+    ids = [s["sale_id"] for s in sales]
+    return agent, transport, [set(ids[:2]), set(ids[2:])]
+
+
+def _cached_balance(agent) -> int | None:
+    return agent.journal.member("M0000042")[0]
+
+
+def test_a_member_in_two_batches_in_flight_keeps_hqs_newest_balance(make_agent, batches_at_hq):
+    agent, _, (first, second) = _two_batches_of_one_member(make_agent)
+    counts = agent.forwarder.drain()
+    assert counts["posted"] == 4 and agent.journal.queued == 0
+    assert batches_at_hq == [second, first]  # HQ committed the later-sent batch first
+    # The first batch's answer has both sales' points, the second's only its own; the agent
+    # writes them in the order it sent them, then asks HQ again for the member in both.
+    hq_balance = Member.objects.get(loyalty_id="M0000042").balance
+    assert hq_balance == 12 + 7
+    assert _cached_balance(agent) == hq_balance
+    assert agent.forwarder.balances_refreshed == 1 and not agent.forwarder.stale_balances
+
+
+def test_a_balance_hq_fails_to_give_is_asked_for_again_in_the_next_round(make_agent, batches_at_hq):
+    agent, transport, (first, second) = _two_batches_of_one_member(make_agent)
+    transport.refuse_balances = True
+    counts = agent.forwarder.drain()
+    assert counts["posted"] == 4 and batches_at_hq == [second, first]
+    assert agent.forwarder.stale_balances == {"M0000042"}
+    assert _cached_balance(agent) == 7  # the older answer, written last
+    transport.refuse_balances = False
+    assert agent.forwarder.forward_round()["sent"] == 0  # nothing queued: the refresh alone
+    assert _cached_balance(agent) == Member.objects.get(loyalty_id="M0000042").balance == 19
+    assert not agent.forwarder.stale_balances
+
+
+def test_one_batch_at_a_time_asks_for_no_balance_again(make_agent, batches_at_hq):
+    create_member(name="Dana", loyalty_id="M0000042")
+    agent = make_agent(batch_size=2, in_flight=1)
+    agent.accept([sale(cents=1_200, member="M0000042") for _ in range(4)])
+    assert agent.forwarder.drain()["posted"] == 4
+    assert _cached_balance(agent) == Member.objects.get(loyalty_id="M0000042").balance == 48
+    assert agent.forwarder.balances_refreshed == 0
