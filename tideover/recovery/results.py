@@ -120,10 +120,19 @@ def keep_delivery_states(message_ids: list[int]) -> None:
     )
     by_state = defaultdict(list)
     for key, state in found:
-        # goodwill:<incident>:<time zone>:<customer>; an offer is unique per customer.
-        by_state[state].append(int(key.rsplit(":", 1)[1]))
-    for state, customers in by_state.items():
-        GoodwillOffer.objects.filter(customer_id__in=customers).update(message_state=state)
+        by_state[state].append(key)
+    for state, keys in by_state.items():
+        # The offer keeps its message's key; a merge may since have moved the offer to another
+        # customer than the one the key names, so the key finds it, not the customer.
+        offers = GoodwillOffer.objects.exclude(dedupe_key="")  # the partial index's condition
+        matched = set(offers.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+        offers.filter(dedupe_key__in=matched).update(message_state=state)
+        # Offers made before they kept the key: goodwill:<incident>:<time zone>:<customer>.
+        customers = [int(key.rsplit(":", 1)[1]) for key in keys if key not in matched]
+        if customers:
+            GoodwillOffer.objects.filter(customer_id__in=customers, dedupe_key="").update(
+                message_state=state
+            )
 
 
 def came_back(incident: Incident) -> dict:

@@ -53,6 +53,27 @@ def test_an_offer_moved_by_a_merge_still_goes_with_its_code(incident, sign_up, p
     assert code in text_sent(OutboxMessage.objects.get(pk=message.pk))
 
 
+def test_an_offer_moved_by_a_merge_keeps_its_messages_state_when_the_message_is_pruned(
+    incident, sign_up, policy
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tideover.notifications.pruning import prune_messages
+
+    older = sign_up(email="kim@example.com")  # offers go by SMS only: no offer
+    sign_up(phone="+1 512 555 0172")
+    policy(channel="sms")
+    run_campaign(start_campaign(incident, actor=CX))
+    OutboxMessage.objects.filter(category="marketing").update(state="delivered")
+    sign_up(phone="+1 512 555 0172", email="kim@example.com")  # merged into the older record
+    assert GoodwillOffer.objects.get().customer_id == older.pk
+    prune_messages(now=timezone.now() + timedelta(days=400))
+    assert not OutboxMessage.objects.filter(category="marketing").exists()
+    assert GoodwillOffer.objects.get().message_state == "delivered"
+
+
 def test_a_message_whose_offer_is_gone_is_not_sent(incident, sign_up, policy):
     sign_up(phone="+1 512 555 0171")
     policy()
