@@ -175,7 +175,8 @@ class Forwarder:
             try:
                 view = self.agent.hq.balance(member_id)
             except HQUnavailable as exc:
-                log.info("balance of %s not refreshed yet: %s", member_id, exc)
+                # The count, not the loyalty ids: no personal data in logs.
+                log.info("%d balances not refreshed yet: %s", len(self.stale_balances), exc)
                 return
             if view is not None:
                 self.journal.remember_balance(member_id, int(view["balance"]), view.get("tier"))
