@@ -183,7 +183,11 @@ def drain_child(args) -> dict:
     # which then issues (and tells about) more rewards than the reference did.
     in_flights = [int(n) for n in str(args.in_flight).split(",")]
     seed_members((1 + len(in_flights)) * MEMBERS, opening_share=0.0)
-    _, token = create_api_token(name="bench agent", scopes=["sales:write"], store=store)
+    # The scopes docs/agent.md gives an agent's token: with two in flight the agent asks HQ for
+    # the balance of a member in both batches (loyalty:read).
+    _, token = create_api_token(
+        name="bench agent", scopes=["sales:write", "loyalty:read"], store=store
+    )
     count = args.drain_sales
     load_at_start = _loadavg()
 
