@@ -130,16 +130,16 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
     return token, ids
 
 
-def deliver_claimed(token: str) -> dict:
-    """Send every message this worker claimed with ``token``."""
+def deliver_claimed(token: str, ids: list[int]) -> dict:
+    """Send the messages ``ids`` this worker claimed with ``token`` (those it still holds)."""
     with marks_without_flush_wait(), rendering.batch():
-        return _deliver_claimed(token)
+        return _deliver_claimed(token, ids)
 
 
-def _deliver_claimed(token: str) -> dict:
+def _deliver_claimed(token: str, ids: list[int]) -> dict:
     counts = defaultdict(int)
     messages = list(
-        OutboxMessage.objects.filter(claim_token=token, state=MessageState.CLAIMED)
+        OutboxMessage.objects.filter(pk__in=ids, claim_token=token, state=MessageState.CLAIMED)
         .select_related("subscriber", "endpoint")
         .order_by("channel", "pk")
     )
@@ -243,7 +243,7 @@ def drain(max_seconds: float | None = None, batch_size: int | None = None, chann
         token, ids = claim_batch(batch_size, channels=channels)
         if not ids:
             break
-        for outcome, count in deliver_claimed(token).items():
+        for outcome, count in deliver_claimed(token, ids).items():
             totals[outcome] += count
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break

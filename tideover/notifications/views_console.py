@@ -108,8 +108,10 @@ def delivery(request):
             "state": state,
             "notifications": notifications,
             "can_retry": has_capability(request.user, Capability.MANAGE_CHANNELS),
+            # Only rows a worker holds have a lease (and its index).
             "stuck": OutboxMessage.objects.filter(
-                Q(state=MessageState.SENDING) | Q(state=MessageState.CLAIMED)
+                Q(state=MessageState.SENDING) | Q(state=MessageState.CLAIMED),
+                lease_until__isnull=False,
             ).count(),
         },
     )
