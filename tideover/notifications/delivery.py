@@ -227,7 +227,8 @@ SENT_AND_NEXT_SENDING = (
     "provider_message_id = CASE WHEN id = %s THEN %s ELSE provider_message_id END, "
     "last_error = CASE WHEN id = %s THEN '' ELSE last_error END, "
     "attempts = CASE WHEN id = %s THEN attempts + 1 ELSE attempts END, "
-    "lease_until = CASE WHEN id = %s THEN %s ELSE NULL END "
+    "lease_until = CASE WHEN id = %s THEN %s ELSE NULL END, "
+    "claim_token = CASE WHEN id = %s THEN claim_token ELSE '' END "
     "WHERE claim_token = %s AND (id = %s OR (id = %s AND state = %s))"
 )
 
@@ -283,6 +284,7 @@ class SentMarks:
             d,
             m,
             m, adapt(lease),
+            m,
             self.token, d, m, MessageState.CLAIMED,
         ]  # fmt: skip
         with writing():
