@@ -82,3 +82,14 @@ def test_a_channel_name_must_fit_the_column():
 
     with pytest.raises(ValueError, match="1 to 10 characters"):
         channels.register(TooLong)
+
+
+def test_a_public_channel_must_say_what_the_public_types_when_it_is_loaded():
+    class NoField(channels.Channel):
+        name = "nofield"
+        public = True
+        signup_label = "No field"
+
+    with pytest.raises(ValueError, match="needs a signup_field"):
+        channels.register(NoField)
+    assert channels.get("nofield") is None
