@@ -4,6 +4,7 @@ delivery id and secret: every message must come out exactly as rendering it alon
 from __future__ import annotations
 
 import pytest
+from django import forms
 
 from tideover.incidents import services as incidents
 from tideover.notifications import channels, rendering
@@ -60,6 +61,9 @@ class ShoutChannel(Channel):
     public = True
     signup_label = "Shout"
     transport = ShoutTransport
+
+    def signup_field(self):
+        return "shout", forms.CharField(required=False, label="Where to shout")
 
     def render_notification(self, rendered: Rendered, notification, context: dict) -> Rendered:
         rendered.text = f"HELLO {rendered.recipient.upper()}\n{rendered.text}"
