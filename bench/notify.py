@@ -74,6 +74,30 @@ class _children_cpu:  # noqa: N801 (used as a context manager)
         self.seconds = self._now() - self.started
 
 
+def _postgres_cpu() -> float | None:
+    """CPU seconds the local PostgreSQL server has used so far: its processes' own, and what
+    the postmaster collected from backends that ended. None when it is not on this machine (or
+    its processes cannot be read)."""
+    import glob
+
+    processes = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+            fields = text[text.rindex(")") + 2 :].split()
+            processes[int(text.split(" ", 1)[0])] = [int(fields[i]) for i in (1, 11, 12, 13, 14)]
+    ticks = 0
+    for ppid, utime, stime, cutime, cstime in processes.values():
+        ticks += utime + stime
+        if ppid not in processes:  # the postmaster: what its ended backends used
+            ticks += cutime + cstime
+    return ticks / os.sysconf("SC_CLK_TCK") if processes else None
+
+
 def _sink(args):
     process = subprocess.Popen(
         [sys.executable, "-m", "tideover.notifications.sinks", *args, "--no-keep"],
@@ -166,6 +190,7 @@ def inner(args) -> dict:
     started = time.perf_counter()
     cpu = _children_cpu()
     cpu.__enter__()
+    server_cpu = _postgres_cpu() if connection.vendor == "postgresql" else None
     if args.backend == "none":
         command = ["deliver_outbox", "--until-empty"]
         profile = os.environ.get("BENCH_PROFILE")
@@ -204,6 +229,8 @@ def inner(args) -> dict:
             worker.wait(60)
     wall_seconds = time.perf_counter() - started
     cpu.__exit__(None, None, None)
+    if server_cpu is not None:
+        server_cpu = _postgres_cpu() - server_cpu
     received = _received()
     sent = OutboxMessage.objects.filter(state="sent").count()
     # From the first message sent to the last (the workers' start-up is not delivery).
@@ -277,6 +304,8 @@ def inner(args) -> dict:
         # CPU per message, start-up left out: the workers' and the bare loop's own processes
         # (not the receivers', nor the database server's).
         "cpu_ms": round((cpu.seconds - args.workers * startup.seconds) * 1000 / max(sent, 1), 3),
+        # The PostgreSQL server's CPU while the workers ran (it shares the two cores).
+        "server_cpu_ms": None if server_cpu is None else round(server_cpu * 1000 / max(sent, 1), 3),
         "bare_cpu_ms": round(
             (bare_cpu.seconds - args.workers * bare_startup.seconds) * 1000 / len(rendered), 3
         ),
@@ -427,7 +456,12 @@ def _check_received(r: dict) -> None:
     """Say what the lean receivers counted: every message once, every signature good."""
     print(
         f"{'':<11}CPU per message (ms, the senders' own processes): outbox {r['cpu_ms']:.3f}, "
-        f"bare loop {r['bare_cpu_ms']:.3f}",
+        f"bare loop {r['bare_cpu_ms']:.3f}"
+        + (
+            f"; the PostgreSQL server {r['server_cpu_ms']:.3f} while the workers ran"
+            if r.get("server_cpu_ms") is not None
+            else ""
+        ),
         flush=True,
     )
     got = r.get("received")
