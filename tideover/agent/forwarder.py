@@ -50,6 +50,7 @@ log = logging.getLogger("tideover.agent")
 
 # Batches per round: the round ends (and "send now" or a stop gets its turn) after this many.
 ROUND_BATCHES = 20
+BALANCES_PER_REQUEST = 200  # HQ's limit for GET /loyalty/balances
 
 
 class Backoff:
@@ -171,17 +172,19 @@ class Forwarder:
         stay in ``stale_balances`` for the next round (in memory: after a restart the member's
         next answer from HQ puts it right)."""
         while self.stale_balances:
-            member_id = next(iter(self.stale_balances))
+            asked = sorted(self.stale_balances)[:BALANCES_PER_REQUEST]
             try:
-                view = self.agent.hq.balance(member_id)
+                views = self.agent.hq.balances(asked)
             except HQUnavailable as exc:
                 # The count, not the loyalty ids: no personal data in logs.
                 log.info("%d balances not refreshed yet: %s", len(self.stale_balances), exc)
                 return
-            if view is not None:
-                self.journal.remember_balance(member_id, int(view["balance"]), view.get("tier"))
-            self.stale_balances.discard(member_id)
-            self.balances_refreshed += 1
+            for member_id in asked:  # a member HQ does not know keeps no balance to correct
+                view = views.get(member_id.upper())
+                if view is not None:
+                    self.journal.remember_balance(member_id, int(view["balance"]), view["tier"])
+                self.stale_balances.discard(member_id)
+                self.balances_refreshed += 1
 
     def _send(self, rows: list[tuple[int, str, str]]) -> Future:
         """Post a batch: on the pool when batches overlap; with ``in_flight`` 1 in this thread

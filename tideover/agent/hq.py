@@ -91,6 +91,14 @@ class HQClient:
             raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
         return response.json()
 
+    def balances(self, member_ids: list[str]) -> dict[str, dict]:
+        """HQ's balance and tier of each member it knows, by loyalty id (one request; at most
+        200 ids, HQ's limit per request)."""
+        response = self._call("GET", "/loyalty/balances", params={"ids": ",".join(member_ids)})
+        if response.status_code != 200:
+            raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
+        return {row["loyalty_id"]: row for row in response.json()["balances"]}
+
 
 def _detail(response: httpx.Response) -> str:
     try:

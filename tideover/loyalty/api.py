@@ -17,6 +17,7 @@ from tideover.loyalty.schemas import (
     AdjustmentIn,
     AdjustmentOut,
     BalanceOut,
+    BalancesOut,
     CodeCheckOut,
     ConsentIn,
     DecisionIn,
@@ -170,6 +171,42 @@ def balance(request, loyalty_id: str):
         "next_reward_in_points": threshold - member.balance % threshold
         if member.balance >= 0
         else threshold - member.balance,
+    }
+
+
+BALANCES_PER_REQUEST = 200
+
+
+@router.get(
+    "/balances",
+    response=BalancesOut,
+    summary="Balances of several members at once (a store agent after its sales posted)",
+    auth=access(**READ),
+)
+def balances(request, ids: str):
+    """``ids``: loyalty ids separated by commas, at most BALANCES_PER_REQUEST. Members that do
+    not exist are listed in ``unknown`` rather than failing the whole request."""
+    wanted = list(dict.fromkeys(part.strip().upper() for part in ids.split(",") if part.strip()))
+    if not wanted:
+        raise DomainError("Give at least one loyalty id in ids (separated by commas)", field="ids")
+    if len(wanted) > BALANCES_PER_REQUEST:
+        raise DomainError(
+            f"At most {BALANCES_PER_REQUEST} loyalty ids per request ({len(wanted)} given)",
+            field="ids",
+        )
+    found = {
+        loyalty_id: (balance, tier)
+        for loyalty_id, balance, tier in Member.objects.filter(loyalty_id__in=wanted).values_list(
+            "loyalty_id", "balance", "tier"
+        )
+    }
+    return {
+        "balances": [
+            {"loyalty_id": key, "balance": found[key][0], "tier": found[key][1]}
+            for key in wanted
+            if key in found
+        ],
+        "unknown": [key for key in wanted if key not in found],
     }
 
 

@@ -70,6 +70,17 @@ class BalanceOut(Schema):
     next_reward_in_points: int
 
 
+class MemberBalanceOut(Schema):
+    loyalty_id: str
+    balance: int
+    tier: str
+
+
+class BalancesOut(Schema):
+    balances: list[MemberBalanceOut]
+    unknown: list[str]  # asked for, but no such member
+
+
 class LineOut(Schema):
     account: str
     points: int

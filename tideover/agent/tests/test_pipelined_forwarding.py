@@ -88,7 +88,7 @@ class FirstBatchLast(httpx.HTTPTransport):
         self.refuse_balances = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/balance") and self.refuse_balances:
+        if request.url.path.endswith("/loyalty/balances") and self.refuse_balances:
             raise httpx.ConnectError("HQ out of reach (test)", request=request)
         if not request.url.path.endswith("/sales:batch"):
             return super().handle_request(request)
@@ -154,3 +154,30 @@ def test_one_batch_at_a_time_asks_for_no_balance_again(make_agent, batches_at_hq
     assert agent.forwarder.drain()["posted"] == 4
     assert _cached_balance(agent) == Member.objects.get(loyalty_id="M0000042").balance == 48
     assert agent.forwarder.balances_refreshed == 0
+
+
+class CountingBalances(httpx.HTTPTransport):
+    """The agent's real link to HQ, counting its balance requests and the ids in each."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/loyalty/balances"):
+            self.asked.append(len(request.url.params["ids"].split(",")))
+        return super().handle_request(request)
+
+
+def test_many_balances_are_asked_for_two_hundred_at_a_time(make_agent):
+    create_member(name="Dana", loyalty_id="M0000042")
+    transport = CountingBalances()
+    agent = make_agent(transport=transport)
+    agent.journal.remember_balance("M0000042", 999)  # an older figure than HQ's
+    unknown = {f"X{i:07d}" for i in range(249)}  # no such members at HQ
+    agent.forwarder.stale_balances = {"M0000042", *unknown}
+    agent.forwarder._refresh_balances()
+    assert transport.asked == [200, 50]
+    assert _cached_balance(agent) == 0
+    assert agent.journal.member("X0000001")[0] is None  # nothing kept for an unknown member
+    assert not agent.forwarder.stale_balances and agent.forwarder.balances_refreshed == 250

@@ -200,6 +200,7 @@ API: dict[str, tuple[str | None, str | None]] = {
     "GET /api/v1/loyalty/members/{loyalty_id}": ("loyalty:read", "view_members"),
     "POST /api/v1/loyalty/members/{loyalty_id}/consent": ("loyalty:write", "adjust_points"),
     "GET /api/v1/loyalty/members/{loyalty_id}/balance": ("loyalty:read", "view_members"),
+    "GET /api/v1/loyalty/balances": ("loyalty:read", "view_members"),
     "GET /api/v1/loyalty/members/{loyalty_id}/statement": ("loyalty:read", "view_members"),
     "GET /api/v1/loyalty/members/{loyalty_id}/rewards": ("loyalty:read", "view_members"),
     "POST /api/v1/loyalty/members/{loyalty_id}/adjustments": ("loyalty:write", "adjust_points"),

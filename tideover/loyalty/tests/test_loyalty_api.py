@@ -178,3 +178,25 @@ def test_consent_changes_are_recorded_with_when_and_how(member, client_as):
     record = member.consents.get(channel="marketing_email")
     assert record.granted and record.source == "phone call"
     assert AuditRecord.objects.filter(action="consent_changed").exists()
+
+
+def test_a_store_agent_reads_many_balances_in_one_request(member, client, api_token, chain):
+    headers = api_token("loyalty:read", store=chain["stores"]["S001"])
+    answer = client.get("/api/v1/loyalty/balances?ids=m0000042, NOPE,M0000042", **headers)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "balances": [{"loyalty_id": "M0000042", "balance": 0, "tier": member.tier}],
+        "unknown": ["NOPE"],
+    }
+
+
+def test_many_balances_refuse_bad_requests_saying_what_to_fix(member, client, api_token):
+    headers = api_token("loyalty:read")
+    too_many = ",".join(f"M{i:07d}" for i in range(201))
+    refused = client.get(f"/api/v1/loyalty/balances?ids={too_many}", **headers)
+    assert refused.status_code in (400, 422) and "At most 200" in refused.json()["detail"]
+    empty = client.get("/api/v1/loyalty/balances?ids=,", **headers)
+    assert empty.status_code in (400, 422) and "at least one" in empty.json()["detail"]
+    assert client.get("/api/v1/loyalty/balances?ids=M0000042").status_code == 401
+    wrong_scope = client.get("/api/v1/loyalty/balances?ids=M0000042", **api_token("sales:write"))
+    assert wrong_scope.status_code == 403 and "loyalty:read" in wrong_scope.json()["detail"]
