@@ -37,7 +37,7 @@ def alert_url(alert: Alert) -> str:
 
 def _recipients() -> list[tuple[str, str, str, object]]:
     """(key, channel, address, endpoint) for everyone on call: commanders and the team."""
-    from tideover.notifications.models import ChannelEndpoint, StaffTeam, TeamChannel
+    from tideover.notifications.teams import first_receiving_channel
 
     found = []
     commanders = (
@@ -53,17 +53,9 @@ def _recipients() -> list[tuple[str, str, str, object]]:
         profile = getattr(user, "staff_profile", None)
         if profile is not None and profile.mobile_e164:
             found.append((f"u{user.pk}", "sms", profile.mobile_e164, None))
-    team = StaffTeam.objects.filter(name=settings.DETECT_PAGE_TEAM).first()
-    if settings.DETECT_PAGE_TEAM and team is not None:
-        first = (
-            TeamChannel.objects.filter(ChannelEndpoint.receiving("endpoint__"), team=team)
-            .select_related("endpoint")
-            .order_by("position")
-            .first()
-        )
-        if first is not None:
-            endpoint = first.endpoint
-            found.append((f"e{endpoint.pk}", endpoint.channel, endpoint.target, endpoint))
+    endpoint = first_receiving_channel(settings.DETECT_PAGE_TEAM)
+    if endpoint is not None:
+        found.append((f"e{endpoint.pk}", endpoint.channel, endpoint.target, endpoint))
     return found
 
 
@@ -84,32 +76,31 @@ def page(alert: Alert, at: datetime) -> int:
     """Queue this alert's next page to everyone on call; returns the messages queued."""
     if not apps.is_installed("tideover.notifications"):
         return 0
-    from tideover.notifications.models import Category, OutboxMessage
+    from tideover.notifications.outbox import queue_staff_messages
 
     round_ = alert.pages_sent
     subject, body = _text(alert, round_)
-    rows = [
-        OutboxMessage(
-            channel=channel,
-            recipient=address,
-            category=Category.INTERNAL,
-            endpoint=endpoint,
-            subject=subject,
-            body=body,
-            dedupe_key=f"detect-alert:{alert.pk}:{round_}:{key}:{channel}"[:200],
-        )
+    messages = [
+        {
+            "channel": channel,
+            "recipient": address,
+            "endpoint": endpoint,
+            "subject": subject,
+            "body": body,
+            "dedupe_key": f"detect-alert:{alert.pk}:{round_}:{key}:{channel}",
+        }
         for key, channel, address, endpoint in _recipients()
     ]
-    if not rows:
+    if not messages:
         log.warning(
             "alert %s paged nobody: no active incident commander has an e-mail or mobile, "
             "and DETECT_PAGE_TEAM names no team with an active channel",
             alert.pk,
         )
-    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    queued = queue_staff_messages(messages)
     Alert.objects.filter(pk=alert.pk).update(pages_sent=round_ + 1, last_paged_at=at)
     alert.pages_sent, alert.last_paged_at = round_ + 1, at
-    return len(rows)
+    return queued
 
 
 def page_again(at: datetime) -> int:

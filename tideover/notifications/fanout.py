@@ -104,7 +104,7 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
     notification.counts = counts
     notification.save(update_fields=["counts"])
     _record_summary(notification)
-    _kick_worker(sum(counts.values()))
+    wake_workers(sum(counts.values()))
 
 
 def _components(incident) -> list[dict]:
@@ -223,7 +223,7 @@ def _record_summary(notification: Notification) -> None:
     )
 
 
-def _kick_worker(queued: int = 1) -> None:
+def wake_workers(queued: int = 1) -> None:
     """Wake workers after commit (the periodic drain picks up anything this misses): one drain
     task per batch of messages, up to NOTIFY_WAKE_TASKS, so a large update is sent by several
     workers at once on either task backend."""

@@ -50,7 +50,9 @@ from tideover.notifications.delivery import (
     record_failure,
     writing,
 )
+from tideover.notifications.fanout import wake_workers
 from tideover.notifications.models import (
+    Category,
     DeliveryAttempt,
     MessageState,
     Notification,
@@ -232,6 +234,29 @@ def queue_direct(channel, recipient, subject, body, dedupe_key, **extra) -> None
         ],
         ignore_conflicts=True,
     )
+
+
+def queue_staff_messages(messages: list[dict]) -> int:
+    """Queue messages to staff written now (a page from Detect): each a dict of ``channel``,
+    ``recipient``, ``subject``, ``body``, ``dedupe_key`` and, for a staff channel, ``endpoint``.
+    A ``dedupe_key`` already queued queues nothing again. Workers are woken after commit.
+    Returns how many were asked for."""
+    rows = [
+        OutboxMessage(
+            channel=item["channel"],
+            recipient=item["recipient"],
+            category=Category.INTERNAL,
+            endpoint=item.get("endpoint"),
+            subject=item["subject"],
+            body=item["body"],
+            dedupe_key=item["dedupe_key"][:200],
+        )
+        for item in messages
+    ]
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        wake_workers(len(rows))
+    return len(rows)
 
 
 def drain(max_seconds: float | None = None, batch_size: int | None = None, channels=None) -> dict:

@@ -22,6 +22,23 @@ from tideover.notifications.models import (
 )
 
 
+def first_receiving_channel(team_name: str) -> ChannelEndpoint | None:
+    """The team's first active staff channel (the one a page or briefing goes to), or None when
+    there is no such team or none of its channels receives."""
+    from tideover.notifications.models import StaffTeam
+
+    team = StaffTeam.objects.filter(name=team_name).first() if team_name else None
+    if team is None:
+        return None
+    first = (
+        TeamChannel.objects.filter(ChannelEndpoint.receiving("endpoint__"), team=team)
+        .select_related("endpoint")
+        .order_by("position")
+        .first()
+    )
+    return first.endpoint if first is not None else None
+
+
 def backup_only_endpoint_ids() -> set[int]:
     """Channels that appear in teams only as backups: they get a briefing only on a failure."""
     firsts = TeamChannel.objects.values("team_id").annotate(first=Min("position"))

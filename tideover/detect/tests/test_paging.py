@@ -79,6 +79,28 @@ def test_an_opened_alert_pages_the_commanders_and_the_detect_team_once(coverage,
     assert alert.pages_sent == 1
 
 
+def test_a_page_wakes_the_delivery_workers_after_commit(
+    coverage, on_call, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks.signals import task_enqueued
+
+    enqueued = []
+
+    def record(sender, task_result, **kwargs):
+        enqueued.append(task_result.task.name)
+
+    settings.NOTIFY_ENQUEUE_TASKS = True
+    _, start = coverage
+    task_enqueued.connect(record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            open_alert(start, minutes=2)
+            assert enqueued == [], "nothing is enqueued before the commit"
+    finally:
+        task_enqueued.disconnect(record)
+    assert pages().count() == 3 and "deliver_outbox" in enqueued
+
+
 def test_the_alert_page_says_who_was_paged_and_when(coverage, on_call, client_as):
     _, start = coverage
     alert = open_alert(start, minutes=2)
