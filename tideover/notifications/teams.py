@@ -18,6 +18,7 @@ from tideover.notifications.models import (
     Category,
     ChannelEndpoint,
     OutboxMessage,
+    StaffTeam,
     TeamChannel,
 )
 
@@ -25,8 +26,6 @@ from tideover.notifications.models import (
 def first_receiving_channel(team_name: str) -> ChannelEndpoint | None:
     """The team's first active staff channel (the one a page or briefing goes to), or None when
     there is no such team or none of its channels receives."""
-    from tideover.notifications.models import StaffTeam
-
     team = StaffTeam.objects.filter(name=team_name).first() if team_name else None
     if team is None:
         return None
