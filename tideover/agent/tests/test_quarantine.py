@@ -35,16 +35,18 @@ def poison_at_hq():
     hooks._listeners.pop("test-poison", None)
 
 
-def _forward_until_empty(agent, tries: int = 60) -> None:
-    """The forwarder's loop without its waits: after each failure HQ hears a heartbeat (as it
-    would every few seconds), which proves HQ answers other requests."""
+def _forward_until(agent, tries: int = 60, *, left: int = 0, drain: bool = False) -> None:
+    """The forwarder's loop without its waits, until at most ``left`` sales are queued: after
+    each failure HQ hears a heartbeat (as it would every few seconds), which proves HQ answers
+    other requests. ``drain``: each round is a whole drain rather than one batch."""
+    step = agent.forwarder.drain if drain else agent.forwarder.forward_once
     for _ in range(tries):
         try:
-            agent.forwarder.forward_once()
+            step()
         except HQUnavailable:
             assert agent.heartbeat(), agent.link_error
             continue
-        if not agent.journal.queued:
+        if agent.journal.queued <= left:
             return
     raise AssertionError(f"{agent.journal.queued} sales still queued after {tries} tries")
 
@@ -54,7 +56,7 @@ def test_a_poison_sale_is_bisected_out_quarantined_and_the_rest_drain(make_agent
     before = [sale() for _ in range(5)]
     after = [sale() for _ in range(9)]
     agent.accept([*before, sale(sale_id=POISON), *after])
-    _forward_until_empty(agent)
+    _forward_until(agent)
     state = agent.journal.sale_state(POISON)
     assert state["state"] == "quarantined"
     posted = set(Sale.objects.values_list("sale_id", flat=True))
@@ -72,14 +74,7 @@ def test_with_two_batches_in_flight_a_poison_sale_is_still_found_and_hq_sees_it_
     before = [sale() for _ in range(11)]
     after = [sale() for _ in range(20)]
     agent.accept([*before, sale(sale_id=POISON), *after])
-    for _ in range(60):  # the background loop's rounds, a heartbeat after each failure
-        try:
-            agent.forwarder.drain()
-        except HQUnavailable:
-            assert agent.heartbeat(), agent.link_error
-            continue
-        if not agent.journal.queued:
-            break
+    _forward_until(agent, drain=True)
     assert agent.journal.queued == 0
     assert agent.journal.sale_state(POISON)["state"] == "quarantined"
     posted = set(Sale.objects.values_list("sale_id", flat=True))
@@ -92,7 +87,7 @@ def test_with_two_batches_in_flight_a_poison_sale_is_still_found_and_hq_sees_it_
 def test_a_quarantined_sale_is_retried_later_and_posts_once_hq_is_fixed(make_agent, poison_at_hq):
     agent = make_agent(batch_size=4, quarantine_after=2, quarantine_retry_seconds=3600)
     agent.accept([sale(sale_id=POISON, member="M0000042", tender="card_offline")])
-    _forward_until_empty(agent)
+    _forward_until(agent)
     # Still unsent: it counts for the card limits and the member's provisional points.
     assert agent.status()["card_count"] == 1
     assert agent.balance("M0000042", ask_hq=False)["queued_points"] == 25
@@ -152,7 +147,7 @@ def test_staff_see_quarantined_sales_on_the_page_and_in_agent_status(
 ):
     agent, client = http_agent(quarantine_after=1)
     agent.accept([sale(sale_id=POISON)])
-    _forward_until_empty(agent)
+    _forward_until(agent)
     page = client.get("/").text
     assert 'id="quarantined">1 quarantined' in page and POISON in page
     assert cli.main(["status", "--agent", str(client.base_url)]) == 0
@@ -164,7 +159,7 @@ def test_staff_see_quarantined_sales_on_the_page_and_in_agent_status(
 def test_send_now_tries_quarantined_sales_at_once(http_agent, poison_at_hq):  # noqa: F811
     agent, client = http_agent(quarantine_after=1, quarantine_retry_seconds=3600)
     agent.accept([sale(sale_id=POISON)])
-    _forward_until_empty(agent)
+    _forward_until(agent)
     hooks._listeners.pop("test-poison")
     assert client.post("/api/v1/agent/sync").json()["sent"] == 1
     assert agent.journal.sale_state(POISON)["state"] == "posted"
@@ -207,14 +202,7 @@ def test_a_return_of_a_quarantined_sale_waits_for_it_instead_of_being_rejected_b
     returned = sale(kind="return", original_sale_id=POISON)
     behind = [sale() for _ in range(9)]
     agent.accept([sale(sale_id=POISON), returned, *behind])
-    for _ in range(60):  # the background loop's rounds, a heartbeat after each failure
-        try:
-            agent.forwarder.drain()
-        except HQUnavailable:
-            assert agent.heartbeat(), agent.link_error
-            continue
-        if agent.journal.queued <= 1:
-            break
+    _forward_until(agent, left=1, drain=True)  # the return stays
     # The sales behind went on; the return waits for its original (HQ would refuse it).
     assert agent.journal.sale_state(POISON)["state"] == "quarantined"
     assert agent.journal.sale_state(returned["sale_id"])["state"] == "queued"
