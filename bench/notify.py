@@ -37,103 +37,17 @@ import time
 from pathlib import Path
 
 from notify_bare import SECRET, bare_loop
+from notify_meters import (
+    PROFILED,
+    children_cpu,
+    postgres_cpu,
+    print_checks,
+    receivers_counted,
+    start_receivers,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
-
-
-# A worker under cProfile counting CPU time, not wall time (on a shared machine, wall time
-# mostly measures waiting for a core): argv is the output file, then the manage command.
-PROFILED = """
-import cProfile, runpy, sys, time
-out = sys.argv[1]
-sys.argv = ["tideover", "manage", *sys.argv[2:]]
-profile = cProfile.Profile(time.process_time)
-try:
-    profile.runcall(runpy.run_module, "tideover", run_name="__main__")
-finally:
-    profile.dump_stats(out)
-"""
-
-
-class _children_cpu:  # noqa: N801 (used as a context manager)
-    """CPU seconds (user + system) of the child processes waited for inside the block."""
-
-    @staticmethod
-    def _now() -> float:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    def __enter__(self):
-        self.started = self._now()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = self._now() - self.started
-
-
-def _postgres_cpu() -> float | None:
-    """CPU seconds the local PostgreSQL server has used so far: its processes' own, and what
-    the postmaster collected from backends that ended. None when it is not on this machine (or
-    its processes cannot be read)."""
-    import glob
-
-    processes = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as handle:
-                text = handle.read()
-        except OSError:
-            continue
-        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
-            fields = text[text.rindex(")") + 2 :].split()
-            processes[int(text.split(" ", 1)[0])] = [int(fields[i]) for i in (1, 11, 12, 13, 14)]
-    ticks = 0
-    for ppid, utime, stime, cutime, cstime in processes.values():
-        ticks += utime + stime
-        if ppid not in processes:  # the postmaster: what its ended backends used
-            ticks += cutime + cstime
-    return ticks / os.sysconf("SC_CLK_TCK") if processes else None
-
-
-def _sink(args):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tideover.notifications.sinks", *args, "--no-keep"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    line = process.stdout.readline()
-    return process, int(line.rsplit(":", 1)[1])
-
-
-def _receivers(kind: str) -> tuple[list, int, int]:
-    """Start the SMTP and webhook receivers: (processes, SMTP port, HTTP port)."""
-    if kind == "stock":
-        smtp, smtp_port = _sink(["smtp"])
-        http, http_port = _sink(["http", "--secret", SECRET])
-        return [smtp, http], smtp_port, http_port
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "receivers.py"), "--secret", SECRET],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    _, smtp_port, _, http_port = process.stdout.readline().split()
-    return [process], int(smtp_port), int(http_port)
-
-
-def _received(reset: bool = True) -> dict | None:
-    """What the lean receivers counted since the last reset (None with the stock ones)."""
-    if os.environ.get("BENCH_RECEIVERS") != "lean":
-        return None
-    import httpx
-
-    url = f"http://127.0.0.1:{os.environ['BENCH_HTTP_PORT']}/_bench/stats"
-    return httpx.get(url, params={"reset": "1"} if reset else {}).json()
 
 
 def inner(args) -> dict:
@@ -174,7 +88,7 @@ def inner(args) -> dict:
     OutboxMessage.objects.all().delete()  # time the update alone, not the declaration
     # What starting a worker costs in CPU (an empty outbox), to leave out of its CPU per message.
     env = {**os.environ, "NOTIFY_ENQUEUE_TASKS": "false"}
-    with _children_cpu() as startup:
+    with children_cpu() as startup:
         subprocess.run(
             [sys.executable, "-m", "tideover", "manage", "deliver_outbox", "--until-empty"],
             cwd=ROOT,
@@ -188,9 +102,9 @@ def inner(args) -> dict:
     queued = OutboxMessage.objects.count()
 
     started = time.perf_counter()
-    cpu = _children_cpu()
+    cpu = children_cpu()
     cpu.__enter__()
-    server_cpu = _postgres_cpu() if connection.vendor == "postgresql" else None
+    server_cpu = postgres_cpu() if connection.vendor == "postgresql" else None
     if args.backend == "none":
         command = ["deliver_outbox", "--until-empty"]
         profile = os.environ.get("BENCH_PROFILE")
@@ -230,8 +144,8 @@ def inner(args) -> dict:
     wall_seconds = time.perf_counter() - started
     cpu.__exit__(None, None, None)
     if server_cpu is not None:
-        server_cpu = _postgres_cpu() - server_cpu
-    received = _received()
+        server_cpu = postgres_cpu() - server_cpu
+    received = receivers_counted()
     sent = OutboxMessage.objects.filter(state="sent").count()
     # From the first message sent to the last (the workers' start-up is not delivery).
     from django.db.models import Max, Min
@@ -249,11 +163,11 @@ def inner(args) -> dict:
     connection.close()
     # Interleaved, so each process gets the same mix of e-mail and webhooks as each worker did.
     chunks = [rendered[i :: args.workers] for i in range(args.workers)]
-    with _children_cpu() as bare_startup:
+    with children_cpu() as bare_startup:
         subprocess.run(
             [sys.executable, __file__, "--bare-loop"], input=b"[]", cwd=ROOT, env=env, check=True
         )
-    bare_cpu = _children_cpu()
+    bare_cpu = children_cpu()
     bare_cpu.__enter__()
     started = time.perf_counter()
     readers = []
@@ -289,7 +203,7 @@ def inner(args) -> dict:
     # Timed like the workers: from the first message sent to the last, across the processes
     # (their start-up, imports and connecting are not delivery, on either side).
     bare_seconds = max(s["last"] for s in spans) - min(s["first"] for s in spans)
-    bare_received = _received()
+    bare_received = receivers_counted()
     return {
         "db": connection.vendor,
         "subscribers": args.subscribers,
@@ -315,7 +229,7 @@ def inner(args) -> dict:
 
 
 def run(db: str, args, backend: str = "none") -> dict:
-    receivers, smtp_port, http_port = _receivers(args.receivers)
+    receivers, smtp_port, http_port = start_receivers(args.receivers)
     tmp = tempfile.mkdtemp(prefix="tideover-bench-notify-")
     if db == "sqlite":
         url = f"sqlite:///{tmp}/bench.sqlite3"
@@ -448,34 +362,8 @@ def main() -> None:
                 f"  {load:.1f} -> {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            _check_received(r)
+            print_checks(r)
     return None
-
-
-def _check_received(r: dict) -> None:
-    """Say what the lean receivers counted: every message once, every signature good."""
-    print(
-        f"{'':<11}CPU per message (ms, the senders' own processes): outbox {r['cpu_ms']:.3f}, "
-        f"bare loop {r['bare_cpu_ms']:.3f}"
-        + (
-            f"; the PostgreSQL server {r['server_cpu_ms']:.3f} while the workers ran"
-            if r.get("server_cpu_ms") is not None
-            else ""
-        ),
-        flush=True,
-    )
-    got = r.get("received")
-    if got is None:
-        return
-    print(
-        f"{'':<11}received from the outbox: {got['mails']:,} e-mails, {got['webhooks']:,} "
-        f"webhooks, {got['mail_duplicates'] + got['webhook_duplicates']} repeated, "
-        f"{got['refused']} bad signatures; from the bare loop: "
-        f"{r['bare_received']['mails'] + r['bare_received']['webhooks']:,}",
-        flush=True,
-    )
-    if got["mails"] + got["webhooks"] != r["sent"] or got["refused"]:
-        print(f"{'':<11}WARNING: the receivers' count differs from the outbox's {r['sent']:,} sent")
 
 
 if __name__ == "__main__":
