@@ -89,7 +89,8 @@ def _place_tables() -> list[bytes]:
     return tables
 
 
-# Where body place i lands in "XXXX-XXXX-XXXC\n" (15 bytes a code).
+# Where body place i lands in a code's 15 bytes: four characters, a dash, four, a dash, three
+# and the check character, then a newline.
 _LAYOUT = [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12]
 
 

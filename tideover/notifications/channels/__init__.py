@@ -86,9 +86,9 @@ class Channel:
 
     # --- addresses -------------------------------------------------------------------------
     def signup_field(self):
-        """(form field name, Django form field) the public types their address in. Every
-        public channel has one (``register`` refuses one without); staff-only ones do not."""
-        raise NotImplementedError(f"the {self.name} channel is not offered to the public")
+        """(form field name, Django form field) the public types their address in, or None for
+        a staff-only channel. Every public channel has one (``register`` refuses one without)."""
+        return None
 
     def clean_address(self, text: str, *, field: str) -> str:
         """A subscriber's address, validated and normalised; DomainError naming ``field``."""
@@ -155,12 +155,13 @@ def register(cls: type[Channel]) -> type[Channel]:
         raise ValueError(f"a channel name has 1 to {MAX_NAME_LENGTH} characters: {cls.name!r}")
     if cls.public and not cls.signup_label:
         raise ValueError(f"public channel {cls.name!r} needs a signup_label")
-    if cls.public and cls.signup_field is Channel.signup_field:
+    channel = cls()
+    if cls.public and channel.signup_field() is None:
         # Refused here, when the channel is loaded, not at the first sign-up that picks it.
         raise ValueError(
             f"public channel {cls.name!r} needs a signup_field (the address the public types)"
         )
-    _REGISTRY[cls.name] = cls()
+    _REGISTRY[cls.name] = channel
     return cls
 
 
