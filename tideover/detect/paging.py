@@ -37,7 +37,7 @@ def alert_url(alert: Alert) -> str:
 
 def _recipients() -> list[tuple[str, str, str, object]]:
     """(key, channel, address, endpoint) for everyone on call: commanders and the team."""
-    from tideover.notifications.teams import first_receiving_channel
+    from tideover.notifications.services import first_receiving_channel
 
     found = []
     commanders = (
@@ -76,7 +76,7 @@ def page(alert: Alert, at: datetime) -> int:
     """Queue this alert's next page to everyone on call; returns the messages queued."""
     if not apps.is_installed("tideover.notifications"):
         return 0
-    from tideover.notifications.outbox import queue_staff_messages
+    from tideover.notifications.services import queue_staff_messages
 
     round_ = alert.pages_sent
     subject, body = _text(alert, round_)

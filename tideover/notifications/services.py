@@ -14,15 +14,19 @@ from tideover.notifications.member_messages import (
     parse_quiet_hours,
     queue_member_message,
 )
+from tideover.notifications.outbox import queue_staff_messages
 from tideover.notifications.signup import confirm_email, confirm_sms, subscribe, unsubscribe
+from tideover.notifications.teams import first_receiving_channel
 
 __all__ = [
     "confirm_email",
     "confirm_sms",
+    "first_receiving_channel",
     "next_allowed_time",
     "on_member_event",
     "parse_quiet_hours",
     "queue_member_message",
+    "queue_staff_messages",
     "subscribe",
     "unsubscribe",
 ]
