@@ -111,16 +111,24 @@ def results(incident: Incident) -> dict:
 def keep_delivery_states(message_ids: list[int]) -> None:
     """Pruning is about to delete these finished messages: each goodwill offer keeps its
     message's state, so sent and delivered still add up per incident and store."""
+    if not message_ids:
+        return
+    # By id range, then the ids themselves in Python: pruning hands over thousands of ids at a
+    # time, and an ``__in`` filter has Django prepare one parameter per id.
+    pruned = set(message_ids)
     found = (
         OutboxMessage.objects.filter(
-            pk__in=message_ids, category=Category.MARKETING, dedupe_key__startswith="goodwill:"
+            pk__range=(min(pruned), max(pruned)),
+            category=Category.MARKETING,
+            dedupe_key__startswith="goodwill:",
         )
-        .values_list("dedupe_key", "state")
+        .values_list("pk", "dedupe_key", "state")
         .order_by()
     )
     by_state = defaultdict(list)
-    for key, state in found:
-        by_state[state].append(key)
+    for pk, key, state in found:
+        if pk in pruned:
+            by_state[state].append(key)
     for state, keys in by_state.items():
         # The offer keeps its message's key; a merge may since have moved the offer to another
         # customer than the one the key names, so the key finds it, not the customer.

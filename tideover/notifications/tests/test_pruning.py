@@ -7,8 +7,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tideover.notifications.models import DeliveryAttempt, DeliveryTally, OutboxMessage
-from tideover.notifications.pruning import counts_by_channel, delivery_counts, prune_messages
+from tideover.notifications.models import (
+    BriefingFallback,
+    DeliveryAttempt,
+    DeliveryTally,
+    OutboxMessage,
+    StaffTeam,
+)
+from tideover.notifications.pruning import (
+    counts_by_channel,
+    delivery_counts,
+    pointing_at_messages,
+    prune_messages,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +53,45 @@ def test_old_finished_messages_are_pruned_and_their_totals_kept(settings):
     assert not DeliveryAttempt.objects.exists()
     assert (delivery_counts(incident_id=7), counts_by_channel(7)) == before
     assert before[0] == {"sent": 7, "failed": 1, "queued": 1}
+
+
+def test_a_pruned_staff_message_takes_its_fallback_records_with_it(settings):
+    settings.PRUNE_MESSAGES_DAYS = 30
+    team = StaffTeam.objects.create(name="Store ops")
+    failed = _message(1, "failed", age_days=40)
+    took_over = _message(2, "sent", age_days=40)
+    failed_recently = _message(3, "failed", age_days=2)
+    took_over_recently = _message(4, "sent", age_days=2)
+    BriefingFallback.objects.create(team=team, failed=failed, fallback=took_over)
+    BriefingFallback.objects.create(team=team, failed=failed_recently, fallback=took_over_recently)
+    # The old failure's fallback went to a message that is still in the retention: the record
+    # goes with the failure, the message it names stays.
+    BriefingFallback.objects.create(
+        team=StaffTeam.objects.create(name="Social"), failed=failed, fallback=took_over_recently
+    )
+
+    assert prune_messages() == {"messages": 2, "attempts": 1}
+    kept = BriefingFallback.objects.values_list("failed_id", "fallback_id")
+    assert list(kept) == [(failed_recently.pk, took_over_recently.pk)]
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {
+        failed_recently.pk,
+        took_over_recently.pk,
+    }
+    assert DeliveryAttempt.objects.get().message_id == failed_recently.pk
+
+
+def test_every_row_that_points_at_a_message_is_deleted_with_it():
+    # Pruning deletes these rows by hand, table by table (pruning._delete): a new foreign key
+    # to a message must cascade too, or its app must let go of the message in a prune listener.
+    pointing = {
+        (relation.related_model.__name__, relation.field.name, relation.on_delete.__name__)
+        for relation in pointing_at_messages()
+    }
+    assert pointing == {
+        ("DeliveryAttempt", "message", "CASCADE"),
+        ("BriefingFallback", "failed", "CASCADE"),
+        ("BriefingFallback", "fallback", "CASCADE"),
+    }
 
 
 def test_pruning_twice_adds_to_the_same_tallies(settings):
