@@ -101,6 +101,7 @@ def reference_insert(batch: list[dict], stores: dict, members: dict) -> None:
                     total,
                     "0" * 64,
                     None,  # original: a sale undoes nothing
+                    False,  # not queued offline
                 )
             )
         ids = insert_rows(Sale, SALE_FIELDS, rows, returning=True)

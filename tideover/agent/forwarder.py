@@ -241,7 +241,8 @@ class Forwarder:
         return batch, False
 
     def _post(self, rows: list[tuple[int, str, str]]):
-        return self.agent.hq.post_batch([payload for _, _, payload in rows])
+        offline = self.journal.accepted_offline([seq for seq, _, _ in rows])
+        return self.agent.hq.post_batch([payload for _, _, payload in rows], offline)
 
     def _outcome(self, rows: list[tuple[int, str, str]], future) -> tuple[dict, set[str]]:
         """Wait for HQ's answer to one batch and settle its sales; the counts and the members
@@ -309,7 +310,7 @@ class Forwarder:
         seq, sale_id, payload = due[0]
         retry_at = time.time() + self.config.quarantine_retry_seconds
         try:
-            response = self.agent.hq.post_batch([payload])
+            response = self.agent.hq.post_batch([payload], self.journal.accepted_offline([seq]))
         except HQUnavailable as exc:
             if not exc.status or exc.status < 500:
                 raise  # HQ out of reach: the usual backoff, the sale stays due

@@ -5,6 +5,7 @@ Uses httpx, as HQ's outbound HTTP does, with its own small settings (the agent h
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -54,9 +55,13 @@ class HQClient:
         self.ok_at = time.monotonic()
         return response
 
-    def post_batch(self, payloads: list[str]) -> httpx.Response:
-        """Send stored sales as they are (JSON text each), in one ``sales:batch`` request."""
-        body = '{"sales":[' + ",".join(payloads) + "]}"
+    def post_batch(self, payloads: list[str], queued_offline: list[str] = ()) -> httpx.Response:
+        """Send stored sales as they are (JSON text each), in one ``sales:batch`` request;
+        ``queued_offline``: the ids of those taken while HQ could not be reached."""
+        body = '{"sales":[' + ",".join(payloads) + "]"
+        if queued_offline:
+            body += ',"queued_offline":' + json.dumps(list(queued_offline))
+        body += "}"
         return self._call(
             "POST",
             "/sales:batch",

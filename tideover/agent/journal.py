@@ -54,6 +54,7 @@ class NewSale:
     member_id: str | None
     points: int
     card_offline_cents: int
+    offline: bool = False  # accepted while HQ could not be reached (or forced offline)
 
 
 @dataclass
@@ -179,7 +180,7 @@ class Journal(QuarantineQueue, StaffView):
         try:
             self.writer.executemany(
                 "INSERT INTO sales (sale_id, hash, payload, occurred_at, accepted_at, member_id,"
-                " points, card_offline_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " points, card_offline_cents, accepted_offline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         s.sale_id,
@@ -190,6 +191,7 @@ class Journal(QuarantineQueue, StaffView):
                         s.member_id,
                         s.points,
                         s.card_offline_cents,
+                        int(s.offline),
                     )
                     for s in sales
                 ],
@@ -223,6 +225,21 @@ class Journal(QuarantineQueue, StaffView):
                 " ORDER BY seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
+
+    def accepted_offline(self, seqs: list[int]) -> list[str]:
+        """The sale ids among ``seqs`` that were accepted while HQ could not be reached."""
+        if not seqs:
+            return []
+        marks = ", ".join("?" * len(seqs))
+        with self.lock:
+            return [
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT sale_id FROM sales WHERE seq IN ({marks})"  # noqa: S608
+                    " AND accepted_offline = 1 ORDER BY seq",
+                    seqs,
+                )
+            ]
 
     def settle(
         self, results: list[dict], seqs: dict[str, int], *, was: str = QUEUED

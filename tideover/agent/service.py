@@ -191,6 +191,9 @@ class Agent(HeartbeatLink, ManagerActions):
                 continue
             parsed.append((index, sale))
         program, policy, now = self.program, self.policy, time.time()
+        # Told to HQ with the sale (recovery counts its customer as affected): a failure of the
+        # link is under way (``offline_since``, kept across restarts) or a manager forced it.
+        taken_offline = self.forced_offline or self.offline_since is not None
         with self.journal.lock:
             exposure = self.journal.exposure()
             new: list[NewSale] = []
@@ -231,6 +234,7 @@ class Agent(HeartbeatLink, ManagerActions):
                         member_id=sale.member_id,
                         points=points,
                         card_offline_cents=card,
+                        offline=taken_offline,
                     )
                 )
                 answers[index] = Answer(sale.sale_id, ACCEPTED, points=points)

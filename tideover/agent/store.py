@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS sales (
     failures INTEGER NOT NULL DEFAULT 0,
     retry_at REAL,
     dealt_at REAL,
-    dealt_note TEXT
+    dealt_note TEXT,
+    accepted_offline INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sales_queued ON sales(seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS sales_member ON sales(member_id, state)
@@ -48,6 +49,9 @@ UPGRADES = {
     ("members", "tier"): "ALTER TABLE members ADD COLUMN tier TEXT",
     ("sales", "dealt_at"): "ALTER TABLE sales ADD COLUMN dealt_at REAL",
     ("sales", "dealt_note"): "ALTER TABLE sales ADD COLUMN dealt_note TEXT",
+    ("sales", "accepted_offline"): (
+        "ALTER TABLE sales ADD COLUMN accepted_offline INTEGER NOT NULL DEFAULT 0"
+    ),
 }
 LATE_SCHEMA = """
 DROP INDEX IF EXISTS sales_card_queued;

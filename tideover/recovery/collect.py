@@ -27,6 +27,14 @@ def incident_window(incident: Incident) -> tuple[datetime, datetime]:
     return start, incident.resolved_at or timezone.now()
 
 
+def _offline_detail(sale: dict) -> str:
+    seconds = int((sale["posted_at"] - sale["occurred_at"]).total_seconds())
+    wait = f"{seconds // 60} min" if seconds >= 60 else f"{max(seconds, 0)} s"
+    if sale["queued_offline"]:
+        return f"taken while the store was offline; posted {wait} after it happened"
+    return f"posted {wait} after it happened"
+
+
 def collect_from_sales(incident: Incident) -> dict:
     """Add the members whose sales in affected stores failed, were declined or were queued
     offline during the incident; each sale is evidence once, however often this runs."""
@@ -58,8 +66,7 @@ def collect_from_sales(incident: Incident) -> dict:
         for sale in member_sales:
             source = _SOURCE_OF_STATUS.get(sale["status"], Source.SALE_OFFLINE)
             detail = (
-                f"posted {int((sale['posted_at'] - sale['occurred_at']).total_seconds() // 60)} "
-                "min after it happened"
+                _offline_detail(sale)
                 if source == Source.SALE_OFFLINE
                 else f"sale {sale['status']} at the till"
             )

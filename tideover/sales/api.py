@@ -20,10 +20,12 @@ router = Router(tags=["sales"])
 WRITE = {"scope": TokenScope.SALES_WRITE, "capability": None}
 
 
-def _post(request, items: list) -> list[services.SaleResult]:
+def _post(request, items: list, queued_offline: list[str] = ()) -> list[services.SaleResult]:
     caller = request.auth
     token = caller if isinstance(caller, ApiToken) else None
-    return services.post_sales(items, token=token, received_from=actor_name(request))
+    return services.post_sales(
+        items, token=token, received_from=actor_name(request), queued_offline=queued_offline
+    )
 
 
 @router.post(
@@ -33,11 +35,12 @@ def _post(request, items: list) -> list[services.SaleResult]:
     description="Idempotent: a sale sent any number of times, in any order or at once from "
     "several connections, posts once. Results: posted, duplicate (same content posted before), "
     "conflict (the id was posted with other content: refused and flagged for staff), rejected "
-    "(with the reason). A store agent's token posts only its own store's sales.",
+    "(with the reason). A store agent's token posts only its own store's sales; the agent "
+    "names in queued_offline the sales it took while HQ could not be reached.",
     auth=access(**WRITE),
 )
 def post_batch(request, payload: BatchIn):
-    results = _post(request, payload.sales)
+    results = _post(request, payload.sales, payload.queued_offline)
     counts = {kind: 0 for kind in ("posted", "duplicate", "conflict", "rejected")}
     for result in results:
         counts[result.result] += 1

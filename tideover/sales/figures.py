@@ -8,7 +8,8 @@ from django.db.models import Count, F, Max, Q, Sum
 
 from tideover.sales.models import Sale, SaleStatus, SaleTender, TenderKind
 
-# A sale HQ heard about this much later than the customer paid was queued (offline) at the store.
+# A sale the store agent says it took offline was queued; so was one HQ heard about this much
+# later than the customer paid (from a register posting on its own, or an older agent).
 QUEUED_AFTER = timedelta(minutes=2)
 
 
@@ -19,7 +20,7 @@ def window_figures(store_ids, since: datetime, until: datetime) -> dict:
     sales = Sale.objects.filter(
         store_id__in=list(store_ids), occurred_at__gte=since, occurred_at__lte=until
     )
-    late = Q(posted_at__gt=F("occurred_at") + QUEUED_AFTER)
+    late = Q(queued_offline=True) | Q(posted_at__gt=F("occurred_at") + QUEUED_AFTER)
     row = sales.aggregate(
         total=Count("pk"),
         completed=Count("pk", filter=Q(status=SaleStatus.COMPLETED)),

@@ -48,6 +48,7 @@ class SaleRecord:
     posted_by: str = ""  # who sent it (e.g. "token:agent S001"), for statements
     original_pk: int | None = None  # returns and voids: the Sale row they undo
     original_store: str = ""  # ... and its store's code (a return may be at another store)
+    queued_offline: bool = False  # the store agent took it while HQ could not be reached
 
     @property
     def store_id(self) -> int:

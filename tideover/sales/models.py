@@ -59,6 +59,11 @@ class Sale(models.Model):
     total_cents = models.BigIntegerField()
     paid_cents = models.BigIntegerField()
     content_hash = models.CharField(max_length=64)
+    # Said by the store agent in the batch, not part of the sale's content (a resend of the
+    # same sale is the same sale): it took this sale while HQ could not be reached.
+    queued_offline = models.BooleanField(
+        default=False, help_text="Taken by the store agent while HQ could not be reached"
+    )
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -14,8 +14,9 @@ def troubled_member_sales(
     store_ids, since: datetime, until: datetime, *, offline_after_seconds: int
 ) -> list[dict]:
     """Members' sales in ``store_ids`` that happened in [since, until] and failed, were
-    declined, or reached HQ more than ``offline_after_seconds`` after they happened (queued
-    offline by the store agent)."""
+    declined, or were queued offline: the store agent said so, or (a register posting on its
+    own, an older agent) the sale reached HQ more than ``offline_after_seconds`` after it
+    happened."""
     lag = timedelta(seconds=offline_after_seconds)
     return list(
         Sale.objects.filter(
@@ -27,11 +28,19 @@ def troubled_member_sales(
         .exclude(member_id="")
         .filter(
             Q(status__in=[SaleStatus.FAILED, SaleStatus.DECLINED])
+            | Q(queued_offline=True)
             | Q(posted_at__gt=F("occurred_at") + lag)
         )
         .order_by("occurred_at", "pk")
         .values(
-            "sale_id", "store_id", "member_id", "occurred_at", "posted_at", "status", "total_cents"
+            "sale_id",
+            "store_id",
+            "member_id",
+            "occurred_at",
+            "posted_at",
+            "status",
+            "total_cents",
+            "queued_offline",
         )
     )
 

@@ -148,6 +148,12 @@ class BatchIn(Schema):
         description="Sales in the order they happened; each gets its own result. A sale that "
         "does not match the SaleIn shape is rejected on its own, with the reason.",
     )
+    queued_offline: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        description="Store agents: the ids of the sales in this batch that were taken while HQ "
+        "could not be reached (recovery counts their customers as affected). Not part of a "
+        "sale's content: a resend is a duplicate whatever this says.",
+    )
 
 
 class RewardOut(Schema):

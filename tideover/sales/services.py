@@ -11,6 +11,7 @@ batch in bulk through ``hooks``), while each sale still gets its exact result.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -61,9 +62,12 @@ class _New:
     hash: str
     row: hooks.SaleRecord | None = None
     original: limits.Original | None = None
+    offline: bool = False
 
 
-def post_sales(batch: list, *, token=None, received_from: str = "") -> list[SaleResult]:
+def post_sales(
+    batch: list, *, token=None, received_from: str = "", queued_offline: Collection[str] = ()
+) -> list[SaleResult]:
     """Post a batch of sales in one transaction and return one result per sale, in order.
 
     Each item is a ``SaleIn`` or a dict of the same shape::
@@ -84,10 +88,20 @@ def post_sales(batch: list, *, token=None, received_from: str = "") -> list[Sale
     ``conflict`` (the id was posted with other content: refused and kept for staff);
     ``rejected`` with the reason. A ``token`` bound to a store may post only that store's sales.
     Sales over the per-sale limits, and returns or voids taking back more than their original
-    has left, are rejected (``limits``).
+    has left, are rejected (``limits``). ``queued_offline``: the ids of sales in this batch that
+    the store agent took while HQ could not be reached (kept on the sale; not its content, so
+    a resend is a duplicate whatever it says).
     """
     if len(batch) > max_batch():
         raise DomainError(f"Send at most {max_batch()} sales per batch (got {len(batch)})")
+    offline = set(queued_offline)
+    if offline:
+        sent = {s.sale_id if isinstance(s, SaleIn) else _sale_id_of(s) for s in batch}
+        if stray := sorted(offline - sent):
+            raise DomainError(
+                "queued_offline names sales that are not in this batch: " + ", ".join(stray[:5]),
+                field="queued_offline",
+            )
     results: list[SaleResult | None] = [None] * len(batch)
     parsed: list[_New] = []
     own_store = token.store.code if token is not None and token.store_id else None
@@ -108,7 +122,7 @@ def post_sales(batch: list, *, token=None, received_from: str = "") -> list[Sale
         if refusal is not None:
             results[index] = SaleResult(sale.sale_id, REJECTED, refusal)
             continue
-        parsed.append(_New(index, sale, content_hash(sale)))
+        parsed.append(_New(index, sale, content_hash(sale), offline=sale.sale_id in offline))
     if parsed:
         with transaction.atomic():
             _post(parsed, results, received_from)
@@ -230,6 +244,7 @@ def _row(item: _New, store: Store, now, posted_by: str = "") -> hooks.SaleRecord
         posted_by=posted_by,
         original_pk=item.original.pk if item.original else None,
         original_store=item.original.store_code if item.original else "",
+        queued_offline=item.offline,
     )
 
 
@@ -248,6 +263,7 @@ SALE_FIELDS = [
     "paid_cents",
     "content_hash",
     "original",
+    "queued_offline",
 ]
 LINE_FIELDS = ["sale", "line_no", "sku", "quantity", "unit_price_cents", "amount_cents"]
 TENDER_FIELDS = ["sale", "kind", "amount_cents"]

@@ -305,11 +305,11 @@ class ScenarioRunner:
     def _make_it_right(self) -> None:
         """After resolution: the web shop's failed checkouts, then the goodwill (recover).
 
-        Recovery finds sales that waited offline by how late they reached HQ. The replay hands
-        each store's sales to its agent once per ``TICK``, so a sale made and sent online can
-        reach HQ up to a tick after it happened: lags shorter than that mean nothing here, and
-        the threshold is raised to the tick for the replay (a real outage holds sales for
-        hours)."""
+        Recovery finds sales that waited offline by the agents' word (``queued_offline``) and,
+        for sales without it, by how late they reached HQ. The replay hands each store's sales
+        to its agent once per ``TICK``, so a sale made and sent online can reach HQ up to a
+        tick after it happened: lags shorter than that mean nothing here, and the threshold is
+        raised to the tick for the replay (a real outage holds sales for hours)."""
         if self._recovery_installed():
             from django.test import override_settings
 

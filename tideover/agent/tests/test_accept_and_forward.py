@@ -91,6 +91,52 @@ def test_when_hq_is_down_the_agent_keeps_selling_and_drains_when_it_is_back(
     assert back.mode == "online"
 
 
+def test_hq_hears_which_sales_were_taken_while_it_could_not_be_reached(make_agent, down_url):
+    cut_off = make_agent(hq=down_url)
+    assert cut_off.heartbeat() is False
+    during = [sale(member="M0000001") for _ in range(3)]
+    cut_off.accept(during)
+    data = cut_off.config.data
+    cut_off.stop()
+    back = make_agent(data=data)  # restarted with HQ reachable: still offline until it hears HQ
+    after_restart = sale()
+    back.accept([after_restart])
+    assert back.heartbeat() is True
+    online = sale()
+    back.accept([online])
+    forced = sale()
+    back.forced_offline = True
+    back.accept([forced])
+    back.forced_offline = False
+    assert back.forwarder.drain()["posted"] == 6
+    flags = dict(Sale.objects.values_list("sale_id", "queued_offline"))
+    offline_ids = [s["sale_id"] for s in (*during, after_restart, forced)]
+    assert flags == {**dict.fromkeys(offline_ids, True), online["sale_id"]: False}
+
+
+def test_a_journal_from_before_the_offline_mark_is_upgraded(make_agent, tmp_path):
+    import sqlite3
+
+    folder = tmp_path / "old-agent"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "agent.sqlite3")
+    old.execute(
+        "CREATE TABLE sales (seq INTEGER PRIMARY KEY AUTOINCREMENT, sale_id TEXT NOT NULL UNIQUE,"
+        " hash TEXT NOT NULL, payload TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+        " accepted_at REAL NOT NULL, member_id TEXT, points INTEGER NOT NULL DEFAULT 0,"
+        " card_offline_cents INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'queued',"
+        " attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, hq_points INTEGER, settled_at REAL)"
+    )
+    old.commit()
+    old.close()
+    agent = make_agent(data=str(folder))
+    columns = {row[1] for row in agent.journal.conn.execute("PRAGMA table_info(sales)")}
+    assert "accepted_offline" in columns
+    agent.accept([sale()])
+    assert agent.forwarder.drain()["posted"] == 1
+    assert Sale.objects.get().queued_offline is False
+
+
 def test_a_sale_hq_rejects_is_kept_for_staff_and_does_not_block_the_ones_behind(make_agent):
     agent = make_agent()
     orphan = sale(kind="return", original_sale_id="S001-NEVER-POSTED")

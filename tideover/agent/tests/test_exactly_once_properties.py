@@ -29,8 +29,8 @@ SLOW = os.environ.get("TIDEOVER_SLOW") == "1"
 class LosesAnswers(HQClient):
     """HQ posts the batch, then the answer never arrives (the link drops after HQ committed)."""
 
-    def post_batch(self, payloads):
-        super().post_batch(payloads)
+    def post_batch(self, payloads, queued_offline=()):
+        super().post_batch(payloads, queued_offline)
         raise HQUnavailable("answer lost")
 
 

@@ -103,6 +103,30 @@ def test_members_whose_sales_failed_were_declined_or_queued_offline_are_collecte
     assert offline.store.code == "S002"
 
 
+def test_a_sale_the_store_agent_took_offline_counts_however_soon_it_reached_hq(
+    incident, make_member
+):
+    from tideover.sales.services import post_sales
+
+    brief, on_time = make_member("M-BRIEF"), make_member("M-ONTIME")
+    at = timezone.now() - timedelta(seconds=30)  # a short blip: far under the lag threshold
+
+    def sale(member):
+        return {
+            "sale_id": f"S001-R1-{member.loyalty_id}", "store": "S001", "register": "R1",
+            "occurred_at": at.isoformat(), "member_id": member.loyalty_id,
+            "lines": [{"sku": "A", "quantity": 1, "unit_price_cents": 1200}],
+        }  # fmt: skip
+
+    taken_offline = sale(brief)
+    post_sales([taken_offline, sale(on_time)], queued_offline=[taken_offline["sale_id"]])
+    assert collect_from_sales(incident) == {"sale_offline": 1}
+    evidence = Evidence.objects.get()
+    assert evidence.customer.member.loyalty_id == "M-BRIEF"
+    assert evidence.detail.startswith("taken while the store was offline; posted 3")
+    assert evidence.detail.endswith(" s after it happened")
+
+
 def test_a_web_checkout_failure_reported_through_the_api_joins_with_its_evidence(
     incident, client, api_token, make_member
 ):

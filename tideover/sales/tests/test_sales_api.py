@@ -37,6 +37,29 @@ def test_resending_a_batch_posts_nothing_twice(client, agent_s001):
     assert Sale.objects.count() == 2
 
 
+def test_the_agent_says_which_sales_it_took_offline_and_a_resend_changes_nothing(
+    client, agent_s001
+):
+    offline, online = sale(), sale()
+    body = {"sales": [offline, online], "queued_offline": [offline["sale_id"]]}
+    assert post(client, "/api/v1/sales:batch", body, agent_s001).json()["posted"] == 2
+    flags = dict(Sale.objects.values_list("sale_id", "queued_offline"))
+    assert flags == {offline["sale_id"]: True, online["sale_id"]: False}
+    # The mark is not the sale's content: sent again either way, both are duplicates as they were.
+    again = {"sales": [offline, online], "queued_offline": [online["sale_id"]]}
+    assert post(client, "/api/v1/sales:batch", again, agent_s001).json()["duplicate"] == 2
+    assert dict(Sale.objects.values_list("sale_id", "queued_offline")) == flags
+
+
+def test_marking_a_sale_offline_that_is_not_in_the_batch_is_refused(client, agent_s001):
+    body = {"sales": [sale()], "queued_offline": ["S001-R1-NOT-HERE"]}
+    response = post(client, "/api/v1/sales:batch", body, agent_s001)
+    assert response.status_code == 400, response.content
+    assert "not in this batch: S001-R1-NOT-HERE" in response.json()["detail"]
+    assert response.json()["field"] == "queued_offline"
+    assert not Sale.objects.exists()
+
+
 def test_store_agent_token_posts_only_its_own_store(client, agent_s001):
     body = {"sales": [sale(store="S001"), sale(store="S002")]}
     results = post(client, "/api/v1/sales:batch", body, agent_s001).json()["results"]
