@@ -1,6 +1,7 @@
 """What Detect sees during a replay, in the scenario's minutes: the share of stores whose agent
-can reach HQ (heartbeat coverage), the posts about the brand, and (derived by Detect itself from
-the sales the agents post) the failure and decline rate. Detection runs minute by minute; the
+can reach HQ (heartbeat coverage), the posts about the brand, the web shop's checkouts and how
+many errored (reported per minute, as the web shop does through the API), and (derived by
+Detect itself from the sales the agents post) the failure and decline rate. Detection runs minute by minute; the
 first alert it raises is what the commander declares from.
 
 Before the trouble starts the detectors are given a week of ordinary minutes (Detect's own
@@ -13,16 +14,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tideover.detect import derived, services
+from tideover.detect.checkouts import CheckoutReport, record_checkouts
 from tideover.detect.models import Alert, AlertState
 from tideover.detect.replay import warm_up
 from tideover.detect.social import ingest_posts
 from tideover.scenarios.social import Post
+from tideover.scenarios.traffic import WebCheckout
 
 
 class Watch:
-    def __init__(self, start: datetime, posts: list[Post]):
+    def __init__(self, start: datetime, posts: list[Post], checkouts: list[WebCheckout] = ()):
         self.start = start
         self.posts = posts
+        self.checkouts = sorted(checkouts, key=lambda c: c.at)
+        self._next_checkout = 0
         self._next_post = 0
         self._sent = 0
         self.alert: Alert | None = None
@@ -46,6 +51,25 @@ class Watch:
             )
         if items:
             ingest_posts(items)
+
+    def report_checkouts(self, at: datetime) -> None:
+        """The web shop's counts for each minute that ended by ``at`` (one report per minute,
+        from source "web"; a minute with no orders is not reported). The replay calls it every
+        minute, before ``minute``."""
+        per_minute: dict[datetime, list[int]] = {}
+        while self._next_checkout < len(self.checkouts):
+            checkout = self.checkouts[self._next_checkout]
+            minute = checkout.at.replace(second=0, microsecond=0)
+            if minute + timedelta(minutes=1) > at:
+                break
+            counts = per_minute.setdefault(minute, [0, 0])
+            counts[0] += 1
+            counts[1] += bool(checkout.error)
+            self._next_checkout += 1
+        if per_minute:
+            record_checkouts(
+                [CheckoutReport(m, total, failed) for m, (total, failed) in per_minute.items()]
+            )
 
     def minute(self, at: datetime, coverage: float) -> Alert | None:
         """Record this minute's coverage and posts, run detection; the first alert raised."""

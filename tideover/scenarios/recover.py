@@ -75,17 +75,16 @@ def after_resolution(
     start: datetime,
     *,
     deliver: Callable[[], None] = lambda: None,
+    checkouts: list[WebCheckout] | None = None,
 ) -> None:
-    """The web shop reports the checkouts that failed during the incident; then, when the
-    scenario has a goodwill plan, the offers go out (``deliver`` plays the worker)."""
-    from tideover.loyalty.models import Member
-    from tideover.scenarios.traffic import make_web_checkouts
+    """The web shop reports the checkouts (``checkouts``: the replay's web orders, made here
+    when not given) that failed during the incident; then, when the scenario has a goodwill
+    plan, the offers go out (``deliver`` plays the worker)."""
+    from tideover.scenarios.traffic import web_checkouts
 
     incident.refresh_from_db()
-    members = list(
-        Member.objects.exclude(email="").order_by("pk").values_list("loyalty_id", "email")[:5000]
-    )
-    checkouts = make_web_checkouts(scenario, start=start, members=members)
+    if checkouts is None:
+        checkouts = web_checkouts(scenario, start)
     since = incident.started_at or incident.declared_at
     report_web_failures(incident, [c for c in checkouts if since <= c.at <= incident.resolved_at])
     if scenario.recovery is not None:

@@ -220,6 +220,8 @@ class ScenarioRunner:
             if offset % TICK == timedelta(0):
                 self._stores_tick(fleet, tills, at)
                 self._deliver()
+            if self.watch is not None:
+                self.watch.report_checkouts(at)  # the web shop reports every minute
             if shift.incident is None:
                 self._watch_and_declare(fleet, at, offset, first_failure)
             elif shift.incident is not None and not shift.resolved:
@@ -318,7 +320,11 @@ class ScenarioRunner:
             lag = max(settings.RECOVERY_OFFLINE_LAG_SECONDS, int(TICK.total_seconds()) + 120)
             with override_settings(RECOVERY_OFFLINE_LAG_SECONDS=lag):
                 after_resolution(
-                    self.shift.incident, self.scenario, self.start, deliver=self._deliver
+                    self.shift.incident,
+                    self.scenario,
+                    self.start,
+                    deliver=self._deliver,
+                    checkouts=self.web_checkouts,
                 )
 
     def _stores_report(self) -> None:
@@ -352,7 +358,10 @@ class ScenarioRunner:
         """Detect watches when it is installed: the normal hours before, then the day."""
         from django.apps import apps
 
+        from tideover.scenarios.traffic import web_checkouts
+
         self.watch = None
+        self.web_checkouts = web_checkouts(self.scenario, self.start)
         if not apps.is_installed("tideover.detect"):
             return
         from tideover.core.models import Component
@@ -360,9 +369,8 @@ class ScenarioRunner:
         from tideover.scenarios.social import make_posts
 
         minutes = int((self.scenario.returns_after + timedelta(minutes=31)) / timedelta(minutes=1))
-        self.watch = Watch(
-            self.start, make_posts(self.scenario, self.start, minutes, self.base_dir)
-        )
+        posts = make_posts(self.scenario, self.start, minutes, self.base_dir)
+        self.watch = Watch(self.start, posts, self.web_checkouts)
         self.watch.warm_up(
             list(Component.objects.filter(slug__in=[f.component for f in self.scenario.failures]))
         )

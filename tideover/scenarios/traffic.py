@@ -191,3 +191,15 @@ def make_web_checkouts(
             at = start + offset + timedelta(seconds=rng.randrange(60))
             result.append(WebCheckout(at, amount, email, member_id, error))
     return result
+
+
+def web_checkouts(scenario: Scenario, start: datetime) -> list[WebCheckout]:
+    """The day's web orders for the chain's members (up to 5,000 with an e-mail) and guests:
+    made once per replay, reported minute by minute while Detect watches and, when it is
+    resolved, the incident's failed ones again for recovery."""
+    from tideover.loyalty.models import Member
+
+    members = list(
+        Member.objects.exclude(email="").order_by("pk").values_list("loyalty_id", "email")[:5000]
+    )
+    return make_web_checkouts(scenario, start=start, members=members)
