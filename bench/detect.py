@@ -35,13 +35,14 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fresh_db import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tideover.detect.detector import STATE_BYTES, Detector, Direction  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
-PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_detect"
 WARM = 120  # minutes each detector has seen before the measured ones
 
 
@@ -156,20 +157,13 @@ def bench_service(n: int, rounds: int, rng: random.Random) -> dict:
     }
 
 
-def database_url(db: str, tmp: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tideover_bench_detect")
-        conn.execute("CREATE DATABASE tideover_bench_detect")
-    return PG_URL
-
-
 def run_service(db: str, args) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DATABASE_URL": database_url(db, tmp), "TIDEOVER_DATA_DIR": tmp}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(db, tmp, "tideover_bench_detect"),
+            "TIDEOVER_DATA_DIR": tmp,
+        }
         out = subprocess.run(
             [sys.executable, __file__, "--child", db, *sys.argv[1:]],
             env=env,

@@ -30,8 +30,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fresh_db import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_ingest"
 
 
 def make_sales(
@@ -217,17 +218,6 @@ def run_one(db: str, args) -> dict:
     }
 
 
-def database_url(db: str, tmp: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tideover_bench_ingest")
-        conn.execute("CREATE DATABASE tideover_bench_ingest")
-    return PG_URL
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -243,7 +233,11 @@ def main() -> int:
     results = []
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "DATABASE_URL": database_url(db, tmp), "TIDEOVER_DATA_DIR": tmp}
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url(db, tmp, "tideover_bench_ingest"),
+                "TIDEOVER_DATA_DIR": tmp,
+            }
             out = subprocess.run(
                 [sys.executable, __file__, "--child", db, *sys.argv[1:]],
                 env=env,

@@ -34,9 +34,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from fresh_db import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_prune"
 FIELDS = [
     "channel", "recipient", "category", "incident_id", "dedupe_key", "state", "attempts",
     "next_attempt_at", "provider_message_id", "last_error", "created_at", "sent_at",
@@ -139,7 +140,7 @@ def reference(cutoff) -> tuple[int, int]:
 def timed(fn, *args):
     started, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
-    return result, round(time.perf_counter() - started, 2), round(time.process_time() - cpu, 2)
+    return result, round(time.perf_counter() - started, 3), round(time.process_time() - cpu, 3)
 
 
 def run_one(db: str, args) -> dict:
@@ -192,17 +193,6 @@ def run_one(db: str, args) -> dict:
     }
 
 
-def database_url(db: str, tmp: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tideover_bench_prune")
-        conn.execute("CREATE DATABASE tideover_bench_prune")
-    return PG_URL
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -216,7 +206,11 @@ def main() -> int:
     results = []
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "DATABASE_URL": database_url(db, tmp), "TIDEOVER_DATA_DIR": tmp}
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url(db, tmp, "tideover_bench_prune"),
+                "TIDEOVER_DATA_DIR": tmp,
+            }
             out = subprocess.run(
                 [sys.executable, __file__, "--child", db, *sys.argv[1:]],
                 env=env, cwd=ROOT, capture_output=True, text=True,

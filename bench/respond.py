@@ -25,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from fresh_db import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_respond"
 
 REFERENCE_SQL = """
 SELECT c.id, s.code, s.name, r.name, c.issued_at, c.acknowledged_at, c.done_at, c.stuck_at,
@@ -155,17 +156,6 @@ def run_one(db: str, args) -> dict:
     }
 
 
-def database_url(db: str, tmp: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tideover_bench_respond")
-        conn.execute("CREATE DATABASE tideover_bench_respond")
-    return PG_URL
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -179,7 +169,11 @@ def main() -> int:
     results = []
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "DATABASE_URL": database_url(db, tmp), "TIDEOVER_DATA_DIR": tmp}
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url(db, tmp, "tideover_bench_respond"),
+                "TIDEOVER_DATA_DIR": tmp,
+            }
             out = subprocess.run(
                 [sys.executable, __file__, "--child", db, *sys.argv[1:]],
                 env=env,
