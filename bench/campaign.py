@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from fresh_db import database_url
+from fresh_db import run_children
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -249,22 +247,9 @@ def main() -> int:
     if args.child:
         print(json.dumps(run_one(args.child, args)))
         return 0
-    results = []
-    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url(db, tmp, "tideover_bench_campaign"),
-                "TIDEOVER_DATA_DIR": tmp,
-            }
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", db, *sys.argv[1:]],
-                env=env, cwd=ROOT, capture_output=True, text=True,
-            )  # fmt: skip
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return out.returncode
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = run_children(args.db, "tideover_bench_campaign", __file__, ROOT)
+    if isinstance(results, int):
+        return results
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"{args.customers:,} affected customers, chunks of {results[0]['chunk']:,}; load now {load}"

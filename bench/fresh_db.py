@@ -1,7 +1,14 @@
-"""The database a benchmark's child process runs on, made afresh for each run: a file in the
-run's temporary folder for SQLite, or a new database on the local PostgreSQL server."""
+"""The database a benchmark's child process runs on, made afresh for each run (a file in the
+run's temporary folder for SQLite, or a new database on the local PostgreSQL server), and the
+loop that runs the benchmark's child once per database."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -16,3 +23,27 @@ def database_url(db: str, tmp: str, name: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return f"{PG_SERVER}/{name}"
+
+
+def run_children(choice: str, name: str, script: str, root) -> list[dict] | int:
+    """Run ``script --child DB`` with this run's arguments once per database of ``choice``
+    ("sqlite", "postgres" or "both"), each on a fresh database, and return the last line each
+    printed, read as JSON; a child that fails has its error output printed and its exit code
+    returned instead."""
+    results = []
+    for db in ("sqlite", "postgres") if choice == "both" else (choice,):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url(db, tmp, name),
+                "TIDEOVER_DATA_DIR": tmp,
+            }
+            out = subprocess.run(
+                [sys.executable, script, "--child", db, *sys.argv[1:]],
+                env=env, cwd=root, capture_output=True, text=True,
+            )  # fmt: skip
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+                return out.returncode
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return results

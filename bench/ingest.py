@@ -23,14 +23,12 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fresh_db import database_url
+from fresh_db import run_children
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -230,25 +228,9 @@ def main() -> int:
     if args.child:
         print(json.dumps(run_one(args.child, args)))
         return 0
-    results = []
-    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url(db, tmp, "tideover_bench_ingest"),
-                "TIDEOVER_DATA_DIR": tmp,
-            }
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", db, *sys.argv[1:]],
-                env=env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return out.returncode
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = run_children(args.db, "tideover_bench_ingest", __file__, ROOT)
+    if isinstance(results, int):
+        return results
     print(
         f"{args.sales} sales per round, batches of {args.batch}, {args.members} members, 60% with a member, 2 lines each; median of {args.rounds} rounds"
     )

@@ -27,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from fresh_db import database_url
+from fresh_db import run_children
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -203,22 +201,9 @@ def main() -> int:
     if args.child:
         print(json.dumps(run_one(args.child, args)))
         return 0
-    results = []
-    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url(db, tmp, "tideover_bench_prune"),
-                "TIDEOVER_DATA_DIR": tmp,
-            }
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", db, *sys.argv[1:]],
-                env=env, cwd=ROOT, capture_output=True, text=True,
-            )  # fmt: skip
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return out.returncode
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = run_children(args.db, "tideover_bench_prune", __file__, ROOT)
+    if isinstance(results, int):
+        return results
     print(f"{args.messages:,} outbox messages, {args.old:.0%} older than the retention")
     print(
         f"{'db':<10}{'pruned':>10}{'prune s':>9}{'rows/s':>9}{'cpu s':>7}{'nothing due s':>15}"

@@ -19,13 +19,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from fresh_db import database_url
+from fresh_db import run_children
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,25 +164,9 @@ def main() -> int:
     if args.child:
         print(json.dumps(run_one(args.child, args)))
         return 0
-    results = []
-    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url(db, tmp, "tideover_bench_respond"),
-                "TIDEOVER_DATA_DIR": tmp,
-            }
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", db, *sys.argv[1:]],
-                env=env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return out.returncode
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = run_children(args.db, "tideover_bench_respond", __file__, ROOT)
+    if isinstance(results, int):
+        return results
     print(f"progress page, {args.stores} stores, median of {args.rounds} requests")
     print(
         f"{'db':<10}{'fan-out s':>10}{'queries 1/10':>14}{'queries all':>13}"
