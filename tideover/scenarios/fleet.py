@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -106,6 +107,23 @@ class Fleet:
         for agent, (config, link) in zip(made, configs, strict=True):
             agent.register()
             self.agents[config.store], self.links[config.store] = agent, link
+
+    def heard(self, at: datetime) -> int:
+        """This minute's heartbeats: every agent whose line is up is heard from, with the sales
+        it still has queued (``storelink.services.record_heard``, one write). A real agent says
+        so every few seconds; the replay runs many minutes a second, faster than the agent
+        processes' own heartbeats, so theirs are played here too."""
+        from tideover.storelink.services import record_heard
+
+        depths = {
+            self.stores[code].pk: agent.journal.queued
+            for code, agent in self.agents.items()
+            if self.links[code].up
+        }
+        if self.processes is not None and self.processes.returned:
+            for code in self.process_codes:
+                depths[self.stores[code].pk] = self.processes.status(code).get("queue_depth", 0)
+        return record_heard(depths, at)
 
     def set_link(self, code: str, up: bool) -> bool:
         """Cut or restore the store's line; True when that changed it."""

@@ -217,6 +217,7 @@ class ScenarioRunner:
                 step()
             self.world_steps = [w for w in self.world_steps if w[0] > at]
             self._lines(fleet, offset)
+            fleet.heard(at)
             if offset % TICK == timedelta(0):
                 self._stores_tick(fleet, tills, at)
                 self._deliver()

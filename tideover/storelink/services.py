@@ -159,6 +159,23 @@ def record_heartbeat(store: Store, beat: Heartbeat, *, at=None) -> StoreAgent:
     return agent
 
 
+def record_heard(depths: dict[int, int], minute: datetime) -> int:
+    """Stores heard from in ``minute`` (store pk -> the sales its agent still had queued), in
+    one write, for heartbeat coverage and queue depth. A scenario replay plays its in-process
+    agents' heartbeats with it: a real agent heartbeats every few seconds (``record_heartbeat``),
+    which for 200 replayed stores minute by minute would take longer than the day it replays."""
+    HeartbeatMinute.objects.bulk_create(
+        [
+            HeartbeatMinute(minute=_minute(minute), store_id=pk, queue_depth=max(0, depth))
+            for pk, depth in depths.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["minute", "store"],
+        update_fields=["queue_depth"],
+    )
+    return len(depths)
+
+
 def refresh_states(now: datetime | None = None) -> int:
     """Move stores whose agents went quiet to offline or silent; returns how many changed."""
     now = now or timezone.now()

@@ -80,6 +80,18 @@ def test_heartbeat_coverage_is_the_share_of_stores_heard_each_minute(chain):
     ]
 
 
+def test_a_replay_records_a_minute_of_heartbeats_in_one_write(chain):
+    stores = list(chain["stores"].values())
+    for store in stores:
+        services.register_agent(store, agent_id=store.code, version="test", at=T0)
+    minute = T0 + timedelta(minutes=1, seconds=40)
+    assert services.record_heard({stores[0].pk: 7, stores[1].pk: 0}, minute) == 2
+    services.record_heard({stores[0].pk: 9}, minute)  # heard again: the last depth stands
+    until = T0 + timedelta(minutes=2)
+    assert services.heartbeat_coverage(T0, until)[-1] == (T0 + timedelta(minutes=1), 0.5)
+    assert services.queue_depth(T0, until)[-1] == (T0 + timedelta(minutes=1), 9)
+
+
 def test_no_agents_no_coverage_series(chain):
     assert services.heartbeat_coverage(T0, T0 + timedelta(minutes=5)) == []
 
