@@ -79,7 +79,8 @@ def _delete(ids: list[int]) -> tuple[int, int]:
             if relation.related_model is DeliveryAttempt:
                 attempts += cursor.rowcount
         where, params = _one_of("id", ids)
-        cursor.execute(f"DELETE FROM {OutboxMessage._meta.db_table} WHERE {where}", params)  # noqa: S608
+        table = OutboxMessage._meta.db_table
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
         return attempts, cursor.rowcount
 
 

@@ -1,8 +1,8 @@
 """What Detect sees during a replay, in the scenario's minutes: the share of stores whose agent
 can reach HQ (heartbeat coverage), the posts about the brand, the web shop's checkouts and how
 many errored (reported per minute, as the web shop does through the API), and (derived by
-Detect itself from the sales the agents post) the failure and decline rate. Detection runs minute by minute; the
-first alert it raises is what the commander declares from.
+Detect itself from the sales the agents post) the failure and decline rate. Detection runs
+minute by minute; the first alert it raises is what the commander declares from.
 
 Before the trouble starts the detectors are given a week of ordinary minutes (Detect's own
 ``replay.warm_up``: coverage near 100%, the odd complaint and declined card) and the rule
