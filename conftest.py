@@ -222,3 +222,9 @@ def phone_page(monkeypatch, live_server, transactional_db):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with phone_browser() as page:
         yield page
+        # ORM calls the test made while Playwright's loop ran got connections of their own
+        # (Django keeps them per async context): closed here, inside that context, or
+        # PostgreSQL keeps their sessions open past the test database's teardown.
+        from django.db import connections
+
+        connections.close_all()
