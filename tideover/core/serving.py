@@ -25,6 +25,12 @@ def default_web_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# Asked to stop, a worker may finish its requests for this long, then it is killed: otherwise
+# one request that never ends keeps the server (and `tideover up`, or a process manager's stop)
+# waiting for ever. Under `tideover up`'s own 10 s wait for each process it started.
+WORKERS_KILL_SECONDS = 8
+
+
 def web_server_argv(
     bind: str,
     *,
@@ -56,6 +62,8 @@ def web_server_argv(
         "--no-access-log",
         "--log-level",
         "warning",
+        "--workers-kill-timeout",
+        str(WORKERS_KILL_SECONDS),
     ]
     if working_dir:
         argv += ["--working-dir", working_dir]
