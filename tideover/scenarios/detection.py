@@ -1,5 +1,6 @@
 """What Detect sees during a replay, in the scenario's minutes: the share of stores whose agent
-can reach HQ (heartbeat coverage), the posts about the brand, the web shop's checkouts and how
+HQ heard from (heartbeat coverage, from the heartbeats the fleet records each minute), the
+posts about the brand, the web shop's checkouts and how
 many errored (reported per minute, as the web shop does through the API), and (derived by
 Detect itself from the sales the agents post) the failure and decline rate. Detection runs
 minute by minute; the first alert it raises is what the commander declares from.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tideover.detect import derived, services
+from tideover.detect import services
 from tideover.detect.checkouts import CheckoutReport, record_checkouts
 from tideover.detect.models import Alert, AlertState
 from tideover.detect.replay import warm_up
@@ -71,9 +72,8 @@ class Watch:
                 [CheckoutReport(m, total, failed) for m, (total, failed) in per_minute.items()]
             )
 
-    def minute(self, at: datetime, coverage: float) -> Alert | None:
-        """Record this minute's coverage and posts, run detection; the first alert raised."""
-        services.record_point(derived.HEARTBEATS, at, round(coverage * 100, 2))
+    def minute(self, at: datetime) -> Alert | None:
+        """Ingest this minute's posts, run detection; the first alert raised."""
         due = []
         while self._next_post < len(self.posts) and self.posts[self._next_post].at < at:
             due.append(self.posts[self._next_post])

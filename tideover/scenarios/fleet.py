@@ -112,7 +112,8 @@ class Fleet:
         """This minute's heartbeats: every agent whose line is up is heard from, with the sales
         it still has queued (``storelink.services.record_heard``, one write). A real agent says
         so every few seconds; the replay runs many minutes a second, faster than the agent
-        processes' own heartbeats, so theirs are played here too."""
+        processes' own heartbeats, so theirs are played here too, at the depth they last
+        reported."""
         from tideover.storelink.services import record_heard
 
         depths = {
@@ -121,8 +122,7 @@ class Fleet:
             if self.links[code].up
         }
         if self.processes is not None and self.processes.returned:
-            for code in self.process_codes:
-                depths[self.stores[code].pk] = self.processes.status(code).get("queue_depth", 0)
+            depths.update(dict.fromkeys((self.stores[c].pk for c in self.process_codes), None))
         return record_heard(depths, at)
 
     def set_link(self, code: str, up: bool) -> bool:
@@ -140,11 +140,6 @@ class Fleet:
         if not up:
             agent.link_failed("the store's line to HQ is down")
         return True
-
-    def line_is_up(self, code: str) -> bool:
-        if code in self.process_codes:
-            return self.processes.returned
-        return self.links[code].up if code in self.links else True
 
     def ring_up(self, code: str, sales: list[dict]) -> None:
         """The registers send their sales; a card refused offline is paid in cash instead."""

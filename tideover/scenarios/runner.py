@@ -224,7 +224,7 @@ class ScenarioRunner:
             if self.watch is not None:
                 self.watch.report_checkouts(at)  # the web shop reports every minute
             if shift.incident is None:
-                self._watch_and_declare(fleet, at, offset, first_failure)
+                self._watch_and_declare(at, offset, first_failure)
             elif shift.incident is not None and not shift.resolved:
                 if offset >= resolve_after:
                     shift.resolve(at)
@@ -376,17 +376,14 @@ class ScenarioRunner:
             list(Component.objects.filter(slug__in=[f.component for f in self.scenario.failures]))
         )
 
-    def _watch_and_declare(
-        self, fleet: Fleet, at: datetime, offset: timedelta, first_failure
-    ) -> None:
+    def _watch_and_declare(self, at: datetime, offset: timedelta, first_failure) -> None:
         """Until the incident is declared, Detect watches every minute; the commander declares
         from its first alert after ``declare_after_alert``, or at ``declare_at_latest`` when
         nothing (or no Detect) raised one."""
         staff = self.scenario.staff
         affected = [self.stores[c] for c in sorted(set().union(*self.affected.values()))]
         if self.watch is not None:
-            up = sum(1 for code in self.stores if fleet.line_is_up(code))
-            alert = self.watch.minute(at, up / len(self.stores))
+            alert = self.watch.minute(at)
             if alert is not None:
                 self.alert_at = alert.started_at
                 if at >= alert.started_at + staff.declare_after_alert:

@@ -159,11 +159,18 @@ def record_heartbeat(store: Store, beat: Heartbeat, *, at=None) -> StoreAgent:
     return agent
 
 
-def record_heard(depths: dict[int, int], minute: datetime) -> int:
-    """Stores heard from in ``minute`` (store pk -> the sales its agent still had queued), in
-    one write, for heartbeat coverage and queue depth. A scenario replay plays its in-process
-    agents' heartbeats with it: a real agent heartbeats every few seconds (``record_heartbeat``),
-    which for 200 replayed stores minute by minute would take longer than the day it replays."""
+def record_heard(depths: dict[int, int | None], minute: datetime) -> int:
+    """Stores heard from in ``minute`` (store pk -> the sales its agent still had queued; None:
+    what its agent last reported), in one write, for heartbeat coverage and queue depth. A
+    scenario replay plays its agents' heartbeats with it: a real agent heartbeats every few
+    seconds (``record_heartbeat``), which for 200 replayed stores minute by minute would take
+    longer than the day it replays."""
+    unknown = [pk for pk, depth in depths.items() if depth is None]
+    if unknown:
+        reported = dict(
+            StoreAgent.objects.filter(store_id__in=unknown).values_list("store_id", "queue_depth")
+        )
+        depths = {pk: reported.get(pk, 0) if d is None else d for pk, d in depths.items()}
     HeartbeatMinute.objects.bulk_create(
         [
             HeartbeatMinute(minute=_minute(minute), store_id=pk, queue_depth=max(0, depth))

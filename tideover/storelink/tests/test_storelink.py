@@ -90,6 +90,11 @@ def test_a_replay_records_a_minute_of_heartbeats_in_one_write(chain):
     until = T0 + timedelta(minutes=2)
     assert services.heartbeat_coverage(T0, until)[-1] == (T0 + timedelta(minutes=1), 0.5)
     assert services.queue_depth(T0, until)[-1] == (T0 + timedelta(minutes=1), 9)
+    # An agent that heartbeats on its own is heard at the depth it last reported.
+    StoreAgent.objects.filter(store=stores[2]).update(queue_depth=4)
+    services.record_heard({stores[2].pk: None}, T0 + timedelta(minutes=2))
+    depths = services.queue_depth(T0, T0 + timedelta(minutes=3))
+    assert depths[-1] == (T0 + timedelta(minutes=2), 9 + 0 + 4)
 
 
 def test_no_agents_no_coverage_series(chain):
