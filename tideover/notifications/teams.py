@@ -18,7 +18,6 @@ from tideover.notifications.models import (
     Category,
     ChannelEndpoint,
     OutboxMessage,
-    StaffTeam,
     TeamChannel,
 )
 
@@ -26,16 +25,18 @@ from tideover.notifications.models import (
 def first_receiving_channel(team_name: str) -> ChannelEndpoint | None:
     """The team's first active staff channel (the one a page or briefing goes to), or None when
     there is no such team or none of its channels receives."""
-    team = StaffTeam.objects.filter(name=team_name).first() if team_name else None
-    if team is None:
-        return None
-    first = (
-        TeamChannel.objects.filter(ChannelEndpoint.receiving("endpoint__"), team=team)
+    first = _receiving_in_order(team__name=team_name).first() if team_name else None
+    return first.endpoint if first is not None else None
+
+
+def _receiving_in_order(**where):
+    """A team's channels that receive, in the team's order (``where`` picks team and from
+    which position)."""
+    return (
+        TeamChannel.objects.filter(ChannelEndpoint.receiving("endpoint__"), **where)
         .select_related("endpoint")
         .order_by("position")
-        .first()
     )
-    return first.endpoint if first is not None else None
 
 
 def backup_only_endpoint_ids() -> set[int]:
@@ -62,14 +63,7 @@ def fall_back(message: OutboxMessage, error: str) -> list[OutboxMessage]:
     for link in TeamChannel.objects.filter(endpoint_id=message.endpoint_id).select_related("team"):
         if BriefingFallback.objects.filter(failed=message, team=link.team).exists():
             continue
-        following = (
-            TeamChannel.objects.filter(
-                ChannelEndpoint.receiving("endpoint__"), team=link.team, position__gt=link.position
-            )
-            .select_related("endpoint")
-            .order_by("position")
-        )
-        for candidate in following:
+        for candidate in _receiving_in_order(team=link.team, position__gt=link.position):
             endpoint: ChannelEndpoint = candidate.endpoint
             fallback, created = OutboxMessage.objects.get_or_create(
                 dedupe_key=f"n{message.notification_id}:e{endpoint.pk}",
