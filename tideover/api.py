@@ -3,9 +3,11 @@ turns errors into answers that say what to fix."""
 
 from __future__ import annotations
 
+import pydantic_core
 from django.core.exceptions import ValidationError as DjangoValidationError
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from tideover.core.api_auth import API_AUTH, Unauthenticated
 from tideover.core.errors import DomainError
@@ -57,6 +59,29 @@ def _describe(error: dict) -> str:
     return f"{where}: {message}" if where else message
 
 
+class BodyNotJSON(ValueError):
+    """A request body that is not JSON text we can store; the message says what to fix."""
+
+
+class JSONBody(Parser):
+    """Request bodies read with pydantic's JSON parser rather than ``json.loads``.
+
+    ``json.loads`` accepts a lone surrogate escape (``"\\ud800"``): valid JSON, but no UTF-8
+    text, so the value failed later, at the database or a content hash, as a 500. This parser
+    refuses it, with where the body went wrong, before any handler runs."""
+
+    def parse_body(self, request):
+        try:
+            return pydantic_core.from_json(request.body)
+        except ValueError as exc:
+            hint = (
+                " (a \\ud800-\\udfff escape must be half of a surrogate pair)"
+                if "hex escape" in str(exc) or "surrogate" in str(exc)
+                else ""
+            )
+            raise BodyNotJSON(f"The body is not JSON text: {exc}{hint}; send UTF-8 JSON") from exc
+
+
 class TideoverAPI(NinjaAPI):
     """Ninja, with each operation's error answers written into the OpenAPI document."""
 
@@ -100,7 +125,15 @@ def build_api() -> NinjaAPI:
         auth=API_AUTH,
         urls_namespace="api-v1",
         docs_url="/docs",
+        parser=JSONBody(),
     )
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc):
+        # Ninja answers an unreadable body with a bare "Cannot parse request body"; say why.
+        cause = exc.__cause__
+        detail = str(cause) if isinstance(cause, BodyNotJSON) else exc.message
+        return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
     @api.exception_handler(ValidationError)
     def invalid_input(request, exc):

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
 
 from tideover.core.models import ComponentStatus
-from tideover.core.schemas import InputSchema
+from tideover.core.schemas import InputSchema, Moment
 from tideover.incidents.services.common import MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH
-
-
-def _sane_moment(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("needs a time zone, e.g. 2026-11-21T14:03:00Z")
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("must be a date between the years 2000 and 2100")
-    return value
-
-
-# A moment a person could mean: with a time zone, and far from the calendar's edges (which
-# overflow when converted to UTC and cannot be stored).
-Moment = Annotated[datetime, AfterValidator(_sane_moment)]
 
 StatusName = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"

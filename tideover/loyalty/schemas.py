@@ -101,7 +101,11 @@ class EntryOut(Schema):
 
 class AdjustmentIn(InputSchema):
     points: int = Field(
-        ..., description="Positive credits, negative debits", ge=-1_000_000, le=1_000_000
+        ...,
+        description="Positive credits, negative debits",
+        ge=-1_000_000,
+        le=1_000_000,
+        strict=True,
     )
     reason_code: ReasonCode
     note: str = Field(..., min_length=1, max_length=2000)

@@ -3,8 +3,6 @@ incident's goodwill results and campaign progress (no personal data in either an
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
@@ -14,6 +12,7 @@ from tideover.core.api_auth import access, actor_name, actor_user
 from tideover.core.errors import DomainError, PermissionDenied
 from tideover.core.models import ApiToken, Store, TokenScope
 from tideover.core.roles import Capability
+from tideover.core.schemas import InputSchema, Moment
 from tideover.incidents.models import Incident
 from tideover.recovery import campaign as campaigns
 from tideover.recovery import capture, collect
@@ -28,7 +27,7 @@ def _actor(request) -> Actor:
     return Actor(user=actor_user(request), name=actor_name(request))
 
 
-class AffectedIn(Schema):
+class AffectedIn(InputSchema):
     name: str = Field("", max_length=200)
     phone: str = Field("", max_length=40, description="Any format; stored as E.164")
     email: str = Field("", max_length=254)
@@ -45,12 +44,12 @@ class AffectedOut(Schema):
     sources: list[str]
 
 
-class WebFailureIn(Schema):
+class WebFailureIn(InputSchema):
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=40)
     member_id: str = Field("", max_length=32)
-    at: datetime
-    amount_cents: int = Field(..., ge=0, le=100_000_000)
+    at: Moment
+    amount_cents: int = Field(..., ge=0, le=100_000_000, strict=True)
     error: str = Field(..., min_length=1, max_length=300)
     order_id: str = Field("", max_length=100, description="Repeats of one order count once")
 

@@ -62,15 +62,19 @@ class LineIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(..., min_length=1, max_length=40)
-    quantity: int = Field(..., ge=1, le=100_000, description="Units; returns list units returned")
-    unit_price_cents: int = Field(..., ge=0, le=100_000_000, description="Integer cents")
+    quantity: int = Field(
+        ..., ge=1, le=100_000, strict=True, description="Units; returns list units returned"
+    )
+    unit_price_cents: int = Field(
+        ..., ge=0, le=100_000_000, strict=True, description="Integer cents"
+    )
 
 
 class TenderIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["cash", "card", "card_offline"]
-    amount_cents: int = Field(..., ge=0, le=1_000_000_000)
+    amount_cents: int = Field(..., ge=0, le=1_000_000_000, strict=True)
 
 
 class SaleIn(Schema):
@@ -101,7 +105,7 @@ class SaleIn(Schema):
     member_id: str | None = Field(None, max_length=32, description="Loyalty id, when scanned")
     lines: list[LineIn] = Field(default_factory=list, max_length=500)
     tenders: list[TenderIn] = Field(default_factory=list, max_length=20)
-    codes: list[str] = Field(
+    codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=10, description="Reward or coupon codes used"
     )
 

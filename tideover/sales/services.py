@@ -135,6 +135,14 @@ def post_sale(sale, *, token=None, received_from: str = "") -> SaleResult:
 
 
 def _post(parsed: list[_New], results: list, received_from: str) -> None:
+    """Post ``parsed`` in rounds: a sale id sent more than once in one batch is judged after
+    the copy before it, against what that copy came to (stored, or refused)."""
+    while parsed:
+        parsed = _post_round(parsed, results, received_from)
+
+
+def _post_round(parsed: list[_New], results: list, received_from: str) -> list[_New]:
+    """Post the first copy of each sale id; returns the later copies still to judge."""
     stores = {s.code: s for s in Store.objects.filter(code__in={p.sale.store for p in parsed})}
     existing = {
         (store_pk, sale_id): digest
@@ -144,7 +152,8 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
     }
     conflicts: list[SaleConflict] = []
     new: list[_New] = []
-    seen: dict[tuple[int, str], str] = {}
+    first: dict[tuple[int, str], _New] = {}
+    later: list[tuple[_New, _New]] = []
     for item in parsed:
         sale = item.sale
         if sale.store not in stores:
@@ -153,11 +162,14 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
             )
             continue
         key = (stores[sale.store].pk, sale.sale_id)
-        prior = existing.get(key) or seen.get(key)
+        prior = existing.get(key)
         if prior is not None:
             _classify_repeat(item, prior, results, conflicts, received_from)
             continue
-        seen[key] = item.hash
+        if key in first:
+            later.append((item, first[key]))
+            continue
+        first[key] = item
         new.append(item)
     new = returns.resolve_originals(new, results)
     new = _insert_claiming_ids(new, stores, results, conflicts, received_from)
@@ -165,8 +177,26 @@ def _post(parsed: list[_New], results: list, received_from: str) -> None:
     new = returns.link_batch_originals(new, results)
     if conflicts:
         SaleConflict.objects.bulk_create(conflicts, ignore_conflicts=True)
-    if not new:
-        return
+    if new:
+        _store_posted(new, results)
+    return _still_to_judge(later, results)
+
+
+def _still_to_judge(later: list[tuple[_New, _New]], results: list) -> list[_New]:
+    """A later copy of a refused sale with the same content is refused the same way; any other
+    is judged in the next round, as a repeat of what is stored now or as a sale of its own."""
+    rest = []
+    for item, earlier in later:
+        outcome = results[earlier.index]
+        if outcome.result == REJECTED and item.hash == earlier.hash:
+            results[item.index] = SaleResult(item.sale.sale_id, REJECTED, outcome.reason)
+        else:
+            rest.append(item)
+    return rest
+
+
+def _store_posted(new: list[_New], results: list) -> None:
+    """Write the lines and tenders of the sales just inserted, and tell the listeners."""
     lines, tenders, posted = [], [], []
     for item in new:
         row = item.row

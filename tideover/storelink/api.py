@@ -4,6 +4,7 @@ store's link state and set the offline card policy."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -13,11 +14,14 @@ from tideover.core.api_auth import access, actor_user
 from tideover.core.errors import NotFound
 from tideover.core.models import ApiToken, Region, Store, TokenScope
 from tideover.core.roles import Capability, sees_all_stores
+from tideover.core.schemas import Count, InputSchema, Moment
 from tideover.core.services import store_by_code
 from tideover.storelink import services
 
 PREFIX = "/storelink"
 router = Router(tags=["store agents"])
+# The most a store may have taken on offline cards, and so the most its agent can report.
+MAX_EXPOSURE_CENTS = 10_000_000_000
 
 
 # Agents post with their store's token; people manage policies in the console or API.
@@ -25,27 +29,27 @@ AGENT = {"scope": TokenScope.HEARTBEATS_WRITE, "capability": None}
 POLICY = {"scope": None, "capability": Capability.MANAGE_CARD_POLICY}
 
 
-class RegisterIn(Schema):
+class RegisterIn(InputSchema):
     store: str = Field(..., max_length=20)
     agent_id: str = Field(..., min_length=1, max_length=64)
     version: str = Field("", max_length=32)
 
 
-class HeartbeatIn(Schema):
+class HeartbeatIn(InputSchema):
     store: str = Field(..., max_length=20)
     agent_id: str = Field("", max_length=64)
     version: str = Field("", max_length=32)
-    mode: str = Field(..., max_length=20, description="online, draining, offline, forced_offline")
-    queue_depth: int = Field(0, ge=0)
-    oldest_unsent_at: datetime | None = None
-    offline_since: datetime | None = None
-    last_sync_at: datetime | None = None
-    card_exposure_cents: int = Field(0, ge=0)
-    card_count: int = Field(0, ge=0)
-    rejected: int = Field(0, ge=0, description="Sales HQ rejected, kept at the store for staff")
-    conflicts: int = Field(0, ge=0, description="Sales HQ refused as conflicts, kept for staff")
-    quarantined: int = Field(
-        0, ge=0, description="Sales HQ failed on every time, set aside and retried now and then"
+    mode: Literal["online", "draining", "offline", "forced_offline"]
+    queue_depth: Count = 0
+    oldest_unsent_at: Moment | None = None
+    offline_since: Moment | None = None
+    last_sync_at: Moment | None = None
+    card_exposure_cents: int = Field(0, ge=0, le=MAX_EXPOSURE_CENTS, strict=True)
+    card_count: Count = 0
+    rejected: Count = Field(0, description="Sales HQ rejected, kept at the store for staff")
+    conflicts: Count = Field(0, description="Sales HQ refused as conflicts, kept for staff")
+    quarantined: Count = Field(
+        0, description="Sales HQ failed on every time, set aside and retried now and then"
     )
 
 
@@ -85,11 +89,11 @@ class StoreLinkOut(Schema):
     )
 
 
-class PolicyIn(Schema):
-    per_sale_limit_cents: int = Field(..., ge=0, le=100_000_000)
-    total_limit_cents: int = Field(..., ge=0, le=10_000_000_000)
-    max_count: int = Field(..., ge=0, le=1_000_000)
-    max_age_minutes: int = Field(..., ge=0, le=100_000)
+class PolicyIn(InputSchema):
+    per_sale_limit_cents: int = Field(..., ge=0, le=100_000_000, strict=True)
+    total_limit_cents: int = Field(..., ge=0, le=MAX_EXPOSURE_CENTS, strict=True)
+    max_count: int = Field(..., ge=0, le=1_000_000, strict=True)
+    max_age_minutes: int = Field(..., ge=0, le=100_000, strict=True)
 
 
 def _agent_store(request, code: str) -> Store:

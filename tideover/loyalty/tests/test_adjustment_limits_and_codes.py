@@ -96,3 +96,16 @@ def test_balance_and_statement_do_not_show_codes_to_a_store_agent(member, client
     assert code not in statement.content.decode()
     writer = api_token("loyalty:read", "loyalty:write")
     assert code in client.get(f"{base}/statement", **writer).content.decode()
+
+
+def test_points_must_be_a_json_integer_not_true_or_a_string(member, client_as):
+    service = client_as("customer_service")
+    for points in (True, "100", 100.0):
+        response = post(
+            service,
+            "/api/v1/loyalty/members/M0000042/adjustments",
+            {"points": points, "reason_code": "goodwill", "note": "sorry"},
+        )
+        assert response.status_code == 422, (points, response.content)
+        assert "points" in response.json()["detail"]
+    assert not Adjustment.objects.exists()

@@ -148,6 +148,13 @@ def test_a_web_checkout_failure_reported_through_the_api_joins_with_its_evidence
     late = {**body, "at": (timezone.now() + timedelta(hours=3)).isoformat(), "order_id": "W-2"}
     refused = client.post(url, json.dumps(late), content_type="application/json", **headers)
     assert refused.status_code == 400 and refused.json()["field"] == "at"
+    naive = {**body, "at": "2026-11-30T10:00:00", "order_id": "W-3"}
+    unzoned = client.post(url, json.dumps(naive), content_type="application/json", **headers)
+    assert unzoned.status_code == 422 and "time zone" in unzoned.json()["detail"]
+    typo = {**body, "order": "W-4"}
+    misspelt = client.post(url, json.dumps(typo), content_type="application/json", **headers)
+    assert misspelt.status_code == 422 and "order: unknown field" in misspelt.json()["detail"]
+    assert Evidence.objects.count() == 1
 
 
 def test_api_sign_up_needs_the_scope_consent_text_and_a_store_tokens_own_store(
@@ -166,6 +173,8 @@ def test_api_sign_up_needs_the_scope_consent_text_and_a_store_tokens_own_store(
     assert missing.status_code == 422 and "consent_text" in missing.json()["detail"]
     no_consent = post({**body, "store": "S001", "consent": False}, kiosk)
     assert no_consent.status_code == 400 and no_consent.json()["field"] == "consent"
+    misspelt = post({**body, "stor": "S001"}, kiosk)
+    assert misspelt.status_code == 422 and "stor: unknown field" in misspelt.json()["detail"]
     created = post({**body, "store": "S001"}, kiosk)
     assert created.status_code == 201 and created.json()["sources"] == ["api"]
     assert AffectedCustomer.objects.get().consent_text == "Yes, send me the offer."

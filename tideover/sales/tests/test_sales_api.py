@@ -118,3 +118,55 @@ def test_openapi_document_lists_the_sales_and_loyalty_paths(client):
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/api/v1/sales:batch" in paths
     assert "/api/v1/loyalty/members/{loyalty_id}/statement" in paths
+
+
+def test_a_refused_sale_sent_twice_in_one_batch_is_refused_twice_not_called_a_duplicate(
+    client, agent_s001
+):
+    orphan = sale(kind="return", original="S001-R1-NEVER-POSTED", lines=[])
+    orphan["lines"] = [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100}]
+    results = post(client, "/api/v1/sales:batch", {"sales": [orphan, orphan]}, agent_s001)
+    assert [r["result"] for r in results.json()["results"]] == ["rejected", "rejected"]
+    first, second = results.json()["results"]
+    assert first["reason"] == second["reason"]
+    assert Sale.objects.count() == 0
+
+
+def test_a_corrected_copy_after_a_refused_one_in_the_same_batch_is_posted_not_a_conflict(
+    client, agent_s001
+):
+    wrong = sale(codes=["ABCD-EFGH-JKLM"])  # a reward code whose check character is wrong
+    fixed = {**wrong, "codes": []}
+    again = {**fixed}
+    response = post(client, "/api/v1/sales:batch", {"sales": [wrong, fixed, again]}, agent_s001)
+    assert [r["result"] for r in response.json()["results"]] == [
+        "rejected",
+        "posted",
+        "duplicate",
+    ]
+    assert Sale.objects.count() == 1
+    assert not SaleConflict.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"sku": "SKU-1", "quantity": 1, "unit_price_cents": "100"},
+        {"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100.0},
+        {"sku": "SKU-1", "quantity": True, "unit_price_cents": 100},
+    ],
+)
+def test_money_and_quantities_must_be_json_integers(client, agent_s001, line):
+    wrong = {**sale(), "lines": [line]}
+    response = post(client, "/api/v1/sales:batch", {"sales": [wrong]}, agent_s001)
+    result = response.json()["results"][0]
+    assert result["result"] == "rejected" and "integer" in result["reason"].lower()
+    assert Sale.objects.count() == 0
+
+
+def test_a_reward_code_longer_than_any_code_is_refused(client, agent_s001):
+    response = post(
+        client, "/api/v1/sales:batch", {"sales": [sale(codes=["X" * 5000])]}, agent_s001
+    )
+    result = response.json()["results"][0]
+    assert result["result"] == "rejected" and "codes" in result["reason"]

@@ -284,3 +284,30 @@ def test_a_store_whose_waiting_sales_were_dealt_with_leaves_the_list(client_as, 
     services.record_heartbeat(store, beat(rejected=0))
     page = client_as("comms").get("/console/stores/").content.decode()
     assert 'id="attention"' not in page
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"queue_depth": 2**70}, "queue_depth"),
+        ({"queue_depth": 2**40}, "queue_depth"),
+        ({"card_exposure_cents": 2**70}, "card_exposure_cents"),
+        ({"card_count": True}, "card_count"),
+        ({"queue_depth": 3, "oldest_unsent_at": "2026-11-30T10:00:00"}, "oldest_unsent_at"),
+        ({"offline_since": "9999-12-31T23:59:59-05:00"}, "offline_since"),
+        ({"last_sync_at": "0001-01-01T00:00:00+05:00"}, "last_sync_at"),
+        ({"mode": "bogus"}, "mode"),
+        ({"typo_field": 1}, "typo_field"),
+    ],
+)
+def test_a_heartbeat_out_of_range_is_refused_by_field_and_records_nothing(
+    client, chain, api_token, change, field
+):
+    headers = api_token("heartbeats:write", store=chain["stores"]["S001"])
+    body = {"store": "S001", "agent_id": "a1", "mode": "online", "queue_depth": 0, **change}
+    response = client.post(
+        "/api/v1/storelink/heartbeats", body, content_type="application/json", **headers
+    )
+    assert response.status_code == 422, response.content
+    assert field in response.json()["detail"]
+    assert not StoreAgent.objects.exists()
