@@ -38,3 +38,20 @@ def _valid(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return ""
+
+
+def client_network(ip: str) -> str:
+    """What a per-client limit counts for the address ``ip``: an IPv4 address itself, and an
+    IPv6 address's /64, which one home or server is given whole (counting each address would
+    let it take as many turns as it has addresses). '' stays 'unknown': one shared bucket."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:  # ::ffff:203.0.113.7 is that IPv4 client
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))

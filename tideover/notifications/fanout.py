@@ -108,9 +108,12 @@ def on_incident_event(name: str, incident, at=None, event=None, update=None, **_
 
 
 def _components(incident) -> list[dict]:
+    """The components a notification names: the public's (it reaches subscribers)."""
     return [
         {"slug": a.component.slug, "name": a.component.name, "status": a.status}
-        for a in incident.affected_components.select_related("component")
+        for a in incident.affected_components.filter(component__is_public=True).select_related(
+            "component"
+        )
     ]
 
 

@@ -11,6 +11,22 @@ def public_components():
     return Component.objects.filter(is_public=True).order_by("position", "name")
 
 
+class ComponentsField(forms.ModelMultipleChoiceField):
+    """Components by id; an id no database column could hold is refused like any unknown one
+    (the database would fail on it, a 500)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and int(text) < 2**63):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": text[:20]},
+                )
+        return super()._check_values(value)
+
+
 class SubscribeForm(forms.Form):
     """The public sign-up: a choice of channel and one address field per channel, both taken
     from the channel packages (channels/), then the components."""
@@ -18,7 +34,7 @@ class SubscribeForm(forms.Form):
     channel = forms.ChoiceField(
         choices=[], widget=forms.RadioSelect, label="How should we tell you?"
     )
-    components = forms.ModelMultipleChoiceField(
+    components = ComponentsField(
         queryset=Component.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,

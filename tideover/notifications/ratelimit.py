@@ -34,6 +34,7 @@ from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from tideover.core.clientip import client_network
 from tideover.core.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def check_signup(
     ``authorised`` callers (staff, API tokens) do not spend the anonymous public limits per
     network and per country; the limits per address and per number still protect recipients.
     """
-    network = ip or "unknown"  # no address at all shares one bucket rather than none
+    network = client_network(ip)
     if not authorised and not hit("ip", network, settings.SIGNUP_PER_IP_PER_HOUR, 3600):
         raise TooManyAttempts(
             "Too many sign-ups from your network in the last hour; please try again later"
@@ -212,7 +213,7 @@ def check_signup(
 def check_verification_attempt(*, ip: str) -> None:
     """Refuse a webhook verification when this network has asked for too many (each one is a
     POST we make to a URL somebody typed)."""
-    network = ip or "unknown"
+    network = client_network(ip)
     if not hit("webhook-verify-ip", network, settings.SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR, 3600):
         raise TooManyAttempts(
             "Too many verification attempts from your network in the last hour; please try "
@@ -224,7 +225,7 @@ def check_verification_attempt(*, ip: str) -> None:
 def check_code_attempt(*, ip: str) -> None:
     """Refuse a confirmation-code attempt when this network has tried too many, across all
     sign-ups (guessing one code per token over many tokens)."""
-    network = ip or "unknown"
+    network = client_network(ip)
     if not hit("sms-code-ip", network, settings.SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR, 3600):
         raise TooManyAttempts(
             "Too many code attempts from your network in the last hour; please try again later",

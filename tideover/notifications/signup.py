@@ -97,8 +97,12 @@ def _confirmation_pending(kind, subscriber: Subscriber | None) -> bool:
 
 @transaction.atomic
 def confirm_email(token: str) -> Subscriber:
-    """Turn on an e-mail subscription from the link in its confirmation e-mail."""
+    """Turn on an e-mail subscription from the link in its confirmation e-mail. Only an
+    e-mail's: an SMS number is turned on by its texted code and a webhook by its signed
+    challenge, and their tokens are shown to whoever signed them up."""
     subscriber = _by_token(token)
+    if subscriber.channel != "email":
+        raise NotFound(LINK_GONE)
     if subscriber.state == SubscriberState.UNSUBSCRIBED:
         raise Conflict("This subscription was cancelled; subscribe again to restart it")
     if subscriber.state == SubscriberState.PENDING:
@@ -159,10 +163,12 @@ def confirm_sms(token: str, code: str, *, ip: str = "") -> Subscriber:
 
 
 @transaction.atomic
-def unsubscribe(token: str) -> Subscriber:
-    """Stop every message to this subscriber (one click, no login)."""
-    subscriber = _by_token(token)
-    if subscriber.state != SubscriberState.UNSUBSCRIBED:
+def unsubscribe(token: str) -> Subscriber | None:
+    """Stop every message to this subscriber (one click, no login). A token that opens
+    nothing does nothing, and says so no differently: otherwise the answer would tell a
+    prober which tokens are real (see ``views_public._already_subscribed``)."""
+    subscriber = Subscriber.objects.filter(token=token).first() if token else None
+    if subscriber is not None and subscriber.state != SubscriberState.UNSUBSCRIBED:
         unsubscribe_subscriber(subscriber)
     return subscriber
 
@@ -177,9 +183,12 @@ def unsubscribe_subscriber(subscriber: Subscriber) -> None:
     )
 
 
+LINK_GONE = "This link is not valid any more; subscribe again from the status page"
+
+
 def _by_token(token: str, lock: bool = False) -> Subscriber:
     query = Subscriber.objects.select_for_update() if lock else Subscriber.objects
     found = query.filter(token=token).first() if token else None
     if found is None:
-        raise NotFound("This link is not valid any more; subscribe again from the status page")
+        raise NotFound(LINK_GONE)
     return found

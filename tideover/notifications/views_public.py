@@ -143,7 +143,7 @@ def confirm(request, token):
                 status=exc.status_code,
             )
         return render(request, "notifications/confirmed.html", {"channel": subscriber.channel})
-    if not Subscriber.objects.filter(token=token).exists():
+    if not Subscriber.objects.filter(token=token, channel="email").exists():
         return render(
             request,
             "notifications/problem.html",
@@ -156,24 +156,11 @@ def confirm(request, token):
 @public
 @csrf_exempt  # the token in the URL is the credential; mail clients POST here (RFC 8058)
 def unsubscribe(request, token):
+    # The same pages whether or not the token is real: an SMS sign-up of a number already on
+    # is sent to a decoy token, and a 404 here would tell a prober the number is subscribed.
     if request.method == "POST":
-        try:
-            signup.unsubscribe(token)
-        except DomainError as exc:
-            return render(
-                request,
-                "notifications/problem.html",
-                {"message": exc.message},
-                status=exc.status_code,
-            )
+        signup.unsubscribe(token)
         return render(request, "notifications/unsubscribed.html", {})
-    if not Subscriber.objects.filter(token=token).exists():
-        return render(
-            request,
-            "notifications/problem.html",
-            {"message": "This link is not valid any more"},
-            status=404,
-        )
     return render(request, "notifications/unsubscribe.html", {})
 
 

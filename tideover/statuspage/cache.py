@@ -77,7 +77,7 @@ class Rendered:
 
     def variant(self, accept_encoding: str | None) -> tuple[bytes, str, bool]:
         """(body, etag, is_gzip) for a client that sent this Accept-Encoding."""
-        if self.gzipped is not None and accept_encoding and "gzip" in accept_encoding:
+        if self.gzipped is not None and accepts_gzip(accept_encoding):
             return self.gzipped, self.gzip_etag, True
         return self.body, self.etag, False
 
@@ -85,6 +85,25 @@ class Rendered:
         """True when an If-None-Match header names this document (either representation)."""
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
         return "*" in tags or self.etag in tags or self.gzip_etag in tags
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3): named, or ``*``, with a
+    weight above zero; ``gzip;q=0`` refuses it whatever ``*`` says."""
+    weights = {}
+    for part in (accept_encoding or "").lower().split(","):
+        coding, _, params = part.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding.strip()] = weight
+    named = weights.get("gzip", weights.get("x-gzip"))
+    return (named if named is not None else weights.get("*", 0.0)) > 0
 
 
 _memo: dict[str, Rendered] = {}

@@ -140,12 +140,16 @@ def _public_incidents():
 def _update_views(incident: Incident) -> list[UpdateView]:
     """Newest first, each saying which component statuses it moved from what to what."""
     oldest_first = list(reversed(list(incident.public_updates.all())))
+    # Updates recorded before their snapshot kept to public components may name others.
+    public = {component.slug for component in public_components()}
     last_seen: dict[str, str] = {}
     views = []
     for update in oldest_first:
         affected = []
         for entry in update.components or []:
             slug = entry.get("slug", "")
+            if slug not in public:
+                continue
             new = entry.get("status", ComponentStatus.OPERATIONAL)
             affected.append(
                 {

@@ -226,20 +226,22 @@ def _set_affected(incident: Incident, components: dict[Component, str], actor, a
             )
 
 
-def components_snapshot(incident: Incident) -> list[dict]:
+def components_snapshot(incident: Incident, *, public_only: bool = False) -> list[dict]:
     """Each affected component with the status this incident gives it; once the incident is
     closed, the status the component returned to (the incident keeps what it had said, so a
-    reopen can restore it, but nobody should read "Major outage" under "Resolved")."""
+    reopen can restore it, but nobody should read "Major outage" under "Resolved").
+    ``public_only``: only components shown on the status page (for what the public reads)."""
     closed = not incident.is_open
+    affected = incident.affected_components.select_related("component")
+    if public_only:
+        affected = affected.filter(component__is_public=True)
     return [
         {
             "slug": ac.component.slug,
             "name": ac.component.name,
             "status": ac.component.status if closed else ac.status,
         }
-        for ac in incident.affected_components.select_related("component").order_by(
-            "component__position"
-        )
+        for ac in affected.order_by("component__position")
     ]
 
 

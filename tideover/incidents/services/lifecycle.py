@@ -132,7 +132,7 @@ def post_public_update(
         posted_at=at,
         author=actor.user,
         author_name=actor.name,
-        components=components_snapshot(incident),
+        components=components_snapshot(incident, public_only=True),
     )
     if incident.first_public_update_at is None:
         incident.first_public_update_at = at

@@ -240,3 +240,30 @@ def test_made_up_tokens_count_against_the_same_code_limit(db, settings):
         assert answer.status_code == 400
     throttled = client.post("/subscribe/sms/made-up-9/", {"code": "123456"})
     assert throttled.status_code == 429
+
+
+def test_one_ipv6_network_shares_one_sign_up_limit_whatever_address_it_uses(db, settings):
+    """A home or server is given a whole /64: counting each address would give it billions."""
+    settings.SIGNUP_PER_IP_PER_HOUR = 2
+    answers = [
+        _email_signup(f"v6-{n}@example.com", ip=f"2001:db8:1:2::{n:x}").status_code
+        for n in range(1, 5)
+    ]
+    assert answers == [200, 200, 429, 429]
+    assert _email_signup("v6-other@example.com", ip="2001:db8:1:3::1").status_code == 200
+
+
+def test_a_malformed_webhook_url_is_a_form_error_not_a_500(db):
+    for url in ("http://[::1", "http://\u2100.com/"):
+        page = Client().post("/subscribe/", {"channel": "webhook", "url": url})
+        assert page.status_code == 400 and b"full URL" in page.content
+    assert not Subscriber.objects.exists()
+
+
+def test_a_component_id_no_column_could_hold_is_a_form_error_not_a_500(db):
+    page = Client().post(
+        "/subscribe/",
+        {"channel": "email", "email": "a@example.com", "components": "99999999999999999999"},
+    )
+    assert page.status_code == 400
+    assert not Subscriber.objects.exists()

@@ -138,7 +138,32 @@ def test_one_click_unsubscribe_stops_queued_messages(db, make_subscriber):
     subscriber.refresh_from_db()
     assert subscriber.state == "unsubscribed"
     assert OutboxMessage.objects.get().state == "cancelled"
-    assert client.get("/unsubscribe/not-a-token/").status_code == 404
+
+
+def test_unsubscribe_pages_read_the_same_for_a_token_that_opens_nothing(db, make_subscriber):
+    """A number already subscribed is sent to a decoy token at sign-up: these pages must not
+    tell it from a real one."""
+    real = make_subscriber(channel="sms", address="+15125550161", state="pending")
+    client = Client()
+    for token in (real.token, "not-a-token"):
+        page = client.get(f"/unsubscribe/{token}/")
+        assert page.status_code == 200 and b"Unsubscribe" in page.content
+    assert client.post("/unsubscribe/not-a-token/").status_code == 200
+
+
+@pytest.mark.parametrize("channel", ["sms", "webhook"])
+def test_the_email_confirm_link_cannot_turn_on_an_sms_or_webhook_sign_up(db, channel):
+    """Those need the texted code or the signed challenge; their tokens are in the pages
+    whoever signed up sees, so /confirm/ must not take them."""
+    address = "+1 415 555 2671" if channel == "sms" else "https://hooks.example.com/status"
+    field = "phone" if channel == "sms" else "url"
+    client = Client()
+    client.post("/subscribe/", {"channel": channel, field: address})
+    subscriber = Subscriber.objects.get(channel=channel)
+    assert client.get(f"/confirm/{subscriber.token}/").status_code == 404
+    assert client.post(f"/confirm/{subscriber.token}/").status_code == 404
+    subscriber.refresh_from_db()
+    assert subscriber.state == "pending"
 
 
 def _twilio_post(path, params, token=TWILIO_TOKEN):

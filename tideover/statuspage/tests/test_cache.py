@@ -156,3 +156,23 @@ def test_a_service_transaction_publishes_once_despite_many_saves(
     with django_capture_on_commit_callbacks() as callbacks:
         services.post_public_update(outage, "Update with a state change.", state="monitoring")
     assert callbacks.count(publish_changes) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("header", "gzipped"),
+    [
+        ("gzip;q=0, identity", False),
+        ("*;q=0", False),
+        ("*", True),
+        ("br, *;q=0.5", True),
+        ("gzip;q=0, *", False),
+        ("GZIP;Q=0.3", True),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_gzip_only_for_clients_whose_accept_encoding_gives_it_a_weight(
+    client, outage, header, gzipped
+):
+    page = client.get("/", HTTP_ACCEPT_ENCODING=header)
+    assert (page.get("Content-Encoding") == "gzip") is gzipped

@@ -102,3 +102,44 @@ def test_subscribe_form_is_embedded_when_its_view_takes_posts_without_csrf(
     monkeypatch.setattr(view, "csrf_exempt", True, raising=False)
     html = render.index_page(render.Links.served()).decode()
     assert '<form method="post"' in html
+
+
+def test_a_component_kept_off_the_status_page_is_named_nowhere_the_public_reads(
+    client, severities, components
+):
+    from tideover.core.models import Component, ComponentStatus
+    from tideover.notifications.models import OutboxMessage, Subscriber
+    from tideover.notifications.rendering import render as render_message
+
+    Subscriber.objects.create(channel="email", address="a@example.com", state="active")
+    Subscriber.objects.create(
+        channel="webhook", address="https://hooks.example.com/s", state="active", secret="s"
+    )
+
+    back_office = Component.objects.create(
+        name="Back-office ETL", slug="etl", position=9, is_public=False
+    )
+    incident = services.declare_incident(
+        title="Checkout trouble",
+        severity=severities["SEV2"],
+        components={
+            components["online-checkout"]: ComponentStatus.PARTIAL_OUTAGE,
+            back_office: ComponentStatus.MAJOR_OUTAGE,
+        },
+        message="We are looking into it.",
+    )
+    for path in (
+        f"/incidents/{incident.pk}",
+        "/",
+        "/api/v2/incidents.json",
+        "/api/v2/summary.json",
+        "/api/v2/incidents/unresolved.json",
+        "/feed.atom",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert b"Back-office ETL" not in page.content, path
+    for message in OutboxMessage.objects.filter(subscriber__isnull=False):
+        rendered = render_message(message)
+        assert "Back-office ETL" not in rendered.text + str(rendered.payload)
+    assert OutboxMessage.objects.filter(subscriber__isnull=False).count() == 2

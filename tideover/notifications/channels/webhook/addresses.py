@@ -20,13 +20,13 @@ from tideover.core.http import allowlisted, public_ip
 def clean_webhook_url(url: str, *, field: str = "url") -> str:
     """An http(s) URL; private and loopback addresses only when WEBHOOK_ALLOW_PRIVATE is on."""
     text = (url or "").strip()
-    parts = urlsplit(text)
     try:
+        parts = urlsplit(text)  # raises ValueError for "http://[::1" and unsafe Unicode
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        host = None
-    if parts.scheme not in ("http", "https") or not host:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
         raise DomainError("Enter the full URL of your endpoint, e.g. https://...", field=field)
     if len(text) > 500:
         raise DomainError("Keep the URL under 500 characters", field=field)
