@@ -137,11 +137,15 @@ def _public_incidents():
     )
 
 
-def _update_views(incident: Incident) -> list[UpdateView]:
-    """Newest first, each saying which component statuses it moved from what to what."""
+def _public_slugs() -> set[str]:
+    return {component.slug for component in public_components()}
+
+
+def _update_views(incident: Incident, public: set[str]) -> list[UpdateView]:
+    """Newest first, each saying which component statuses it moved from what to what (only
+    the ``public`` components: updates recorded before their snapshot kept to public ones may
+    name others)."""
     oldest_first = list(reversed(list(incident.public_updates.all())))
-    # Updates recorded before their snapshot kept to public components may name others.
-    public = {component.slug for component in public_components()}
     last_seen: dict[str, str] = {}
     views = []
     for update in oldest_first:
@@ -175,7 +179,8 @@ def _update_views(incident: Incident) -> list[UpdateView]:
     return views
 
 
-def to_view(incident: Incident) -> IncidentView:
+def to_view(incident: Incident, public: set[str] | None = None) -> IncidentView:
+    """``public``: the public components' slugs, when the caller has them already."""
     return IncidentView(
         id=incident.pk,
         kind=incident.kind,
@@ -190,13 +195,14 @@ def to_view(incident: Incident) -> IncidentView:
         resolved_at=incident.resolved_at,
         scheduled_for=incident.scheduled_for,
         scheduled_until=incident.scheduled_until,
-        updates=_update_views(incident),
+        updates=_update_views(incident, _public_slugs() if public is None else public),
         components=[ac.component for ac in incident.affected_components.all()],
     )
 
 
 def _views(queryset) -> list[IncidentView]:
-    return [to_view(i) for i in queryset.select_related("severity")]
+    public = _public_slugs()
+    return [to_view(i, public) for i in queryset.select_related("severity")]
 
 
 @shared
@@ -260,7 +266,8 @@ def active_and_upcoming_maintenances() -> list[IncidentView]:
 def incidents_by_id(ids: list[int]) -> dict[int, IncidentView]:
     """Many public incidents in a handful of queries (the static export renders them all)."""
     query = _public_incidents().select_related("severity").filter(pk__in=ids)
-    return {found.pk: to_view(found) for found in query}
+    public = _public_slugs()
+    return {found.pk: to_view(found, public) for found in query}
 
 
 @shared
