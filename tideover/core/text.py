@@ -35,3 +35,9 @@ def clean_line(text: str) -> str:
     """A title or subject: one line, no controls, no bidi controls, runs of spaces collapsed."""
     spaced = re.sub(r"[\t\n\r\u2028\u2029\x85\x0b\x0c]+", " ", text or "")
     return re.sub(r" {2,}", " ", _UNSAFE_IN_LINE.sub("", spaced)).strip()
+
+
+def is_row_id(text: str) -> bool:
+    """Whether ``text`` is a row id a database column holds: ASCII digits, under 2**63 ("²" is
+    a digit to ``isdigit``, and 10**30 overflows SQLite's and PostgreSQL's integers)."""
+    return text.isascii() and text.isdigit() and len(text) < 19

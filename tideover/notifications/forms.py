@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from tideover.core.models import Component
+from tideover.core.text import is_row_id
 from tideover.notifications import channels
 from tideover.notifications.models import channel_choices
 
@@ -18,7 +19,7 @@ class ComponentsField(forms.ModelMultipleChoiceField):
     def _check_values(self, value):
         for pk in value:
             text = str(pk)
-            if not (text.isascii() and text.isdigit() and int(text) < 2**63):
+            if not is_row_id(text):
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",

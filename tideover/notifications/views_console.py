@@ -12,6 +12,7 @@ from tideover.core.access import capability_required
 from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
+from tideover.core.text import is_row_id
 from tideover.notifications import staff_actions, verification
 from tideover.notifications.forms import EndpointForm
 from tideover.notifications.models import (
@@ -73,9 +74,9 @@ def subscribers(request):
 def delivery(request):
     query = OutboxMessage.objects.all()
     incident_id = request.GET.get("incident", "").strip()
-    incident_id = incident_id if incident_id.isdigit() else ""
+    incident_id = incident_id if is_row_id(incident_id) else ""
     state = request.GET.get("state", "")
-    if incident_id.isdigit():
+    if incident_id:
         query = query.filter(incident_id=int(incident_id))
     if state in MessageState.values:
         query = query.filter(state=state)
@@ -94,9 +95,7 @@ def delivery(request):
             MessageState.QUEUED,
             MessageState.SENDING,
         )
-    notifications = (
-        Notification.objects.filter(incident_id=int(incident_id)) if incident_id.isdigit() else []
-    )
+    notifications = Notification.objects.filter(incident_id=int(incident_id)) if incident_id else []
     return render(
         request,
         "notifications/console/delivery.html",

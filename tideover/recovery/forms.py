@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from tideover.recovery.models import ChannelPreference, OfferKind
+from tideover.recovery.policy import MAX_BONUS, MOST
 
 
 class SignUpForm(forms.Form):
@@ -34,19 +35,31 @@ class SignUpForm(forms.Form):
 class PolicyForm(forms.Form):
     offer_kind = forms.ChoiceField(choices=OfferKind.choices, label="Offer")
     offer_value = forms.IntegerField(
-        min_value=1, label="Value (cents off, or percent off)", initial=500
+        min_value=1,
+        max_value=MOST["offer_value"],
+        initial=500,
+        label="Value (cents off, or percent off)",
     )
-    min_spend_cents = forms.IntegerField(min_value=0, label="Minimum spend (cents)", initial=2500)
-    member_bonus_points = forms.IntegerField(min_value=0, initial=0, label="Bonus points: member")
+    min_spend_cents = forms.IntegerField(
+        min_value=0, max_value=MOST["min_spend_cents"], label="Minimum spend (cents)", initial=2500
+    )
+    member_bonus_points = forms.IntegerField(
+        min_value=0, max_value=MAX_BONUS, initial=0, label="Bonus points: member"
+    )
     cardholder_bonus_points = forms.IntegerField(
-        min_value=0, initial=0, label="Bonus points: cardholder"
+        min_value=0, max_value=MAX_BONUS, initial=0, label="Bonus points: cardholder"
     )
     cardholder_extra = forms.IntegerField(
-        min_value=0, initial=0, label="Larger discount for cardholders (cents or percent points)"
+        min_value=0,
+        max_value=MAX_BONUS,
+        initial=0,
+        label="Larger discount for cardholders (cents or percent points)",
     )
     valid_days = forms.IntegerField(min_value=1, max_value=365, initial=30)
     channel = forms.ChoiceField(choices=ChannelPreference.choices)
-    budget_cents = forms.IntegerField(min_value=0, initial=0, label="Budget cap (cents, 0: none)")
+    budget_cents = forms.IntegerField(
+        min_value=0, max_value=MOST["budget_cents"], initial=0, label="Budget cap (cents, 0: none)"
+    )
     expected_redemption_percent = forms.IntegerField(min_value=0, max_value=100, initial=20)
     holdout_percent = forms.IntegerField(
         min_value=0, max_value=50, initial=0,

@@ -78,9 +78,22 @@ def _check(values: dict) -> None:
             )
         if any(not isinstance(v, int) or v < 0 for v in rule.values()):
             raise DomainError(f"Bonus for {tier} must be whole numbers", field="tier_bonus")
-    for name in ("offer_value", "min_spend_cents", "budget_cents"):
+        if any(v > MAX_BONUS for v in rule.values()):
+            raise DomainError(f"Bonus for {tier} is at most {MAX_BONUS:,}", field="tier_bonus")
+    for name, most in MOST.items():
         if values[name] < 0:
             raise DomainError(f"{name} cannot be negative", field=name)
+        if values[name] > most:
+            raise DomainError(f"{name} is at most {most:,}", field=name)
+
+
+# The most each amount may be: far past any apology, and within what its column holds.
+MOST = {
+    "offer_value": 100_000,  # cents: $1,000 off (a percent offer stops at 90 above)
+    "min_spend_cents": 100_000_000,
+    "budget_cents": 10_000_000_000,
+}
+MAX_BONUS = 1_000_000  # points, or cents/percent points extra
 
 
 @transaction.atomic

@@ -244,6 +244,9 @@ def nudge_unacknowledged(
     """Nudge every store that has not acknowledged the plan within ``older_than_minutes``:
     its store page shows the nudge, and ``runbooks.stores_nudged`` tells the staff channels."""
     at = at or timezone.now()
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not incident.is_open:
+        raise Conflict("This incident is closed; reopen it to nudge stores")
     cutoff = at - timedelta(minutes=older_than_minutes)
     waiting = Checklist.objects.filter(
         incident=incident,

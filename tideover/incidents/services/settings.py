@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from tideover.core import events
-from tideover.core.errors import DomainError
+from tideover.core.errors import Conflict, DomainError
 from tideover.core.roles import Capability
 from tideover.incidents.models import Incident, IncidentKind, Severity, TimelineKind
 from tideover.incidents.services.common import (
@@ -18,12 +18,19 @@ from tideover.incidents.services.common import (
 )
 
 
+def _refuse_if_closed(incident: Incident, what: str) -> None:
+    """A closed incident's record is what its postmortem reads: changed only after a reopen."""
+    if not incident.is_open:
+        raise Conflict(f"This incident is closed; reopen it to change {what}")
+
+
 @transaction.atomic
 def assign_roles(
     incident: Incident, *, commander=None, comms_lead=None, actor: Actor = SYSTEM, at=None
 ) -> Incident:
     """Name the commander and/or comms lead (they get the cadence reminders)."""
     authorize(actor, Capability.DECLARE_INCIDENT)
+    _refuse_if_closed(incident, "its roles")
     at = _now(at)
     changes = []
     if commander is not None and commander != incident.commander:
@@ -46,6 +53,7 @@ def change_severity(
 ) -> Incident:
     """Raise or lower the severity; the update cadence follows the new one."""
     authorize(actor, Capability.DECLARE_INCIDENT)
+    _refuse_if_closed(incident, "its severity")
     at = _now(at)
     if incident.kind != IncidentKind.INCIDENT:
         raise DomainError("Maintenance has no severity")
@@ -72,6 +80,7 @@ def set_store_scope(
 ):
     """Say which stores the incident touches: all, some regions, or a list."""
     authorize(actor, Capability.DECLARE_INCIDENT)
+    _refuse_if_closed(incident, "the stores it affects")
     at = _now(at)
     _set_store_scope(incident, all_stores, regions, stores)
     event = _record(

@@ -137,3 +137,23 @@ def test_a_token_with_the_incidents_scope_may_change_state(incident, client, api
         **headers,
     )
     assert response.status_code == 201
+
+
+def test_a_closed_incidents_severity_stores_and_roles_change_only_after_a_reopen(
+    incident, client_as, severities, api_token
+):
+    commander = client_as("incident_commander")
+    commander.post(reverse("incidents:change_state", args=[incident.pk]), {"state": "resolved"})
+    page = commander.post(
+        f"/console/incidents/{incident.pk}/settings/",
+        {"severity": severities["SEV4"].pk, "scope": "all"},
+    )
+    assert page.status_code == 409 and "reopen it" in page.content.decode()
+    patch = commander.patch(
+        f"/api/v1/incidents/{incident.pk}",
+        json.dumps({"severity": "SEV4"}),
+        content_type="application/json",
+    )
+    assert patch.status_code == 409 and "reopen it" in patch.json()["detail"]
+    incident.refresh_from_db()
+    assert incident.severity.name == "SEV2"

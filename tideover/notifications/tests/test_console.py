@@ -162,3 +162,9 @@ def test_retry_goes_back_to_the_filtered_log_it_came_from(client_as, db):
         f"/console/notifications/delivery/{message.pk}/retry/", {"next": back}
     )
     assert response["Location"] == back
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "\u00b2", "9" * 5000, "12x"])
+def test_a_delivery_log_filter_no_incident_could_have_is_ignored_not_a_500(client_as, value):
+    page = client_as("comms").get("/console/notifications/delivery/", {"incident": value})
+    assert page.status_code == 200

@@ -78,3 +78,23 @@ def test_a_policy_that_makes_no_sense_is_refused_naming_the_field(incident, poli
     with pytest.raises(DomainError) as refused:
         policy(**values)
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize("field", ["offer_value", "min_spend_cents", "budget_cents"])
+def test_an_amount_past_any_apology_is_refused_by_name_in_the_form_and_the_service(
+    incident, client_as, policy, field
+):
+    from tideover.recovery.models import GoodwillPolicy
+
+    form = {
+        "offer_kind": "amount", "offer_value": "500", "min_spend_cents": "2500",
+        "member_bonus_points": "0", "cardholder_bonus_points": "0", "cardholder_extra": "0",
+        "valid_days": "30", "channel": "sms_first", "budget_cents": "0",
+        "expected_redemption_percent": "20", "holdout_percent": "0", "recovery_window_days": "7",
+        field: str(10**20),
+    }  # fmt: skip
+    page = client_as("cx_manager").post(f"/recover/incidents/{incident.pk}/policy/", form)
+    assert page.status_code == 400
+    with pytest.raises(DomainError, match=f"{field} is at most"):
+        policy(**{field: 10**12})
+    assert not GoodwillPolicy.objects.exists()

@@ -144,3 +144,12 @@ def test_a_long_list_of_silent_stores_is_cut_with_a_link_to_every_store(
     assert "And 2 more" in page and "S004" not in page
     everything = client.get(f"/console/respond/incidents/{outage.pk}/?stores=all").content.decode()
     assert everything.count('<tr class="silent">') == 4
+
+
+def test_a_closed_incident_nudges_no_store(outage, client_as):
+    client = client_as("incident_commander")
+    resolved = client.post(f"/console/incidents/{outage.pk}/state/", {"state": "resolved"})
+    assert resolved.status_code == 302
+    refused = client.post(f"/console/respond/incidents/{outage.pk}/nudge/", {"minutes": "5"})
+    assert refused.status_code == 409 and "reopen it" in refused.content.decode()
+    assert not Checklist.objects.filter(incident=outage, nudges__gt=0).exists()
