@@ -22,7 +22,7 @@ def test_email_double_opt_in_confirms_from_the_link_in_the_email(db, smtp, compo
     response = _signup(client, email="Pat@Example.COM", components=[components["loyalty"].pk])
     assert response.status_code == 200 and b"Check your inbox" in response.content
     subscriber = Subscriber.objects.get()
-    assert subscriber.state == "pending" and subscriber.address == "Pat@example.com"
+    assert subscriber.state == "pending" and subscriber.address == "pat@example.com"
     assert not subscriber.all_components
     drain()
     [mail] = smtp.messages
@@ -293,3 +293,61 @@ def test_one_email_address_can_be_signed_up_only_so_often_a_day(db, settings):
     )
     assert refused.status_code == 429 and b"signed up too often today" in refused.content
     assert OutboxMessage.objects.count() == 2
+
+
+def test_one_mailbox_in_two_spellings_is_one_subscriber_sent_each_update_once(db):
+    client = Client()
+    for spelling in ("Alice@Example.com", "alice@example.com", " ALICE@example.COM "):
+        assert (
+            client.post("/subscribe/", {"channel": "email", "email": spelling}).status_code == 200
+        )
+    subscriber = Subscriber.objects.get()
+    assert subscriber.address == "alice@example.com"
+    # One confirmation e-mail, not one per spelling.
+    assert OutboxMessage.objects.filter(recipient="alice@example.com").count() == 1
+
+
+def test_a_quoted_or_escaped_spelling_of_a_mailbox_is_refused_so_the_limit_holds(db, settings):
+    settings.SIGNUP_PER_EMAIL_PER_DAY = 1
+    client = Client()
+    assert (
+        client.post("/subscribe/", {"channel": "email", "email": "bob@example.com"}).status_code
+        == 200
+    )
+    for spelling in ('"bob"@example.com', '"b\\\\ob"@example.com', "b\\\\ob@example.com"):
+        page = client.post("/subscribe/", {"channel": "email", "email": spelling})
+        assert page.status_code in (400, 429), spelling
+    assert Subscriber.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_the_migration_keeps_one_subscriber_per_mailbox_the_one_furthest_along(db):
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    lowering = importlib.import_module(
+        "tideover.notifications.migrations.0009_email_addresses_lower_case"
+    )
+
+    rows = [
+        ("Carol@example.com", "unsubscribed"),
+        ("carol@example.com", "active"),
+        ("CAROL@example.com", "pending"),
+        ("Dave@Example.com", "pending"),
+        ("erin@example.com", "active"),
+    ]
+    for address, state in rows:
+        Subscriber.objects.create(channel="email", address=address, state=state)
+    Subscriber.objects.create(
+        channel="webhook", address="https://h.example.com/Path", state="active"
+    )
+    lowering.lower_email_addresses(django_apps, connection.schema_editor())
+    kept = dict(Subscriber.objects.values_list("address", "state"))
+    assert kept == {
+        "carol@example.com": "active",
+        "dave@example.com": "pending",
+        "erin@example.com": "active",
+        "https://h.example.com/Path": "active",
+    }

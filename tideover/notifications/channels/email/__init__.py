@@ -22,14 +22,24 @@ from tideover.notifications.channels import Channel, DeliveryError, Rendered, Tr
 
 
 def clean_email(address: str, *, field: str = "email") -> str:
-    """A valid e-mail address, its domain in lower case (the local part is the owner's)."""
+    """A valid e-mail address in the one form a mailbox is kept under: lower case.
+
+    Mail providers do not tell ``Alice@`` from ``alice@``, so two spellings would be two
+    subscribers sent every update twice, and each spelling its own sign-up limit; loyalty and
+    recovery keep addresses the same way. A quoted or escaped local part (``"alice"@``,
+    ``a\\lice@``) names the same mailbox in yet another spelling and is refused."""
     text = (address or "").strip()
     try:
         validate_email(text)
     except ValidationError:
         raise DomainError(f"{text!r} is not an e-mail address", field=field)
     local, _, domain = text.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    if '"' in local or "\\" in local:
+        raise DomainError(
+            "Use a plain address without quotes or backslashes, e.g. name@example.com",
+            field=field,
+        )
+    return f"{local}@{domain}".lower()
 
 
 class EmailTransport(Transport):
