@@ -40,6 +40,7 @@ from tideover.incidents.services.common import (
     components_snapshot,
     state_capability,
 )
+from tideover.incidents.services.repeats import just_declared, just_posted
 
 
 @transaction.atomic
@@ -70,6 +71,12 @@ def declare_incident(
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:
         raise DomainError("The incident cannot start after it is declared", field="started_at")
+    # Declarations take turns (a row lock; declaring is rare), so a second tap on "Declare"
+    # finds the first and is that incident rather than a twin that pages everyone again.
+    Severity.objects.select_for_update().filter(pk=severity.pk).exists()
+    repeat = just_declared(title, severity, is_drill, actor, at)
+    if repeat is not None:
+        return repeat
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,
         title=title,
@@ -118,6 +125,9 @@ def post_public_update(
     at = _now(at)
     body = _clean_body(body)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    repeat = just_posted(incident, body, state, components, actor, at)
+    if repeat is not None:
+        return repeat
     if state and state != incident.state:
         authorize(actor, state_capability(incident))
         _change_state(incident, state, actor=actor, at=at)
