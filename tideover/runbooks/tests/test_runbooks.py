@@ -139,7 +139,9 @@ def test_an_incident_keeps_the_version_it_started_with(severities, components, c
         actor=Actor.of(staff["incident_commander"]),
     )
     assert edited.number == 2 and edited.author_name == "incident_commander"
-    second = declare(severities, components, "card-payments", all_stores=True)
+    second = declare(
+        severities, components, "card-payments", all_stores=True, title="Card terminals down"
+    )
     assert IncidentRunbook.objects.get(incident=first).version.number == 1
     assert IncidentRunbook.objects.get(incident=second).version.number == 2
     assert ChecklistStep.objects.filter(checklist__incident=first, text="Take cash").exists()
