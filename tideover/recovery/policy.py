@@ -167,18 +167,20 @@ _ORDER = {
 
 def contact_for(customer, member, preference: str) -> tuple[str, str] | tuple[None, str]:
     """(channel, address) the offer goes to, or (None, why not). Marketing consent is the
-    shopper's own tick at sign-up or the member's marketing consent for that channel."""
-    phone = customer.phone_e164 or (member.phone_e164 if member else "")
-    email = customer.email or (member.email if member else "")
+    shopper's own tick at sign-up (for the contact details they gave then, or their member
+    record's), or the member's marketing consent for that channel, which covers the member's
+    own number or address only: a number the shopper opted out never borrows it."""
     consented = customer.consent_marketing
-    sms_ok = bool(phone) and (consented or bool(member and member.consent_marketing_sms))
-    email_ok = bool(email) and (consented or bool(member and member.consent_marketing_email))
+    phones = [(customer.phone_e164, consented)]
+    emails = [(customer.email, consented)]
+    if member is not None:
+        phones.append((member.phone_e164, consented or member.consent_marketing_sms))
+        emails.append((member.email, consented or member.consent_marketing_email))
     for channel in _ORDER[preference]:
-        if channel == "sms" and sms_ok:
-            return "sms", phone
-        if channel == "email" and email_ok:
-            return "email", email
-    if not (phone or email):
+        for address, allowed in phones if channel == "sms" else emails:
+            if address and allowed:
+                return channel, address
+    if not any(address for address, _ in phones + emails):
         return None, "no_contact"
     return None, "no_marketing_consent"
 

@@ -245,3 +245,39 @@ def test_chat_answers_are_capped_after_decompression_and_when_chunked(db, settin
     drain()
     message = OutboxMessage.objects.get(dedupe_key="chat-bomb")
     assert "answer is longer than 10000 bytes" in message.last_error
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254, the cloud metadata service
+        ("64:ff9b::7f00:1", False),  # NAT64 to 127.0.0.1
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64 to 10.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 from 169.254.169.254
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::ffff:0:a00:1", False),  # SIIT to 10.0.0.1
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped
+        ("fec0::1", False),  # site-local
+        ("64:ff9b::808:808", True),  # NAT64 to a public address is that address
+        ("2002:808:808::1", True),
+        ("2606:4700::1111", True),
+    ],
+)
+def test_an_ipv6_address_carrying_an_ipv4_one_is_as_public_as_that_one(
+    db, settings, monkeypatch, address, public
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        if host != "hook.example.com":
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    assert http.public_ip(address) is public
+    if public:
+        assert http.checked_address("hook.example.com", 443) == address
+    else:
+        with pytest.raises(http.UnsafeAddress):
+            http.checked_address("hook.example.com", 443)

@@ -30,3 +30,19 @@ def test_opting_out_cancels_queued_offers_and_withdraws_consent(
     assert not member.consent_marketing_email
     assert member.consents.filter(channel="marketing_email", granted=False).exists()
     assert not AffectedCustomer.objects.get().consent_marketing
+
+
+def test_a_number_opted_out_never_borrows_the_members_consent_for_their_own_number(
+    incident, sign_up, make_member, policy, client
+):
+    """The member agreed to offers on their own number; at the store they gave another one,
+    then opted that one out: the offer may go to the member's number, never to that one."""
+    make_member("M-TWO", phone="+1 512 555 0100", sms=True)
+    sign_up(loyalty_id="M-TWO", phone="+1 512 555 0199")
+    assert client.post("/recover/opt-out/", {"contact": "+1 512 555 0199"}).status_code == 200
+    policy()
+    run_campaign(start_campaign(incident, actor=CX))
+    sent = set(
+        OutboxMessage.objects.filter(category="marketing").values_list("recipient", flat=True)
+    )
+    assert sent == {"+15125550100"}
