@@ -165,19 +165,26 @@ def _reverse(undoing, originals, earned_now, held, members, book, postings, touc
         .annotate(total=Sum("points"))
         .values_list("related_source_id", "total")
     )
+    # A sale whose points were held and approved posted what returns had left of them: its
+    # share per returned dollar is still of what it earned, less what those returns took.
+    approved = holds.approved_for(ids)
     for p in undoing:
         sale = p.sale
         original = originals.get(sale.original_key, {})
         member_pk, earned = original.get("member_id"), original.get("points", 0)
+        taken_while_held = 0
         if sale.original_key in earned_now:
             member_pk, earned = earned_now[sale.original_key]
+        elif sale.original_key in approved:
+            hold = approved[sale.original_key]
+            earned, taken_while_held = hold.held, hold.held - hold.points
         hold = held.get(sale.original_key)
         if hold is not None and hold.state == HoldState.PENDING and earned <= 0:
             extras[sale.key] = {"points": 0, "notes": [holds.take_back(hold, sale, p.paid_cents)]}
             continue
         if not member_pk or earned <= 0:
             continue
-        left = earned + taken_back.get(sale.original_key, 0)
+        left = earned - taken_while_held + taken_back.get(sale.original_key, 0)
         paid = original.get("paid_cents") or 0
         if sale.kind == SaleKind.VOID or paid <= 0 or p.paid_cents >= paid:
             back = left

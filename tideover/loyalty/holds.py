@@ -61,6 +61,16 @@ def pending_for(keys) -> dict[str, HeldPoints]:
     }
 
 
+def approved_for(keys) -> dict[str, HeldPoints]:
+    """Approved holds of these sales: their accrual posted only what returns had left."""
+    if not keys:
+        return {}
+    return {
+        h.sale_key: h
+        for h in HeldPoints.objects.filter(sale_key__in=list(keys), state=HoldState.APPROVED)
+    }
+
+
 def take_back(hold: HeldPoints, undo, paid_cents: int) -> str:
     """A return or void of a sale whose points are held: less is held (nothing, for a void).
     Saves a hold that is already in the database; returns the note for the till."""

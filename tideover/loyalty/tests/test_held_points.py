@@ -191,3 +191,24 @@ def test_the_member_hears_of_held_points_only_through_what_approval_posts(member
     holds.approve(first, actor=Actor.of(staff["cx_manager"]))
     assert MemberNotice.objects.filter(kind="reward_issued").count() == 3
     assert MemberNotice.objects.count() == 3
+
+
+def test_returning_the_rest_after_an_approval_takes_back_the_rest_of_the_points(
+    member, staff, settings
+):
+    """Half returned while held (the hold shrinks), the hold approved, the other half
+    returned: every point the sale earned is gone, none left for goods that came back."""
+    settings.LOYALTY_REWARD_THRESHOLD_POINTS = 100_000
+    lines = [
+        {"sku": "A", "quantity": 1, "unit_price_cents": 75_000},
+        {"sku": "B", "quantity": 1, "unit_price_cents": 75_000},
+    ]
+    bought = sale(member="M-BIG", lines=lines)
+    one(bought)
+    one(sale(kind="return", original=bought["sale_id"], lines=lines[:1], cents=0))
+    hold = HeldPoints.objects.get()
+    assert (hold.held, hold.points) == (1_500, 750)
+    holds.approve(hold, actor=Actor.of(staff["customer_service"]))
+    assert balance() == 750
+    rest = one(sale(kind="return", original=bought["sale_id"], lines=lines[1:], cents=0))
+    assert rest.points == -750 and balance() == 0
