@@ -236,11 +236,16 @@ def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> Non
     book.load({pk for pk, _ in due})
     for pk, day in due:
         member = members[pk]
+        if member.balance < 0:
+            # Points brought back into a debt would pay it off and never expire again (only
+            # points above zero live in lots, and only lots expire again): they stay expired,
+            # as they would have had the sale posted on time.
+            continue
         lot = next(lot for lot in book.lots(pk) if lot.expires_on == day)
         amount = lot.expired
         member.balance += amount
         lot.expired -= amount
-        lot.remaining += ledger.lots_change(member.balance - amount, amount)
+        lot.remaining += amount
         postings.append(
             Posting(
                 member=member,

@@ -91,3 +91,22 @@ def test_points_granted_with_their_earning_date_expire_by_it(member, settings):
     lot = PointsLot.objects.get(member=member)
     assert lot.expires_on == date(2026, 10, 31)
     assert lot.remaining == 40
+
+
+def test_a_late_sale_into_a_negative_balance_brings_no_expired_points_back_for_good(member):
+    """The expired points would pay off the debt and never expire again: they stay expired,
+    and the balance is what it would be had the sale posted on time."""
+    from datetime import UTC, datetime
+
+    post_sales([sale(member=member.loyalty_id, cents=4500)])  # 450 points
+    run_expiry(today=DEADLINE + timedelta(days=1))
+    after = datetime(2027, 12, 2, 15, tzinfo=UTC)
+    big = sale(member=member.loyalty_id, cents=6000, at=after)  # 600: a reward, 100 left
+    post_sales([big])
+    undo = sale(kind="return", original=big["sale_id"], cents=6000, at=after + timedelta(days=1))
+    post_sales([undo])  # -600: the reward was spent, so the balance goes below zero
+    assert balance(member) == -500
+    last_day = datetime(2027, 11, 30, 20, 0, tzinfo=UTC)
+    [late] = post_sales([sale(member=member.loyalty_id, cents=100, at=last_day)])
+    assert late.balance == -490 and balance(member) == -490
+    assert not JournalEntry.objects.filter(member=member, kind="reinstate").exists()
