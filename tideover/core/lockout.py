@@ -13,13 +13,32 @@ is not punished and a guesser gains nothing by hammering.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from functools import wraps
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, Sum
 from django.shortcuts import render
 
 log = logging.getLogger("tideover.login")
+
+
+class OwnFailuresHandler(AxesDatabaseHandler):
+    """Axes's database handler, except that a successful log-in forgets only the failures
+    of the account that logged in. Axes forgets every failure matching the account *or the
+    address*: anyone with a log-in could then clear, from their own address, the count of
+    guesses at someone else's password between every few guesses, and never be locked out.
+    The address's failures for other accounts keep counting until the cool-off ends them."""
+
+    def reset_user_attempts(self, request, credentials=None) -> int:
+        username = get_client_username(request, credentials)
+        if not username:
+            return 0
+        count, _ = AccessAttempt.objects.filter(username=username).delete()
+        return count
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -48,7 +67,9 @@ def seconds_to_wait(request) -> int:
     from axes.handlers.proxy import AxesProxyHandler
 
     AxesProxyHandler.update_request(request)
-    username = request.POST.get(settings.AXES_USERNAME_FORM_FIELD, "")
+    # As the log-in form cleans it (UsernameField): "admin " is admin's attempts too.
+    raw = request.POST.get(settings.AXES_USERNAME_FORM_FIELD, "")
+    username = unicodedata.normalize("NFKC", raw.strip())
     credentials = {settings.AXES_USERNAME_FORM_FIELD: username}
     handler = AxesProxyHandler.get_implementation()
     wait = 0

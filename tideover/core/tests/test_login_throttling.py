@@ -151,3 +151,24 @@ def test_the_admin_log_in_slows_down_too(staff, settings):
         "/admin/login/", {"username": "admin", "password": PASSWORD}, REMOTE_ADDR="192.0.2.5"
     )
     assert again.status_code == 429 and again["Retry-After"]
+
+
+def test_logging_in_to_ones_own_account_does_not_forget_guesses_at_another(staff, settings):
+    """Someone with any log-in guesses the administrator's password from one address and logs
+    in as themselves between guesses: the guesses still add up to the lockout."""
+    settings.LOGIN_SLOWDOWN_AFTER = 0  # the lockout alone
+    ip = "203.0.113.77"
+    answers = []
+    for round_ in range(3):
+        for guess in range(2):
+            answers.append(_login("administrator", f"guess-{round_}-{guess}", ip).status_code)
+        assert _login("store_associate", PASSWORD, ip).status_code in (302, 429)
+    assert 429 in answers
+    assert _login("administrator", PASSWORD, "198.51.100.99").status_code == 429
+
+
+def test_a_username_with_a_trailing_space_is_slowed_down_like_the_account(staff, settings):
+    for n in range(3):
+        _login("administrator", "guess", f"198.51.100.{70 + n}")
+    assert _login("administrator", "guess", "198.51.100.80").status_code == 429
+    assert _login("administrator ", "guess", "198.51.100.81").status_code == 429
