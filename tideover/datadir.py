@@ -7,6 +7,7 @@ point call :func:`prepare` before Django reads the settings, so every process of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -29,6 +30,7 @@ def prepare() -> None:
     set, a secret key file. Safe when several processes start at once: one file wins."""
     folder = data_dir()
     (folder / "static").mkdir(parents=True, exist_ok=True)
+    _keep_database_private(folder)
     if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
         return
     try:
@@ -37,6 +39,37 @@ def prepare() -> None:
         return
     with os.fdopen(fd, "w") as out:
         out.write(secrets.token_urlsafe(50))
+
+
+def sqlite_path(folder: Path) -> Path | None:
+    """The SQLite database file this install uses (None: another database)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return folder / "tideover.sqlite3"
+    if url.startswith("sqlite:///") and "?" not in url:
+        name = url.removeprefix("sqlite:///")
+        return Path(name) if name and name != ":memory:" else None
+    return None
+
+
+def _keep_database_private(folder: Path) -> None:
+    """Only the install's own user may read the SQLite database (password hashes, session
+    keys, shoppers' contacts): created 0600 before SQLite makes it with the umask's 0644,
+    and an older one's mode put right. SQLite gives its -wal and -shm files the database's
+    mode."""
+    path = sqlite_path(folder)
+    if path is None:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # no such folder, or not ours to write: SQLite will say what is wrong
+        return
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):  # gone meanwhile, or another user's file
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def read_key() -> str | None:

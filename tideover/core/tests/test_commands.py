@@ -38,3 +38,17 @@ def test_createstaff_gives_roles_and_store(db, chain):
 def test_createstaff_refuses_unknown_role(db):
     with pytest.raises(CommandError, match="Unknown role"):
         call_command("createstaff", "pat", role=["wizard"])
+
+
+def test_later_starts_say_where_the_first_password_is_not_what_it_is(db, settings, tmp_path):
+    import io
+
+    from tideover.core.management.commands.up import ensure_first_admin
+
+    settings.DATA_DIR = tmp_path
+    first, later = io.StringIO(), io.StringIO()
+    ensure_first_admin(first)
+    ensure_first_admin(later)
+    password = (tmp_path / "first-login.txt").read_text().strip()
+    assert password in first.getvalue()
+    assert password not in later.getvalue() and "first-login.txt" in later.getvalue()

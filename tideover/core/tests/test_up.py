@@ -70,6 +70,8 @@ def test_up_serves_console_and_status_page_and_stops_cleanly(tmp_path, started):
         assert _get(f"{base}/api/v2/summary.json") == 200
         assert _get(f"{base}/console/") == 200  # urllib follows the redirect to the login page
         assert (tmp_path / "first-login.txt").exists()
+        # Password hashes, session keys and shoppers' contacts: for the install's user only.
+        assert (tmp_path / "tideover.sqlite3").stat().st_mode & 0o077 == 0
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
         assert "First login: admin / " in output and f"{base}/console/" in output

@@ -19,9 +19,10 @@ def ensure_first_admin(stdout) -> None:
     """Create the 'admin' login once and print its password; later runs say where it was shown."""
     User = get_user_model()
     if User.objects.filter(username="admin").exists():
+        # Not the password again: a supervisor keeps every start's output in its logs.
         password_file = settings.DATA_DIR / "first-login.txt"
-        hint = password_file.read_text().strip() if password_file.exists() else "(set earlier)"
-        stdout.write(f"First login: admin / {hint}")
+        where = f"in {password_file}" if password_file.exists() else "set earlier"
+        stdout.write(f"First login: admin (its first password is {where})")
         return
     password = secrets.token_urlsafe(12)
     user = User.objects.create_superuser("admin", "", password)
