@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from django.db import close_old_connections
 from django.utils.crypto import get_random_string
@@ -90,7 +91,53 @@ def run_database_worker(*, interval: float, batch: bool, with_periodic: bool) ->
             periodic.schedule_due()
         else:
             start_scheduler()
-    worker.run()
+    _run_through_database_outages(worker)
+
+
+# Seconds between tries while the database cannot be reached: doubling up to this.
+OUTAGE_RETRY_MAX_SECONDS = 30.0
+
+
+def _run_through_database_outages(worker) -> None:
+    """Run the worker's loop; when the database cannot be reached (a restart, a moved file, a
+    lost connection), say so once and try again with growing pauses instead of exiting, which
+    left no worker running once the database came back, and made ``tideover up`` stop the
+    web server with it. A stop request ends the wait."""
+    from django.db import InterfaceError, OperationalError, connections
+
+    delay, down_since = 1.0, None
+    while True:
+        try:
+            worker.run()
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if stopping.requested():
+                return
+            if down_since is None:
+                down_since = time.monotonic()
+                log.error("the database cannot be reached (%s); trying again", exc)
+            connections.close_all()
+            if stopping.event().wait(delay):
+                return
+            delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
+            worker.running = True
+            if _database_answers():
+                log.warning(
+                    "the database answers again after %.0f s", time.monotonic() - down_since
+                )
+                delay, down_since = 1.0, None
+
+
+def _database_answers() -> bool:
+    from django.db import DatabaseError, connection
+
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
 
 
 class RQSchedulerThread:
@@ -111,12 +158,15 @@ class RQSchedulerThread:
             self.scheduler.enqueue_scheduled_jobs()
 
     def run(self, stop: threading.Event) -> None:
+        failing = periodic.OutageLog(log, "RQ scheduler tick failed")
         try:
             while not stop.is_set():
                 try:
                     self.tick()
                 except Exception:  # Redis away for a moment: try again on the next tick
-                    log.warning("RQ scheduler tick failed; retrying", exc_info=True)
+                    failing.failed()
+                else:
+                    failing.worked()
                 stop.wait(self.every_seconds)
         finally:
             try:

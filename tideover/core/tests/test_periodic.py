@@ -153,3 +153,23 @@ def test_three_workers_run_each_periodic_job_once_per_interval(settings, tmp_pat
             if r.args_kwargs["args"][0] == PROBE_JOB and r.status == "SUCCESSFUL"
         ]
         assert outcomes.count("ran") == len(slots) and "already ran" not in outcomes
+
+
+def test_a_loop_failing_every_tick_logs_its_traceback_once_and_then_its_recovery(caplog):
+    import logging
+
+    from tideover.core.periodic import OutageLog
+
+    failing = OutageLog(logging.getLogger("tideover.test"), "tick failed")
+    with caplog.at_level(logging.WARNING, logger="tideover.test"):
+        for _ in range(30):
+            try:
+                raise ConnectionError("Redis is away")
+            except ConnectionError:
+                failing.failed()
+        failing.worked()
+        failing.worked()
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith("tick failed; retrying quietly") and caplog.records[0].exc_info
+    assert "it works again" in messages[1]

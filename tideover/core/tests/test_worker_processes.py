@@ -78,3 +78,32 @@ def test_a_stopped_worker_leaves_no_process_and_no_database_connection(how, sett
     if connection.vendor == "postgresql":
         # The server notices a closed socket at once; a leftover process would keep it open.
         wait_until(lambda: _other_database_connections() <= before, timeout=30)
+
+
+def test_a_worker_waits_out_a_database_it_cannot_reach_and_carries_on(settings, tmp_path):
+    """The database file gone for a few seconds (a restore, a move): the worker says so, keeps
+    trying, and runs tasks again once it is back, instead of exiting for good."""
+    import os
+    import shutil
+
+    if connection.vendor != "sqlite" or getattr(settings, "RQ_QUEUES", None):
+        pytest.skip("a SQLite file to take away, under the database backend")
+    log = tmp_path / "worker.log"
+    path = connection.settings_dict["NAME"]
+    first = publish_status.enqueue()
+    worker = start_worker(worker_env(settings), log_path=log)
+    try:
+        wait_until(lambda: _deferred_task_ran(first), timeout=90, processes=[worker])
+        os.rename(path, f"{path}.away")
+        os.mkdir(path)  # "unable to open database file" for every new connection
+        try:
+            wait_until(lambda: "cannot be reached" in log.read_text(), timeout=30)
+            time.sleep(3)
+            assert worker.poll() is None, log.read_text()
+        finally:
+            shutil.rmtree(path)
+            os.rename(f"{path}.away", path)
+        second = publish_status.enqueue()
+        wait_until(lambda: _deferred_task_ran(second), timeout=90, processes=[worker])
+    finally:
+        stop(worker)

@@ -66,6 +66,11 @@ def _stop_requested(signum, frame):
     raise KeyboardInterrupt
 
 
+# A worker that ended (a bug, the database gone for longer than it waits) is started again
+# after this pause, so a crash loop does not spin.
+WORKER_RESTART_SECONDS = 5.0
+
+
 def serve(
     stdout,
     *,
@@ -82,20 +87,35 @@ def serve(
     signal.signal(signal.SIGINT, _stop_requested)
     signal.signal(signal.SIGTERM, _stop_requested)
     procs = [subprocess.Popen(web_server_argv(bind, workers=web_workers), env=env)]
-    if with_worker:
-        procs.append(subprocess.Popen([sys.executable, "-m", "tideover", "worker"], env=env))
+    worker_argv = [sys.executable, "-m", "tideover", "worker"]
+    worker = subprocess.Popen(worker_argv, env=env) if with_worker else None
     procs += extra or []
     url = f"http://{bind}"
     stdout.write(f"Console:      {url}/console/")
     stdout.write(f"Status page:  {url}/")
     stdout.write(f"API docs:     {url}/api/v1/docs   (OpenAPI: {url}/api/v1/openapi.json)")
     stdout.write("Press Ctrl+C to stop.")
+    restart_at = None
     try:
+        # The web server (and anything else started with it) ending ends the lot; a worker that
+        # ends is started again: the status page and console keep serving without one.
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
+            if worker is None or worker.poll() is None:
+                continue
+            if restart_at is None:
+                restart_at = time.monotonic() + WORKER_RESTART_SECONDS
+                stdout.write(
+                    f"The worker stopped (exit {worker.returncode}); starting another in "
+                    f"{WORKER_RESTART_SECONDS:g} s"
+                )
+            elif time.monotonic() >= restart_at:
+                worker, restart_at = subprocess.Popen(worker_argv, env=env), None
     except KeyboardInterrupt:
         pass
     finally:
+        if worker is not None:
+            procs.append(worker)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
