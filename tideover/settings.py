@@ -181,7 +181,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+# Served over HTTPS (SITE_URL says so): cookies only over HTTPS unless told otherwise.
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", SITE_URL.startswith("https://"))
+# Behind a TLS-terminating proxy, the header it sets to say the request came over HTTPS (e.g.
+# X-Forwarded-Proto): then request.is_secure() is true, and redirects after log-in and the
+# HTTPS redirect below know it. Set it only when every request comes through your proxy.
+if _proto_header := envstr("TRUSTED_PROTO_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proto_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = envbool("HTTPS_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's health check speaks plain HTTP
+SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

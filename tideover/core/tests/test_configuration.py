@@ -41,3 +41,33 @@ def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
 def test_lists_are_comma_separated(monkeypatch):
     monkeypatch.setenv("TIDEOVER_TEST_LIST", "US, CA,,GB")
     assert env.envlist("TIDEOVER_TEST_LIST") == ["US", "CA", "GB"]
+
+
+def test_a_deployment_behind_a_tls_proxy_gets_https_redirects_hsts_and_secure_cookies(tmp_path):
+    """The settings docs/deploy.md gives, read by a fresh process as a deployment would."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, django; from django.conf import settings as s; django.setup();"
+        "print(json.dumps([s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+        " s.SECURE_PROXY_SSL_HEADER, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS]))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tideover.settings",
+        "TIDEOVER_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "test-only",
+        "SITE_URL": "https://status.example.com",
+        "TRUSTED_PROTO_HEADER": "X-Forwarded-Proto",
+        "HTTPS_REDIRECT": "true",
+        "HSTS_SECONDS": "31536000",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == [
+        True, True, ["HTTP_X_FORWARDED_PROTO", "https"], True, 31536000,
+    ]  # fmt: skip
