@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(config)
     url = args.agent or "http://{}:{}".format(*config.host_port)
-    return _remote(args.command, url.rstrip("/"), as_json=args.json)
+    return _remote(args.command, url.rstrip("/"), as_json=args.json, key=config.register_key)
 
 
 def _run(config) -> int:
@@ -88,10 +88,13 @@ def _run(config) -> int:
     return 0
 
 
-def _remote(command: str, url: str, *, as_json: bool) -> int:
+def _remote(command: str, url: str, *, as_json: bool, key: str = "") -> int:
     try:
-        if command == "sync":
-            response = httpx.post(f"{url}/api/v1/agent/sync", timeout=120, trust_env=False)
+        if command == "sync":  # the register key, when the agent has one, lets it send now
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            response = httpx.post(
+                f"{url}/api/v1/agent/sync", headers=headers, timeout=120, trust_env=False
+            )
         else:
             response = httpx.get(f"{url}/api/v1/agent/status", timeout=10, trust_env=False)
     except httpx.HTTPError as exc:

@@ -260,8 +260,9 @@ class Forwarder:
             raise
         finally:
             self.waited_seconds += time.perf_counter() - begun
-        if response.status_code == 400 and self.batch_size > 1:
-            self.batch_size = max(1, self.batch_size // 2)  # HQ's batch limit is lower than ours
+        if response.status_code in (400, 413) and self.batch_size > 1:
+            # HQ's batch limit (400) or body limit (413, big sales) is lower than our batch.
+            self.batch_size = max(1, min(self.batch_size, len(rows)) // 2)
             raise HQUnavailable(f"HQ asked for smaller batches: {response.text[:200]}")
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}: {response.text[:200]}")
@@ -344,6 +345,7 @@ class Forwarder:
                 self.wake.wait(self.idle_seconds)
                 self.wake.clear()
                 continue
+            answered_before = self.agent.hq.ok_at
             try:
                 counts = self.forward_round()
             except HQUnavailable as exc:
@@ -362,7 +364,11 @@ class Forwarder:
             self.backoff.reset()
             self.next_try_at = None
             self.last_error = ""
-            self.agent.link_ok()
+            if self.agent.hq.ok_at > answered_before:
+                # Only HQ answering proves the link: a round with nothing to send asked it
+                # nothing, and calling that "online" undid the heartbeat's "offline" every
+                # second (registers heard online, and sales lost their offline mark).
+                self.agent.link_ok()
             if counts["sent"] or counts.get("quarantined"):
                 continue  # more may be waiting: no pause while draining
             self.wake.wait(self.idle_seconds)

@@ -13,9 +13,16 @@ import time
 PIN_ATTEMPTS, PIN_LOCK_SECONDS = 5, 300
 
 
+def _text(value: str) -> str:
+    """Text as UTF-8 can store it: a lone surrogate from JSON ("\\ud800") becomes '?', so
+    hashing a PIN or logging a reason cannot fail half-way through an action."""
+    return str(value or "").encode("utf-8", "replace").decode("utf-8")
+
+
 class ManagerActions:
     def _pin_refusal(self, pin: str, what: str) -> str:
         """Why the PIN does not allow ``what`` ("" when it does); a wrong PIN is logged."""
+        pin = _text(pin)
         now = time.time()
         self._pin_failures = [t for t in self._pin_failures if now - t < PIN_LOCK_SECONDS]
         if not self.config.manager_pin:
@@ -36,6 +43,7 @@ class ManagerActions:
         refusal = self._pin_refusal(pin, "Forced offline")
         if refusal:
             return refusal
+        who, reason = _text(who), _text(reason)
         self.forced_offline = on
         self.journal.put("forced_offline", on)
         who_text = f" by {who[:60]}" if who else ""
@@ -52,6 +60,7 @@ class ManagerActions:
         refusal = self._pin_refusal(pin, "Marking a sale as dealt with")
         if refusal:
             return refusal
+        who, note = _text(who), _text(note)
         who_text = f" by {who[:60]}" if who else ""
         what = f"{note.strip()[:200]}{who_text}".strip()
         state = self.journal.deal_with(sale_id, what, time.time())

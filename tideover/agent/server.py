@@ -19,10 +19,12 @@ Routes (registers use the same paths and request shape as HQ):
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import re
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -47,13 +49,38 @@ class Headers(dict):
         return super().get(name.lower(), default)
 
 
+# Connections served at once; one more is answered 503 and closed. Registers keep one each.
+MAX_CONNECTIONS = 256
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b'Connection: close\r\nContent-Length: 56\r\n\r\n{"detail": "The agent is busy; send again in a second."}'
+)
+
+
 class AgentServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, agent: Agent, address: tuple[str, int]):
         self.agent = agent
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, Handler)
+
+    def process_request(self, request, client_address):
+        """A thread per connection, up to MAX_CONNECTIONS: past that, 503 at once (connections
+        a stalled register left open could otherwise take every thread and file)."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(BUSY)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     @property
     def url(self) -> str:
@@ -63,6 +90,9 @@ class AgentServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A connection that sends nothing for this long (a register gone mid-request, a body
+    # shorter than its Content-Length, an idle kept-alive one) is closed.
+    timeout = 30
     # Answers are small and go out as headers then body: without TCP_NODELAY the body waits
     # for the client's delayed ACK (~40 ms a request on a kept-alive connection).
     disable_nagle_algorithm = True
@@ -144,8 +174,17 @@ class Handler(BaseHTTPRequestHandler):
     def _json_body(self):
         try:
             return json.loads(self.raw or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested past any sale
             return _NOT_JSON
+
+    def _from_this_page(self) -> bool:
+        """A form posted from the agent's own page, not from another site a browser on the
+        store's network has open (browsers name the page's origin on every form post)."""
+        origin = self.headers.get("origin")
+        if origin is None or origin.removeprefix("http://") == self.headers.get("host", ""):
+            return True
+        self._json(403, {"detail": "Use the Send now button on the agent's own page"})
+        return False
 
     def _register_allowed(self) -> bool:
         key = self.agent.config.register_key
@@ -185,8 +224,12 @@ class Handler(BaseHTTPRequestHandler):
             self._post_sales(single=True)
         elif path == "/api/v1/sales:batch":
             self._post_sales(single=False)
-        elif path in ("/api/v1/agent/sync", "/sync"):
-            self._sync(page=path == "/sync")
+        elif path == "/api/v1/agent/sync":
+            if self._register_allowed():
+                self._sync(page=False)
+        elif path == "/sync":
+            if self._from_this_page():
+                self._sync(page=True)
         elif path in ("/api/v1/agent/offline", "/offline"):
             self._offline(page=path == "/offline")
         elif path == "/dealt-with":
@@ -235,11 +278,15 @@ class Handler(BaseHTTPRequestHandler):
         if agent.forced_offline:
             result = {"detail": "Forced offline is on; switch it off to send", "sent": 0}
         else:
+            answered_before = agent.hq.ok_at
             try:
                 agent.journal.retry_quarantined_now()  # staff asked: quarantined sales too
                 result = agent.forwarder.drain()
-                agent.link_ok()
-                result["detail"] = "Sent"
+                if agent.hq.ok_at > answered_before:
+                    agent.link_ok()
+                    result["detail"] = "Sent"
+                else:
+                    result["detail"] = "Nothing to send"
             except HQUnavailable as exc:
                 agent.link_failed(str(exc))
                 agent.forwarder.send_now()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from tideover.agent.config import AgentConfig
+from tideover.agent.server import serve
 from tideover.agent.service import Agent
 
 _numbers = itertools.count(1)
@@ -82,3 +85,21 @@ def make_agent(tmp_path, store_secret, live_server):
 def down_url() -> str:
     """An HQ address nobody listens on."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def http_agent(make_agent):
+    """An agent with its HTTP service on a free loopback port: (agent, httpx client)."""
+    servers = []
+
+    def make(**kwargs):
+        agent = make_agent(**kwargs)
+        server = serve(agent, "127.0.0.1", 0)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        servers.append(server)
+        return agent, httpx.Client(base_url=server.url, trust_env=False, timeout=10)
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()

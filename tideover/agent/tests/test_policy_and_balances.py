@@ -3,12 +3,6 @@ the agent's real HTTP service where a register would use it."""
 
 from __future__ import annotations
 
-import threading
-
-import httpx
-import pytest
-
-from tideover.agent.server import serve
 from tideover.agent.tests.conftest import sale
 from tideover.storelink import services as storelink
 from tideover.storelink.models import StoreAgent
@@ -16,24 +10,6 @@ from tideover.storelink.models import StoreAgent
 POLICY = dict(
     per_sale_limit_cents=10_000, total_limit_cents=25_000, max_count=3, max_age_minutes=30
 )
-
-
-@pytest.fixture
-def http_agent(make_agent):
-    """An agent with its HTTP service on a free loopback port: (agent, httpx client)."""
-    servers = []
-
-    def make(**kwargs):
-        agent = make_agent(**kwargs)
-        server = serve(agent, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-        servers.append(server)
-        return agent, httpx.Client(base_url=server.url, trust_env=False, timeout=10)
-
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def _with_policy(agent, chain, **changes):
