@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tideover.agent.tests.conftest import sale
-from tideover.agent.tests.test_policy_and_balances import http_agent  # noqa: F401 - fixture
 from tideover.sales import limits
 from tideover.sales.models import Sale
 from tideover.sales.schemas import SaleIn

@@ -8,7 +8,6 @@ import socket
 
 from tideover.agent.service import Answer
 from tideover.agent.tests.conftest import sale
-from tideover.agent.tests.test_policy_and_balances import http_agent  # noqa: F401 - fixture
 
 
 def _raw(url: str, data: bytes) -> bytes:

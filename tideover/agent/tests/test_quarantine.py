@@ -13,7 +13,6 @@ from tideover.agent import cli
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.journal import Journal
 from tideover.agent.tests.conftest import sale
-from tideover.agent.tests.test_policy_and_balances import http_agent  # noqa: F401 - fixture
 from tideover.sales import hooks
 from tideover.sales.models import Sale
 from tideover.storelink.models import StoreAgent
