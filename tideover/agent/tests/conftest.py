@@ -89,13 +89,16 @@ def down_url() -> str:
 
 @pytest.fixture
 def http_agent(make_agent):
-    """An agent with its HTTP service on a free loopback port: (agent, httpx client)."""
+    """An agent with its HTTP service on a free loopback port: (agent, httpx client). With
+    ``background=True`` its forwarder and heartbeats run too, as in ``tideover agent run``."""
     servers = []
 
-    def make(**kwargs):
+    def make(*, background: bool = False, **kwargs):
         agent = make_agent(**kwargs)
         server = serve(agent, "127.0.0.1", 0)
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        if background:
+            agent.start()
         servers.append(server)
         return agent, httpx.Client(base_url=server.url, trust_env=False, timeout=10)
 

@@ -5,38 +5,14 @@ gets an answer, and the send-now route is guarded like the sales routes."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
-import httpx
-import pytest
-
 from tideover.agent import server as agent_server
-from tideover.agent.server import serve
 from tideover.agent.tests.conftest import sale
 
 
-@pytest.fixture
-def running(make_agent):
-    """An agent with its HTTP service and background threads running: (agent, client)."""
-    started = []
-
-    def start(**kwargs):
-        agent = make_agent(**kwargs)
-        server = serve(agent, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-        agent.start()
-        started.append(server)
-        return agent, httpx.Client(base_url=server.url, trust_env=False, timeout=10), server
-
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
-
-
-def test_an_idle_agent_with_hq_down_stays_offline_and_marks_its_sales_offline(running, down_url):
-    agent, client, _ = running(hq=down_url, heartbeat_seconds=0.3)
+def test_an_idle_agent_with_hq_down_stays_offline_and_marks_its_sales_offline(http_agent, down_url):
+    agent, client = http_agent(background=True, hq=down_url, heartbeat_seconds=0.3)
     time.sleep(1.5)  # heartbeats fail; the forwarder, with nothing to send, asks HQ nothing
     modes = set()
     for _ in range(20):

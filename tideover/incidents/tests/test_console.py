@@ -426,36 +426,3 @@ def test_update_form_offers_a_preview_on_every_channel_before_sending(
     assert response.status_code == 200
     assert "Card payments are slow in some stores." in response.content.decode()
     assert not incident.public_updates.exists()  # a preview sends nothing
-
-
-def test_a_double_tap_on_declare_or_post_is_one_incident_and_one_update(
-    client_as, severities, components, chain, settings
-):
-    from tideover.notifications.models import Notification
-
-    settings.NOTIFY_ENQUEUE_TASKS = False
-    client = client_as("incident_commander")
-    data = _declare_data(severities, components, regions=[chain["regions"]["north"].pk])
-    first = client.post(reverse("incidents:declare"), data)
-    second = client.post(reverse("incidents:declare"), data)
-    incident = Incident.objects.get()
-    assert first["Location"] == second["Location"]
-    url = reverse("incidents:post_update", kwargs={"incident_id": incident.pk})
-    for _ in range(2):
-        assert client.post(url, {"body": "Still on it."}).status_code == 302
-    [update] = incident.public_updates.filter(body="Still on it.")
-    assert Notification.objects.filter(public_update_id=update.pk).count() == 1
-    # Another person's same words, or other words, are updates of their own.
-    client_as("administrator").post(url, {"body": "Still on it."})
-    client.post(url, {"body": "Cause found."})
-    assert incident.public_updates.count() == 4
-
-
-def test_the_same_update_after_a_minute_is_posted_again(sev2, staff):
-    actor = services.Actor.of(staff["incident_commander"])
-    first = services.post_public_update(sev2, "No change yet.", actor=actor)
-    again = services.post_public_update(sev2, "No change yet.", actor=actor)
-    later = services.post_public_update(
-        sev2, "No change yet.", actor=actor, at=first.posted_at + timedelta(seconds=61)
-    )
-    assert again.pk == first.pk and later.pk != first.pk

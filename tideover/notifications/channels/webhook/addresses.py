@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from tideover.core.errors import DomainError
-from tideover.core.http import allowlisted, public_ip
+from tideover.core.public_addresses import allowlisted, public_ip
 
 
 def clean_webhook_url(url: str, *, field: str = "url") -> str:
