@@ -36,6 +36,9 @@ class AgentConfig:
     hq_timeout_seconds: float = 10.0
     quarantine_after: int = 5  # server errors for a sale sent alone, HQ otherwise answering
     quarantine_retry_seconds: float = 600.0  # how often a quarantined sale is tried again
+    # Sales HQ posted (and problems staff dealt with), and log lines, older than this many
+    # days are deleted, so the file does not grow for ever; 0 keeps everything.
+    keep_days: float = 30.0
 
     @property
     def database(self) -> Path:
@@ -59,6 +62,8 @@ class AgentConfig:
             raise ConfigError(f"hq={self.hq!r} should be HQ's URL, e.g. https://hq.example.com")
         if self.batch_size < 1 or self.heartbeat_seconds <= 0 or self.in_flight < 1:
             raise ConfigError("batch_size, in_flight and heartbeat_seconds must be positive")
+        if self.keep_days < 0:
+            raise ConfigError("keep_days must be 0 (keep everything) or more")
         if self.quarantine_after < 1 or self.quarantine_retry_seconds <= 0:
             raise ConfigError("quarantine_after and quarantine_retry_seconds must be positive")
         self.hq = self.hq.rstrip("/")

@@ -5,10 +5,14 @@ so they hold offline. Mixed into ``service.Agent``.
 
 from __future__ import annotations
 
+import time
+
 from tideover.agent import VERSION
 from tideover.agent.hq import HQUnavailable
 from tideover.agent.policy import CardPolicy, Program
 from tideover.sales.caps import PerSaleLimits
+
+PRUNE_EVERY_SECONDS = 3600  # how often old posted sales and log lines are deleted
 
 
 class HeartbeatLink:
@@ -80,6 +84,10 @@ class HeartbeatLink:
 
     def _heartbeats(self) -> None:
         self.register()
+        pruned_at = 0.0
         while not self._stop.is_set():
             self.heartbeat()
+            if self.config.keep_days > 0 and time.time() - pruned_at >= PRUNE_EVERY_SECONDS:
+                pruned_at = time.time()
+                self.journal.prune(pruned_at - self.config.keep_days * 86400)
             self._stop.wait(self.config.heartbeat_seconds)

@@ -22,8 +22,9 @@ Protocol (what a crash leaves behind):
    sales behind it drain; it is tried again, alone, every so often (``retry_at``) and settled
    like any other once HQ digests it. It still counts as unsent (card exposure, points).
 
-Conflicting, rejected and quarantined sales stay in the file for staff; nothing is ever deleted
-here.
+Conflicting, rejected and quarantined sales stay in the file for staff until a manager marks
+them dealt with. Posted sales, dealt-with ones and log lines older than ``keep_days`` are
+deleted (``prune``): nothing unsent or waiting for staff ever is.
 """
 
 from __future__ import annotations
@@ -356,6 +357,25 @@ class Journal(QuarantineQueue, StaffView):
     def log(self, what: str) -> None:
         with self.lock:
             self.conn.execute("INSERT INTO log (at, what) VALUES (?, ?)", (time.time(), what))
+
+    def prune(self, before: float, batch: int = 5000) -> int:
+        """Delete posted sales settled, and dealt-with ones dealt with, before ``before`` (a
+        time), and log lines from before it, a batch per transaction so sales keep being
+        accepted meanwhile. Returns the sales deleted."""
+        deleted = 0
+        while True:
+            with self.lock:
+                gone = self.conn.execute(
+                    "DELETE FROM sales WHERE seq IN (SELECT seq FROM sales WHERE"
+                    " (state = 'posted' AND settled_at < ?) OR dealt_at < ? LIMIT ?)",
+                    (before, before, batch),
+                ).rowcount
+            deleted += gone
+            if gone < batch:
+                break
+        with self.lock:
+            self.conn.execute("DELETE FROM log WHERE at < ?", (before,))
+        return deleted
 
     def recent_log(self, limit: int = 20) -> list[tuple[float, str]]:
         with self.lock:

@@ -92,3 +92,31 @@ def test_a_batch_larger_than_hq_takes_is_sent_in_smaller_ones(make_agent, settin
             continue
     assert agent.journal.queued == 0
     assert agent.forwarder.batch_size < 64
+
+
+def test_old_posted_sales_and_log_lines_go_and_nothing_unsent_or_unresolved_does(make_agent):
+    import time as clock
+
+    agent = make_agent(hq="http://127.0.0.1:9")
+    sales = [sale() for _ in range(5)]
+    agent.accept(sales)
+    long_ago = clock.time() - 40 * 86400
+    states = [
+        ("posted", long_ago, None),  # goes
+        ("posted", clock.time(), None),  # recent: stays
+        ("conflict", long_ago, None),  # waiting for staff: stays
+        ("rejected", long_ago, long_ago),  # dealt with long ago: goes
+        ("queued", None, None),  # unsent: stays
+    ]
+    with agent.journal.lock:
+        for row, (state, settled, dealt) in zip(sales, states, strict=True):
+            agent.journal.conn.execute(
+                "UPDATE sales SET state = ?, settled_at = ?, dealt_at = ? WHERE sale_id = ?",
+                (state, settled, dealt, row["sale_id"]),
+            )
+        agent.journal.conn.execute("INSERT INTO log (at, what) VALUES (?, 'old')", (long_ago,))
+    assert agent.journal.prune(clock.time() - 30 * 86400, batch=1) == 2
+    with agent.journal.lock:
+        kept = [r[0] for r in agent.journal.conn.execute("SELECT state FROM sales ORDER BY seq")]
+    assert kept == ["posted", "conflict", "queued"]
+    assert all(what != "old" for _, what in agent.journal.recent_log(100))
