@@ -55,8 +55,8 @@ def sqlite_path(folder: Path) -> Path | None:
 def _keep_database_private(folder: Path) -> None:
     """Only the install's own user may read the SQLite database (password hashes, session
     keys, shoppers' contacts): created 0600 before SQLite makes it with the umask's 0644,
-    and an older one's mode put right. SQLite gives its -wal and -shm files the database's
-    mode."""
+    and an older one readable by everyone made readable by its owner and group only.
+    SQLite gives its -wal and -shm files the database's mode."""
     path = sqlite_path(folder)
     if path is None:
         return
@@ -68,8 +68,9 @@ def _keep_database_private(folder: Path) -> None:
         return
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         with contextlib.suppress(OSError):  # gone meanwhile, or another user's file
-            if file.stat().st_mode & 0o077:
-                file.chmod(0o600)
+            mode = file.stat().st_mode
+            if mode & 0o007:  # others' access goes; a group the operator chose stays
+                file.chmod(mode & 0o770)
 
 
 def read_key() -> str | None:

@@ -5,6 +5,8 @@ so they hold offline. Mixed into ``service.Agent``.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 
 from tideover.agent import VERSION
@@ -12,6 +14,7 @@ from tideover.agent.hq import HQUnavailable
 from tideover.agent.policy import CardPolicy, Program
 from tideover.sales.caps import PerSaleLimits
 
+log = logging.getLogger("tideover.agent")
 PRUNE_EVERY_SECONDS = 3600  # how often old posted sales and log lines are deleted
 
 
@@ -89,5 +92,8 @@ class HeartbeatLink:
             self.heartbeat()
             if self.config.keep_days > 0 and time.time() - pruned_at >= PRUNE_EVERY_SECONDS:
                 pruned_at = time.time()
-                self.journal.prune(pruned_at - self.config.keep_days * 86400)
+                try:
+                    self.journal.prune(pruned_at - self.config.keep_days * 86400)
+                except sqlite3.Error as exc:  # a full disk: heartbeats go on, try next hour
+                    log.warning("could not delete old sales from the journal: %s", exc)
             self._stop.wait(self.config.heartbeat_seconds)

@@ -74,7 +74,11 @@ class AgentServer(ThreadingHTTPServer):
                 request.sendall(BUSY)
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started ("can't start new thread"): not held
+            self.slots.release()
+            raise
 
     def process_request_thread(self, request, client_address):
         try:

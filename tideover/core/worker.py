@@ -29,6 +29,7 @@ Stopping (SIGTERM from systemd, a container runtime or a process manager; SIGINT
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -102,30 +103,41 @@ def _run_through_database_outages(worker) -> None:
     """Run the worker's loop; when the database cannot be reached (a restart, a moved file, a
     lost connection), say so once and try again with growing pauses instead of exiting, which
     left no worker running once the database came back, and made ``tideover up`` stop the
-    web server with it. A stop request ends the wait."""
+    web server with it. A stop request ends the wait.
+
+    An error while the database answers is not an outage (a table missing after an upgrade
+    without ``migrate``, a read-only file): after one more try at once (a dropped
+    connection), it is raised with its traceback, as before, for whoever runs the worker."""
     from django.db import InterfaceError, OperationalError, connections
 
-    delay, down_since = 1.0, None
+    delay, down_since, answered_failures = 1.0, None, 0
     while True:
+        began = time.monotonic()
         try:
             worker.run()
             return
         except (OperationalError, InterfaceError) as exc:
             if stopping.requested():
                 return
+            connections.close_all()
+            if _database_answers():
+                quick = time.monotonic() - began < 10
+                answered_failures = answered_failures + 1 if quick else 1
+                if answered_failures >= 2:
+                    raise
+                worker.running = True
+                continue
+            answered_failures = 0
             if down_since is None:
                 down_since = time.monotonic()
                 log.error("the database cannot be reached (%s); trying again", exc)
-            connections.close_all()
-            if stopping.event().wait(delay):
-                return
-            delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
+            while not _database_answers():
+                if stopping.event().wait(delay):
+                    return
+                delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
+            log.warning("the database answers again after %.0f s", time.monotonic() - down_since)
+            delay, down_since = 1.0, None
             worker.running = True
-            if _database_answers():
-                log.warning(
-                    "the database answers again after %.0f s", time.monotonic() - down_since
-                )
-                delay, down_since = 1.0, None
 
 
 def _database_answers() -> bool:
@@ -137,6 +149,8 @@ def _database_answers() -> bool:
             cursor.execute("SELECT 1")
         return True
     except DatabaseError:
+        with contextlib.suppress(DatabaseError):
+            connection.close()  # a half-open connection is not tried again as it is
         return False
 
 

@@ -190,6 +190,7 @@ def declare(request, payload: IncidentCreateIn):
         started_at=payload.started_at,
         detected_at=payload.detected_at,
         actor=_actor(request),
+        once=True,
         **_scope(payload.stores),
     )
     return Status(201, incident_out(_incident(incident.pk)))
@@ -242,6 +243,7 @@ def post_update(request, incident_id: int, payload: PublicUpdateIn):
         state=payload.state,
         components=_components(payload.components) or None,
         actor=_actor(request),
+        once=True,
     )
     return Status(201, incident_out(_incident(incident_id)))
 

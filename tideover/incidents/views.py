@@ -195,6 +195,7 @@ def declare(request):
                     is_drill=data["is_drill"],
                     started_at=data["started_at"],
                     actor=actor(request),
+                    once=True,
                     **form.scope_kwargs(),
                 )
             except DomainError as exc:

@@ -60,6 +60,7 @@ def post_update(request, incident_id: int):
             state=data.get("state") or None,
             components=form.component_statuses() or None,
             actor=actor(request),
+            once=True,
         )
 
     return _carry_out(request, incident, "update_form", form, act, "Public update posted.")

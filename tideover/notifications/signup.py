@@ -168,6 +168,8 @@ def unsubscribe(token: str) -> Subscriber | None:
     nothing does nothing, and says so no differently: otherwise the answer would tell a
     prober which tokens are real (see ``views_public._already_subscribed``)."""
     subscriber = Subscriber.objects.filter(token=token).first() if token else None
+    if subscriber is not None and subscriber.merged_into_id:
+        subscriber = subscriber.merged_into  # a spelling merged into this mailbox's subscriber
     if subscriber is not None and subscriber.state != SubscriberState.UNSUBSCRIBED:
         unsubscribe_subscriber(subscriber)
     return subscriber
@@ -191,4 +193,6 @@ def _by_token(token: str, lock: bool = False) -> Subscriber:
     found = query.filter(token=token).first() if token else None
     if found is None:
         raise NotFound(LINK_GONE)
+    if found.merged_into_id:  # a spelling merged into this mailbox's subscriber (0009)
+        return query.get(pk=found.merged_into_id)
     return found

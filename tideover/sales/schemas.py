@@ -105,7 +105,7 @@ class SaleIn(Schema):
     member_id: str | None = Field(None, max_length=32, description="Loyalty id, when scanned")
     lines: list[LineIn] = Field(default_factory=list, max_length=500)
     tenders: list[TenderIn] = Field(default_factory=list, max_length=20)
-    codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+    codes: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list, max_length=10, description="Reward or coupon codes used"
     )
 

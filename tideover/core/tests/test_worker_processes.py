@@ -107,3 +107,23 @@ def test_a_worker_waits_out_a_database_it_cannot_reach_and_carries_on(settings, 
         wait_until(lambda: _deferred_task_ran(second), timeout=90, processes=[worker])
     finally:
         stop(worker)
+
+
+def test_an_error_while_the_database_answers_is_raised_not_retried_for_ever(db, caplog):
+    """A missing table (code upgraded without migrate) is no outage: after one more try it
+    ends the worker with its traceback instead of two log lines a second for ever."""
+    from django.db import OperationalError
+
+    from tideover.core import worker as workers
+
+    class Broken:
+        running, runs = True, 0
+
+        def run(self):
+            self.runs += 1
+            raise OperationalError("no such table: django_tasks_database_dbtaskresult")
+
+    broken = Broken()
+    with pytest.raises(OperationalError, match="no such table"):
+        workers._run_through_database_outages(broken)
+    assert broken.runs == 2

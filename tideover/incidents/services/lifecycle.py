@@ -60,8 +60,12 @@ def declare_incident(
     detected_at: datetime | None = None,
     actor: Actor = SYSTEM,
     at: datetime | None = None,
+    once: bool = False,
 ) -> Incident:
-    """Open an incident; with ``message`` its first public update goes out at once."""
+    """Open an incident; with ``message`` its first public update goes out at once.
+    ``once`` (a person's form or API call): the same declaration by the same person within a
+    minute is the incident already declared (services/repeats.py); Detect and replays,
+    which may declare alike incidents on purpose, leave it off."""
     authorize(actor, Capability.DECLARE_INCIDENT)
     if components:
         authorize(actor, Capability.SET_COMPONENT_STATUS)
@@ -71,12 +75,13 @@ def declare_incident(
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:
         raise DomainError("The incident cannot start after it is declared", field="started_at")
-    # Declarations take turns (a row lock; declaring is rare), so a second tap on "Declare"
-    # finds the first and is that incident rather than a twin that pages everyone again.
-    Severity.objects.select_for_update().filter(pk=severity.pk).exists()
-    repeat = just_declared(title, severity, is_drill, actor, at)
-    if repeat is not None:
-        return repeat
+    if once:
+        # Declarations take turns (a row lock; declaring is rare), so a second tap on
+        # "Declare" finds the first and is that incident, not a twin that pages everyone.
+        Severity.objects.select_for_update(no_key=True).filter(pk=severity.pk).exists()
+        repeat = just_declared(title, severity, is_drill, actor, at)
+        if repeat is not None:
+            return repeat
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,
         title=title,
@@ -116,16 +121,18 @@ def post_public_update(
     components: dict[Component, str] | None = None,
     actor: Actor = SYSTEM,
     at: datetime | None = None,
+    once: bool = False,
 ) -> PublicUpdate:
     """Tell the public what is happening; optionally move the state and component statuses
-    (each needing the same capability as doing it on its own)."""
+    (each needing the same capability as doing it on its own). ``once``: as for
+    ``declare_incident``, the same update again within a minute is the one posted."""
     authorize(actor, Capability.POST_PUBLIC_UPDATE)
     if components:
         authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
     body = _clean_body(body)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
-    repeat = just_posted(incident, body, state, components, actor, at)
+    repeat = just_posted(incident, body, state, components, actor, at) if once else None
     if repeat is not None:
         return repeat
     if state and state != incident.state:

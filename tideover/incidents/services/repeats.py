@@ -46,6 +46,7 @@ def just_posted(incident, body, state, components, actor: Actor, at) -> PublicUp
         last is None
         or last.body != body
         or (state and state != incident.state)
+        or last.state != incident.state  # reopened since: that needs saying
         or not _by_same_actor(last.author_id, last.author_name, actor)
         or not timedelta(0) <= at - last.posted_at < timedelta(seconds=REPEAT_SECONDS)
     ):

@@ -321,7 +321,7 @@ def test_a_quoted_or_escaped_spelling_of_a_mailbox_is_refused_so_the_limit_holds
     assert OutboxMessage.objects.count() == 1
 
 
-def test_the_migration_keeps_one_subscriber_per_mailbox_the_one_furthest_along(db):
+def test_the_migration_keeps_one_subscriber_per_mailbox_and_old_links_still_work(db):
     import importlib
 
     from django.apps import apps as django_apps
@@ -330,7 +330,6 @@ def test_the_migration_keeps_one_subscriber_per_mailbox_the_one_furthest_along(d
     lowering = importlib.import_module(
         "tideover.notifications.migrations.0009_email_addresses_lower_case"
     )
-
     rows = [
         ("Carol@example.com", "unsubscribed"),
         ("carol@example.com", "active"),
@@ -338,16 +337,30 @@ def test_the_migration_keeps_one_subscriber_per_mailbox_the_one_furthest_along(d
         ("Dave@Example.com", "pending"),
         ("erin@example.com", "active"),
     ]
-    for address, state in rows:
+    made = [
         Subscriber.objects.create(channel="email", address=address, state=state)
+        for address, state in rows
+    ]
+    queued = OutboxMessage.objects.create(
+        channel="email", recipient="CAROL@example.com", subscriber=made[2], dedupe_key="q1"
+    )
     Subscriber.objects.create(
         channel="webhook", address="https://h.example.com/Path", state="active"
     )
     lowering.lower_email_addresses(django_apps, connection.schema_editor())
-    kept = dict(Subscriber.objects.values_list("address", "state"))
+    kept = dict(Subscriber.objects.filter(merged_into=None).values_list("address", "state"))
     assert kept == {
         "carol@example.com": "active",
         "dave@example.com": "pending",
         "erin@example.com": "active",
         "https://h.example.com/Path": "active",
     }
+    merged = Subscriber.objects.exclude(merged_into=None)
+    assert {m.pk for m in merged} == {made[0].pk, made[2].pk}
+    assert all(m.state == "unsubscribed" and m.merged_into_id == made[1].pk for m in merged)
+    queued.refresh_from_db()
+    assert queued.state == "cancelled"
+    # The unsubscribe link in mail sent to another spelling stops the mailbox's messages.
+    assert Client().post(f"/unsubscribe/{made[2].token}/").status_code == 200
+    made[1].refresh_from_db()
+    assert made[1].state == "unsubscribed"

@@ -170,3 +170,19 @@ def test_a_reward_code_longer_than_any_code_is_refused(client, agent_s001):
     )
     result = response.json()["results"][0]
     assert result["result"] == "rejected" and "codes" in result["reason"]
+
+
+def test_many_differing_copies_of_one_sale_id_are_judged_a_few_rounds_then_refused(
+    client, agent_s001
+):
+    copies = [
+        sale(kind="return", original=f"S001-R1-NONE-{n}", sale_id="S001-R1-COPIES", lines=[])
+        for n in range(30)
+    ]
+    for copy in copies:
+        copy["lines"] = [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100}]
+    results = post(client, "/api/v1/sales:batch", {"sales": copies}, agent_s001).json()
+    reasons = [r["reason"] for r in results["results"]]
+    assert all(r["result"] == "rejected" for r in results["results"])
+    assert sum("more than 5 times" in reason for reason in reasons) == 25
+    assert Sale.objects.count() == 0
