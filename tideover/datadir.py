@@ -43,13 +43,16 @@ def prepare() -> None:
 
 def sqlite_path(folder: Path) -> Path | None:
     """The SQLite database file this install uses (None: another database)."""
+    import dj_database_url
+
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         return folder / "tideover.sqlite3"
-    if url.startswith("sqlite:///") and "?" not in url:
-        name = url.removeprefix("sqlite:///")
-        return Path(name) if name and name != ":memory:" else None
-    return None
+    database = dj_database_url.parse(url)  # as the settings read it
+    name = str(database.get("NAME") or "")
+    if database["ENGINE"] != "django.db.backends.sqlite3" or name in ("", ":memory:"):
+        return None
+    return Path(name)
 
 
 def _keep_database_private(folder: Path) -> None:

@@ -327,6 +327,7 @@ class Forwarder:
         counts, _ = self.journal.settle(response.json()["results"], {sale_id: seq}, was=QUARANTINED)
         state = next((k for k, v in counts.items() if v), "?")
         self.journal.log(f"quarantined sale {sale_id} sent again: {state}")
+        self._succeeded()
         return 1
 
     def drain(self) -> dict:
@@ -345,7 +346,6 @@ class Forwarder:
                 self.wake.wait(self.idle_seconds)
                 self.wake.clear()
                 continue
-            answered_before = self.agent.hq.ok_at
             try:
                 counts = self.forward_round()
             except HQUnavailable as exc:
@@ -364,11 +364,9 @@ class Forwarder:
             self.backoff.reset()
             self.next_try_at = None
             self.last_error = ""
-            if self.agent.hq.ok_at > answered_before:
-                # Only HQ answering proves the link: a round with nothing to send asked it
-                # nothing, and calling that "online" undid the heartbeat's "offline" every
-                # second (registers heard online, and sales lost their offline mark).
-                self.agent.link_ok()
+            # No link_ok here: only HQ answering proves the link (``_succeeded``). A round with
+            # nothing to send asked it nothing, and calling that "online" undid the heartbeat's
+            # "offline" every second (registers heard online, sales lost their offline mark).
             if counts["sent"] or counts.get("quarantined"):
                 continue  # more may be waiting: no pause while draining
             self.wake.wait(self.idle_seconds)

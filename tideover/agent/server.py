@@ -282,15 +282,12 @@ class Handler(BaseHTTPRequestHandler):
         if agent.forced_offline:
             result = {"detail": "Forced offline is on; switch it off to send", "sent": 0}
         else:
-            answered_before = agent.hq.ok_at
             try:
                 agent.journal.retry_quarantined_now()  # staff asked: quarantined sales too
+                # What HQ answered marks the link good (the forwarder's _succeeded); a drain
+                # with nothing to send asked HQ nothing and proves nothing.
                 result = agent.forwarder.drain()
-                if agent.hq.ok_at > answered_before:
-                    agent.link_ok()
-                    result["detail"] = "Sent"
-                else:
-                    result["detail"] = "Nothing to send"
+                result["detail"] = "Sent" if result["sent"] else "Nothing to send"
             except HQUnavailable as exc:
                 agent.link_failed(str(exc))
                 agent.forwarder.send_now()

@@ -13,7 +13,6 @@ is not punished and a guesser gains nothing by hammering.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from functools import wraps
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -67,9 +66,10 @@ def seconds_to_wait(request) -> int:
     from axes.handlers.proxy import AxesProxyHandler
 
     AxesProxyHandler.update_request(request)
-    # As the log-in form cleans it (UsernameField): "admin " is admin's attempts too.
-    raw = request.POST.get(settings.AXES_USERNAME_FORM_FIELD, "")
-    username = unicodedata.normalize("NFKC", raw.strip())
+    from django.contrib.auth.forms import UsernameField
+
+    # As the log-in form cleans it: "admin " is admin's attempts too.
+    username = UsernameField().to_python(request.POST.get(settings.AXES_USERNAME_FORM_FIELD, ""))
     credentials = {settings.AXES_USERNAME_FORM_FIELD: username}
     handler = AxesProxyHandler.get_implementation()
     wait = 0
