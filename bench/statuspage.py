@@ -163,6 +163,11 @@ http {{
         root {root};
         index index.html;
         gzip_static on;
+        # The headers Tideover sends with the same pages, as docs/deploy.md configures nginx.
+        add_header Content-Security-Policy "{policy}" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header X-Frame-Options DENY always;
+        add_header Referrer-Policy same-origin always;
     }}
 }}
 """
@@ -171,7 +176,9 @@ http {{
 def start_nginx(tmp: Path, root: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
+    from csp.utils import build_policy  # Django is set up by now (seed)
+
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root, policy=build_policy()))
     user = "" if os.geteuid() != 0 else "user root;\n"
     if user:
         conf.write_text(user + conf.read_text())

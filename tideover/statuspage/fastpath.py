@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from csp.utils import build_policy
+
 from tideover.statuspage import cache
 from tideover.statuspage.api_v2 import DOCUMENTS
 from tideover.statuspage.views import CACHE_CONTROL
@@ -21,6 +23,13 @@ _SECURITY_HEADERS = [
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
 ]
+
+
+def _security_headers() -> list[tuple[str, str]]:
+    """The fixed security headers and the policy the CSP middleware sends on Django's pages."""
+    return [*_SECURITY_HEADERS, ("Content-Security-Policy", build_policy())]
+
+
 _INCIDENT = re.compile(r"^/incidents/([0-9]{1,18})(?:\.html)?$")
 
 
@@ -49,6 +58,7 @@ class StatusPageFastPath:
         self.paths = _documents(prefix)
         self.incident_root = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
         self._headers: dict[tuple[int, bool], tuple[cache.Rendered, list]] = {}
+        self.security_headers = _security_headers()
 
     def _name(self, path: str) -> str | None:
         name = self.paths.get(path)
@@ -70,7 +80,7 @@ class StatusPageFastPath:
             ("Last-Modified", rendered.last_modified),
             ("Cache-Control", CACHE_CONTROL),
             ("Vary", "Accept-Encoding"),
-            *_SECURITY_HEADERS,
+            *self.security_headers,
         ]
         if is_gzip:
             headers.append(("Content-Encoding", "gzip"))

@@ -23,7 +23,10 @@ PHONE = {"width": 390, "height": 844}
 
 @contextmanager
 def phone_browser(**context_options) -> Iterator:
-    """A page in a fresh phone-sized browser context, closed afterwards."""
+    """A page in a fresh phone-sized browser context, closed afterwards.
+
+    Every page opened in the context is watched for what the Content-Security-Policy blocked
+    (Chromium reports it on the console): a test that passes with something blocked fails."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -32,11 +35,25 @@ def phone_browser(**context_options) -> Iterator:
             context = browser.new_context(
                 viewport=PHONE, is_mobile=True, has_touch=True, **context_options
             )
+            blocked = watch_policy(context)
             page = context.new_page()
             page.set_default_timeout(15_000)
             yield page
+            assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
         finally:
             browser.close()
+
+
+def watch_policy(context) -> list[str]:
+    """What the Content-Security-Policy blocks on any page of ``context``, as it happens."""
+    blocked: list[str] = []
+
+    def seen(message) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", seen)
+    return blocked
 
 
 def outside_the_browser_loop(action):

@@ -65,6 +65,8 @@ def test_cached_documents_skip_django_and_the_database(
     headers = answers["/"]["headers"]
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    # The same Content-Security-Policy as Django's own answers carry.
+    assert headers["Content-Security-Policy"] == client.get("/").headers["Content-Security-Policy"]
     assert headers["Cache-Control"] == "public, no-cache" and headers["ETag"]
 
 
