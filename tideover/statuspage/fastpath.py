@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from csp.utils import build_policy
+from django.conf import settings
 
 from tideover.statuspage import cache
 from tideover.statuspage.api_v2 import DOCUMENTS
@@ -28,6 +29,30 @@ _SECURITY_HEADERS = [
 def _security_headers() -> list[tuple[str, str]]:
     """The fixed security headers and the policy the CSP middleware sends on Django's pages."""
     return [*_SECURITY_HEADERS, ("Content-Security-Policy", build_policy())]
+
+
+def _hsts() -> str | None:
+    """Strict-Transport-Security as Django's security middleware writes it (None: not sent)."""
+    if not settings.SECURE_HSTS_SECONDS:
+        return None
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value
+
+
+def is_secure(environ) -> bool:
+    """Whether the request came over HTTPS, decided as Django's ``request.is_secure()`` does
+    (the trusted proxy's header when one is configured and present, else the WSGI scheme)."""
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        header, secure = proxy
+        value = environ.get(header)
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure
+    return environ.get("wsgi.url_scheme") == "https"
 
 
 _INCIDENT = re.compile(r"^/incidents/([0-9]{1,18})(?:\.html)?$")
@@ -59,6 +84,9 @@ class StatusPageFastPath:
         self.incident_root = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
         self._headers: dict[tuple[int, bool], tuple[cache.Rendered, list]] = {}
         self.security_headers = _security_headers()
+        # HTTPS_REDIRECT: plain-HTTP requests go to Django, which answers with the redirect.
+        self.https_only = settings.SECURE_SSL_REDIRECT
+        self.hsts = _hsts()
 
     def _name(self, path: str) -> str | None:
         name = self.paths.get(path)
@@ -68,8 +96,10 @@ class StatusPageFastPath:
                 name = f"incidents/{int(match.group(1))}.html"
         return name
 
-    def _headers_for(self, rendered: cache.Rendered, body: bytes, etag: str, is_gzip: bool):
-        key = (id(rendered), is_gzip)
+    def _headers_for(
+        self, rendered: cache.Rendered, body: bytes, etag: str, is_gzip: bool, secure: bool
+    ):
+        key = (id(rendered), is_gzip, secure)
         known = self._headers.get(key)
         if known is not None and known[0] is rendered:
             return known[1]
@@ -84,6 +114,8 @@ class StatusPageFastPath:
         ]
         if is_gzip:
             headers.append(("Content-Encoding", "gzip"))
+        if secure and self.hsts:
+            headers.append(("Strict-Transport-Security", self.hsts))
         if len(self._headers) > 512:
             self._headers.clear()
         self._headers[key] = (rendered, headers)
@@ -93,7 +125,7 @@ class StatusPageFastPath:
         method = environ.get("REQUEST_METHOD")
         if method == "GET" or method == "HEAD":
             name = self._name(environ.get("PATH_INFO", ""))
-            if name is not None:
+            if name is not None and (not self.https_only or is_secure(environ)):
                 rendered = cache.lookup(name, stale_while_rendering=True)
                 if rendered is not None:
                     return self._send(environ, start_response, rendered, method)
@@ -113,7 +145,8 @@ class StatusPageFastPath:
             ]
             start_response("304 Not Modified", headers)
             return [b""]
-        start_response("200 OK", self._headers_for(rendered, body, etag, is_gzip))
+        secure = self.hsts is not None and is_secure(environ)
+        start_response("200 OK", self._headers_for(rendered, body, etag, is_gzip, secure))
         return [b"" if method == "HEAD" else body]
 
 

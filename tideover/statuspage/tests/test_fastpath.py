@@ -133,3 +133,35 @@ def test_fast_path_serves_precompressed_bytes(client, outage, fast):
     assert answer["headers"]["Content-Encoding"] == "gzip"
     assert gzip.decompress(answer["body"]) == plain
     assert answer["headers"]["Content-Length"] == str(len(answer["body"]))
+
+
+@pytest.mark.django_db
+def test_with_https_redirect_plain_http_is_redirected_and_https_gets_hsts(client, outage, settings):
+    """HTTPS_REDIRECT and HSTS_SECONDS hold on the fast path as on Django's own answers."""
+    from django.core.wsgi import get_wsgi_application
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    app = StatusPageFastPath(get_wsgi_application())
+    secure = client.get("/", headers={"X-Forwarded-Proto": "https"})  # Django renders and caches
+    assert secure.status_code == 200
+
+    plain = call(app, "/")
+    assert plain["status"].startswith("301") and plain["headers"]["Location"].startswith("https")
+    answer = call(app, "/", HTTP_X_FORWARDED_PROTO="https")
+    assert answer["status"] == "200 OK" and answer["body"] == secure.content
+    hsts = answer["headers"]["Strict-Transport-Security"]
+    assert hsts == secure.headers["Strict-Transport-Security"] == "max-age=3600; includeSubDomains"
+    # A proxy that says the request came over plain HTTP is believed too.
+    assert call(app, "/", HTTP_X_FORWARDED_PROTO="http")["status"].startswith("301")
+
+
+@pytest.mark.django_db
+def test_without_hsts_no_strict_transport_header_is_sent(client, outage, fast):
+    app, _ = fast
+    client.get("/")
+    answer = call(app, "/", **{"wsgi.url_scheme": "https"})
+    assert answer["status"] == "200 OK"
+    assert "Strict-Transport-Security" not in answer["headers"]
