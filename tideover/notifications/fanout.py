@@ -7,6 +7,8 @@ back) with the update that caused them. Public subscribers are fanned out with o
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count
@@ -24,6 +26,8 @@ from tideover.notifications.models import (
     Subscription,
 )
 from tideover.notifications.teams import backup_only_endpoint_ids
+
+log = logging.getLogger("tideover.notifications.fanout")
 
 # Events that reach the public (unless the incident is a drill) and staff channels.
 PUBLIC_EVENTS = (
@@ -240,7 +244,12 @@ def wake_workers(queued: int = 1) -> None:
     tasks = max(1, min(settings.NOTIFY_WAKE_TASKS, batches))
 
     def wake():
-        for _ in range(tasks):
-            deliver_outbox.enqueue()
+        try:
+            for _ in range(tasks):
+                deliver_outbox.enqueue()
+        except Exception:
+            # The queue is down (Redis on RQ): what was committed stays committed, and the
+            # periodic drain sends the messages once a worker runs; the caller is not failed.
+            log.warning("could not wake the workers; the periodic drain will send the messages")
 
     transaction.on_commit(wake)

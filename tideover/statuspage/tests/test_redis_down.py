@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from django.db import OperationalError
+from django.test import Client
 
 from tideover.statuspage import render
 from tideover.statuspage.services import export_status
@@ -27,6 +28,8 @@ def redis_down(settings):
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
+    if getattr(settings, "RQ_QUEUES", None):  # tasks on RQ: the queue is down too
+        settings.RQ_QUEUES = {"default": {"URL": url, "DEFAULT_TIMEOUT": 600}}
     return url
 
 
@@ -56,3 +59,28 @@ def test_sign_up_refuses_with_try_again_while_redis_is_down(client, redis_down):
     answer = client.post("/subscribe/", {"channel": "email", "email": "shopper@example.com"})
     assert answer.status_code == 503
     assert "try again" in answer.content.decode().lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_declaring_an_incident_while_redis_is_down_answers_201_and_queues_its_messages(
+    severities, components, api_token, redis_down
+):
+    """Waking the workers after the commit is best effort: the periodic drain sends anyway."""
+    from tideover.incidents.models import Incident
+    from tideover.notifications.models import OutboxMessage, Subscriber
+
+    Subscriber.objects.create(channel="email", address="shopper@example.com", state="active")
+    answer = Client(raise_request_exception=False).post(
+        "/api/v1/incidents",
+        {
+            "title": "Checkout down",
+            "severity": "SEV1",
+            "components": [{"component": "in-store-checkout"}],
+            "message": "We are looking into it.",
+        },
+        content_type="application/json",
+        **api_token("incidents:write"),
+    )
+    assert answer.status_code == 201, answer.content
+    incident = Incident.objects.get(title="Checkout down")
+    assert OutboxMessage.objects.filter(incident_id=incident.pk, recipient="shopper@example.com")
