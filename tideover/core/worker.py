@@ -154,6 +154,29 @@ def _database_answers() -> bool:
         return False
 
 
+def _wait_for_redis(redis) -> bool:
+    """Wait until Redis answers (a worker started before Redis, or while it restarts), saying
+    so once, with growing pauses, instead of exiting: under a process manager one process that
+    exits stops the others. False: asked to stop meanwhile."""
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    delay, down_since = 1.0, None
+    while True:
+        try:
+            redis.ping()
+        except (ConnectionError, TimeoutError) as exc:
+            if down_since is None:
+                down_since = time.monotonic()
+                log.error("Redis cannot be reached (%s); trying again", exc)
+            if stopping.event().wait(delay):
+                return False
+            delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
+            continue
+        if down_since is not None:
+            log.warning("Redis answers again after %.0f s", time.monotonic() - down_since)
+        return True
+
+
 class RQSchedulerThread:
     """RQ's scheduler for deferred tasks, ticking in a thread of this worker (see above)."""
 
@@ -209,6 +232,13 @@ def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
             stopping.request()
             super().request_stop(signum, frame)
 
+        def _install_signal_handlers(self):
+            # RQ installs its handlers after registering with Redis; a stop asked for before
+            # (under ours, below) is carried over instead of being lost.
+            super()._install_signal_handlers()
+            if stopping.requested():
+                self._stop_requested = True
+
         def perform_job(self, job, queue, *args, **kwargs):
             # One process runs many tasks: drop database connections that went stale between
             # them, as Django does around each request.
@@ -219,6 +249,12 @@ def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
                 close_old_connections()
 
     queues = [django_rq.get_queue(name, job_class=Job) for name in settings.RQ_QUEUES]
+    if not batch:
+        # Until RQ's worker installs its own handlers: a stop is a request, not a kill.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.request())
+        if not _wait_for_redis(queues[0].connection):
+            return  # asked to stop while Redis was away
     worker = TideoverRQWorker(queues, connection=queues[0].connection, job_class=Job)
     deferred = RQSchedulerThread(queues, queues[0].connection)
     if batch:

@@ -127,3 +127,68 @@ def test_an_error_while_the_database_answers_is_raised_not_retried_for_ever(db, 
     with pytest.raises(OperationalError, match="no such table"):
         workers._run_through_database_outages(broken)
     assert broken.runs == 2
+
+
+def test_an_rq_worker_started_before_redis_waits_for_it_and_then_works(settings, tmp_path):
+    """Under a process manager, a worker that exited because Redis was not up yet would stop
+    the others: it waits, says so once, and registers with Redis once it answers."""
+    import shutil
+    import socket
+    import subprocess
+
+    import redis
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("needs redis-server to start one of its own")
+    with socket.socket() as s:  # a port nothing listens on yet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+    log = tmp_path / "worker.log"
+    worker = start_worker(worker_env(settings, TASKS_BACKEND="rq", REDIS_URL=url), log_path=log)
+    redis_server = None
+    try:
+        wait_until(lambda: "Redis cannot be reached" in log.read_text(), 60, processes=[worker])
+        time.sleep(2)
+        assert worker.poll() is None, log.read_text()
+        redis_server = subprocess.Popen(
+            [
+                server,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            cwd=tmp_path,
+        )
+        client = redis.Redis.from_url(url)
+        wait_until(lambda: "Redis answers again" in log.read_text(), timeout=60, processes=[worker])
+        wait_until(lambda: client.scard("rq:workers") == 1, timeout=30, processes=[worker])
+    finally:
+        code = stop(worker)
+        if redis_server is not None:
+            redis_server.terminate()
+            redis_server.wait(10)
+    assert code == 0, log.read_text()
+
+
+def test_an_rq_worker_waiting_for_redis_stops_cleanly_when_asked(settings, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = worker_env(settings, TASKS_BACKEND="rq", REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log_path=log)
+    try:
+        wait_until(lambda: "Redis cannot be reached" in log.read_text(), 60, processes=[worker])
+    finally:
+        code = stop(worker)
+    assert code == 0, log.read_text()
