@@ -23,6 +23,17 @@ def test_ordinary_requests_pass(db):
     assert Client().get("/healthz").status_code == 200
 
 
+def test_the_load_balancers_probe_by_address_over_plain_http_gets_ok(settings):
+    """The deployment of docs/deploy.md: host names only, HTTPS redirect behind a proxy."""
+    settings.ALLOWED_HOSTS = ["status.example.com", "console.example.com"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    answer = Client(HTTP_HOST="10.1.2.3:8000").get("/healthz")
+    assert answer.status_code == 200 and answer.content == b"ok"
+    # Anything else from that address is still refused.
+    assert Client(HTTP_HOST="10.1.2.3:8000").get("/").status_code == 400
+
+
 def test_a_photo_may_hold_nul_bytes_but_a_text_field_may_not(client, db):
     # db: a log-in POST that passes the NUL check reaches the log-in throttle, which reads
     # the attempts recorded so far.
