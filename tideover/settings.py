@@ -29,6 +29,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Given by the deployment (not made by this machine): `check --deploy` requires it as soon as
+# machines share a database or Redis (tideover/core/checks.py).
+SECRET_KEY_GIVEN = bool(envstr("SECRET_KEY"))
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])

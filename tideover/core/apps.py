@@ -15,6 +15,10 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_create_role_groups, sender=self)
-        from tideover.core import periodic, pruning
+        from tideover.core import (
+            checks,  # noqa: F401  (registers the deploy checks)
+            periodic,
+            pruning,
+        )
 
         periodic.register("prune-task-results", 3600, pruning.prune_task_results)

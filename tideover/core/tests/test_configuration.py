@@ -71,3 +71,27 @@ def test_a_deployment_behind_a_tls_proxy_gets_https_redirects_hsts_and_secure_co
     assert json.loads(out.stdout) == [
         True, True, ["HTTP_X_FORWARDED_PROTO", "https"], True, 31536000,
     ]  # fmt: skip
+
+
+def test_check_deploy_requires_one_secret_key_once_machines_share_redis_or_a_database(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "SECRET_KEY_FILE")}
+    env.update(TIDEOVER_DATA_DIR=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/9")
+    env.pop("DATABASE_URL", None)
+    command = [sys.executable, "-m", "tideover", "manage", "check", "--deploy"]
+
+    def check(**extra):
+        return subprocess.run(
+            command, env={**env, **extra}, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+
+    made_here = check()
+    assert made_here.returncode != 0 and "tideover.E001" in made_here.stderr
+    assert "set SECRET_KEY (or SECRET_KEY_FILE) to one value everywhere" in made_here.stderr
+    assert "tideover.E001" not in check(SECRET_KEY="one-for-every-machine-" * 3).stderr
+    # One machine on its own SQLite file: the key in its data folder is all it needs.
+    env.pop("REDIS_URL")
+    assert "tideover.E001" not in check().stderr
