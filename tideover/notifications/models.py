@@ -349,12 +349,15 @@ class DeliveryTally(models.Model):
     """How many messages of one notification (or incident) ended in each state on each channel,
         for messages that pruning removed (notifications/pruning.py): the delivery log and the
         postmortem add these to the rows still present, so totals survive the retention. One row per
-    (notification, incident, channel, state); pruning is a periodic job, so one run writes them."""
+    (notification, incident, category, channel, state); pruning is a periodic job, and each of
+    its batches locks the rows it tallies, so two runs never tally the same message."""
 
     notification = models.ForeignKey(
         Notification, null=True, blank=True, on_delete=models.CASCADE, related_name="tallies"
     )
     incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Public or staff, as the messages were ('' for tallies kept before categories were).
+    category = models.CharField(max_length=14, choices=Category.choices, blank=True, default="")
     channel = models.CharField(max_length=10, choices=channel_choices)
     state = models.CharField(max_length=10, choices=MessageState.choices)
     count = models.PositiveIntegerField(default=0)

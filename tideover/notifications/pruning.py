@@ -1,7 +1,7 @@
 """Nothing grows forever: finished outbox messages and their delivery attempts are deleted
 after ``PRUNE_MESSAGES_DAYS``, and what they add up to is kept in ``DeliveryTally`` (per
-notification, incident, channel and state), so the delivery log's and the postmortem's totals
-stay true. A periodic job (``prune-outbox``) runs it.
+notification, incident, category, channel and state), so the delivery log's and the
+postmortem's totals stay true (notifications/figures.py adds them in). A periodic job (``prune-outbox``) runs it.
 
 The rows go in batches of ``BATCH`` in short transactions, each tallying exactly the rows it
 deletes, so a stop in the middle loses nothing and a long backlog never holds a long lock.
@@ -46,8 +46,13 @@ def prune_messages(now=None, days: int | None = None) -> dict:
     totals = Counter()
     while True:
         with transaction.atomic():
+            # Locked until the batch commits: a message staff retry meanwhile (failed ->
+            # queued) waits, and is then gone rather than deleted after it was queued again;
+            # one locked by a retry already is left for the next run, as is one another
+            # pruning run holds (on SQLite the write transaction serialises all of this).
             ids = list(
                 OutboxMessage.objects.filter(state__in=FINISHED, created_at__lt=cutoff)
+                .select_for_update(skip_locked=True)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:BATCH]
             )
@@ -104,16 +109,17 @@ def _tally(ids: list[int]) -> None:
     where, params = _one_of("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT notification_id, incident_id, channel, state, COUNT(*) "  # noqa: S608
+            "SELECT notification_id, incident_id, category, channel, state, COUNT(*) "  # noqa: S608
             f"FROM {OutboxMessage._meta.db_table} WHERE {where} "
-            "GROUP BY notification_id, incident_id, channel, state",
+            "GROUP BY notification_id, incident_id, category, channel, state",
             params,
         )
         groups = cursor.fetchall()
-    for notification_id, incident_id, channel, state, n in groups:
+    for notification_id, incident_id, category, channel, state, n in groups:
         key = {
             "notification_id": notification_id,
             "incident_id": incident_id,
+            "category": category,
             "channel": channel,
             "state": state,
         }

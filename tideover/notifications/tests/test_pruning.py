@@ -119,3 +119,46 @@ def test_the_delivery_log_counts_pruned_messages(settings, client_as):
     page = client_as("comms").get("/console/notifications/delivery/?incident=7")
     assert page.status_code == 200
     assert page.context["counts"] == {"sent": 3}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_while_pruning_runs_never_queues_a_message_that_is_then_deleted(settings, monkeypatch):
+    """Staff press Retry on an old failed message between pruning's choice of its batch and the
+    delete: the message must stay (queued again), not go with the batch."""
+    import threading
+
+    from django.db import connection
+
+    from tideover.core.errors import NotFound
+    from tideover.notifications import pruning
+    from tideover.notifications.staff_actions import retry_message
+
+    settings.PRUNE_MESSAGES_DAYS = 30
+    message = _message(1, "failed", 40)
+    tally = pruning._tally
+    outcome = {}
+
+    def staff_retry_meanwhile(ids):
+        def press():
+            try:
+                outcome["retried"] = retry_message(message.pk)
+            except Exception as exc:  # the message was pruned meanwhile
+                outcome["error"] = exc
+            finally:
+                connection.close()
+
+        # The retry waits on the batch's lock: it runs on while pruning finishes the batch.
+        outcome["thread"] = threading.Thread(target=press)
+        outcome["thread"].start()
+        outcome["thread"].join(1)
+        return tally(ids)
+
+    monkeypatch.setattr(pruning, "_tally", staff_retry_meanwhile)
+    pruning.prune_messages()
+    outcome["thread"].join(10)
+    # Pruning held the message: it went as the failed message it was, and the retry, which
+    # waited, found nothing to queue (rather than queueing a message then deleted unsent).
+    assert list(DeliveryTally.objects.values_list("state", "count")) == [("failed", 1)]
+    assert not OutboxMessage.objects.filter(pk=message.pk).exists()
+    assert isinstance(outcome.get("error"), NotFound), outcome

@@ -155,3 +155,36 @@ def test_action_items_are_edited_on_the_postmortem_page_and_exported(built, clie
         client_as("store_associate").get(f"/console/postmortems/incidents/{built.pk}/").status_code
         == 403
     )
+
+
+def test_postmortem_message_figures_stay_the_same_after_pruning(built, settings):
+    """Pruning keeps tallies per category, and the postmortem adds them to the rows left."""
+    from tideover.notifications.models import Category, OutboxMessage
+    from tideover.notifications.pruning import prune_messages
+
+    old = timezone.now() - timedelta(days=40)
+    for n in range(5):
+        OutboxMessage.objects.create(
+            channel="email", recipient=f"shopper{n}@example.com", dedupe_key=f"pm:{n}",
+            state="sent", incident_id=built.pk, category=Category.STATUS, created_at=old,
+        )  # fmt: skip
+    OutboxMessage.objects.create(
+        channel="email", recipient="x@example.com", dedupe_key="pm:failed", state="failed",
+        incident_id=built.pk, category=Category.STATUS, created_at=old,
+    )  # fmt: skip
+    OutboxMessage.objects.create(
+        channel="webhook", recipient="https://ops.example/hook", dedupe_key="pm:staff",
+        state="sent", incident_id=built.pk, category=Category.INTERNAL, created_at=old,
+    )  # fmt: skip
+
+    def figures():
+        return [
+            line
+            for line in draft(built).splitlines()
+            if "Messages to subscribers" in line or "Staff briefings:" in line
+        ]
+
+    before = figures()
+    settings.PRUNE_MESSAGES_DAYS = 30
+    assert prune_messages()["messages"] == 7
+    assert figures() == before
