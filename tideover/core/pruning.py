@@ -1,11 +1,13 @@
-"""Nothing grows forever, core's part: finished task results (database backend) and the record
-of periodic runs are deleted after ``PRUNE_TASK_RESULTS_DAYS`` by the periodic job
-``prune-task-results``. (RQ keeps its results in Redis with their own expiry.) Each app prunes
-its own tables the same way, e.g. notifications/pruning.py for the outbox."""
+"""Nothing grows forever, core's part: finished task results and the record of periodic runs
+are deleted after ``PRUNE_TASK_RESULTS_DAYS`` by the periodic job ``prune-task-results``. On
+the database backend that is the results table; on RQ, successful results expire on their own
+after minutes (RQ's ``result_ttl``), but a failed task (its arguments and traceback) is kept a
+year by RQ's default, so failed tasks that ended before the retention are deleted here. Each
+app prunes its own tables the same way, e.g. notifications/pruning.py for the outbox."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,7 +31,39 @@ def prune_task_results(now=None, days: int | None = None) -> dict:
     counts["periodic_runs"] = _delete_in_batches(
         PeriodicRun.objects.filter(started_at__lt=cutoff, finished_at__isnull=False)
     )
+    from tideover.core.worker import backend_kind
+
+    if backend_kind() == "rq":
+        counts["failed_rq_tasks"] = _prune_failed_rq_tasks(cutoff)
     return counts
+
+
+def _prune_failed_rq_tasks(cutoff) -> int:
+    """Delete the failed tasks in RQ's registries that ended before ``cutoff``."""
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq.registry import FailedJobRegistry
+
+    deleted = 0
+    for name in settings.RQ_QUEUES:
+        queue = django_rq.get_queue(name, job_class=Job)
+        registry = FailedJobRegistry(queue=queue)
+        ids = registry.get_job_ids()
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            jobs = Job.fetch_many(chunk, connection=queue.connection)
+            for job_id, job in zip(chunk, jobs, strict=True):
+                if job is None:  # its data expired already: only the registry's entry is left
+                    registry.remove(job_id)
+                elif job.ended_at is not None and _aware(job.ended_at) < cutoff:
+                    registry.remove(job, delete_job=True)
+                    deleted += 1
+    return deleted
+
+
+def _aware(moment):
+    """RQ's times are UTC, without a zone in older releases."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _delete_in_batches(query) -> int:

@@ -123,7 +123,9 @@ def test_the_delivery_log_counts_pruned_messages(settings, client_as):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_retry_while_pruning_runs_never_queues_a_message_that_is_then_deleted(settings, monkeypatch):
+def test_a_retry_while_pruning_runs_never_queues_a_message_that_is_then_deleted(
+    settings, monkeypatch
+):
     """Staff press Retry on an old failed message between pruning's choice of its batch and the
     delete: the message must stay (queued again), not go with the batch."""
     import threading
