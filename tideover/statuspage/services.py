@@ -25,7 +25,7 @@ from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import timezone
 
-from tideover.statuspage import cache, export, reading, render
+from tideover.statuspage import cache, cache_owed, export, reading, render
 from tideover.statuspage.export import ExportResult
 from tideover.statuspage.render import Links
 
@@ -52,8 +52,10 @@ def publish_changes() -> None:
     try:
         version = cache.invalidate(held=True)
     except Exception:
-        # Then processes serve what they hold until STATUS_CACHE_SECONDS; the export still runs.
+        # Readers render afresh while the cache is away; once it is back it must be told, or
+        # it would serve the page from before this change again (cache_owed.py).
         log.exception("could not invalidate the status page cache")
+        cache_owed.invalidate_when_back()
     try:
         # One waiting publish covers every change made before it starts.
         if not django_cache.add(PENDING_KEY, 1, timeout=max(60, 4 * _delay())):
@@ -69,11 +71,12 @@ def publish_changes() -> None:
         else:
             publish_status.enqueue()
     except Exception:
-        # The hourly refresh (and the next change) exports anyway; readers render the page.
+        # Queued once the queue answers again (cache_owed.py); readers render the page.
         log.exception("could not queue the status export")
         _forget_pending()
         if version is not None:
             cache.release(version)
+        cache_owed.invalidate_when_back(publish=True)
 
 
 def _delay() -> float:

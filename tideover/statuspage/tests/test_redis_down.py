@@ -5,6 +5,7 @@ database cannot render either), and sign-ups refuse with a clear "try again"."""
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from django.db import OperationalError
@@ -84,3 +85,35 @@ def test_declaring_an_incident_while_redis_is_down_answers_201_and_queues_its_me
     assert answer.status_code == 201, answer.content
     incident = Incident.objects.get(title="Checkout down")
     assert OutboxMessage.objects.filter(incident_id=incident.pk, recipient="shopper@example.com")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_posted_while_redis_was_down_still_shows_once_it_is_back(
+    client, outage, settings, monkeypatch
+):
+    """The cache comes back holding the page from before the update: it is told at once."""
+    from tideover.incidents import services
+    from tideover.statuspage import cache_owed
+
+    monkeypatch.setattr(cache_owed, "RETRY_SECONDS", 0.1)
+    up = settings.CACHES
+    assert client.get("/").status_code == 200  # cached before the outage
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = f"redis://127.0.0.1:{port}/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": down,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    services.post_public_update(outage, "Registers are taking cards again.", state="monitoring")
+    assert "Registers are taking cards again." in client.get("/").content.decode()
+
+    settings.CACHES = up  # the cache is back, with the page from before the update
+    deadline = time.monotonic() + 10
+    while "Registers are taking cards again." not in client.get("/").content.decode():
+        assert time.monotonic() < deadline, "the page from before the outage is served again"
+        time.sleep(0.1)
