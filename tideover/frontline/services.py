@@ -15,6 +15,7 @@ import io
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -96,6 +97,12 @@ def submit_report(
         raise DomainError(f"Keep it under {MAX_TEXT} characters", field="text")
     _check_photo(photo)
     key = reporter_key(reporter)
+    # One person's reports are counted and written one at a time (their user row locked until
+    # this commits): otherwise reports sent at once all passed the count on PostgreSQL.
+    get_user_model().objects.select_for_update().filter(pk=reporter.pk).first()
+    repeat = _just_reported(key, kind, category, text, store, at)
+    if repeat is not None:
+        return repeat  # a form sent twice (a double tap, a weak signal): the first report
     recent = Report.objects.filter(reporter_key=key, created_at__gte=at - timedelta(hours=1))
     if recent.count() >= settings.FRONTLINE_REPORTS_PER_HOUR:
         raise Conflict(
@@ -117,6 +124,27 @@ def submit_report(
     if kind == ReportKind.PROBLEM and not report.is_drill:
         events.publish("frontline.problem_reported", report=report)
     return report
+
+
+REPEAT_SECONDS = 60
+
+
+def _just_reported(key, kind, category, text, store, at) -> Report | None:
+    """The same report from the same person within ``REPEAT_SECONDS``: it is the first one
+    again, not a second problem that Detect would count twice."""
+    return (
+        Report.objects.filter(
+            reporter_key=key,
+            kind=kind,
+            category=category,
+            text=text,
+            store=store,
+            created_at__gte=at - timedelta(seconds=REPEAT_SECONDS),
+            created_at__lte=at,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def _locked(report: Report) -> Report:

@@ -22,15 +22,28 @@ PAGE_SIZE = 50
 
 
 def _filtered(request, **fixed):
+    """(form, matching reports); None for the reports when a filter is wrong: a mistyped
+    filter must not quietly match every store's reports."""
     form = SearchForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    filters = {k: v for k, v in filters.items() if v}
+    if form.is_bound and not form.is_valid():
+        return form, None
+    filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
     return form, services.search(**filters, **fixed)
+
+
+def _filter_errors(form) -> str:
+    return "; ".join(
+        f"{form.fields[name].label if name in form.fields else 'Filter'}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+    )
 
 
 @capability_required(Capability.TRIAGE_REPORTS)
 def queue(request, incident=None):
     form, reports = _filtered(request, **({"incident_id": incident.pk} if incident else {}))
+    status = 200
+    if reports is None:
+        reports, status = Report.objects.none(), 400
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -38,6 +51,7 @@ def queue(request, incident=None):
         request,
         "frontline/queue.html",
         {"form": form, "page": page, "query": query.urlencode(), "incident": incident},
+        status=status,
     )
 
 
@@ -48,7 +62,13 @@ def incident_reports(request, incident_id: int):
 
 @capability_required(Capability.TRIAGE_REPORTS)
 def export(request):
-    _, reports = _filtered(request)
+    form, reports = _filtered(request)
+    if reports is None:
+        return HttpResponse(
+            f"Nothing exported; fix the filter: {_filter_errors(form)}",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     response = HttpResponse(services.export_csv(reports), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="reports-{stamp}.csv"'
@@ -79,7 +99,11 @@ def photo(request, report_id: int):
     report = _report(report_id)
     if not report.photo:
         raise Http404("This report has no photo")
-    response = FileResponse(report.photo.open("rb"), content_type="application/octet-stream")
+    try:
+        stored = report.photo.open("rb")
+    except OSError:  # gone from disk (a restore without the uploads folder)
+        raise Http404("The photo of this report is no longer on the server") from None
+    response = FileResponse(stored, content_type="application/octet-stream")
     response["Content-Disposition"] = f'attachment; filename="report-{report.pk}-photo"'
     return response
 

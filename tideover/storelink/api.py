@@ -17,11 +17,10 @@ from tideover.core.roles import Capability, sees_all_stores
 from tideover.core.schemas import Count, InputSchema, Moment
 from tideover.core.services import store_by_code
 from tideover.storelink import services
+from tideover.storelink.services import MAX_EXPOSURE_CENTS, MAX_PER_SALE_CENTS
 
 PREFIX = "/storelink"
 router = Router(tags=["store agents"])
-# The most a store may have taken on offline cards, and so the most its agent can report.
-MAX_EXPOSURE_CENTS = 10_000_000_000
 
 
 # Agents post with their store's token; people manage policies in the console or API.
@@ -90,7 +89,7 @@ class StoreLinkOut(Schema):
 
 
 class PolicyIn(InputSchema):
-    per_sale_limit_cents: int = Field(..., ge=0, le=100_000_000, strict=True)
+    per_sale_limit_cents: int = Field(..., ge=0, le=MAX_PER_SALE_CENTS, strict=True)
     total_limit_cents: int = Field(..., ge=0, le=MAX_EXPOSURE_CENTS, strict=True)
     max_count: int = Field(..., ge=0, le=1_000_000, strict=True)
     max_age_minutes: int = Field(..., ge=0, le=100_000, strict=True)

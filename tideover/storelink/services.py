@@ -324,6 +324,12 @@ def card_policy_for(store: Store) -> tuple[dict, str]:
     return default_policy(), "chain"
 
 
+# The most one offline card sale may be allowed ($1,000,000), and the most a store may have
+# taken on offline cards ($100,000,000): the page, the API and the columns hold these.
+MAX_PER_SALE_CENTS = 100_000_000
+MAX_EXPOSURE_CENTS = 10_000_000_000
+
+
 def set_card_policy(
     *, store: Store | None = None, region: Region | None = None, user=None, **limits: int
 ) -> CardPolicy:
@@ -338,6 +344,16 @@ def set_card_policy(
     values = {name: int(limits[name]) for name in wanted}
     if any(value < 0 for value in values.values()):
         raise DomainError("Limits cannot be negative (0 refuses every offline card payment)")
+    if values["per_sale_limit_cents"] > MAX_PER_SALE_CENTS:
+        raise DomainError(
+            f"The limit per sale can be at most {MAX_PER_SALE_CENTS // 100:,} dollars",
+            field="per_sale_limit_cents",
+        )
+    if values["total_limit_cents"] > MAX_EXPOSURE_CENTS:
+        raise DomainError(
+            f"The store's total can be at most {MAX_EXPOSURE_CENTS // 100:,} dollars",
+            field="total_limit_cents",
+        )
     if values["per_sale_limit_cents"] > values["total_limit_cents"]:
         raise DomainError(
             "The limit per sale cannot be above the store's total", field="per_sale_limit_cents"

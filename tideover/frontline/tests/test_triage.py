@@ -139,11 +139,11 @@ def test_a_drill_report_stays_a_drill_and_publishes_nothing(severities, componen
 
 def test_one_person_cannot_flood_the_queue(chain, staff, settings):
     settings.FRONTLINE_REPORTS_PER_HOUR = 2
-    for _ in range(2):
+    for n in range(2):
         services.submit_report(
             kind="insight",
             category="other",
-            text="x",
+            text=f"x{n}",  # the same text again within a minute would be the same report
             store=chain["stores"]["S001"],
             reporter=staff["store_associate"],
         )
@@ -168,3 +168,90 @@ def test_one_person_cannot_flood_the_queue(chain, staff, settings):
 def test_actions_record_who_did_them(reports, staff):
     report = services.mark_acted_on(reports[0], actor=Actor.of(staff["comms"]))
     assert report.acted_on_by == "comms" and report.state == "acted_on"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_reports_sent_at_once_still_stop_at_the_hourly_limit(chain, staff, settings):
+    import threading
+
+    from django.db import connection
+
+    settings.FRONTLINE_REPORTS_PER_HOUR = 3
+    store, user = chain["stores"]["S001"], staff["store_associate"]
+    start = threading.Barrier(8)
+    outcomes = []
+
+    def send(i):
+        try:
+            start.wait()
+            services.submit_report(
+                kind="problem", category="registers", text=f"Till {i} down", store=store,
+                reporter=user,
+            )  # fmt: skip
+            outcomes.append("sent")
+        except DomainError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert Report.objects.count() == 3 and sorted(outcomes).count("sent") == 3, outcomes
+
+
+def test_a_report_sent_twice_is_one_report_and_one_signal(chain, staff, client_as):
+    from tideover.core import events
+
+    seen = []
+
+    def handler(name, **payload):
+        seen.append(payload)
+
+    events.subscribe("frontline.problem_reported", handler)
+    try:
+        client = client_as("store_associate")
+        data = {"category": "registers", "text": "Register 3 frozen"}
+        first = client.post("/store/S001/report/", data)
+        second = client.post("/store/S001/report/", data)
+    finally:
+        events._handlers["frontline.problem_reported"].remove(handler)
+    assert first.status_code == second.status_code == 302
+    assert Report.objects.count() == 1 and len(seen) == 1
+    # Another problem, or the same words a while later, is a report of its own.
+    client.post("/store/S001/report/", {"category": "registers", "text": "Register 4 frozen"})
+    assert Report.objects.count() == 2
+
+
+def test_a_photo_gone_from_disk_answers_404_not_500(chain, staff, client_as, tmp_path, monkeypatch):
+    import os
+
+    from django.core.files.storage import FileSystemStorage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    storage = FileSystemStorage(location=str(tmp_path), base_url=None)
+    monkeypatch.setattr(Report._meta.get_field("photo"), "storage", storage)
+    report = services.submit_report(
+        kind="problem", category="registers", text="Screen cracked",
+        store=chain["stores"]["S001"], reporter=staff["store_associate"],
+        photo=SimpleUploadedFile("till.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64),
+    )  # fmt: skip
+    os.remove(report.photo.path)
+    answer = client_as("customer_service").get(f"/console/reports/{report.pk}/photo/")
+    assert answer.status_code == 404
+
+
+def test_a_mistyped_filter_is_refused_not_widened_to_every_store(reports, client_as):
+    client = client_as("customer_service")
+    assert (
+        "S003" not in client.get("/console/reports/export.csv", {"store": "S001"}).content.decode()
+    )
+    export = client.get("/console/reports/export.csv", {"store": "S001", "state": "opne"})
+    assert export.status_code == 400 and "S003" not in export.content.decode()
+    assert "fix the filter: State:" in export.content.decode()
+    page = client.get("/console/reports/", {"store": "S001", "state": "opne"})
+    assert page.status_code == 400 and "S003" not in page.content.decode()
+    assert "Select a valid choice" in page.content.decode()

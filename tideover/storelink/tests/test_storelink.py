@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tideover.core import events
+from tideover.core.errors import DomainError
 from tideover.storelink import services
 from tideover.storelink.models import StateChange, StoreAgent
 
@@ -311,3 +312,31 @@ def test_a_heartbeat_out_of_range_is_refused_by_field_and_records_nothing(
     assert response.status_code == 422, response.content
     assert field in response.json()["detail"]
     assert not StoreAgent.objects.exists()
+
+
+def test_a_card_limit_no_column_can_hold_is_a_form_error_not_a_500(client_as):
+    answer = client_as("incident_commander").post(
+        "/console/stores/card-policy/set/",
+        {
+            "target": "S001",
+            "per_sale_limit": "50000000.00",
+            "total_limit": "60000000.00",
+            "max_count": "10",
+            "max_age_minutes": "60",
+        },
+    )
+    assert answer.status_code == 400
+    assert "less than or equal to 1000000" in answer.content.decode()
+    from tideover.storelink.models import CardPolicy
+
+    assert not CardPolicy.objects.exists()
+
+
+def test_the_card_limits_service_refuses_what_the_columns_cannot_hold(chain):
+    limits = {"total_limit_cents": 10**11, "max_count": 1, "max_age_minutes": 1}
+    with pytest.raises(DomainError, match="at most 1,000,000 dollars"):
+        services.set_card_policy(
+            store=chain["stores"]["S001"], per_sale_limit_cents=3 * 10**9, **limits
+        )
+    with pytest.raises(DomainError, match="at most 100,000,000 dollars"):
+        services.set_card_policy(store=chain["stores"]["S001"], per_sale_limit_cents=100, **limits)
