@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
@@ -215,17 +216,19 @@ def get_incident(request, incident_id: int):
 def update_incident(request, incident_id: int, payload: IncidentPatchIn):
     incident = _incident(incident_id)
     actor = _actor(request)
-    if payload.severity:
-        services.change_severity(incident, _severity(payload.severity), actor=actor)
-    if payload.commander or payload.comms_lead:
-        services.assign_roles(
-            incident,
-            commander=_user(payload.commander, "commander"),
-            comms_lead=_user(payload.comms_lead, "comms_lead"),
-            actor=actor,
-        )
-    if payload.stores is not None:
-        services.set_store_scope(incident, actor=actor, **_scope(payload.stores))
+    # Every name checked before anything changes, and the changes made together: a refused
+    # request changes nothing (a severity raised before an unknown commander was found stayed).
+    severity = _severity(payload.severity) if payload.severity else None
+    commander = _user(payload.commander, "commander")
+    comms_lead = _user(payload.comms_lead, "comms_lead")
+    scope = _scope(payload.stores) if payload.stores is not None else None
+    with transaction.atomic():
+        if severity is not None:
+            services.change_severity(incident, severity, actor=actor)
+        if commander or comms_lead:
+            services.assign_roles(incident, commander=commander, comms_lead=comms_lead, actor=actor)
+        if scope is not None:
+            services.set_store_scope(incident, actor=actor, **scope)
     return incident_out(_incident(incident_id))
 
 

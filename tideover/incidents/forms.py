@@ -118,6 +118,14 @@ class ComponentStatusFieldsMixin:
         }
 
 
+def _signature(*, all_stores: bool, regions, stores) -> str:
+    if all_stores:
+        return "all"
+    region_ids = ",".join(str(pk) for pk in sorted(r.pk for r in regions))
+    store_ids = ",".join(str(pk) for pk in sorted(s.pk for s in stores))
+    return f"regions:{region_ids};stores:{store_ids}"
+
+
 class StoreScopeForm(forms.Form):
     """Which stores an incident touches: all of them, some regions, or a list of store codes."""
 
@@ -168,6 +176,18 @@ class StoreScopeForm(forms.Form):
             "regions": list(self.cleaned_data.get("regions") or []) if scope == "regions" else [],
             "stores": self.cleaned_data["stores"] if scope == "list" else [],
         }
+
+    def scope_signature(self) -> str:
+        """The stores chosen, in a form to compare with ``signature_of`` an incident."""
+        return _signature(**self.scope_kwargs())
+
+    @staticmethod
+    def signature_of(incident) -> str:
+        return _signature(
+            all_stores=incident.affects_all_stores,
+            regions=incident.affected_regions.all(),
+            stores=incident.affected_stores.all(),
+        )
 
     @staticmethod
     def initial_for(incident) -> dict:
@@ -304,11 +324,35 @@ class StatusOnlyForm(forms.Form):
 
 
 class IncidentSettingsForm(StoreScopeForm):
+    """The page also sends back the severity and stores it showed: a save changes only what
+    this person changed, so two commanders saving at once do not undo each other."""
+
     severity = SeverityChoiceField(Severity.objects.all(), empty_label=None)
     commander = _commander_field()
     comms_lead = _comms_field()
+    shown_severity = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    shown_scope = forms.CharField(required=False, max_length=100_000, widget=forms.HiddenInput)
 
     field_order = ["severity", "commander", "comms_lead"]
+
+    @classmethod
+    def for_incident(cls, incident) -> IncidentSettingsForm:
+        return cls(
+            initial={
+                "severity": incident.severity,
+                "shown_severity": incident.severity_id,
+                "shown_scope": cls.signature_of(incident),
+                **cls.initial_for(incident),
+            }
+        )
+
+    def severity_changed(self) -> bool:
+        shown = self.cleaned_data.get("shown_severity")
+        return shown is None or shown != self.cleaned_data["severity"].pk
+
+    def scope_changed(self) -> bool:
+        shown = self.cleaned_data.get("shown_scope")
+        return not shown or shown != self.scope_signature()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

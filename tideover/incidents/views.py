@@ -31,7 +31,6 @@ from tideover.incidents.forms import (
     PublicUpdateForm,
     ReopenForm,
     StateForm,
-    StoreScopeForm,
 )
 from tideover.incidents.models import (
     CLOSED_STATES,
@@ -227,12 +226,7 @@ def render_detail(request, incident: Incident, status: int = 200, **forms):
     if Capability.DECLARE_INCIDENT in caps and incident.kind == IncidentKind.INCIDENT:
         if incident.is_open:
             defaults["state_form"] = lambda: StateForm(incident)
-            defaults["settings_form"] = lambda: IncidentSettingsForm(
-                initial={
-                    "severity": incident.severity,
-                    **StoreScopeForm.initial_for(incident),
-                }
-            )
+            defaults["settings_form"] = lambda: IncidentSettingsForm.for_incident(incident)
         elif incident.state == IncidentState.RESOLVED:
             defaults["reopen_form"] = ReopenForm
     if Capability.SET_COMPONENT_STATUS in caps and incident.is_open:

@@ -144,19 +144,15 @@ def update_settings(request, incident_id: int):
         who = actor(request)
         if incident.kind != IncidentKind.INCIDENT:
             raise DomainError("Maintenance has no severity or roles")
-        services.change_severity(incident, data["severity"], actor=who)
+        # Only what this person changed on the page: what someone else changed since it was
+        # shown stays (the services lock the incident and work from its newest state).
+        if form.severity_changed():
+            services.change_severity(incident, data["severity"], actor=who)
         services.assign_roles(
             incident, commander=data["commander"], comms_lead=data["comms_lead"], actor=who
         )
-        scope = form.scope_kwargs()
-        current = (
-            incident.affects_all_stores,
-            set(incident.affected_regions.all()),
-            set(incident.affected_stores.all()),
-        )
-        wanted = (scope["all_stores"], set(scope["regions"]), set(scope["stores"]))
-        if wanted != current:
-            services.set_store_scope(incident, actor=who, **scope)
+        if form.scope_changed() and form.scope_signature() != form.signature_of(incident):
+            services.set_store_scope(incident, actor=who, **form.scope_kwargs())
 
     return _carry_out(request, incident, "settings_form", form, act, "Incident settings saved.")
 

@@ -75,6 +75,15 @@ def declare_incident(
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:
         raise DomainError("The incident cannot start after it is declared", field="started_at")
+    if detected_at and detected_at > at:
+        raise DomainError(
+            "The incident cannot be detected after it is declared", field="detected_at"
+        )
+    if started_at and detected_at and detected_at < started_at:
+        raise DomainError(
+            "The incident cannot be detected before it started; check both times",
+            field="detected_at",
+        )
     if once:
         # Declarations take turns (a row lock; declaring is rare), so a second tap on
         # "Declare" finds the first and is that incident, not a twin that pages everyone.
