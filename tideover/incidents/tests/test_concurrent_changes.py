@@ -86,9 +86,7 @@ def _settings_form_as_shown(html: str) -> dict:
     return data
 
 
-def test_a_second_commanders_save_does_not_undo_the_first(
-    client_as, severities, components, staff
-):
+def test_a_second_commanders_save_does_not_undo_the_first(client_as, severities, components, staff):
     incident = services.declare_incident(
         title="Card payments slow",
         severity=severities["SEV2"],
