@@ -8,7 +8,8 @@
   is already live for it, so heartbeat coverage, failure rate and complaints agreeing make one
   alert with all their evidence, not three pages.
 - **Dismissed patterns.** An alert a person dismissed leaves its cause behind; the same cause
-  coming back opens quietly (dismissed, not paged) until the pattern expires.
+  coming back opens quietly (dismissed, not paged) until the pattern expires. Only that cause
+  joins the quiet alert: another one at the same place opens (and pages) an alert of its own.
 - **Clearing.** An open alert with nothing new for ``CLEAR_AFTER`` clears itself.
 """
 
@@ -212,13 +213,15 @@ def _series(signal: Signal, at: datetime) -> list[dict]:
 
 def _live_alert(finding: Finding, at: datetime) -> Alert | None:
     """The alert this finding joins: live for the same scope and place, or held quietly by a
-    dismissed pattern, and seen recently."""
+    dismissed pattern for the same cause, and seen recently."""
     return (
         Alert.objects.filter(scope=finding.scope, last_seen_at__gte=at - MERGE_WINDOW)
         .filter(
             Q(state__in=LIVE_ALERT_STATES)
             | Q(state=AlertState.INCIDENT, incident__resolved_at__isnull=True)
-            | Q(state=AlertState.DISMISSED, paged=False)
+            # Only its own cause: a quiet alert is closed and never pages, so anything else
+            # joining it (another signal failing at the same place) would go unseen.
+            | Q(state=AlertState.DISMISSED, paged=False, cause=_cause(finding))
         )
         .filter(Q(evidence__where=finding.where))
         .order_by("-opened_at")

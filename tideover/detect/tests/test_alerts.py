@@ -187,6 +187,42 @@ def test_a_dismissed_cause_does_not_page_again(coverage, staff):
     assert len(pages) == 1
 
 
+def test_a_quietly_held_alert_does_not_swallow_another_cause(coverage, make_signal, staff):
+    _, start = coverage
+    failures = make_signal("failures", direction=Direction.UP)
+    train(failures, shape=lambda at: 2.0)
+    pages = []
+
+    def listener(**payload):
+        pages.append(payload)
+
+    events.subscribe("detect.alert_opened", listener)
+    try:
+        push("coverage", start, normal(start, 2) + normal(start + timedelta(minutes=2), 2, 0.2))
+        push("failures", start, [2.0] * 4)
+        run_detection(start + timedelta(minutes=3))
+        first = Alert.objects.get()
+        services.dismiss_alert(first, "Planned network test", user=staff["incident_commander"])
+        later = start + timedelta(hours=2)
+        push("coverage", later, normal(later, 3, 0.2))
+        push("failures", later, [2.0] * 3)
+        run_detection(later + timedelta(minutes=2))
+        quiet = Alert.objects.exclude(pk=first.pk).get()
+        assert quiet.state == AlertState.DISMISSED and not quiet.paged and len(pages) == 1
+        # Another cause at the same place (the chain) is a real outage: its own alert, paged.
+        outage = later + timedelta(minutes=10)
+        push("failures", later + timedelta(minutes=3), [2.0] * 7 + [40.0, 45.0, 50.0])
+        run_detection(outage + timedelta(minutes=2))
+    finally:
+        events._handlers["detect.alert_opened"].remove(listener)
+    assert len(pages) == 2
+    real = pages[1]["alert"]
+    assert real.is_live and real.paged and real.cause != quiet.cause
+    assert [s.slug for s in real.signals.all()] == ["failures"]
+    quiet.refresh_from_db()
+    assert [s.slug for s in quiet.signals.all()] == ["coverage"]
+
+
 def test_dismissing_needs_a_reason(coverage):
     _, start = coverage
     push("coverage", start, normal(start, 2) + normal(start + timedelta(minutes=2), 2, 0.2))
