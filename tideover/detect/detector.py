@@ -76,6 +76,10 @@ PATTERN_AGE = 2000  # points between halvings of the pattern counts
 NOVELTY_SHORT = 0.1  # the recent novelty: an average over about ten points
 NOVELTY_LONG = 0.01
 NOVELTY_VAR_FLOOR = 1e-4
+# Values are clamped to this before anything learns from them. The seasonal slots are float32
+# (largest about 3.4e38): a value past that became inf there, inf - inf gave NaN, and a NaN in
+# the state flagged every later point. 1e30 leaves room for the spreads (up to twice it).
+VALUE_LIMIT = 1e30
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,16 @@ class Verdict:
     low: float | None  # the normal band around it
     high: float | None
     surprise: float  # the robust z that fed the score
+
+
+_NOTHING = Verdict(0.0, 0.0, False, None, None, None, 0.0)
+
+
+def _fresh() -> tuple[array, array, bytearray]:
+    """A new detector's state: header, seasonal slots and pattern counts, all zero."""
+    state = array("d", bytes(8 * _HEADER))
+    state[0] = VERSION
+    return state, array("f", bytes(4 * (STATE_FLOATS - _HEADER))), bytearray(PATTERNS)
 
 
 def _tail(z: float) -> float:
@@ -157,11 +171,12 @@ class Detector:
             or patterns is None
             or len(state) != _HEADER
             or state[0] != VERSION
+            # A NaN or inf (saved before values were clamped) would flag every point for good:
+            # learning again from the next point is better. (A sum is NaN or inf if any is.)
+            or not math.isfinite(sum(state))
+            or not math.isfinite(sum(slots))
         ):
-            state = array("d", bytes(8 * _HEADER))
-            state[0] = VERSION
-            slots = array("f", bytes(4 * (STATE_FLOATS - _HEADER)))
-            patterns = bytearray(PATTERNS)
+            state, slots, patterns = _fresh()
         self.state = state  # the header, float64 (times and counts need the precision)
         self.slots = slots  # the seasonal tables, float32: mean, spread, count per hour
         self.patterns = patterns  # seen-counts of recent-value patterns, hashed
@@ -209,6 +224,9 @@ class Detector:
         """Score one point and learn from it (unless it is part of an anomalous episode)."""
         s = self.state
         value = float(value)
+        if not math.isfinite(value):
+            return _NOTHING  # nothing to score or learn (the API refuses them; this is a guard)
+        value = min(max(value, -VALUE_LIMIT), VALUE_LIMIT)
         n = s[1]
         week, day = _slots(at)
         stamp = at.timestamp()
@@ -269,6 +287,11 @@ class Detector:
         self._learn(value, level, spread, jump_spread, residual - last, week, day, n)
         s[5] = residual
         s[1] = n + 1
+        if not math.isfinite(sum(s)):
+            # Clamping should make this impossible; if some arithmetic still overflowed, start
+            # learning afresh rather than keep a state that flags every point from now on.
+            self.state, self.slots, self.patterns = _fresh()
+            return _NOTHING
         low = baseline - CLIP * base_spread
         high = baseline + CLIP * base_spread
         return Verdict(score, onset, anomalous, baseline, low, high, surprise)

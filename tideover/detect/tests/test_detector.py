@@ -166,3 +166,45 @@ def test_a_stopped_rhythm_within_the_range_is_caught_at_high_sensitivity_only():
     during = points[stop][0], points[stop + 30][0]
     assert first_alarm(high, during[0]) < during[1]
     assert alarms_before(normal, during[1], after=during[0]) == []
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.BOTH])
+def test_a_huge_value_does_not_break_the_detector_for_good(direction):
+    # 1e39 is a finite float64 but past float32's range: in a seasonal slot it became inf, and
+    # inf - inf made the whole state NaN, so every normal minute after it was flagged.
+    detector = Detector(direction=direction)
+    detector.step(MONDAY - timedelta(minutes=1), 1e39)
+    results = run(detector, series(3, seed=1))
+    assert all(math.isfinite(x) for x in detector.state)
+    assert all(math.isfinite(x) for x in detector.slots)
+    assert not results[-1][2].anomalous
+
+
+def test_a_huge_value_among_normal_ones_is_an_anomaly_not_a_new_normal():
+    detector = Detector(direction=Direction.BOTH)
+    run(detector, series(3, seed=1))
+    at = MONDAY + timedelta(days=3)
+    assert detector.step(at, 1e39).anomalous
+    after = run(detector, series(1, seed=2, start=at + timedelta(minutes=1)))
+    assert all(math.isfinite(x) for x in detector.state)
+    assert len([1 for _, _, v in after if v.anomalous]) < 30
+
+
+def test_a_state_saved_broken_starts_afresh_and_a_value_that_is_not_a_number_is_skipped():
+    detector = Detector(direction=Direction.UP)
+    run(detector, series(0.1, seed=1))
+    detector.state[5] = math.nan  # as a state saved before huge values were clamped could be
+    healed = Detector.loads(detector.dumps(), direction=Direction.UP)
+    assert healed.seen == 0 and all(math.isfinite(x) for x in healed.state)
+    before = healed.dumps()
+    verdict = healed.step(MONDAY, math.nan)
+    assert not verdict.anomalous and healed.dumps() == before
+
+
+def test_a_step_that_overflows_starts_afresh_instead_of_keeping_inf():
+    detector = Detector(direction=Direction.UP)
+    run(detector, series(0.1, seed=1))
+    detector.state[7] = -1e308  # the surprise history's mean: its squared distance is inf
+    verdict = detector.step(MONDAY + timedelta(hours=3), 50.0)
+    assert not verdict.anomalous and detector.seen == 0
+    assert all(math.isfinite(x) for x in detector.state)
