@@ -8,11 +8,15 @@ checked, and what fired goes to :mod:`tideover.detect.alerts`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
 from django.db import connection, transaction
 
 from tideover.detect.detector import Detector
@@ -20,7 +24,7 @@ from tideover.detect.models import Rule, RuleComparison, Signal, SignalKind, Sig
 from tideover.detect.signals import minute_of
 
 MAX_FILL = timedelta(hours=24)  # quiet minutes filled with zeros for a count signal, at most
-LOCK_KEY = "tideover:detect:run"
+RUN_LOCK_ID = 0x7464657465637401  # PostgreSQL advisory lock key for a detection run ("tdetect")
 READ_CHUNK = 5000  # signal ids per query (SQLite allows 32,766 parameters)
 
 
@@ -237,19 +241,69 @@ def check_rules(until: datetime) -> list[RuleHit]:
     return hits
 
 
+_in_memory_run = threading.Lock()  # an in-memory SQLite database has one process to keep out
+
+
+@contextlib.contextmanager
+def _one_run() -> Iterator[bool]:
+    """Hold Detect's run lock while the block runs; yields False when another run holds it.
+
+    Why Detect needs its own lock though the scheduler starts the ``detect`` job once per
+    minute (``core/periodic.py``): a run slower than a minute is still running when the next
+    minute's run starts (the scheduler only holds back a run still *waiting* in the queue), and
+    ``tideover detect run`` and the demo run detection outside the scheduler. Two runs at once
+    both read the same waiting points and the same alerts, and page twice.
+
+    The lock cannot expire under a run and only its holder releases it, also when the process
+    dies: on PostgreSQL a session advisory lock on a connection of the run's own (closing it
+    releases the lock); on SQLite, whose database is on this machine, ``flock`` on a file beside
+    it. (It was a cache key that expired after 300 s and that any run ending deleted.)
+    """
+    if connection.vendor == "postgresql":
+        # Its own session: the lock is not the run's connection's to drop with a reconnect,
+        # and a second run in this process (one session would take the lock again) stays out.
+        holder = connection.copy()
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_ID])
+                held = cursor.fetchone()[0]
+            yield held
+        finally:
+            holder.close()
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or name.startswith("file:"):
+        held = _in_memory_run.acquire(blocking=False)
+        try:
+            yield held
+        finally:
+            if held:
+                _in_memory_run.release()
+        return
+    fd = os.open(f"{name}-detect-run", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # A lock per open file, so a second run in this same process is kept out too.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # closing the file releases the lock
+
+
 def run_detection(until: datetime) -> dict:
     """Derive, score, check rules and raise alerts up to the minute ``until``; one run at a
-    time across workers (a cache lock in the shared cache)."""
+    time across workers (see ``_one_run``)."""
     from tideover.detect import alerts, derived
 
-    if not cache.add(LOCK_KEY, "1", timeout=300):
-        return {"skipped": True}
-    try:
+    with _one_run() as held:
+        if not held:
+            return {"skipped": True}
         until = minute_of(until)
         derived.derive_until(until)
         anomalies = score_signals(until)
         hits = check_rules(until)
         raised = alerts.process(anomalies, hits, at=until)
         return {"anomalies": len(anomalies), "rules": len(hits), "alerts": raised}
-    finally:
-        cache.delete(LOCK_KEY)
