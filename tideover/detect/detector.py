@@ -33,7 +33,8 @@ How a point is scored:
    pattern; ``normal`` and ``low`` want a new extreme past the range by a spread and ignore
    patterns, which on noisy per-minute retail series are mostly noise). ``onset`` is the score
    when it is news (above the recent, fading peak) and damped otherwise, so an episode counts
-   once however long it lasts; the NAB evaluation scores ``onset``.
+   once however long it lasts; the NAB evaluation scores ``onset``. A count signal's detector
+   is given ``min_count``: a rise to fewer events than that is never anomalous.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def _slots(at: datetime) -> tuple[int, int]:
 class Detector:
     """One signal's detector. ``state`` is a flat array of floats; :meth:`dumps` packs it."""
 
-    __slots__ = ("state", "slots", "patterns", "direction", "sensitivity", "threshold")
+    __slots__ = ("state", "slots", "patterns", "direction", "sensitivity", "threshold", "min_count")
 
     def __init__(
         self,
@@ -164,6 +165,7 @@ class Detector:
         *,
         direction: str = Direction.BOTH,
         sensitivity: str = "normal",
+        min_count: float = 0.0,
     ):
         if (
             state is None
@@ -183,6 +185,9 @@ class Detector:
         self.direction = direction
         self.sensitivity = SENSITIVITIES.get(sensitivity, SENSITIVITIES["normal"])
         self.threshold = self.sensitivity.threshold
+        # A rise to fewer than this many (events in a minute, for a count) is never anomalous:
+        # after a quiet week of zeros a lone 1 is a huge surprise, but it is one person.
+        self.min_count = min_count
 
     @classmethod
     def loads(cls, blob: bytes | None, **kwargs) -> Detector:
@@ -269,6 +274,8 @@ class Detector:
             score = _score((short - long_mean) / sd)
 
         score = max(score, self._shape(value, n, z))
+        if self.min_count and value < self.min_count and residual > 0:
+            score = min(score, self.threshold * max(value, 0.0) / self.min_count)
         # Onset: a score counts as news only when it beats the recent peak (which fades), so
         # an episode pages once however long it lasts, whatever threshold is applied.
         peak = s[9]

@@ -95,7 +95,8 @@ class SignalPoint(models.Model):
 
 class SignalReport(models.Model):
     """One report counted into a count signal: one per person (``key``) and cause per hour,
-    as Downdetector counts them, so one angry person cannot make an outage."""
+    as Downdetector counts them, and a minute needs reports from several people before it is
+    anomalous (``scoring.COUNT_FLOOR``), so one angry person cannot make an outage."""
 
     signal = models.ForeignKey(Signal, on_delete=models.CASCADE, related_name="reports")
     at = models.DateTimeField()

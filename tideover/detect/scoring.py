@@ -14,16 +14,26 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
 from tideover.detect.detector import Detector
-from tideover.detect.models import Rule, RuleComparison, Signal, SignalKind, SignalPoint
+from tideover.detect.models import (
+    Rule,
+    RuleComparison,
+    Signal,
+    SignalKind,
+    SignalPoint,
+    SignalReport,
+)
 from tideover.detect.signals import minute_of
 
 MAX_FILL = timedelta(hours=24)  # quiet minutes filled with zeros for a count signal, at most
+# A count signal's minute is anomalous only with at least this many events from as many people
+# (where reports name one): one angry person, or one report after a quiet week, is no outage.
+COUNT_FLOOR = 3
 RUN_LOCK_ID = 0x7464657465637401  # PostgreSQL advisory lock key for a detection run ("tdetect")
 READ_CHUNK = 5000  # signal ids per query (SQLite allows 32,766 parameters)
 
@@ -152,7 +162,13 @@ def score_signals(until: datetime) -> list[Anomaly]:
                 "pk", "detector_state", "direction", "sensitivity"
             )
         ):
-            detector = Detector.loads(blob, direction=direction, sensitivity=sensitivity)
+            counts = active[signal_id][0] == SignalKind.COUNT
+            detector = Detector.loads(
+                blob,
+                direction=direction,
+                sensitivity=sensitivity,
+                min_count=COUNT_FLOOR if counts else 0.0,
+            )
             scoring[signal_id] = _Scored(signal_id, detector, active[signal_id][1])
     point_rows, fired = [], []
     for signal_id, points in pending.items():
@@ -163,6 +179,8 @@ def score_signals(until: datetime) -> list[Anomaly]:
                 point_rows.append((0.0, None, None, None, False, pk))
                 continue
             verdict = state.detector.step(minute, value)
+            if verdict.anomalous and state.detector.min_count:
+                verdict = _enough_people(signal_id, minute, verdict, state.detector)
             point_rows.append(
                 (verdict.score, verdict.baseline, verdict.low, verdict.high, verdict.anomalous, pk)
             )
@@ -174,6 +192,22 @@ def score_signals(until: datetime) -> list[Anomaly]:
         [(s.detector.dumps(), times.write(s.scored_until), s.pk) for s in scoring.values()],
     )
     return _anomalies(fired)
+
+
+def _enough_people(signal_id: int, minute: datetime, verdict, detector: Detector):
+    """The verdict on a count's minute, unless fewer than ``COUNT_FLOOR`` people made it: the
+    detector sees events, and one person counts once per cause, so one person reporting three
+    causes at once is three events. Reports without a person's key count one each."""
+    keys = list(
+        SignalReport.objects.filter(
+            signal_id=signal_id, at__gte=minute, at__lt=minute + timedelta(minutes=1)
+        ).values_list("key", flat=True)
+    )
+    people = len({k for k in keys if k}) + sum(1 for k in keys if not k)
+    if people >= detector.min_count:
+        return verdict
+    score = min(verdict.score, detector.threshold * people / detector.min_count)
+    return replace(verdict, score=score, onset=min(verdict.onset, score), anomalous=False)
 
 
 def _anomalies(fired: list[tuple]) -> list[Anomaly]:
