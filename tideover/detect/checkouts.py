@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tideover.core.errors import DomainError
 from tideover.detect.models import CheckoutTally
-from tideover.detect.signals import FUTURE_TOLERANCE, MAX_AGE, minute_of
+from tideover.detect.signals import FUTURE_TOLERANCE, MAX_AGE, insert_new, minute_of
 
 
 @dataclass(frozen=True)
@@ -74,41 +74,51 @@ def record_checkouts(reports: list[CheckoutReport]) -> list[ReportResult]:
             continue
         checked.append((report, minute, _check(report, minute, now)))
     keys = {(r.source, m) for r, m, reason in checked if not reason}
-    existing = {
-        (t.source, t.minute): (t.total, t.failed)
-        for t in CheckoutTally.objects.filter(
-            source__in={s for s, _ in keys}, minute__in={m for _, m in keys}
-        )
-    }
-    results, new = [], []
+    existing = _stored(keys)
+    results, new, waiting = [], [], []
+    adapted = connection.ops.adapt_datetimefield_value
     for report, minute, reason in checked:
         if reason:
             results.append(ReportResult(report.source, minute, "rejected", reason))
             continue
         key, counts = (report.source, minute), (report.checkouts, report.errors)
         if key in existing:
-            if existing[key] == counts:
-                results.append(ReportResult(report.source, minute, "duplicate"))
-            else:
-                total, failed = existing[key]
-                results.append(
-                    ReportResult(
-                        report.source,
-                        minute,
-                        "conflict",
-                        f"this minute was reported as {failed} of {total}; the first stays",
-                    )
-                )
+            results.append(_against(report.source, minute, counts, existing[key]))
             continue
         existing[key] = counts
-        new.append(
-            CheckoutTally(
-                source=report.source, minute=minute, total=report.checkouts, failed=report.errors
-            )
-        )
+        new.append((report.source, adapted(minute), *counts, adapted(now)))
+        waiting.append((len(results), key, counts))
         results.append(ReportResult(report.source, minute, "recorded"))
-    CheckoutTally.objects.bulk_create(new)
+    columns = ("source", "minute", "total", "failed", "received_at")
+    inserted = insert_new(CheckoutTally, columns, new, ("source", "minute"))
+    if len(inserted) < len(new):
+        # Another request reported some of these minutes after they were read above: answer
+        # those against what it stored (see signals.insert_new).
+        ours = set(CheckoutTally.objects.filter(pk__in=inserted).values_list("source", "minute"))
+        taken = [(i, key, counts) for i, key, counts in waiting if key not in ours]
+        stored = _stored({key for _, key, _ in taken})
+        for i, (source, minute), counts in taken:
+            results[i] = _against(source, minute, counts, stored[(source, minute)])
     return results
+
+
+def _stored(keys: set[tuple[str, datetime]]) -> dict[tuple[str, datetime], tuple[int, int]]:
+    """The (checkouts, errors) stored for these (source, minute) keys."""
+    return {
+        (source, minute): (total, failed)
+        for source, minute, total, failed in CheckoutTally.objects.filter(
+            source__in={s for s, _ in keys}, minute__in={m for _, m in keys}
+        ).values_list("source", "minute", "total", "failed")
+    }
+
+
+def _against(source: str, minute: datetime, counts: tuple, stored: tuple) -> ReportResult:
+    """The answer for a report of a minute reported already (as ``stored``)."""
+    if stored == counts:
+        return ReportResult(source, minute, "duplicate")
+    total, failed = stored
+    reason = f"this minute was reported as {failed} of {total}; the first stays"
+    return ReportResult(source, minute, "conflict", reason)
 
 
 def error_rates(since: datetime, until: datetime, window: int) -> list[tuple[datetime, float]]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from tideover.core.errors import DomainError, NotFound
@@ -23,6 +22,7 @@ FUTURE_TOLERANCE = timedelta(minutes=2)
 MAX_AGE = timedelta(days=400)
 # One report per person and cause counts once in this window (Downdetector counts the same way).
 REPORT_WINDOW_SECONDS = 3600
+INSERT_ROWS = 1000
 
 
 def minute_of(at: datetime) -> datetime:
@@ -86,10 +86,11 @@ def _check(value, minute: datetime | None, now: datetime) -> str:
 def record_points(items: list[tuple[str, datetime, float]]) -> list[PointResult]:
     """Record (signal slug, minute, value) items; each gets recorded/duplicate/conflict/rejected.
 
-    A batch costs a fixed number of statements however many items it holds: the signals in
-    one query (not their detector states, kilobytes each), the points already there in one,
-    and the new points in one prepared INSERT sent with ``executemany`` (Django's bulk_create
-    prepares every field of every row through the ORM, which at 10,000 points costs seconds).
+    A batch costs a few statements however many items it holds: the signals in one query (not
+    their detector states, kilobytes each), the points already there in one, and the new points
+    in one raw multi-row INSERT per thousand (Django's bulk_create prepares every field of every
+    row through the ORM, which at 10,000 points costs seconds); two more only when another
+    request recorded some of the same minutes meanwhile (:func:`insert_new`).
     """
     now = timezone.now()
     slugs = {slug for slug, _, _ in items}
@@ -122,7 +123,7 @@ def record_points(items: list[tuple[str, datetime, float]]) -> list[PointResult]
             signal_id__in=ids, minute__in=minutes
         ).values_list("signal_id", "minute", "value")
     }
-    results, new = [], []
+    results, new, waiting = [], [], []
     adapted: dict[datetime, object] = {}
     for slug, signal, minute, value, reason in wanted:
         if reason:
@@ -131,33 +132,71 @@ def record_points(items: list[tuple[str, datetime, float]]) -> list[PointResult]
         key = (signal[0], minute)
         value = float(value)
         if key in existing:
-            if existing[key] == value:
-                results.append(PointResult(slug, minute, "duplicate"))
-            else:
-                results.append(
-                    PointResult(
-                        slug,
-                        minute,
-                        "conflict",
-                        f"this minute was recorded as {existing[key]:g}; the first value stays",
-                    )
-                )
+            results.append(_against(slug, minute, value, existing[key]))
             continue
         existing[key] = value
         stored = adapted.get(minute)
         if stored is None:
             stored = adapted[minute] = connection.ops.adapt_datetimefield_value(minute)
         new.append((signal[0], stored, value, False))
+        waiting.append((len(results), key, value))
         results.append(PointResult(slug, minute, "recorded"))
-    if new:
-        table = connection.ops.quote_name(SignalPoint._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} (signal_id, minute, value, anomalous) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s)",
-                new,
-            )
+    inserted = insert_new(
+        SignalPoint, ("signal_id", "minute", "value", "anomalous"), new, ("signal_id", "minute")
+    )
+    if len(inserted) < len(new):
+        # Another request recorded some of these minutes after they were read above: those
+        # rows were skipped, and are answered against the value that request stored.
+        ours = set(SignalPoint.objects.filter(pk__in=inserted).values_list("signal_id", "minute"))
+        taken = [(i, key, value) for i, key, value in waiting if key not in ours]
+        stored = {
+            (signal_id, minute): value
+            for signal_id, minute, value in SignalPoint.objects.filter(
+                signal_id__in={k[0] for _, k, _ in taken}, minute__in={k[1] for _, k, _ in taken}
+            ).values_list("signal_id", "minute", "value")
+        }
+        for i, key, value in taken:
+            results[i] = _against(results[i].signal, key[1], value, stored[key])
     return results
+
+
+def _against(slug: str, minute: datetime, value: float, stored: float) -> PointResult:
+    """The answer for a point whose minute is recorded already (as ``stored``)."""
+    if stored == value:
+        return PointResult(slug, minute, "duplicate")
+    reason = f"this minute was recorded as {stored:g}; the first value stays"
+    return PointResult(slug, minute, "conflict", reason)
+
+
+def insert_new(model, columns: tuple[str, ...], rows: list[tuple], unique: tuple[str, ...]):
+    """INSERT ``rows`` of ``columns`` into ``model``'s table, skipping each row whose ``unique``
+    columns are taken; returns the ids of the rows inserted.
+
+    Checking what exists first is not enough: two requests with the same rows both find them
+    missing, and the second INSERT would fail the whole batch (a 500). ON CONFLICT DO NOTHING
+    (SQLite and PostgreSQL alike) lets the database decide, and RETURNING says which rows were
+    ours, so the others can be answered as duplicates or conflicts. A thousand rows a
+    statement keeps a batch of 10,000 to ten statements, inside both databases' limits on
+    parameters (``executemany`` cannot say which rows it skipped).
+    """
+    quote = connection.ops.quote_name
+    names = ", ".join(map(quote, columns))
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES "  # noqa: S608 - ours
+    tail = (
+        f" ON CONFLICT ({', '.join(map(quote, unique))}) DO NOTHING "
+        f"RETURNING {quote(model._meta.pk.column)}"
+    )
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    ids = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            cursor.execute(
+                head + ", ".join([one] * len(chunk)) + tail,
+                [value for row in chunk for value in row],
+            )
+            ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids
 
 
 def record_point(signal_slug: str, minute: datetime, value: float) -> PointResult:
@@ -199,16 +238,22 @@ def _dedupe_key(signal: Signal, at: datetime, store, key: str | None, cause: str
 
 def _count(signal: Signal, at: datetime, store, key: str | None, cause: str) -> bool:
     dedupe = _dedupe_key(signal, at, store, key, cause)
-    if SignalReport.objects.filter(dedupe=dedupe).exists():
-        return False
     hashed = hashlib.sha256(key.encode()).hexdigest()[:32] if key else ""
-    SignalReport.objects.create(
-        signal=signal, at=at, store=store, key=hashed, cause=cause[:40], dedupe=dedupe
-    )
-    minute = minute_of(at)
-    updated = SignalPoint.objects.filter(signal=signal, minute=minute).update(value=F("value") + 1)
-    if not updated:
-        SignalPoint.objects.create(signal=signal, minute=minute, value=1.0)
+    # The database decides whether the report is new (the same report sent twice at once both
+    # find nothing to dedupe against), and the minute's count is added to in one upsert.
+    adapt = connection.ops.adapt_datetimefield_value
+    row = (signal.pk, adapt(at), store.pk if store else None, hashed, cause[:40], dedupe)
+    columns = ("signal_id", "at", "store_id", "key", "cause", "dedupe")
+    if not insert_new(SignalReport, columns, [row], ("dedupe",)):
+        return False
+    table = connection.ops.quote_name(SignalPoint._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (signal_id, minute, value, anomalous) "  # noqa: S608
+            "VALUES (%s, %s, 1, %s) ON CONFLICT (signal_id, minute) "
+            f"DO UPDATE SET value = {table}.value + 1",
+            [signal.pk, adapt(minute_of(at)), False],
+        )
     return True
 
 
