@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -228,8 +229,9 @@ def set_points(rows: list[tuple[Signal, datetime, float]]) -> None:
 
 def _dedupe_key(signal: Signal, at: datetime, store, key: str | None, cause: str) -> str:
     if not key:
-        # Without a person there is nothing to deduplicate on: every event counts.
-        return hashlib.sha256(f"{signal.pk}|{at.isoformat()}|{id(object())}".encode()).hexdigest()
+        # Without a person there is nothing to deduplicate on: every event counts, so its key
+        # is random (id(object()) repeated from one call to the next, dropping events).
+        return secrets.token_hex(32)
     bucket = int(at.timestamp()) // REPORT_WINDOW_SECONDS
     store_id = signal.store_id or ""  # the chain series counts a person once, whichever store
     raw = f"{signal.pk}|{store_id}|{key}|{cause}|{bucket}"
