@@ -104,13 +104,16 @@ def record_points(items: list[tuple[str, datetime, float]]) -> list[PointResult]
     minutes_of: dict[datetime, datetime] = {}  # a batch's items share a few minutes
     wanted = []
     for slug, at, value in items:
-        minute = None
+        minute, reason = None, ""
         if at is not None:
             minute = minutes_of.get(at)
             if minute is None:
-                minute = minutes_of[at] = minute_of(at)
+                try:
+                    minute = minutes_of[at] = minute_of(at)
+                except DomainError as error:  # this item's fault: the rest still record
+                    reason = error.message
         signal = signals.get(slug)
-        reason = _check(value, minute, now)
+        reason = reason or _check(value, minute, now)
         if signal is None:
             reason = f"no signal {slug!r}: create it first"
         elif signal[1] == SignalKind.COUNT and not reason:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from tideover.detect.loading import load_file
 from tideover.detect.models import SignalKind, SignalPoint, SocialPost
 
 
@@ -74,3 +77,37 @@ def test_a_file_with_no_good_line_fails_with_the_reasons(tmp_path, db):
     path.write_text("signal,minute,value\nghost,2026-06-06T14:00:00Z,1\n")
     with pytest.raises(CommandError, match="No line could be loaded"):
         load(path)
+
+
+def _minute(k):
+    start = timezone.now() - timedelta(hours=2) + timedelta(minutes=k)
+    return start.replace(second=0, microsecond=0)
+
+
+def test_a_minute_that_cannot_be_stored_is_a_bad_line(tmp_path, make_signal):
+    make_signal("coverage")
+    path = tmp_path / "points.csv"
+    path.write_text(
+        "signal,minute,value\n"
+        f"coverage,{_minute(0).isoformat()},99\n"
+        "coverage,0001-01-01T00:00:00+01:00,1\n"
+        f"coverage,{_minute(1).isoformat()},98\n"
+    )
+    report = load_file(path)
+    assert SignalPoint.objects.count() == 2
+    assert report.errors[0].startswith("line 3")
+
+
+def test_a_json_line_that_is_not_an_object_is_a_bad_line(tmp_path, make_signal):
+    make_signal("coverage")
+    path = tmp_path / "points.jsonl"
+    line = {"signal": "coverage", "value": 99}
+    path.write_text(
+        json.dumps({**line, "minute": _minute(0).isoformat()})
+        + "\n5\n"
+        + json.dumps({**line, "minute": _minute(1).isoformat()})
+        + "\n"
+    )
+    report = load_file(path)
+    assert SignalPoint.objects.count() == 2
+    assert report.errors[0].startswith("line 2") and "not a JSON object" in report.errors[0]

@@ -159,3 +159,19 @@ def test_batch_query_count_stays_flat(make_signal, django_assert_max_num_queries
     with django_assert_max_num_queries(10):
         results = services.record_points(items)
     assert {r.result for r in results} == {"recorded"}
+
+
+def test_one_unstorable_minute_does_not_sink_the_whole_batch(client, writer, make_signal):
+    make_signal("coverage")
+    good = (timezone.now() - timedelta(minutes=5)).isoformat()
+    body = {
+        "points": [
+            {"signal": "coverage", "minute": good, "value": 99},
+            {"signal": "coverage", "minute": "0001-01-01T00:00:00+01:00", "value": 1},
+        ]
+    }
+    answer = post(client, "/api/v1/signals/points:batch", body, writer)
+    assert answer.status_code == 200, answer.content
+    results = answer.json()["results"]
+    assert [r["result"] for r in results] == ["recorded", "rejected"]
+    assert "can be stored" in results[1]["reason"]
