@@ -40,9 +40,12 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
                     try:
-                        yield number, json.loads(line)
+                        row = json.loads(line)
                     except json.JSONDecodeError as error:
                         yield number, {"_error": f"not JSON ({error.msg})"}
+                        continue
+                    # A number or a list is valid JSON but not a row: name the line, go on.
+                    yield number, row if isinstance(row, dict) else {"_error": "not a JSON object"}
         else:
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 yield number, row
