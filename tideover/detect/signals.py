@@ -23,6 +23,9 @@ FUTURE_TOLERANCE = timedelta(minutes=2)
 MAX_AGE = timedelta(days=400)
 # One report per person and cause counts once in this window (Downdetector counts the same way).
 REPORT_WINDOW_SECONDS = 3600
+# No measure a retailer sends comes near this; a value past it (1e39, say) is a mistake, and
+# the detector keeps its state in float32, where such a value would become inf.
+MAX_VALUE = 1e15
 INSERT_ROWS = 1000
 
 
@@ -80,6 +83,8 @@ def _check(value, minute: datetime | None, now: datetime) -> str:
         return "value must be a number"
     if not math.isfinite(number):
         return "value must be a finite number"
+    if abs(number) > MAX_VALUE:
+        return f"value must be between -{MAX_VALUE:g} and {MAX_VALUE:g}"
     return ""
 
 

@@ -175,3 +175,14 @@ def test_one_unstorable_minute_does_not_sink_the_whole_batch(client, writer, mak
     results = answer.json()["results"]
     assert [r["result"] for r in results] == ["recorded", "rejected"]
     assert "can be stored" in results[1]["reason"]
+
+
+def test_a_huge_value_is_refused_naming_the_limit_and_records_nothing(client, writer, make_signal):
+    make_signal("coverage")
+    minute = (timezone.now() - timedelta(minutes=5)).isoformat()
+    answer = post(
+        client, "/api/v1/signals/coverage/points", {"minute": minute, "value": 1e39}, writer
+    )
+    assert answer.status_code == 400, answer.content
+    assert "1e+15" in answer.content.decode()
+    assert not SignalPoint.objects.exists()
