@@ -17,6 +17,7 @@ from tideover.core.models import Component, Store, TokenScope
 from tideover.core.roles import Capability, has_capability
 from tideover.detect import services, social
 from tideover.detect.api_checkouts import router as checkouts_router
+from tideover.detect.definitions import SLUG_PATTERN
 from tideover.detect.models import Alert, Direction, Sensitivity, Signal, SignalKind
 
 PREFIX = ""
@@ -32,7 +33,7 @@ MAX_BATCH = 5000
 class SignalIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    slug: str = Field(pattern=SLUG_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field("", max_length=30)
     owner: str = Field("", max_length=100)

@@ -9,6 +9,7 @@ kept). A rule that declares by itself names a severity that exists.
 from __future__ import annotations
 
 import math
+import re
 
 from django.db import transaction
 
@@ -16,6 +17,9 @@ from tideover.core.errors import DomainError
 from tideover.detect.models import Rule, Signal
 
 MAX_RULE_MINUTES = 24 * 60
+# What the API and files can name (POST /api/v1/signals checks the same pattern): a signal made
+# elsewhere with another slug (Card_Latency) could never be pushed to.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
 SIGNAL_FIELDS = ("name", "unit", "owner", "direction", "sensitivity", "store", "is_active")
 RULE_FIELDS = (
     "name",
@@ -36,6 +40,12 @@ def save_signal(signal: Signal | None, *, components=(), **fields) -> Signal:
         raise DomainError("Give the signal a name", field="name")
     if signal is None:
         slug = fields.pop("slug", "")
+        if not re.fullmatch(SLUG_PATTERN, slug or ""):
+            raise DomainError(
+                "A slug is lower-case letters, digits and dashes (up to 80), starting with a "
+                "letter or digit, e.g. card-latency",
+                field="slug",
+            )
         if Signal.objects.filter(slug=slug).exists():
             raise DomainError(f"A signal {slug!r} exists already", field="slug")
         signal = Signal(slug=slug, kind=fields.pop("kind"), source="console")

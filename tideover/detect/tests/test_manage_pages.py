@@ -164,3 +164,14 @@ def test_only_people_who_manage_signals_see_the_links_or_reach_the_forms(client_
     assert (
         "/console/detect/signals/new/" in commander.get("/console/detect/signals/").content.decode()
     )
+
+
+def test_the_console_refuses_a_slug_the_api_would_refuse(client_as, db):
+    client = client_as("incident_commander")
+    answer = client.post(
+        "/console/detect/signals/new/",
+        {**SIGNAL, "slug": "Card_Latency", "name": "Card latency", "sensitivity": "normal"},
+    )
+    assert answer.status_code == 400
+    assert "lower-case" in _error_next_to(answer.content.decode(), "slug")
+    assert not Signal.objects.filter(slug__iexact="card_latency").exists()
