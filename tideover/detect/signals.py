@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -295,17 +296,35 @@ def record_event(
 
 
 def store_signal(parent: Signal, store) -> Signal:
-    """The per-store series of a chain-wide signal (same family), made on first use."""
-    return ensure_signal(
-        f"{parent.slug}-{store.code.lower()}"[:80],
-        name=f"{parent.name} — {store.code}",
-        unit=parent.unit,
-        owner=parent.owner,
-        kind=parent.kind,
-        source=parent.source,
-        direction=parent.direction,
-        sensitivity=parent.sensitivity,
-        family=parent.family or parent.slug,
-        store=store,
-        components=list(parent.components.all()),
-    )
+    """The per-store series of a chain-wide signal (same family), made on first use.
+
+    Found by (family, store), never by its slug: the slug is made to be a valid, unique name
+    for the API, and a long parent slug or an odd store code (S.005) must not make two stores,
+    or a store and the chain, share one series.
+    """
+    family = parent.family or parent.slug
+    found = Signal.objects.filter(family=family, store=store).order_by("pk").first()
+    if found is not None:
+        return found
+    code = re.sub(r"[^a-z0-9]+", "-", store.code.lower()).strip("-") or "store"
+    # The plain name first (staff-reports-s001); when another signal holds it (a truncated
+    # parent slug, two codes that read alike), the store's pk makes it unique. Both are the
+    # same for every request, so two making the store's series at once get one.
+    for suffix in (code, f"{code}-{store.pk}"):
+        slug = f"{parent.slug[: 79 - len(suffix)]}-{suffix}"  # 80 at most, as the API allows
+        signal = ensure_signal(
+            slug,
+            name=f"{parent.name} — {store.code}",
+            unit=parent.unit,
+            owner=parent.owner,
+            kind=parent.kind,
+            source=parent.source,
+            direction=parent.direction,
+            sensitivity=parent.sensitivity,
+            family=family,
+            store=store,
+            components=list(parent.components.all()),
+        )
+        if signal.store_id == store.pk and signal.family == family:
+            return signal
+    raise DomainError(f"No free slug for {parent.slug}'s series at {store.code}")
