@@ -9,13 +9,14 @@ class DetectConfig(AppConfig):
     def ready(self):
         from tideover.core import events, nav, periodic
         from tideover.core.roles import Capability
-        from tideover.detect import derived, tasks
+        from tideover.detect import derived, pruning, tasks
         from tideover.sales import hooks
 
         # Failure rates come from every sale as it posts (counted in the same transaction).
         hooks.register_listener("detect-sale-tally", derived.tally_sales)
         events.subscribe("frontline.problem_reported", derived.on_problem_reported)
         periodic.register("detect", 60, tasks.detect_now)
+        periodic.register("prune-detect", 3600, pruning.prune_signals)
 
         nav.add_link("Signals", "detect:signals", Capability.VIEW_SIGNALS, order=15)
         nav.add_link("Alerts", "detect:alerts", Capability.VIEW_SIGNALS, order=16)
