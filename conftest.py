@@ -101,6 +101,19 @@ def pytest_configure(config):
     prepare()
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """The test runner deletes this process's SQLite test database, but not the lock files
+    delivery and Detect keep beside it (notifications/delivery.py, detect/scoring.py)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for suffix in ("-outbox-writes", "-detect-run"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
