@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -75,9 +76,14 @@ def rows(card: dict) -> list[tuple[str, str]]:
 
 
 def print_scorecard(console: Console, card: dict) -> None:
-    table = Table(title=f"Scorecard: {card['incident']['title']}", show_header=False)
+    # Titles and figures come from the scenario file and the records: rich would read "[...]"
+    # in them as markup (dropping it, or failing on "[/]"), so they are escaped.
+    title = card["incident"]["title"]
+    if not card["incident"].get("declared", True):
+        title += " (never declared)"
+    table = Table(title=f"Scorecard: {escape(title)}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for label, value in rows(card):
-        table.add_row(label, value)
+        table.add_row(escape(label), escape(value))
     console.print(table)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tideover.demo.sinks import local_delivery
@@ -54,7 +55,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc))
         console = Console()
         if action == "check":
-            console.print(f"{file}: a valid scenario ({scenario.name}).")
+            # The file's name and path are the user's text, not rich markup.
+            console.print(escape(f"{file}: a valid scenario ({scenario.name})."))
             return
         if scenario.chain.use_current and not rehearsal_database:
             raise CommandError(
@@ -73,7 +75,7 @@ class Command(BaseCommand):
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task(scenario.name, total=None)
+            task = progress.add_task(escape(scenario.name), total=None)
             began = time.monotonic()
 
             def tick(label: str, done: int, total: int) -> None:
@@ -90,9 +92,9 @@ class Command(BaseCommand):
         print_scorecard(console, card)
         console.print(
             "E-mail and SMS went to the local sinks only (e-mails in "
-            f"{settings.DATA_DIR / 'outbox-mail'}); webhooks and chat to their subscribers' own "
+            f"{escape(str(settings.DATA_DIR / 'outbox-mail'))}); webhooks and chat to their subscribers' own "
             "addresses, which are the local receiver's for a seeded chain"
         )
         if report:
             Path(report).write_text(json.dumps(card, indent=2, default=str) + "\n")
-            console.print(f"Scorecard written to {report}")
+            console.print(escape(f"Scorecard written to {report}"))
