@@ -24,6 +24,7 @@ class Shift:
         self.last_update_at: datetime | None = None
         self.declared_at: datetime | None = None
         self.resolved = False
+        self.posted: set[int] = set()  # the scripted updates posted, by their place in the file
 
     def _actor(self, user):
         return incidents.Actor.of(user) if user else incidents.SYSTEM
@@ -88,22 +89,29 @@ class Shift:
         return self.incident
 
     def keep_updating(self, at: datetime, offset: timedelta) -> None:
-        """Comms post a scripted update when its minute comes, and a holding update whenever
-        the cadence would otherwise be missed."""
+        """Comms post every scripted update whose time has come and is not posted yet, in
+        order (two in one minute are both posted; one timed before the declaration right after
+        it, as nothing can be posted on an incident not declared yet), and a holding update
+        whenever the cadence would otherwise be missed."""
         staff = self.scenario.staff
-        scripted = [u for u in staff.updates if offset - timedelta(minutes=1) < u.at <= offset]
-        due = at - self.last_update_at >= staff.update_every
-        if not scripted and not due:
+        scripted = sorted(
+            (u.at, i)
+            for i, u in enumerate(staff.updates)
+            if i not in self.posted and u.at <= offset
+        )
+        for _, i in scripted:
+            self._post(staff.updates[i].text, staff.updates[i].state, at)
+            self.posted.add(i)
+        if scripted or at - self.last_update_at < staff.update_every:
             return
-        if scripted:
-            text, state = scripted[0].text, scripted[0].state
-        else:
-            minutes = int(staff.update_every.total_seconds() // 60)
-            text = (
-                f"We are still working on this: {staff.title}. "
-                f"Next update within {minutes} minutes."
-            )
-            state = None
+        minutes = int(staff.update_every.total_seconds() // 60)
+        self._post(
+            f"We are still working on this: {staff.title}. Next update within {minutes} minutes.",
+            None,
+            at,
+        )
+
+    def _post(self, text: str, state: str | None, at: datetime) -> None:
         # Comms posts the updates; one that moves the state is the commander's (the role table
         # says comms may not change state, whichever form carries it).
         person = self.commander if state else self.comms
