@@ -25,6 +25,7 @@ from tideover.recovery.policy import set_policy
 from tideover.recovery.results import TOTAL, results
 from tideover.scenarios.clock import ReplayClock
 from tideover.scenarios.schema import Recovery, Scenario
+from tideover.scenarios.scorecard import replay_sales
 from tideover.scenarios.traffic import WebCheckout
 
 ASSOCIATE = Actor(name="scenario associate")
@@ -196,8 +197,9 @@ def customers_affected(incident: Incident, offline_ids: Iterable[str]) -> int:
 
     since = incident.started_at or incident.declared_at
     until = incident.resolved_at or timezone.now()
-    in_window = Sale.objects.filter(occurred_at__gte=since, occurred_at__lte=until).exclude(
-        member_id=""
+    # The replay's own sales only: a rehearsal database's real shoppers were not affected by it.
+    in_window = replay_sales(
+        Sale.objects.filter(occurred_at__gte=since, occurred_at__lte=until).exclude(member_id="")
     )
     members = set(
         in_window.filter(

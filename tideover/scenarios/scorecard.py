@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db.models import Count
+from django.db.models import Count, F, QuerySet, Value
+from django.db.models.functions import Concat
 
 from tideover.incidents.models import Incident
 
@@ -37,21 +38,38 @@ def cadence_misses(incident: Incident) -> int:
     return misses
 
 
+def replay_sales(sales: QuerySet) -> QuerySet:
+    """Only the replay's own sales among ``sales``: their ids start with their store's code
+    (``S001-...``, see ``traffic``). A rehearsal (``chain.use_current``) runs on a copy of a
+    live database whose stores have sales of their own in the replayed hours; those are not
+    the replay's to count."""
+    return sales.filter(sale_id__startswith=Concat(F("store__code"), Value("-")))
+
+
 def first_evidence(
-    incident: Incident, *, since: datetime, offline_ids: Iterable[str] = ()
+    incident: Incident | None,
+    *,
+    since: datetime,
+    offline_ids: Iterable[str] = (),
+    store_ids: Iterable[int] | None = None,
 ) -> tuple[datetime, str] | None:
-    """The earliest moment the records show the failure, and which record: a sale declined or
-    failed at an affected store's till, a sale a store agent had to hold offline, or a web
-    checkout reported as failed. ``since`` bounds the search (the replay's start)."""
+    """The earliest moment the records show the failure, and which record: a sale of the
+    replay's declined or failed at an affected store's till, a sale a store agent had to hold
+    offline, or a web checkout reported as failed. ``since`` bounds the search (the replay's
+    start); ``store_ids`` are the affected stores when no incident was declared to name them."""
     from django.db.models import Min
 
     from tideover.sales.models import Sale, SaleStatus
 
+    if store_ids is None:
+        store_ids = incident.affected_store_ids() if incident is not None else ()
     found: list[tuple[datetime, str]] = []
-    troubled = Sale.objects.filter(
-        store_id__in=list(incident.affected_store_ids()),
-        occurred_at__gte=since,
-        status__in=[SaleStatus.DECLINED, SaleStatus.FAILED],
+    troubled = replay_sales(
+        Sale.objects.filter(
+            store_id__in=list(store_ids),
+            occurred_at__gte=since,
+            status__in=[SaleStatus.DECLINED, SaleStatus.FAILED],
+        )
     ).aggregate(first=Min("occurred_at"))["first"]
     if troubled:
         found.append((troubled, "a sale declined or failed at the till"))
@@ -102,9 +120,10 @@ def sales_section(accepted_ids: Iterable[str], *, offline_ids: Iterable[str] = (
 
     Scenario sale ids start with their store's code (``S001-...``), which is how each is found
     at HQ (ids are unique per store). *Lost*: accepted, not at HQ. *Doubled*: a sale whose points
-    were posted more than once in the ledger, or a sale at HQ from these stores and hours that no
-    till was told was accepted (e.g. a card refused offline that posted anyway beside its cash
-    re-ring)."""
+    were posted more than once in the ledger, or a sale at HQ with a replay's id (``replay_sales``)
+    from these stores and hours that no till was told was accepted (e.g. a card refused offline
+    that posted anyway beside its cash re-ring). A rehearsal database's own sales in those hours
+    are not the replay's and are left out."""
     from tideover.sales.models import Sale
 
     accepted = set(accepted_ids)
@@ -123,8 +142,10 @@ def sales_section(accepted_ids: Iterable[str], *, offline_ids: Iterable[str] = (
         first = min(at for _, at in posted.values())
         last = max(at for _, at in posted.values())
         extra = (
-            Sale.objects.filter(
-                store__code__in=stores, occurred_at__gte=first, occurred_at__lte=last
+            replay_sales(
+                Sale.objects.filter(
+                    store__code__in=stores, occurred_at__gte=first, occurred_at__lte=last
+                )
             )
             .exclude(sale_id__in=ids)
             .exclude(sale_id__contains="-GW-")  # goodwill redemptions come days later
