@@ -1,0 +1,53 @@
+"""When the replay says things happened: the failure's start, the declaration, the run itself."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from tideover.scenarios.chain import prepare_chain
+from tideover.scenarios.loader import parse_scenario
+from tideover.scenarios.models import ScenarioRun
+from tideover.scenarios.runner import ScenarioRunner
+
+LATE_FAILURE = """\
+scenario: 1
+name: Registers lose HQ half an hour in
+start: {weekday: saturday, time: "14:00"}
+chain: {stores: %(stores)d, members: %(members)d}
+traffic: {sales_per_store_hour: %(sales)d}
+failures:
+  - {kind: registers_lose_hq, component: in-store-checkout, stores: {share: 0.5}, at: 30m, until: 1h30m}
+staff:
+  title: Registers in some stores cannot reach HQ
+  first_update: Registers in some stores cannot reach HQ; stores keep selling.
+  resolution: Every store is connected again and every sale has arrived.
+%(staff)s"""
+
+SMALL = """\
+scenario: 1
+name: Registers lose HQ in a small chain
+start: {weekday: saturday, time: "14:00"}
+chain: {stores: 4, members: 50}
+traffic: {sales_per_store_hour: 8}
+failures:
+  - {kind: registers_lose_hq, component: in-store-checkout, stores: {share: 0.5}, until: 1h}
+staff:
+  title: Registers in some stores cannot reach HQ
+  first_update: Registers in some stores cannot reach HQ; stores keep selling.
+  resolution: Every store is connected again and every sale has arrived.
+  declare_at_latest: 5m
+"""
+
+
+def _late(stores=8, members=200, sales=20, staff="  declare_at_latest: 45m\n"):
+    return LATE_FAILURE % {"stores": stores, "members": members, "sales": sales, "staff": staff}
+
+
+def test_run_is_stamped_with_the_real_time(db, settings, tmp_path):
+    """``ScenarioRun.ran_at`` is when the replay ran, not a minute of the replayed day."""
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(SMALL)
+    prepare_chain(scenario)
+    before = timezone.now()
+    ScenarioRunner(scenario).run()
+    assert ScenarioRun.objects.get().ran_at >= before - timedelta(seconds=1)
