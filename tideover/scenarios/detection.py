@@ -24,8 +24,18 @@ from tideover.scenarios.traffic import WebCheckout
 
 
 class Watch:
-    def __init__(self, start: datetime, posts: list[Post], checkouts: list[WebCheckout] = ()):
+    def __init__(
+        self,
+        start: datetime,
+        posts: list[Post],
+        checkouts: list[WebCheckout] = (),
+        *,
+        since: datetime | None = None,
+    ):
         self.start = start
+        # Alerts count from the first failure's start: one raised before it (the ordinary
+        # chatter of a quiet morning) is not about this trouble and is not declared from.
+        self.since = since or start
         self.posts = posts
         self.checkouts = sorted(checkouts, key=lambda c: c.at)
         self._next_checkout = 0
@@ -83,7 +93,7 @@ class Watch:
         if self.alert is None:
             self.alert = (
                 Alert.objects.filter(
-                    started_at__gte=self.start - timedelta(minutes=1),
+                    started_at__gte=self.since - timedelta(minutes=1),
                     state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED],
                     paged=True,
                 )

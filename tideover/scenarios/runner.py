@@ -229,8 +229,8 @@ class ScenarioRunner:
             if self.watch is not None:
                 self.watch.report_checkouts(at)  # the web shop reports every minute
             if shift.incident is None:
-                self._watch_and_declare(at, offset, first_failure)
-            elif shift.incident is not None and not shift.resolved:
+                self._watch_and_declare(at, first_failure)
+            elif not shift.resolved:
                 if offset >= resolve_after:
                     shift.resolve(at)
                 else:
@@ -373,15 +373,17 @@ class ScenarioRunner:
 
         minutes = int((self.scenario.returns_after + timedelta(minutes=31)) / timedelta(minutes=1))
         posts = make_posts(self.scenario, self.start, minutes, self.base_dir)
-        self.watch = Watch(self.start, posts, self.web_checkouts)
+        first_failure = self.start + min(f.at for f in self.scenario.failures)
+        self.watch = Watch(self.start, posts, self.web_checkouts, since=first_failure)
         self.watch.warm_up(
             list(Component.objects.filter(slug__in=[f.component for f in self.scenario.failures]))
         )
 
-    def _watch_and_declare(self, at: datetime, offset: timedelta, first_failure) -> None:
+    def _watch_and_declare(self, at: datetime, first_failure: datetime) -> None:
         """Until the incident is declared, Detect watches every minute; the commander declares
-        from its first alert after ``declare_after_alert``, or at ``declare_at_latest`` when
-        nothing (or no Detect) raised one."""
+        from its first alert (raised once the failure started) after ``declare_after_alert``,
+        or ``declare_at_latest`` after the failure started when nothing (or no Detect) raised
+        one: an incident cannot be declared before the trouble it is about."""
         staff = self.scenario.staff
         affected = [self.stores[c] for c in sorted(set().union(*self.affected.values()))]
         if self.watch is not None:
@@ -391,7 +393,7 @@ class ScenarioRunner:
                 if at >= alert.started_at + staff.declare_after_alert:
                     self.shift.declare_from_alert(alert, at, stores=affected)
                     return
-        if offset >= staff.declare_at_latest:
+        if at >= first_failure + staff.declare_at_latest:
             self.shift.declare(
                 at, started_at=first_failure, detected_at=self.alert_at or at, stores=affected
             )

@@ -43,6 +43,20 @@ def _late(stores=8, members=200, sales=20, staff="  declare_at_latest: 45m\n"):
     return LATE_FAILURE % {"stores": stores, "members": members, "sales": sales, "staff": staff}
 
 
+def test_failure_after_declare_at_latest_is_declared_after_it_starts(db, settings, tmp_path):
+    """``declare_at_latest`` (15 min by default) counts from the failure's start, not the
+    scenario's: a failure 30 minutes in is not declared at 15 minutes, before it began."""
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(_late(stores=4, members=50, sales=8, staff=""))
+    prepare_chain(scenario)
+    runner = ScenarioRunner(scenario)
+    card = runner.run()
+    assert card["incident"]["time_to_declare_min"] >= 0
+    incident = runner.shift.incident
+    assert incident.declared_at >= runner.start + timedelta(minutes=30)
+    assert incident.declared_at <= runner.start + timedelta(minutes=45)
+
+
 def test_run_is_stamped_with_the_real_time(db, settings, tmp_path):
     """``ScenarioRun.ran_at`` is when the replay ran, not a minute of the replayed day."""
     settings.DATA_DIR = tmp_path
