@@ -30,7 +30,7 @@ from tideover.scenarios.models import ScenarioRun
 from tideover.scenarios.people import Shift
 from tideover.scenarios.schema import FailureKind, Scenario
 from tideover.scenarios.scorecard import refresh_scorecard
-from tideover.scenarios.traffic import Tills, active, make_sales
+from tideover.scenarios.traffic import Tills, active, line_changes, make_sales
 
 # Channels delivered while the replay's clock runs. A webhook receiver checks the signature's
 # timestamp against its own (real) clock and would refuse one from the scenario's day, so webhook
@@ -151,8 +151,10 @@ class ScenarioRunner:
                 fleet.heartbeat(code)
                 fleet.forward(code)
 
-    def _stores_tick(self, fleet: Fleet, tills: Tills, at: datetime) -> None:
-        for code, sales in tills.rung_up(at).items():
+    def _stores_tick(self, fleet: Fleet, tills: Tills, at: datetime, *, before=False) -> None:
+        """The registers hand over their sales made by ``at`` (``before``: made before it),
+        and every agent whose line is up forwards what it holds."""
+        for code, sales in tills.rung_up(at, before=before).items():
             fleet.ring_up(code, sales)
         fleet.measure_exposure()
         for code in self.stores:
@@ -212,6 +214,7 @@ class ScenarioRunner:
         self.laps.lap("detectors warmed up")
         zone = zoneinfo.ZoneInfo(scenario.chain.time_zone)
         first_failure = self.start + min(f.at for f in scenario.failures)
+        changes = line_changes(scenario.failures)
         resolve_after = scenario.returns_after + timedelta(minutes=2)
         total = int((scenario.returns_after + timedelta(minutes=31)) / timedelta(minutes=1))
         for minute in range(total + 1):
@@ -221,6 +224,12 @@ class ScenarioRunner:
             for _when, _label, step in [w for w in self.world_steps if w[0] <= at]:
                 step()
             self.world_steps = [w for w in self.world_steps if w[0] > at]
+            if offset in changes:
+                # The registers hand over every sale made before a line changes: one made
+                # while the line was up must not reach an agent after it is cut (and count as
+                # queued offline, the first sign of a failure that had not started), nor one
+                # made while cut reach it after the line is back.
+                self._stores_tick(fleet, tills, self.start + changes[offset], before=True)
             self._lines(fleet, offset)
             fleet.heard(at)
             if offset % TICK == timedelta(0):

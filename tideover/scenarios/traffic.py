@@ -50,10 +50,14 @@ class Tills:
         """Sales not handed out yet."""
         return len(self.sales) - self._next
 
-    def rung_up(self, until: datetime) -> dict[str, list[dict]]:
-        """Sales made up to ``until`` and not handed out yet, per store, in time order."""
+    def rung_up(self, until: datetime, *, before: bool = False) -> dict[str, list[dict]]:
+        """Sales made up to ``until`` (``before``: made before it) and not handed out yet, per
+        store, in time order."""
         by_store: dict[str, list[dict]] = {}
-        while self._next < len(self.sales) and self.sales[self._next].occurred <= until:
+        while self._next < len(self.sales) and (
+            self.sales[self._next].occurred < until
+            or (not before and self.sales[self._next].occurred == until)
+        ):
             sale = self.sales[self._next]
             by_store.setdefault(sale.store_code, []).append(sale.payload)
             self._next += 1
@@ -63,6 +67,17 @@ class Tills:
 def active(failures: list[Failure], affected: dict[int, set[str]], store: str, offset: timedelta):
     """The failures hitting ``store`` at ``offset`` from the start."""
     return [f for i, f in enumerate(failures) if f.at <= offset < f.until and store in affected[i]]
+
+
+def line_changes(failures: list[Failure]) -> dict[timedelta, timedelta]:
+    """The replay's minutes at which some failure starts or ends (lines are cut or restored),
+    each with the exact moment it does (an offset from the start)."""
+    changes: dict[timedelta, timedelta] = {}
+    for moment in {f.at for f in failures} | {f.until for f in failures}:
+        minute = -(-moment // timedelta(minutes=1)) * timedelta(minutes=1)  # rounded up
+        changes[minute] = min(moment, changes.get(minute, moment))
+    changes.pop(timedelta(0), None)  # nothing is sold before the start
+    return changes
 
 
 def _basket(rng: random.Random) -> list[dict]:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from tideover.sales.models import Sale
 from tideover.scenarios.chain import prepare_chain
 from tideover.scenarios.loader import parse_scenario
 from tideover.scenarios.models import ScenarioRun
@@ -41,6 +42,33 @@ staff:
 
 def _late(stores=8, members=200, sales=20, staff="  declare_at_latest: 45m\n"):
     return LATE_FAILURE % {"stores": stores, "members": members, "sales": sales, "staff": staff}
+
+
+def test_scorecard_start_is_not_before_the_failure(db, settings, tmp_path):
+    """Sales made while every line was up are handed to the agents before a line is cut, so
+    none counts as queued offline or as the failure's first record."""
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(_late())
+    prepare_chain(scenario)
+    runner = ScenarioRunner(scenario)
+    card = runner.run()
+    failure_start = runner.start + timedelta(minutes=30)
+    failure_end = runner.start + timedelta(minutes=90)
+    offline = Sale.objects.filter(sale_id__in=runner.fleet_tally.accepted_offline)
+    early = offline.filter(occurred_at__lt=failure_start).count()
+    assert early == 0, f"{early} sales made before the line was cut count as queued offline"
+    assert not offline.filter(occurred_at__gte=failure_end).exists()
+    assert card["incident"]["started_at"] >= failure_start.isoformat()
+    # ... and every sale an affected store made while cut off was held offline, up to the
+    # minute its line came back.
+    affected = set().union(*runner.affected.values())
+    accepted = set(runner.fleet_tally.accepted)
+    during = {
+        s.payload["sale_id"]
+        for s in runner.tills.sales
+        if s.store_code in affected and failure_start <= s.occurred < failure_end
+    } & accepted
+    assert during and during <= set(runner.fleet_tally.accepted_offline)
 
 
 def test_failure_after_declare_at_latest_is_declared_after_it_starts(db, settings, tmp_path):
