@@ -7,6 +7,7 @@ One error per mistake, each naming the line, the field and what to write instead
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from tideover.scenarios.schema import Scenario
 
 MAX_FILE_BYTES = 1_000_000
+_NAMED = re.compile(r"^(?P<path>[a-z_]+(?:\.[a-z_]+)+): (?P<rest>.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,12 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         mistakes = []
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-            mistakes.append(Mistake(_line_for(loc, lines), _dotted(loc), _message(error)))
+            message = _message(error)
+            named = _NAMED.match(message)
+            if not loc and named and named["path"].split(".")[0] in data:
+                # A check across sections names the field it is about: point at its line.
+                loc, message = tuple(named["path"].split(".")), named["rest"]
+            mistakes.append(Mistake(_line_for(loc, lines), _dotted(loc), message))
         raise ScenarioError(path, mistakes)
 
 

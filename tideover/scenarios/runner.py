@@ -302,7 +302,12 @@ class ScenarioRunner:
     def _recovery_installed(self) -> bool:
         from django.apps import apps
 
-        return apps.is_installed("tideover.recovery") and not self.shift.incident.is_drill
+        incident = self.shift.incident
+        return (
+            apps.is_installed("tideover.recovery")
+            and incident is not None
+            and not incident.is_drill
+        )
 
     def _sign_ups(self) -> None:
         """Half an hour into the incident associates are signing shoppers up in every
@@ -408,30 +413,13 @@ class ScenarioRunner:
             )
 
     def scorecard(self) -> dict:
-        incident = self.shift.incident
-        incident.refresh_from_db()
-        tally = self.fleet_tally
-        evidence = scorecard.first_evidence(
-            incident, since=self.start, offline_ids=tally.accepted_offline
+        affected = set().union(*self.affected.values())
+        return scorecard.replay_card(
+            self.scenario,
+            self.shift.incident,
+            self.fleet_tally,
+            start=self.start,
+            affected_store_ids=[self.stores[c].pk for c in sorted(affected)],
+            deadline_members=self.deadline_members,
+            with_recovery=self._recovery_installed(),
         )
-        card = {
-            "incident": scorecard.incident_section(incident, evidence),
-            "sales": scorecard.sales_section(tally.accepted, offline_ids=tally.accepted_offline),
-            "peak_card_exposure_cents": tally.peak_card_exposure_cents,
-            "refused_at_the_tills": dict(tally.refused),
-            "messages": scorecard.outbox_section(incident),
-            "api_answers": dict(tally.settled),
-            "postmortem": scorecard.postmortem_link(incident),
-        }
-        if self._recovery_installed():
-            from tideover.scenarios.recover import customers_affected, recovery_section
-
-            card["recovery"] = {
-                "customers_affected": customers_affected(incident, tally.accepted_offline),
-                **recovery_section(incident),
-            }
-        if self.scenario.loyalty is not None:
-            from tideover.scenarios.deadline import deadline_section
-
-            card["loyalty_deadline"] = deadline_section(self.deadline_members, self.start)
-        return card

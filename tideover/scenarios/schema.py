@@ -48,6 +48,15 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def written(duration: timedelta) -> str:
+    """A duration as the file writes it: 90 minutes -> ``"1h30m"``."""
+    seconds = int(duration.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{seconds}s" if seconds else "") or "0m"
+
+
 def _share(value: float) -> float:
     if not 0 <= value <= 1:
         raise ValueError("a share between 0 and 1 (0.25 is a quarter)")
@@ -274,6 +283,19 @@ class Scenario(Strict):
     def _deadline_at_month_end(self):
         if self.loyalty is not None and not self.start.month_end:
             raise ValueError("loyalty deadlines fall at a month's end: set start.month_end: true")
+        return self
+
+    @model_validator(mode="after")
+    def _declared_before_service_returns(self):
+        # declare_at_latest counts from the first failure's start; a day whose declaration
+        # would come after service is back is never declared (nothing to resolve, no updates).
+        first = min(f.at for f in self.failures)
+        if first + self.staff.declare_at_latest > self.returns_after:
+            raise ValueError(
+                f"staff.declare_at_latest: {written(self.staff.declare_at_latest)} after the "
+                f"first failure starts (at {written(first)}) comes after service returns at "
+                f"{written(self.returns_after)}; the incident must be declared by then"
+            )
         return self
 
     @model_validator(mode="after")

@@ -80,7 +80,7 @@ def first_evidence(
         )["first"]
         if held:
             found.append((held, "a sale a store agent held offline"))
-    if apps.is_installed("tideover.recovery"):
+    if incident is not None and apps.is_installed("tideover.recovery"):
         from tideover.recovery.models import Evidence, Source
 
         web = Evidence.objects.filter(
@@ -89,6 +89,26 @@ def first_evidence(
         if web:
             found.append((web, "a web checkout reported as failed"))
     return min(found, default=None)
+
+
+def undeclared_section(title: str, evidence: tuple[datetime, str] | None) -> dict:
+    """The incident figures of a replay in which nobody declared: none of the incident's times
+    exist, so none is given; when the records show the failure, when they first did."""
+    started, seen_in = evidence if evidence is not None else (None, "no record of the failure")
+    return {
+        "incident_id": None,
+        "title": title,
+        "declared": False,
+        "severity": None,
+        "started_at": started.isoformat() if started else None,
+        "start_seen_in": seen_in,
+        "time_to_detect_min": None,
+        "time_to_declare_min": None,
+        "time_to_first_public_update_min": None,
+        "time_to_resolve_min": None,
+        "public_updates": 0,
+        "cadence_misses": 0,
+    }
 
 
 def incident_section(incident: Incident, evidence: tuple[datetime, str] | None = None) -> dict:
@@ -103,6 +123,7 @@ def incident_section(incident: Incident, evidence: tuple[datetime, str] | None =
     return {
         "incident_id": incident.pk,
         "title": incident.title,
+        "declared": True,
         "severity": incident.severity.name if incident.severity else None,
         "started_at": started.isoformat(),
         "start_seen_in": seen_in,
@@ -195,6 +216,8 @@ def refresh_scorecard(card: dict) -> dict:
     counted again from the records, saved with the run."""
     from tideover.scenarios.models import ScenarioRun
 
+    if card["incident"]["incident_id"] is None:
+        return card  # nobody declared: no messages or offers to count again
     run = ScenarioRun.objects.filter(incident_id=card["incident"]["incident_id"]).first()
     if run is None:
         return card
@@ -215,3 +238,48 @@ def postmortem_link(incident) -> str:
         return reverse("postmortems:postmortem", args=[incident.pk])
     except NoReverseMatch:  # Respond's postmortems are not installed
         return ""
+
+
+def replay_card(
+    scenario,
+    incident: Incident | None,
+    tally,
+    *,
+    start: datetime,
+    affected_store_ids: list[int],
+    deadline_members: list[str],
+    with_recovery: bool,
+) -> dict:
+    """The scorecard of a replay (``tally``: what the tills were told, ``fleet.Tally``). A day
+    nobody declared still has its sales, refusals and exposure; its incident figures say it
+    was never declared instead of being made up."""
+    if incident is None:
+        evidence = first_evidence(
+            None, since=start, offline_ids=tally.accepted_offline, store_ids=affected_store_ids
+        )
+        section = undeclared_section(scenario.staff.title, evidence)
+    else:
+        incident.refresh_from_db()
+        evidence = first_evidence(incident, since=start, offline_ids=tally.accepted_offline)
+        section = incident_section(incident, evidence)
+    card = {
+        "incident": section,
+        "sales": sales_section(tally.accepted, offline_ids=tally.accepted_offline),
+        "peak_card_exposure_cents": tally.peak_card_exposure_cents,
+        "refused_at_the_tills": dict(tally.refused),
+        "messages": outbox_section(incident) if incident else {},
+        "api_answers": dict(tally.settled),
+        "postmortem": postmortem_link(incident) if incident else "",
+    }
+    if with_recovery and incident is not None:
+        from tideover.scenarios.recover import customers_affected, recovery_section
+
+        card["recovery"] = {
+            "customers_affected": customers_affected(incident, tally.accepted_offline),
+            **recovery_section(incident),
+        }
+    if scenario.loyalty is not None:
+        from tideover.scenarios.deadline import deadline_section
+
+        card["loyalty_deadline"] = deadline_section(deadline_members, start)
+    return card

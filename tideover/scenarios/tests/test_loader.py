@@ -33,6 +33,22 @@ def mistakes(text: str) -> list[str]:
     return [str(m) for m in caught.value.mistakes]
 
 
+def test_declaration_after_service_returns_is_refused():
+    """``declare_at_latest`` counts from the first failure's start; a declaration that would
+    come after service returns (so never) is refused by name, at its line."""
+    late = GOOD.replace(
+        "  resolution: Card payments work again everywhere.\n",
+        "  resolution: Card payments work again everywhere.\n"
+        "  declare_after_alert: 3h\n"
+        "  declare_at_latest: 3h\n",
+    )
+    assert mistakes(late) == [
+        "line 15: staff.declare_at_latest: 3h after the first failure starts (at 0m) comes "
+        "after service returns at 1h30m; the incident must be declared by then"
+    ]
+    assert parse_scenario(late.replace("declare_at_latest: 3h", "declare_at_latest: 1h30m"))
+
+
 def test_every_shipped_scenario_is_valid():
     files = sorted((REPO / "scenarios").glob("*.yaml"))
     assert files, "scenarios/ ships at least one scenario"

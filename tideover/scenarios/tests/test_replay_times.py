@@ -85,6 +85,29 @@ def test_failure_after_declare_at_latest_is_declared_after_it_starts(db, setting
     assert incident.declared_at <= runner.start + timedelta(minutes=45)
 
 
+def test_a_day_nobody_declares_reports_never_declared(db, settings, tmp_path):
+    """A day whose declaration never comes (the file check refuses such a file; this one is
+    changed after the check) still counts its sales and says the incident was never declared,
+    instead of failing once the whole day is written."""
+    settings.DATA_DIR = tmp_path
+    scenario = parse_scenario(SMALL)
+    late = scenario.staff.model_copy(
+        update={"declare_at_latest": timedelta(hours=3), "declare_after_alert": timedelta(hours=3)}
+    )
+    scenario = scenario.model_copy(update={"staff": late})
+    prepare_chain(scenario)
+    runner = ScenarioRunner(scenario)
+    card = runner.run()
+    assert runner.shift.incident is None
+    assert card["incident"]["declared"] is False
+    assert card["incident"]["time_to_declare_min"] is None
+    assert card["sales"]["posted"] == card["sales"]["accepted"] > 0
+    assert card["sales"]["lost"] == card["sales"]["doubled"] == 0
+    assert card["incident"]["started_at"] >= runner.start.isoformat()
+    run = ScenarioRun.objects.get()
+    assert run.incident is None and run.scorecard["incident"]["declared"] is False
+
+
 def test_run_is_stamped_with_the_real_time(db, settings, tmp_path):
     """``ScenarioRun.ran_at`` is when the replay ran, not a minute of the replayed day."""
     settings.DATA_DIR = tmp_path
