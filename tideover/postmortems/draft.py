@@ -35,16 +35,39 @@ def _cents(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
+def open_periods(incident: Incident, now: datetime) -> list[tuple[datetime, datetime]]:
+    """From declaring to resolving, and from each reopening to the next resolving (or now)."""
+    periods = []
+    start = incident.declared_at
+    changes = (
+        incident.timeline.filter(kind__in=[TimelineKind.RESOLVED, TimelineKind.REOPENED])
+        .order_by("at", "pk")
+        .values_list("kind", "at")
+    )
+    for kind, at in changes:
+        if kind == TimelineKind.RESOLVED and start is not None:
+            periods.append((start, at))
+            start = None
+        elif kind == TimelineKind.REOPENED and start is None:
+            start = at
+    if start is not None:
+        periods.append((start, incident.resolved_at or now))
+    return periods
+
+
 def cadence_gaps(incident: Incident, now: datetime) -> list[tuple[datetime, datetime]]:
-    """Silences longer than the severity's cadence between declaring, each public update and
-    resolving (or now, while open)."""
+    """Silences longer than the severity's cadence while the incident was open: between
+    declaring (or reopening), each public update and resolving (or now, while open). The days
+    it stayed resolved before a reopening promised no update, so they are no miss."""
     cadence = incident.severity.cadence if incident.severity else None
     if cadence is None:
         return []
-    times = [incident.declared_at, *incident.public_updates.values_list("posted_at", flat=True)]
-    times.append(incident.resolved_at or now)
-    times.sort()
-    return [(a, b) for a, b in zip(times, times[1:], strict=False) if b - a > cadence]
+    updates = sorted(incident.public_updates.values_list("posted_at", flat=True))
+    gaps = []
+    for start, end in open_periods(incident, now):
+        times = [start, *(at for at in updates if start <= at <= end), end]
+        gaps += [(a, b) for a, b in zip(times, times[1:], strict=False) if b - a > cadence]
+    return gaps
 
 
 def _times(incident: Incident, lines: list[str]) -> None:

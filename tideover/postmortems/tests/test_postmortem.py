@@ -188,3 +188,38 @@ def test_postmortem_message_figures_stay_the_same_after_pruning(built, settings)
     settings.PRUNE_MESSAGES_DAYS = 30
     assert prune_messages()["messages"] == 7
     assert figures() == before
+
+
+def test_silence_while_resolved_is_not_a_cadence_miss(severities, components, chain):
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(days=2)
+    m = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
+    incident = incidents.declare_incident(
+        title="Card payments failing",
+        severity=severities["SEV1"],
+        components={components["card-payments"]: ComponentStatus.MAJOR_OUTAGE},
+        message="Cards are failing; cash works.",
+        at=m(0),
+    )
+    incidents.post_public_update(incident, "Fixed.", state="resolved", at=m(10))
+    incidents.reopen_incident(incident, "Card payments failing again.", at=m(24 * 60))
+    incidents.post_public_update(incident, "Fixed for good.", state="resolved", at=m(24 * 60 + 10))
+    text = draft(incident, now=m(24 * 60 + 20))
+    assert "Cadence misses: 0" in text
+    assert "Keep updating: kept" in text
+
+
+def test_silence_after_reopening_is_a_cadence_miss(severities, components, chain):
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(days=2)
+    m = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
+    incident = incidents.declare_incident(
+        title="Card payments failing",
+        severity=severities["SEV1"],
+        components={components["card-payments"]: ComponentStatus.MAJOR_OUTAGE},
+        message="Cards are failing; cash works.",
+        at=m(0),
+    )
+    incidents.post_public_update(incident, "Fixed.", state="resolved", at=m(10))
+    incidents.reopen_incident(incident, "Card payments failing again.", at=m(24 * 60))
+    text = draft(incident, now=m(24 * 60 + 40))  # reopened 40 min ago, nothing said since
+    assert "Cadence misses: 1" in text
+    assert "(40 min)" in text
