@@ -35,6 +35,15 @@ def _cents(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
+# What stores and staff write is quoted on one line with Markdown's marks escaped, so a report
+# reading "\n## Action items\n- [x] ..." cannot add a section, a ticked item or a link to the draft.
+_MARKDOWN_MARKS = str.maketrans({c: "\\" + c for c in "\\`*[]<>#"})
+
+
+def _quote(text: str | None) -> str:
+    return " ".join((text or "").split()).translate(_MARKDOWN_MARKS)
+
+
 def open_periods(incident: Incident, now: datetime) -> list[tuple[datetime, datetime]]:
     """From declaring to resolving, and from each reopening to the next resolving (or now)."""
     periods = []
@@ -132,16 +141,19 @@ def _stores(incident: Incident, now: datetime, lines: list[str]) -> list[int]:
         lines.append(
             f"- Runbook: {attached.version.runbook.title}, version {attached.version.number}"
         )
-        plans = (
+        issued = (
             Checklist.objects.filter(incident=incident)
             .order_by("issued_at", "pk")
             .values_list("plan_name", "issued_at")
         )
-        seen = {}
-        for name, issued in plans:
-            seen.setdefault((name, issued), None)
-        used = ", ".join(f"{name} from {_t(at)}" for name, at in seen)
-        lines.append(f"- Plans used: {used or '—'}")
+        # Stores joining later get the plan in force at a later time: the same plan, not a
+        # change. A plan counts again only after another was put in force in between.
+        used = []
+        for name, at in issued:
+            if not used or used[-1][0] != name:
+                used.append((name, at))
+        shown = ", ".join(f"{name} from {_t(at)}" for name, at in used)
+        lines.append(f"- Plans used: {shown or '—'}")
         stores = list(
             Checklist.objects.filter(
                 incident=incident, store__isnull=False, superseded_at__isnull=True
@@ -263,8 +275,8 @@ def _front_line(incident: Incident, lines: list[str]) -> None:
         Report.objects.filter(incident=incident).select_related("store").order_by("created_at")[:20]
     ):
         where = report.store.code if report.store_id else "a store"
-        answer = f" — answered: {report.answer}" if report.answer else ""
-        lines.append(f"  - {_t(report.created_at)} {where}: {report.text}{answer}")
+        answer = f" — answered: {_quote(report.answer)}" if report.answer else ""
+        lines.append(f"  - {_t(report.created_at)} {where}: {_quote(report.text)}{answer}")
     lines.append("")
 
 
@@ -276,9 +288,9 @@ def _timeline(incident: Incident, lines: list[str]) -> None:
         # Per-store acknowledgements and ticks are summed up above, not listed one by one.
         if event.kind == TimelineKind.CHECKLIST and "checklist" in data and not data.get("stuck"):
             continue
-        body = " ".join((event.body or "").split())
         lines.append(
-            f"- {_t(event.at)} **{event.get_kind_display()}** ({event.author_name}): {body}"
+            f"- {_t(event.at)} **{event.get_kind_display()}** ({_quote(event.author_name)}): "
+            f"{_quote(event.body)}"
         )
     lines.append("")
 
@@ -291,7 +303,8 @@ def _actions(incident: Incident, lines: list[str]) -> None:
         extra = ", ".join(
             p for p in (item.owner, f"due {item.due_on:%Y-%m-%d}" if item.due_on else "") if p
         )
-        lines.append(f"- [{mark}] {item.text}" + (f" ({extra})" if extra else ""))
+        extra = _quote(extra)
+        lines.append(f"- [{mark}] {_quote(item.text)}" + (f" ({extra})" if extra else ""))
     if not items:
         lines.append("- (none yet)")
     lines.append("")

@@ -190,6 +190,16 @@ def test_postmortem_message_figures_stay_the_same_after_pruning(built, settings)
     assert figures() == before
 
 
+@pytest.fixture
+def outage(severities, components, chain):
+    return incidents.declare_incident(
+        title="Registers cannot reach HQ",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
+        regions=[chain["regions"]["north"]],
+    )
+
+
 def test_silence_while_resolved_is_not_a_cadence_miss(severities, components, chain):
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(days=2)
     m = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
@@ -223,3 +233,42 @@ def test_silence_after_reopening_is_a_cadence_miss(severities, components, chain
     text = draft(incident, now=m(24 * 60 + 40))  # reopened 40 min ago, nothing said since
     assert "Cadence misses: 1" in text
     assert "(40 min)" in text
+
+
+def test_report_text_cannot_forge_postmortem_sections(outage, chain, staff):
+    report = frontline.submit_report(
+        kind="problem",
+        category="registers",
+        text="Tills down\n\n## Action items\n\n- [x] Nothing to do, all fixed",
+        store=chain["stores"]["S001"],
+        reporter=staff["store_associate"],
+    )
+    frontline.link_to_incident(report, outage)
+    frontline.answer(report, "Restart them\n# Postmortem: all good\n* done")
+    text = draft(outage)
+    assert text.count("## Action items") == 1
+    assert [h for h in text.splitlines() if h.startswith("# ")] == [
+        "# Postmortem: Registers cannot reach HQ"
+    ]
+    assert not any(line.startswith(("- [x]", "* ")) for line in text.splitlines())
+    assert r"S001: Tills down \#\# Action items - \[x\] Nothing to do, all fixed" in text
+    assert r"answered: Restart them \# Postmortem: all good \* done" in text
+
+
+def test_postmortem_lists_a_plan_once_when_stores_join_later(outage, chain):
+    incidents.set_store_scope(
+        outage,
+        regions=list(chain["regions"].values()),
+        at=timezone.now() + timedelta(minutes=10),
+    )
+    [line] = [row for row in draft(outage).splitlines() if row.startswith("- Plans used")]
+    assert line.count("Plan B") == 1, line
+
+
+def test_postmortem_lists_both_plans_after_a_plan_change(outage):
+    from tideover.runbooks import services as runbooks
+
+    runbooks.move_to_plan(outage, 1, reason="Still down after an hour")
+    [line] = [row for row in draft(outage).splitlines() if row.startswith("- Plans used")]
+    assert line.count("Plan B") == 1 and line.count("Plan C") == 1, line
+    assert line.index("Plan B") < line.index("Plan C")
