@@ -78,6 +78,7 @@ def add_item(request, incident_id: int):
             owner=data["owner"],
             due_on=data["due_on"],
             actor=Actor.of(request.user),
+            once=True,
         )
     except DomainError as exc:
         form.add_error("text", exc.message)

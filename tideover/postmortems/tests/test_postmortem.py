@@ -235,6 +235,24 @@ def test_silence_after_reopening_is_a_cadence_miss(severities, components, chain
     assert "(40 min)" in text
 
 
+def test_double_submit_action_item_makes_one_item(outage, client_as):
+    from tideover.postmortems.models import ActionItem
+
+    client = client_as("incident_commander")
+    url = f"/console/postmortems/incidents/{outage.pk}/actions/"
+    data = {"text": "Add a second uplink to every store", "owner": "it"}
+    assert client.post(url, data).status_code == 302
+    assert client.post(url, data).status_code == 302
+    assert ActionItem.objects.filter(incident=outage).count() == 1
+
+
+def test_the_same_action_item_added_by_a_service_twice_is_kept_twice(outage):
+    """Only a person's form is guarded (``once``); imports and scripts add what they are given."""
+    services.add_action_item(outage, text="Call the carrier", owner="IT")
+    services.add_action_item(outage, text="Call the carrier", owner="IT")
+    assert outage.action_items.count() == 2
+
+
 def test_report_text_cannot_forge_postmortem_sections(outage, chain, staff):
     report = frontline.submit_report(
         kind="problem",
