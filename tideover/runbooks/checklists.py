@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tideover.core import events
@@ -20,6 +20,7 @@ from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Store
 from tideover.incidents.models import Incident
 from tideover.incidents.services import record_timeline_event
+from tideover.incidents.services.repeats import REPEAT_SECONDS
 from tideover.runbooks.models import Checklist, ChecklistStep, IncidentRunbook
 from tideover.runbooks.text import store_steps, team_steps
 
@@ -241,8 +242,11 @@ def unstick(checklist: Checklist, *, actor: Actor = SYSTEM, at=None) -> Checklis
 def nudge_unacknowledged(
     incident: Incident, *, older_than_minutes: int, actor: Actor = SYSTEM, at=None
 ) -> list[Store]:
-    """Nudge every store that has not acknowledged the plan within ``older_than_minutes``:
-    its store page shows the nudge, and ``runbooks.stores_nudged`` tells the staff channels."""
+    """Nudge every store that has not acknowledged the plan within ``older_than_minutes``: its
+    store page shows the nudge, its count goes up, the timeline notes it and
+    ``runbooks.stores_nudged`` is published (nothing in Tideover subscribes to it: staff channels
+    are not told). Stores nudged in the last minute are left out, so a double tap nudges once;
+    an empty list means every waiting store was just nudged."""
     at = at or timezone.now()
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
@@ -255,9 +259,15 @@ def nudge_unacknowledged(
         acknowledged_at__isnull=True,
         issued_at__lte=cutoff,
     )
+    if not waiting.exists():
+        raise Conflict("Every store has acknowledged the plan (or was sent it only just now)")
+    # The incident's row lock makes a second tap wait for the first and then find its nudges.
+    waiting = waiting.filter(
+        Q(nudged_at__isnull=True) | Q(nudged_at__lt=at - timedelta(seconds=REPEAT_SECONDS))
+    )
     stores = list(Store.objects.filter(pk__in=waiting.values("store_id")).order_by("code"))
     if not stores:
-        raise Conflict("Every store has acknowledged the plan (or was sent it only just now)")
+        return []
     waiting.update(nudged_at=at, nudges=F("nudges") + 1)
     shown = ", ".join(s.code for s in stores[:20]) + (" …" if len(stores) > 20 else "")
     record_timeline_event(

@@ -182,7 +182,10 @@ def nudge(request, incident_id: int):
     except DomainError as exc:
         form.add_error(None, exc.message)
         return render_progress(request, incident, status=exc.status_code, nudge_form=form)
-    messages.success(request, f"Nudged {len(stores)} store(s).")
+    if stores:
+        messages.success(request, f"Nudged {len(stores)} store(s).")
+    else:
+        messages.info(request, "Those stores were just nudged; give them a minute.")
     return _back(incident, "silent")
 
 

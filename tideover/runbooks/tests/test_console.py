@@ -153,3 +153,36 @@ def test_a_closed_incident_nudges_no_store(outage, client_as):
     refused = client.post(f"/console/respond/incidents/{outage.pk}/nudge/", {"minutes": "5"})
     assert refused.status_code == 409 and "reopen it" in refused.content.decode()
     assert not Checklist.objects.filter(incident=outage, nudges__gt=0).exists()
+
+
+def test_a_double_tap_on_nudge_nudges_once(severities, components, chain, client_as):
+    from tideover.core import events
+
+    incident = incidents.declare_incident(
+        title="Registers cannot reach HQ",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
+        regions=[chain["regions"]["north"]],
+    )
+    Checklist.objects.filter(incident=incident).update(
+        issued_at=incident.declared_at - timedelta(minutes=30)
+    )
+    seen = []
+    handler = lambda name, **payload: seen.append(payload)  # noqa: E731
+    events.subscribe("runbooks.stores_nudged", handler)
+    try:
+        client = client_as("incident_commander")
+        url = f"/console/respond/incidents/{incident.pk}/nudge/"
+        assert client.post(url, {"minutes": "5"}).status_code == 302
+        again = client.post(url, {"minutes": "5"}, follow=True)
+    finally:
+        events._handlers["runbooks.stores_nudged"].remove(handler)
+    assert again.status_code == 200 and "just nudged" in again.content.decode()
+    nudges = set(
+        Checklist.objects.filter(incident=incident, store__isnull=False).values_list(
+            "nudges", flat=True
+        )
+    )
+    assert nudges == {1}
+    assert len(seen) == 1
+    assert incident.timeline.filter(body__startswith="Nudged").count() == 1

@@ -265,3 +265,14 @@ def test_a_runbook_exists_once_per_component_and_severity(components, db):
             component=components["loyalty"], severity=None, title="B", text=SMALL
         )
     assert Runbook.objects.count() == 1
+
+
+def test_a_store_can_be_nudged_again_after_a_minute(severities, components, chain):
+    start = timezone.now() - timedelta(minutes=10)
+    incident = declare(severities, components, all_stores=True, at=start)
+    assert len(checklists.nudge_unacknowledged(incident, older_than_minutes=5)) == 4
+    assert checklists.nudge_unacknowledged(incident, older_than_minutes=5) == []
+    later = timezone.now() + timedelta(minutes=2)
+    assert len(checklists.nudge_unacknowledged(incident, older_than_minutes=5, at=later)) == 4
+    stores = Checklist.objects.filter(incident=incident, store__isnull=False)
+    assert set(stores.values_list("nudges", flat=True)) == {2}
