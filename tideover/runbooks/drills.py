@@ -9,7 +9,9 @@ Readiness, 0-100 per drill: up to 50 points for acknowledging, full within
 ``RESPOND_SILENT_AFTER_MINUTES`` and falling to none at four times that; up to 50 for finishing
 the checklist, full within ``DRILL_FINISH_TARGET_MINUTES`` and none at four times that. A store
 that never acknowledged or finished scores nothing for it. A store's readiness is the mean over
-the last ``DRILL_READINESS_WINDOW`` drills it took part in; a region's is the mean of its stores.
+the last ``DRILL_READINESS_WINDOW`` drills it took part in, counting finished (resolved) drills
+only: a drill still running would score every store that has not yet acknowledged as zero. A
+region's readiness is the mean of its stores'.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q, Window
+from django.db.models.functions import RowNumber
 
-from tideover.incidents.models import Incident
+from tideover.incidents.models import Incident, IncidentKind, IncidentState
 from tideover.runbooks.models import Checklist
 
 
@@ -56,61 +59,88 @@ class StoreResult:
     score: float
 
 
-def store_results(incident: Incident) -> list[StoreResult]:
-    """Each store of a drill: time from the plan reaching it to acknowledging and finishing
-    (the finish counts on the checklist in force at the end, after any plan change)."""
-    rows = (
-        Checklist.objects.filter(incident=incident, store__isnull=False)
-        .values("store__code", "store__name", "store__region__name")
+def _per_store_and_drill(checklists):
+    """One row per store and drill among ``checklists``: when the plan first reached the store,
+    when it acknowledged, and when it finished the checklist in force at the end (after any plan
+    change). One query, however many stores and drills."""
+    return (
+        checklists.filter(store__isnull=False)
+        .order_by()  # the model's ordering would join the GROUP BY
+        .values(
+            "incident_id",
+            "incident__declared_at",
+            "store_id",
+            "store__code",
+            "store__name",
+            "store__region__name",
+        )
         .annotate(
             issued=Min("issued_at"),
             acknowledged=Min("acknowledged_at"),
-            finished=Max("done_at"),
+            finished=Max("done_at", filter=Q(superseded_at__isnull=True)),
         )
-        .order_by("store__code")
     )
-    current_done = dict(
-        Checklist.objects.filter(
-            incident=incident, store__isnull=False, superseded_at__isnull=True
-        ).values_list("store__code", "done_at")
+
+
+def _result(row) -> StoreResult:
+    to_ack = row["acknowledged"] - row["issued"] if row["acknowledged"] else None
+    to_finish = row["finished"] - row["issued"] if row["finished"] else None
+    return StoreResult(
+        code=row["store__code"],
+        name=row["store__name"],
+        region=row["store__region__name"],
+        to_acknowledge=to_ack,
+        to_finish=to_finish,
+        score=drill_score(to_ack, to_finish),
     )
-    results = []
-    for row in rows:
-        code = row["store__code"]
-        to_ack = row["acknowledged"] - row["issued"] if row["acknowledged"] else None
-        done = current_done.get(code)
-        to_finish = done - row["issued"] if done else None
-        results.append(
-            StoreResult(
-                code=code,
-                name=row["store__name"],
-                region=row["store__region__name"],
-                to_acknowledge=to_ack,
-                to_finish=to_finish,
-                score=drill_score(to_ack, to_finish),
-            )
-        )
-    return results
+
+
+def store_results(incident: Incident) -> list[StoreResult]:
+    """Each store of a drill: time from the plan reaching it to acknowledging and finishing
+    (the finish counts on the checklist in force at the end, after any plan change)."""
+    rows = _per_store_and_drill(Checklist.objects.filter(incident=incident))
+    return [_result(row) for row in rows.order_by("store__code")]
 
 
 def recent_drills(limit: int | None = None):
+    """The latest drills, running or finished, for the drills page to link to their reports."""
     limit = limit or settings.DRILL_READINESS_WINDOW
     return list(
         Incident.objects.incidents().filter(is_drill=True).order_by("-declared_at", "-pk")[:limit]
     )
 
 
+def _recent_results_per_store(window: int) -> list[StoreResult]:
+    """Each store's results in the last ``window`` finished drills it took part in. The window
+    is per store, so a store still counts after later drills covered other regions; and it is
+    cut in the database, so the page reads the same two queries for any number of stores."""
+    rows = _per_store_and_drill(
+        Checklist.objects.filter(
+            incident__kind=IncidentKind.INCIDENT,
+            incident__is_drill=True,
+            incident__state=IncidentState.RESOLVED,
+        )
+    ).annotate(
+        latest=Window(
+            RowNumber(),
+            partition_by=F("store_id"),
+            order_by=[F("incident__declared_at").desc(), F("incident_id").desc()],
+        )
+    )
+    return [_result(row) for row in rows.filter(latest__lte=window)]
+
+
 def readiness() -> dict:
-    """Readiness per store and per region over the last drills (lowest first)."""
-    drills = recent_drills()
+    """Readiness per store and per region over each store's last finished drills (lowest
+    first), and the latest drills to list."""
+    window = settings.DRILL_READINESS_WINDOW
     scores: dict[str, list[float]] = defaultdict(list)
     regions: dict[str, str] = {}
     names: dict[str, str] = {}
-    for drill in drills:
-        for result in store_results(drill):
-            scores[result.code].append(result.score)
-            regions[result.code] = result.region
-            names[result.code] = result.name
+    for result in _recent_results_per_store(window):
+        scores[result.code].append(result.score)
+        regions[result.code] = result.region
+        names[result.code] = result.name
     stores = sorted(
         (
             {
@@ -134,7 +164,7 @@ def readiness() -> dict:
         ),
         key=lambda r: (r["score"], r["name"]),
     )
-    return {"drills": drills, "stores": stores, "regions": region_rows}
+    return {"drills": recent_drills(), "window": window, "stores": stores, "regions": region_rows}
 
 
 def drill_report(incident: Incident) -> dict:

@@ -91,6 +91,7 @@ def test_drill_report_times_each_store_and_scores_readiness(
     assert by_code["S003"].score == 0.0 and by_code["S003"].to_acknowledge is None
     assert report["acknowledged"] == 2 and report["finished"] == 1
     assert report["score"] == 31.2  # (100 + 25 + 0 + 0) / 4, rounded
+    incidents.resolve_incident(drill, "Drill over.")  # readiness counts finished drills
     readiness = drills.readiness()
     regions = {r["name"]: r["score"] for r in readiness["regions"]}
     assert regions == {"North": 62.5, "South": 0.0}
@@ -135,3 +136,85 @@ def test_drill_score_falls_linearly_from_the_target_to_four_times_it(ack, finish
     settings.RESPOND_SILENT_AFTER_MINUTES = 5
     settings.DRILL_FINISH_TARGET_MINUTES = 30
     assert drills.drill_score(ack, finish) == score
+
+
+def _north_drill(severities, components, chain, regions=("north",), at=None):
+    return incidents.declare_incident(
+        title="Registers cannot reach HQ",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
+        regions=[chain["regions"][r] for r in regions],
+        is_drill=True,
+        at=at,
+    )
+
+
+def _finish_every_checklist(drill, at):
+    for c in Checklist.objects.filter(incident=drill, store__isnull=False):
+        for step in c.steps.all():
+            checklists.tick(step, at=at)
+
+
+def test_a_drill_just_declared_does_not_drag_readiness_to_zero(severities, components, chain):
+    t0 = timezone.now() - timedelta(days=3)
+    first = _north_drill(severities, components, chain, at=t0)
+    _finish_every_checklist(first, t0 + timedelta(minutes=1))
+    incidents.resolve_incident(first, at=t0 + timedelta(hours=1))
+    assert {s["code"]: s["score"] for s in drills.readiness()["stores"]}["S001"] == 100.0
+    live = _north_drill(severities, components, chain)
+    readiness = drills.readiness()
+    assert {s["code"]: s["score"] for s in readiness["stores"]}["S001"] == 100.0
+    assert live in readiness["drills"]  # still listed, with its live report
+
+
+def test_readiness_is_over_the_drills_a_store_took_part_in(severities, components, chain, settings):
+    settings.DRILL_READINESS_WINDOW = 2
+    t0 = timezone.now() - timedelta(days=30)
+    first = _north_drill(severities, components, chain, at=t0)
+    _finish_every_checklist(first, t0 + timedelta(minutes=1))
+    incidents.resolve_incident(first, at=t0 + timedelta(hours=1))
+    for day in (10, 20):
+        d = _north_drill(severities, components, chain, ("south",), t0 + timedelta(days=day))
+        incidents.resolve_incident(d, at=t0 + timedelta(days=day, hours=1))
+    stores = {s["code"]: s for s in drills.readiness()["stores"]}
+    assert stores["S001"]["score"] == 100.0 and stores["S001"]["drills"] == 1
+    assert stores["S003"]["score"] == 0.0 and stores["S003"]["drills"] == 2
+
+
+def test_readiness_keeps_each_stores_last_drills_only(severities, components, chain, settings):
+    settings.DRILL_READINESS_WINDOW = 2
+    t0 = timezone.now() - timedelta(days=30)
+    for day, finish in ((0, True), (10, False), (20, True)):
+        drill = _north_drill(severities, components, chain, at=t0 + timedelta(days=day))
+        if finish:
+            _finish_every_checklist(drill, t0 + timedelta(days=day, minutes=1))
+        incidents.resolve_incident(drill, at=t0 + timedelta(days=day, hours=1))
+    stores = {s["code"]: s for s in drills.readiness()["stores"]}
+    assert stores["S001"]["drills"] == 2 and stores["S001"]["score"] == 50.0  # (0 + 100) / 2
+
+
+def test_readiness_reads_the_same_number_of_queries_for_more_stores_and_drills(
+    severities, components, chain
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tideover.core.models import Region, Store
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            drills.readiness()
+        return len(captured)
+
+    t0 = timezone.now() - timedelta(days=30)
+    incidents.resolve_incident(_drill(severities, components, t0), at=t0 + timedelta(hours=1))
+    few = queries()
+    north = Region.objects.get(slug="north")
+    Store.objects.bulk_create(
+        [Store(code=f"X{i:03d}", name=f"Extra {i}", region=north) for i in range(30)]
+    )
+    for day in (5, 10):
+        at = t0 + timedelta(days=day)
+        incidents.resolve_incident(_drill(severities, components, at), at=at + timedelta(hours=1))
+    assert len(drills.readiness()["stores"]) == 34
+    assert queries() == few
