@@ -114,6 +114,17 @@ def pytest_sessionfinish(session, exitstatus):
             Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_status_page_retry_outlives_its_test():
+    """A test whose cache was down leaves a thread retrying for minutes (statuspage/
+    cache_owed.py): it must not bump a later test's cache or queue its task."""
+    yield
+    from tideover.statuspage import cache_owed
+
+    if cache_owed.pending():
+        cache_owed.forget()
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 

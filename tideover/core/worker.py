@@ -158,12 +158,14 @@ def _wait_for_redis(redis) -> bool:
     """Wait until Redis answers (a worker started before Redis, or while it restarts), saying
     so once, with growing pauses, instead of exiting: under a process manager one process that
     exits stops the others. False: asked to stop meanwhile."""
-    from redis.exceptions import ConnectionError, TimeoutError
+    from redis.exceptions import AuthenticationError, ConnectionError, TimeoutError
 
     delay, down_since = 1.0, None
     while True:
         try:
             redis.ping()
+        except AuthenticationError:
+            raise  # a wrong password is not an outage: say so and stop, as before
         except (ConnectionError, TimeoutError) as exc:
             if down_since is None:
                 down_since = time.monotonic()

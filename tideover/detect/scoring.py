@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from tideover.detect.detector import Detector
 from tideover.detect.models import (
@@ -289,20 +289,26 @@ def _one_run() -> Iterator[bool]:
     both read the same waiting points and the same alerts, and page twice.
 
     The lock cannot expire under a run and only its holder releases it, also when the process
-    dies: on PostgreSQL a session advisory lock on a connection of the run's own (closing it
-    releases the lock); on SQLite, whose database is on this machine, ``flock`` on a file beside
-    it. (It was a cache key that expired after 300 s and that any run ending deleted.)
+    dies: on PostgreSQL a transaction-level advisory lock in a transaction of the run's own,
+    kept open for the run (ending it releases the lock, also through a pooler in transaction
+    mode, which keeps the server connection for an open transaction; a session-level lock would
+    stay on a pooled connection after ours closed); on SQLite, whose database is on this
+    machine, ``flock`` on a file beside it. (It was a cache key that expired after 300 s and
+    that any run ending deleted.)
     """
     if connection.vendor == "postgresql":
-        # Its own session: the lock is not the run's connection's to drop with a reconnect,
+        # Its own connection: the lock is not the run's connection's to drop with a reconnect,
         # and a second run in this process (one session would take the lock again) stays out.
         holder = connection.copy()
         try:
+            holder.set_autocommit(False)
             with holder.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_ID])
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RUN_LOCK_ID])
                 held = cursor.fetchone()[0]
             yield held
         finally:
+            with contextlib.suppress(DatabaseError):
+                holder.rollback()  # ends the transaction, and the lock with it
             holder.close()
         return
     name = str(connection.settings_dict["NAME"])

@@ -139,8 +139,8 @@ def _just_reported(key, kind, category, text, store, at) -> Report | None:
             category=category,
             text=text,
             store=store,
+            # No upper bound: a twin request stamped a moment earlier may take the lock second.
             created_at__gte=at - timedelta(seconds=REPEAT_SECONDS),
-            created_at__lte=at,
         )
         .order_by("-created_at", "-pk")
         .first()

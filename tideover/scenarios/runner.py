@@ -408,9 +408,10 @@ class ScenarioRunner:
                     self.shift.declare_from_alert(alert, at, stores=affected)
                     return
         if at >= first_failure + staff.declare_at_latest:
-            self.shift.declare(
-                at, started_at=first_failure, detected_at=self.alert_at or at, stores=affected
-            )
+            # An alert may come a minute before the failure it is about (Watch's slack): an
+            # incident is not detected before it started.
+            detected = max(self.alert_at or at, first_failure)
+            self.shift.declare(at, started_at=first_failure, detected_at=detected, stores=affected)
 
     def scorecard(self) -> dict:
         affected = set().union(*self.affected.values())

@@ -24,7 +24,10 @@ log = logging.getLogger("tideover.statuspage")
 RETRY_SECONDS = 2.0
 
 _lock = threading.Lock()
-_owed: dict = {"until": 0.0, "publish": False, "thread": None}
+# "owed": bumped by every change owed, so a try that succeeded settles only what was owed
+# when it began (a change owed meanwhile keeps the thread going).
+_owed: dict = {"until": 0.0, "publish": False, "thread": None, "owed": 0}
+_stop = threading.Event()
 
 
 def invalidate_when_back(*, publish: bool = False) -> None:
@@ -33,34 +36,59 @@ def invalidate_when_back(*, publish: bool = False) -> None:
     with _lock:
         _owed["until"] = time.monotonic() + settings.STATUS_CACHE_SECONDS + RETRY_SECONDS
         _owed["publish"] = _owed["publish"] or publish
+        _owed["owed"] += 1
         if _owed["thread"] is None:
+            _stop.clear()
             thread = threading.Thread(target=_retry, name="statuspage-owed", daemon=True)
             _owed["thread"] = thread
             thread.start()
 
 
+def pending() -> bool:
+    """Whether this process is still trying to tell the cache of a change."""
+    return _owed["thread"] is not None
+
+
+def forget() -> None:
+    """Stop trying and forget what is owed (tests, between one cache and the next)."""
+    with _lock:
+        thread = _owed["thread"]
+        _stop.set()
+    if thread is not None:
+        thread.join(5)
+    with _lock:
+        _owed.update(thread=None, publish=False, until=0.0)
+
+
 def _retry() -> None:
     try:
-        while time.monotonic() < _owed["until"]:
-            time.sleep(RETRY_SECONDS)
-            if _settle():
-                log.warning("status page cache answers again: changes made meanwhile published")
-                return
+        while time.monotonic() < _owed["until"] and not _stop.wait(RETRY_SECONDS):
+            with _lock:
+                owed, publish = _owed["owed"], _owed["publish"]
+            if not _settle(publish):
+                continue
+            with _lock:
+                if _owed["owed"] == owed:  # nothing new owed since this try began
+                    _owed.update(thread=None, publish=False)
+                    break
+        else:
+            with _lock:
+                _owed.update(thread=None, publish=False)
+            return
+        log.warning("status page cache answers again: changes made meanwhile published")
     finally:
-        with _lock:
-            _owed.update(thread=None, publish=False)
         from django.db import connection
 
         connection.close()  # this thread's own, if queueing the task opened one
 
 
-def _settle() -> bool:
+def _settle(publish: bool) -> bool:
     """One try: True when the cache took a new version (and the publish task is queued)."""
     from tideover.statuspage.tasks import publish_status
 
     try:
         cache.invalidate()
-        if _owed["publish"]:
+        if publish:
             publish_status.enqueue()
     except Exception:
         return False

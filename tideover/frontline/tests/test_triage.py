@@ -255,3 +255,18 @@ def test_a_mistyped_filter_is_refused_not_widened_to_every_store(reports, client
     page = client.get("/console/reports/", {"store": "S001", "state": "opne"})
     assert page.status_code == 400 and "S003" not in page.content.decode()
     assert "Select a valid choice" in page.content.decode()
+
+
+def test_twin_reports_count_once_whichever_takes_the_lock_first(chain, staff):
+    """Two taps a moment apart: the one stamped later may be saved first."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first = timezone.now()
+    for at in (first + timedelta(milliseconds=50), first):
+        services.submit_report(
+            kind="problem", category="registers", text="Register 3 frozen",
+            store=chain["stores"]["S001"], reporter=staff["store_associate"], at=at,
+        )  # fmt: skip
+    assert Report.objects.count() == 1

@@ -27,8 +27,8 @@ def just_declared(title, severity, is_drill, actor: Actor, at) -> Incident | Non
     since = at - timedelta(seconds=REPEAT_SECONDS)
     declared = TimelineEvent.objects.filter(
         kind=TimelineKind.DECLARED,
+        # No upper bound: a twin request stamped a moment earlier may take the lock second.
         at__gte=since,
-        at__lte=at,
         incident__kind=IncidentKind.INCIDENT,
         incident__title=title,
         incident__severity=severity,
@@ -48,7 +48,7 @@ def just_posted(incident, body, state, components, actor: Actor, at) -> PublicUp
         or (state and state != incident.state)
         or last.state != incident.state  # reopened since: that needs saying
         or not _by_same_actor(last.author_id, last.author_name, actor)
-        or not timedelta(0) <= at - last.posted_at < timedelta(seconds=REPEAT_SECONDS)
+        or not abs(at - last.posted_at) < timedelta(seconds=REPEAT_SECONDS)  # twins either way
     ):
         return None
     if components:
