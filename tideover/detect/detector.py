@@ -175,8 +175,9 @@ class Detector:
             or state[0] != VERSION
             # A NaN or inf (saved before values were clamped) would flag every point for good:
             # learning again from the next point is better. (A sum is NaN or inf if any is.)
+            # Only the header is summed here, at every load: a bad seasonal slot reaches the
+            # header at the first step that reads it, and step() starts afresh then.
             or not math.isfinite(sum(state))
-            or not math.isfinite(sum(slots))
         ):
             state, slots, patterns = _fresh()
         self.state = state  # the header, float64 (times and counts need the precision)
