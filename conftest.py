@@ -108,9 +108,11 @@ def pytest_sessionfinish(session, exitstatus):
 
     from django.conf import settings
 
+    from tideover.core.lockfiles import SUFFIXES
+
     name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
     if name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        for suffix in ("-outbox-writes", "-detect-run"):
+        for suffix in SUFFIXES:
             Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 

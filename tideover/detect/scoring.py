@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, connection, transaction
 
+from tideover.core import lockfiles
 from tideover.detect.detector import Detector
 from tideover.detect.models import (
     Rule,
@@ -311,8 +312,8 @@ def _one_run() -> Iterator[bool]:
                 holder.rollback()  # ends the transaction, and the lock with it
             holder.close()
         return
-    name = str(connection.settings_dict["NAME"])
-    if name == ":memory:" or name.startswith("file:"):
+    path = lockfiles.beside_database(lockfiles.DETECT_RUN)
+    if path is None:
         held = _in_memory_run.acquire(blocking=False)
         try:
             yield held
@@ -320,7 +321,7 @@ def _one_run() -> Iterator[bool]:
             if held:
                 _in_memory_run.release()
         return
-    fd = os.open(f"{name}-detect-run", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = lockfiles.open_lock(path)
     try:
         # A lock per open file, so a second run in this same process is kept out too.
         try:

@@ -27,6 +27,7 @@ from tideover.core.models import Store
 from tideover.frontline.models import Category, Report, ReportKind, ReportState
 from tideover.incidents.models import Incident
 from tideover.incidents.services import record_timeline_event
+from tideover.incidents.services.repeats import REPEAT_SECONDS
 
 MAX_TEXT = 2000
 MAX_ANSWER = 2000
@@ -124,9 +125,6 @@ def submit_report(
     if kind == ReportKind.PROBLEM and not report.is_drill:
         events.publish("frontline.problem_reported", report=report)
     return report
-
-
-REPEAT_SECONDS = 60
 
 
 def _just_reported(key, kind, category, text, store, at) -> Report | None:

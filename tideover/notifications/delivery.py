@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tideover.core import stopping
+from tideover.core import lockfiles, stopping
 from tideover.notifications import channels, teams
 from tideover.notifications.channels import DeliveryError
 from tideover.notifications.models import (
@@ -74,14 +74,14 @@ class _WriteTurns(threading.local):
     fd: int | None = None
 
     def file(self) -> int | None:
-        name = str(connection.settings_dict["NAME"])
-        if name == ":memory:" or name.startswith("file:"):
+        path = lockfiles.beside_database(lockfiles.OUTBOX_WRITES)
+        if path is None:
             return None  # one process's own database: nobody to take turns with
-        if self.path != name:
+        if self.path != path:
             if self.fd is not None:
                 os.close(self.fd)
-            self.fd = os.open(f"{name}-outbox-writes", os.O_RDWR | os.O_CREAT, 0o600)
-            self.path = name
+            self.fd = lockfiles.open_lock(path)
+            self.path = path
         return self.fd
 
 
