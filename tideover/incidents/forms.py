@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 
 from tideover.core.models import Component, ComponentStatus, Region
-from tideover.core.roles import Capability, Role, has_capability
+from tideover.core.roles import Capability, has_capability
 from tideover.core.services import example_store_codes, stores_by_code
 from tideover.incidents.models import (
     OPEN_INCIDENT_STATES,
@@ -17,7 +15,14 @@ from tideover.incidents.models import (
     IncidentState,
     Severity,
 )
-from tideover.incidents.services.common import MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH, state_capability
+from tideover.incidents.services.common import (
+    COMMANDER_ROLES,
+    COMMS_LEAD_ROLES,
+    MAX_TITLE_LENGTH,
+    MAX_UPDATE_LENGTH,
+    staff_with_roles,
+    state_capability,
+)
 from tideover.incidents.services.lifecycle import next_states
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -58,20 +63,9 @@ class StaffChoiceField(forms.ModelChoiceField):
         return f"{full} ({obj.get_username()})" if full else obj.get_username()
 
 
-def staff_with_roles(*roles: Role):
-    """Active users holding any of ``roles`` (superusers hold them all)."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__name__in=[r.value for r in roles]))
-        .distinct()
-        .order_by("username")
-    )
-
-
 def _commander_field() -> StaffChoiceField:
     return StaffChoiceField(
-        staff_with_roles(Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR),
+        staff_with_roles(*COMMANDER_ROLES),
         required=False,
         label="Incident commander",
         empty_label="— me —",
@@ -80,7 +74,7 @@ def _commander_field() -> StaffChoiceField:
 
 def _comms_field() -> StaffChoiceField:
     return StaffChoiceField(
-        staff_with_roles(Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR),
+        staff_with_roles(*COMMS_LEAD_ROLES),
         required=False,
         label="Comms lead",
         empty_label="— nobody yet —",
@@ -228,12 +222,8 @@ class DeclareForm(ComponentStatusFieldsMixin, StoreScopeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["commander"].queryset = staff_with_roles(
-            Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
-        )
-        self.fields["comms_lead"].queryset = staff_with_roles(
-            Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
-        )
+        self.fields["commander"].queryset = staff_with_roles(*COMMANDER_ROLES)
+        self.fields["comms_lead"].queryset = staff_with_roles(*COMMS_LEAD_ROLES)
         self.add_component_fields("Not affected")
 
 
@@ -356,12 +346,8 @@ class IncidentSettingsForm(StoreScopeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["commander"].queryset = staff_with_roles(
-            Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
-        )
-        self.fields["comms_lead"].queryset = staff_with_roles(
-            Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR
-        )
+        self.fields["commander"].queryset = staff_with_roles(*COMMANDER_ROLES)
+        self.fields["comms_lead"].queryset = staff_with_roles(*COMMS_LEAD_ROLES)
         self.fields["commander"].empty_label = "— unchanged —"
         self.fields["comms_lead"].empty_label = "— unchanged —"
 

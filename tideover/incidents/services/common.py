@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 
 from tideover.core import events
 from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import DomainError, PermissionDenied
 from tideover.core.models import STATUS_RANK, Component, ComponentStatus
-from tideover.core.roles import Capability, has_capability
+from tideover.core.roles import Capability, Role, has_capability, user_roles
 from tideover.core.services import set_component_status_raw
 from tideover.core.text import clean_line, clean_text
 from tideover.incidents.models import (
@@ -36,6 +38,33 @@ START_LOOKBACK = timedelta(days=30)
 # A maintenance window: announced at most a year ahead, lasting at most a week.
 MAINTENANCE_AHEAD = timedelta(days=366)
 MAINTENANCE_LONGEST = timedelta(days=7)
+
+
+# Who may lead an incident: the commander gets the cadence reminders and owns the response;
+# the comms lead writes to customers. The console's pickers and the API take the same people.
+COMMANDER_ROLES = (Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR)
+COMMS_LEAD_ROLES = (Role.COMMS, Role.INCIDENT_COMMANDER, Role.ADMINISTRATOR)
+
+
+def staff_with_roles(*roles: Role):
+    """Active users holding any of ``roles`` (superusers hold them all)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[r.value for r in roles]))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def check_lead(user, roles: tuple[Role, ...], *, field: str, duty: str) -> None:
+    """Refuse to name as ``duty`` someone who holds none of ``roles`` (or is deactivated)."""
+    if user is not None and not user_roles(user) & set(roles):
+        names = " or ".join(role.label for role in roles)
+        raise DomainError(
+            f"{user.get_username()} cannot be the {duty}: give them the role {names} first",
+            field=field,
+        )
 
 
 DEFAULT_SEVERITIES = [

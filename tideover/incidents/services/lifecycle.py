@@ -26,6 +26,8 @@ from tideover.incidents.models import (
     TimelineKind,
 )
 from tideover.incidents.services.common import (
+    COMMANDER_ROLES,
+    COMMS_LEAD_ROLES,
     SYSTEM,
     Actor,
     _apply_component_status,
@@ -36,6 +38,7 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     _worst_open_status,
     authorize,
+    check_lead,
     clean_title,
     components_snapshot,
     state_capability,
@@ -71,6 +74,8 @@ def declare_incident(
         authorize(actor, Capability.SET_COMPONENT_STATUS)
     at = _now(at)
     title = clean_title(title)
+    check_lead(commander, COMMANDER_ROLES, field="commander", duty="incident commander")
+    check_lead(comms_lead, COMMS_LEAD_ROLES, field="comms_lead", duty="comms lead")
     if severity is None:
         raise DomainError("Choose a severity", field="severity")
     if started_at and started_at > at:

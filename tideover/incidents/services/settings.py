@@ -9,12 +9,15 @@ from tideover.core.errors import Conflict, DomainError
 from tideover.core.roles import Capability
 from tideover.incidents.models import Incident, IncidentKind, Severity, TimelineKind
 from tideover.incidents.services.common import (
+    COMMANDER_ROLES,
+    COMMS_LEAD_ROLES,
     SYSTEM,
     Actor,
     _now,
     _record,
     _set_store_scope,
     authorize,
+    check_lead,
 )
 
 
@@ -38,6 +41,8 @@ def assign_roles(
 ) -> Incident:
     """Name the commander and/or comms lead (they get the cadence reminders)."""
     authorize(actor, Capability.DECLARE_INCIDENT)
+    check_lead(commander, COMMANDER_ROLES, field="commander", duty="incident commander")
+    check_lead(comms_lead, COMMS_LEAD_ROLES, field="comms_lead", duty="comms lead")
     _take(incident)
     _refuse_if_closed(incident, "its roles")
     at = _now(at)

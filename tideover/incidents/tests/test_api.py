@@ -183,3 +183,48 @@ def test_openapi_document_is_served():
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/v1/incidents" in paths and "/api/v1/incidents/{incident_id}/updates" in paths
+
+
+@pytest.mark.parametrize(
+    ("field", "username", "fragment"),
+    [
+        ("commander", "store_associate", "cannot be the incident commander"),
+        ("commander", "outsider", "cannot be the incident commander"),
+        ("comms_lead", "customer_service", "cannot be the comms lead"),
+    ],
+)
+def test_api_refuses_a_commander_or_comms_lead_without_the_role(
+    writer, staff, field, username, fragment
+):
+    response = post(Client(), "/api/v1/incidents", {**DECLARE, field: username}, **writer)
+    assert response.status_code == 400, response.content
+    assert fragment in response.json()["detail"] and username in response.json()["detail"]
+    assert not Incident.objects.exists()
+    declared = post(Client(), "/api/v1/incidents", DECLARE, **writer).json()
+    response = Client().patch(
+        f"/api/v1/incidents/{declared['id']}",
+        data=json.dumps({"severity": "SEV2", field: username}),
+        content_type="application/json",
+        **writer,
+    )
+    assert response.status_code == 400, response.content
+    incident = Incident.objects.get(pk=declared["id"])
+    assert incident.severity.name == "SEV1" and getattr(incident, field) is None
+
+
+def test_api_names_a_commander_and_comms_lead_who_hold_the_roles(writer, staff):
+    body = {**DECLARE, "commander": "incident_commander", "comms_lead": "comms"}
+    response = post(Client(), "/api/v1/incidents", body, **writer)
+    assert response.status_code == 201, response.content
+    assert response.json()["commander"] == "incident_commander"
+    assert response.json()["comms_lead"] == "comms"
+
+
+def test_services_refuse_a_commander_without_the_role(writer, staff, severities):
+    from tideover.core.errors import DomainError
+
+    incident = services.declare_incident(title="Tills slow", severity=severities["SEV3"])
+    with pytest.raises(DomainError, match="store_manager cannot be the incident commander"):
+        services.assign_roles(incident, commander=staff["store_manager"])
+    incident.refresh_from_db()
+    assert incident.commander is None
