@@ -12,6 +12,7 @@ from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Component, ComponentStatus
 from tideover.core.roles import Capability
 from tideover.incidents.models import (
+    CLOSED_STATES,
     AffectedComponent,
     Incident,
     IncidentKind,
@@ -77,8 +78,15 @@ def schedule_maintenance(
 def start_maintenance(
     incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
 ) -> Incident:
-    """The window begins: its components go under maintenance."""
+    """The window begins: its components go under maintenance. One cancelled (or started)
+    meanwhile is left as it is."""
     at = _now(at)
+    current = (
+        Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
+    )
+    if current != IncidentState.SCHEDULED:
+        incident.refresh_from_db()
+        return incident
     text = message.strip() or "Scheduled maintenance is in progress."
     post_public_update(incident, text, state=IncidentState.IN_PROGRESS, actor=actor, at=at)
     incident.refresh_from_db()
@@ -96,11 +104,20 @@ def start_maintenance(
 def complete_maintenance(
     incident: Incident, message: str = "", *, actor: Actor = SYSTEM, at=None
 ) -> Incident:
-    """The window ends: components return to operational (unless an incident holds them)."""
+    """The window ends: components return to operational (unless an incident holds them).
+    One already closed meanwhile (by hand, or by another worker's run) is left as it is."""
     text = message.strip() or "Scheduled maintenance has been completed."
-    return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
+    with transaction.atomic():
+        current = (
+            Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
+        )
+        if current in CLOSED_STATES:
+            incident.refresh_from_db()
+            return incident
+        return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
 
 
+@transaction.atomic
 def cancel_maintenance(
     incident: Incident, reason: str = "", *, actor: Actor = SYSTEM, at=None
 ) -> Incident:
@@ -108,6 +125,12 @@ def cancel_maintenance(
     and the page shows it cancelled, never completed."""
     if incident.kind != IncidentKind.MAINTENANCE:
         raise DomainError("Only scheduled maintenance can be cancelled")
+    # The state as it is now, held until the cancellation commits: the scheduler starting the
+    # window at this moment either starts it first (this answers 409) or waits and finds it
+    # cancelled.
+    incident.state = (
+        Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
+    )
     if incident.state != IncidentState.SCHEDULED:
         raise Conflict(
             f"This maintenance is {incident.get_state_display().lower()}; only one that has not "
@@ -124,11 +147,9 @@ def due_maintenance_transitions(now: datetime | None = None) -> int:
     for incident in Incident.objects.maintenances().filter(
         state=IncidentState.SCHEDULED, scheduled_for__lte=now
     ):
-        start_maintenance(incident, at=now)
-        moves += 1
+        moves += start_maintenance(incident, at=now).state == IncidentState.IN_PROGRESS
     for incident in Incident.objects.maintenances().filter(
         state=IncidentState.IN_PROGRESS, scheduled_until__lte=now
     ):
-        complete_maintenance(incident, at=now)
-        moves += 1
+        moves += complete_maintenance(incident, at=now).state == IncidentState.COMPLETED
     return moves

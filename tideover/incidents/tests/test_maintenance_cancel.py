@@ -98,3 +98,34 @@ def test_forms_offer_only_the_states_a_maintenance_window_may_move_to(client_as,
     services.start_maintenance(window)
     window.refresh_from_db()
     assert list(dict(PublicUpdateForm(window).fields["state"].choices))[1:] == ["completed"]
+
+
+def test_cancelling_a_window_the_clock_just_started_is_a_conflict_not_a_bad_request(window):
+    stale = type(window).objects.get(pk=window.pk)  # the page the operator had open
+    services.due_maintenance_transitions(window.scheduled_for + timedelta(minutes=1))
+    with pytest.raises(Conflict, match="in progress"):
+        services.cancel_maintenance(stale)
+    window.refresh_from_db()
+    assert window.state == IncidentState.IN_PROGRESS
+
+
+def test_the_clock_leaves_alone_a_window_cancelled_or_completed_meanwhile(window, components):
+    stale = type(window).objects.get(pk=window.pk)  # what the scheduler's run had read
+    services.cancel_maintenance(window)
+    assert services.start_maintenance(stale).state == IncidentState.CANCELLED
+    components["loyalty"].refresh_from_db()
+    assert components["loyalty"].status == ComponentStatus.OPERATIONAL
+    start = timezone.now() - timedelta(hours=1)
+    running = services.schedule_maintenance(
+        title="Firmware",
+        scheduled_for=start + timedelta(minutes=5),
+        scheduled_until=start + timedelta(minutes=30),
+        components=[components["card-payments"]],
+        message="",
+    )
+    services.start_maintenance(running)
+    stale = type(running).objects.get(pk=running.pk)
+    services.change_state(running, IncidentState.COMPLETED, message="Done early.")
+    assert services.complete_maintenance(stale).state == IncidentState.COMPLETED
+    assert running.public_updates.count() == 3  # scheduled, started, done early: no second close
+    assert services.due_maintenance_transitions() == 0
