@@ -21,6 +21,7 @@ from tideover.core.models import Store
 from tideover.incidents.models import Incident
 from tideover.incidents.services import record_timeline_event
 from tideover.incidents.services.repeats import REPEAT_SECONDS
+from tideover.runbooks import nudges
 from tideover.runbooks.models import Checklist, ChecklistStep, IncidentRunbook
 from tideover.runbooks.text import store_steps, team_steps
 
@@ -244,9 +245,9 @@ def nudge_unacknowledged(
 ) -> list[Store]:
     """Nudge every store that has not acknowledged the plan within ``older_than_minutes``: its
     store page shows the nudge, its count goes up, the timeline notes it and
-    ``runbooks.stores_nudged`` is published (nothing in Tideover subscribes to it: staff channels
-    are not told). Stores nudged in the last minute are left out, so a double tap nudges once;
-    an empty list means every waiting store was just nudged."""
+    store's managers are told by e-mail and SMS (runbooks/nudges.py) and
+    ``runbooks.stores_nudged`` is published. Stores nudged in the last minute are left out, so a
+    double tap nudges once; an empty list means every waiting store was just nudged."""
     at = at or timezone.now()
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
@@ -270,13 +271,20 @@ def nudge_unacknowledged(
         return []
     waiting.update(nudged_at=at, nudges=F("nudges") + 1)
     shown = ", ".join(s.code for s in stores[:20]) + (" …" if len(stores) > 20 else "")
+    told, unreachable = nudges.tell_managers(incident, stores, at)
+    text = (
+        f"Nudged {len(stores)} store(s) that had not acknowledged after {older_than_minutes} min: "
+        f"{shown}; {told} message(s) to their managers"
+    )
+    if unreachable:
+        text += f" ({unreachable} store(s) with no manager to tell: the store page only)"
     record_timeline_event(
         incident,
         "checklist",
-        f"Nudged {len(stores)} store(s) that had not acknowledged after {older_than_minutes} min: {shown}",
+        text,
         actor=actor,
         at=at,
-        data={"nudged": len(stores)},
+        data={"nudged": len(stores), "told": told, "unreachable": unreachable},
     )
     events.publish("runbooks.stores_nudged", incident=incident, stores=stores, actor=actor, at=at)
     return stores

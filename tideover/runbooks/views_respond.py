@@ -183,7 +183,11 @@ def nudge(request, incident_id: int):
         form.add_error(None, exc.message)
         return render_progress(request, incident, status=exc.status_code, nudge_form=form)
     if stores:
-        messages.success(request, f"Nudged {len(stores)} store(s).")
+        messages.success(
+            request,
+            f"Nudged {len(stores)} store(s); their managers are told by e-mail and SMS where "
+            "their profiles have them (the timeline counts the messages).",
+        )
     else:
         messages.info(request, "Those stores were just nudged; give them a minute.")
     return _back(incident, "silent")
