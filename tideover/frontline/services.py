@@ -24,6 +24,7 @@ from tideover.core import events
 from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Store
+from tideover.core.text import clean_text
 from tideover.frontline.models import Category, Report, ReportKind, ReportState
 from tideover.incidents.models import Incident
 from tideover.incidents.services import record_timeline_event
@@ -91,7 +92,7 @@ def submit_report(
         )
     if category not in Category.values:
         raise DomainError("Choose what it is about", field="category")
-    text = (text or "").strip()
+    text = clean_text(text).strip()
     if not text:
         raise DomainError("Say in a few words what is happening", field="text")
     if len(text) > MAX_TEXT:
@@ -185,7 +186,7 @@ def link_to_incident(report: Report, incident: Incident | None, *, actor: Actor 
 @transaction.atomic
 def answer(report: Report, text: str, *, actor: Actor = SYSTEM, at=None) -> Report:
     """Answer the store; the associate sees it on the store page ('you said, we did')."""
-    text = (text or "").strip()
+    text = clean_text(text).strip()
     if not text:
         raise DomainError("Write the answer the store will see", field="answer")
     if len(text) > MAX_ANSWER:

@@ -18,6 +18,7 @@ from tideover.core import events
 from tideover.core.actors import SYSTEM, Actor
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.models import Store
+from tideover.core.text import clean_text
 from tideover.incidents.models import Incident
 from tideover.incidents.services import record_timeline_event
 from tideover.incidents.services.repeats import REPEAT_SECONDS
@@ -200,7 +201,7 @@ def tick(
 def mark_stuck(checklist: Checklist, note: str, *, actor: Actor = SYSTEM, at=None) -> Checklist:
     """The store cannot carry on with the plan; ``note`` says why. Shown to the commander."""
     at = at or timezone.now()
-    note = (note or "").strip()
+    note = clean_text(note).strip()
     if not note:
         raise DomainError("Say in a few words what is stopping you", field="note")
     if len(note) > MAX_NOTE:

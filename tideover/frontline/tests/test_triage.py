@@ -270,3 +270,40 @@ def test_twin_reports_count_once_whichever_takes_the_lock_first(chain, staff):
             store=chain["stores"]["S001"], reporter=staff["store_associate"], at=at,
         )  # fmt: skip
     assert Report.objects.count() == 1
+
+
+def test_reports_answers_and_stuck_notes_lose_control_and_direction_characters(
+    chain, staff, severities, components
+):
+    """A bidi override (U+202E) or a stray control in what a store writes would reorder or hide
+    text on HQ's triage page, the export and the store page; line breaks stay."""
+    from tideover.runbooks import checklists
+    from tideover.runbooks.models import Checklist
+
+    report = services.submit_report(
+        kind="problem",
+        category="registers",
+        text="Till 4\u202e nezorf\x07\r\nsince noon",
+        store=chain["stores"]["S001"],
+        reporter=staff["store_associate"],
+    )
+    assert report.text == "Till 4 nezorf\nsince noon"
+    answered = services.answer(report, "On it\u2066 \x1b[31m", actor=Actor.of(staff["comms"]))
+    assert answered.answer == "On it [31m"
+    with pytest.raises(DomainError):
+        services.submit_report(
+            kind="problem",
+            category="registers",
+            text="\u202e\u200f",
+            store=chain["stores"]["S001"],
+            reporter=staff["store_associate"],
+        )
+    incident = incidents.declare_incident(
+        title="Registers cannot reach HQ",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: ComponentStatus.MAJOR_OUTAGE},
+        stores=[chain["stores"]["S001"]],
+    )
+    checklist = Checklist.objects.get(incident=incident, store__code="S001")
+    stuck = checklists.mark_stuck(checklist, "No key\u202e for the safe")
+    assert stuck.stuck_note == "No key for the safe"
