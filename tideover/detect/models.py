@@ -107,6 +107,11 @@ class SignalReport(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        indexes = [
+            # Scoring reads one signal's minute (who reported), pruning everything before a day.
+            models.Index(fields=["signal", "at"], name="detect_report_signal_at"),
+            models.Index(fields=["at"], name="detect_report_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.signal_id}: {self.cause or 'report'} at {self.at:%H:%M}"

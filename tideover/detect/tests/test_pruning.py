@@ -86,3 +86,29 @@ def test_a_dismissed_pattern_stays_until_it_expires(db):
     )
     pruning.prune_signals()
     assert DismissedPattern.objects.count() == 1
+
+
+def test_scoring_and_pruning_find_reports_by_index_not_by_reading_every_report(make_signal):
+    """A count signal keeps 90 days of reports; reading one minute's reporters, or the reports
+    to prune, must not read them all."""
+    from django.db import connection, transaction
+
+    signal = make_signal("store-reports", kind="count")
+    minute = timezone.now().replace(second=0, microsecond=0)
+    lookups = {
+        "detect_report_signal_at": SignalReport.objects.filter(
+            signal_id=signal.pk, at__gte=minute, at__lt=minute + timedelta(minutes=1)
+        ).values_list("key", flat=True),
+        "detect_report_at": SignalReport.objects.filter(at__lt=minute).values_list("pk"),
+    }
+    for index, query in lookups.items():
+        sql, params = query.query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute("EXPLAIN " + sql, params)
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        # SQLite takes the index made for the query; PostgreSQL, with few rows, may take either.
+        assert index in plan if connection.vendor == "sqlite" else "detect_report_" in plan, plan
