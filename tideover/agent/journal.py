@@ -8,7 +8,10 @@ Protocol (what a crash leaves behind):
    sends it again (the sale id makes that safe). Sales arriving together from several
    registers share one commit (group commit: whoever finds no commit running writes everything
    waiting, the others wait for it), so a slow fsync is paid once per group, not per sale.
-   Until their commit is done, waiting sales count for duplicate and card-limit checks.
+   Until their commit is done, waiting sales count for card-limit checks; a copy of one (a
+   resend on another connection, or twice in one batch) is stored no second time and waits
+   for that commit: "duplicate" if it is durable, "send again" if it failed. Nobody hears
+   "duplicate" for a sale that is not on disk.
 2. **Forward**: the oldest ``queued`` sales are read and sent to HQ as stored (the JSON bytes
    the register's sale validated to, so HQ's content hash is the same on every resend).
 3. **Settle**: HQ's per-sale results are written in one transaction: ``posted`` (HQ's
@@ -95,7 +98,9 @@ class Journal(QuarantineQueue, StaffView):
         self._group = threading.Condition()
         self._waiting: list[Ticket] = []
         self._committing = False
-        self._pending: dict[str, str] = {}  # sale_id -> hash, enqueued but not yet durable
+        # sale_id -> (hash, ticket): enqueued but not yet durable. Not an answer by itself: a
+        # copy of such a sale waits for that ticket's outcome (see :meth:`pending`).
+        self._pending: dict[str, tuple[str, Ticket]] = {}
         self._pending_card: list[int] = []  # their offline card amounts
         with self.lock:
             create_or_upgrade(self.conn)
@@ -111,20 +116,32 @@ class Journal(QuarantineQueue, StaffView):
 
     # --- accept -------------------------------------------------------------------------
     def existing_hash(self, sale_id: str) -> str | None:
-        """The content hash of a sale id already accepted (or waiting for its commit)."""
-        if sale_id in self._pending:
-            return self._pending[sale_id]
+        """The content hash of a sale id durably accepted (committed), else None."""
         row = self.conn.execute("SELECT hash FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
         return row[0] if row else None
+
+    def pending(self, sale_id: str) -> tuple[str, Ticket] | None:
+        """(hash, ticket) of a sale id waiting for its group commit, else None. Call with
+        ``lock`` held. Its commit may still fail, so a copy must wait for the ticket
+        (:meth:`outcome`) before it is told anything."""
+        return self._pending.get(sale_id)
+
+    def outcome(self, ticket: Ticket) -> BaseException | None:
+        """Wait for another request's ticket; None once its sales are durable, else why not."""
+        try:
+            self.wait_durable(ticket)
+        except Exception as exc:
+            return exc
+        return None
 
     def enqueue(self, sales: list[NewSale]) -> Ticket:
         """Reserve sales for the next group commit. Call with ``lock`` held (after the checks),
         then :meth:`wait_durable` without it."""
+        ticket = Ticket(sales)
         for sale in sales:
-            self._pending[sale.sale_id] = sale.hash
+            self._pending[sale.sale_id] = (sale.hash, ticket)
             if sale.card_offline_cents:
                 self._pending_card.append(sale.card_offline_cents)
-        ticket = Ticket(sales)
         with self._group:
             self._waiting.append(ticket)
         return ticket

@@ -20,7 +20,7 @@ from tideover.agent.config import AgentConfig
 from tideover.agent.forwarder import Forwarder
 from tideover.agent.heartbeats import HeartbeatLink
 from tideover.agent.hq import HQClient, HQUnavailable
-from tideover.agent.journal import Journal, NewSale
+from tideover.agent.journal import Journal, NewSale, Ticket
 from tideover.agent.manager import ManagerActions
 from tideover.agent.policy import (
     CardPolicy,
@@ -38,6 +38,7 @@ log = logging.getLogger("tideover.agent")
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 ONLINE, OFFLINE, DRAINING, FORCED = "online", "offline", "draining", "forced_offline"
+NOT_SAVED = "The store agent could not save this sale; send it again"
 
 
 @dataclass
@@ -190,28 +191,30 @@ class Agent(HeartbeatLink, ManagerActions):
                 answers[index] = Answer(sale.sale_id, REFUSED, over)
                 continue
             parsed.append((index, sale))
+        parsed_ids = {index: sale.sale_id for index, sale in parsed}
         program, policy, now = self.program, self.policy, time.time()
         # Told to HQ with the sale (recovery counts its customer as affected): a failure of the
         # link is under way (``offline_since``, kept across restarts) or a manager forced it.
         taken_offline = self.forced_offline or self.offline_since is not None
+        # Copies of sales still waiting for a commit (this request's or another's): answered
+        # once that commit's outcome is known, never "duplicate" before it is durable.
+        copies: list[tuple[int, bool, Ticket | None]] = []
         with self.journal.lock:
             exposure = self.journal.exposure()
             new: list[NewSale] = []
             seen: dict[str, str] = {}
             for index, sale in parsed:
                 digest = content_hash(sale)
-                prior = seen.get(sale.sale_id) or self.journal.existing_hash(sale.sale_id)
+                if sale.sale_id in seen:
+                    copies.append((index, seen[sale.sale_id] == digest, None))
+                    continue
+                waiting = self.journal.pending(sale.sale_id)
+                if waiting is not None:
+                    copies.append((index, waiting[0] == digest, waiting[1]))
+                    continue
+                prior = self.journal.existing_hash(sale.sale_id)
                 if prior is not None:
-                    answers[index] = (
-                        Answer(sale.sale_id, DUPLICATE)
-                        if prior == digest
-                        else Answer(
-                            sale.sale_id,
-                            REFUSED,
-                            "This sale id was already used for a different sale; "
-                            "give this sale a new id",
-                        )
-                    )
+                    answers[index] = _answer_to_copy(sale.sale_id, prior == digest)
                     continue
                 card = card_offline_cents(sale)
                 refusal = check_card(card, policy, exposure, now)
@@ -239,15 +242,20 @@ class Agent(HeartbeatLink, ManagerActions):
                 )
                 answers[index] = Answer(sale.sale_id, ACCEPTED, points=points)
             ticket = self.journal.enqueue(new)
-        try:
-            self.journal.wait_durable(ticket)  # the synced commit: only now say "accepted"
-        except Exception as exc:
-            log.error("sales could not be stored: %s", exc)
+        stored = self.journal.outcome(ticket)  # the synced commit: only now say "accepted"
+        if stored is not None:
+            log.error("sales could not be stored: %s", stored)
             for answer in answers:
-                if answer.result == ACCEPTED:
+                if answer is not None and answer.result == ACCEPTED:
                     answer.result = REFUSED
                     answer.points = None
-                    answer.reason = "The store agent could not save this sale; send it again"
+                    answer.reason = NOT_SAVED
+        for index, same, other in copies:
+            sale_id = parsed_ids[index]
+            failed = stored if other is None else self.journal.outcome(other)
+            answers[index] = (
+                Answer(sale_id, REFUSED, NOT_SAVED) if failed else _answer_to_copy(sale_id, same)
+            )
         members = {s.sale_id: s.member_id for _, s in parsed if s.member_id}
         online, mode = self.online and not self.forced_offline, self.mode
         for answer in answers:
@@ -355,6 +363,18 @@ class Agent(HeartbeatLink, ManagerActions):
         self.forwarder.close()
         self.hq.close()
         self.journal.close()
+
+
+def _answer_to_copy(sale_id: str, same: bool) -> Answer:
+    """The answer to a sale id already durably stored: the same sale is a duplicate (accepted
+    before, same effect); a different one must get a new id."""
+    if same:
+        return Answer(sale_id, DUPLICATE)
+    return Answer(
+        sale_id,
+        REFUSED,
+        "This sale id was already used for a different sale; give this sale a new id",
+    )
 
 
 def _iso(ts: float | None) -> str | None:
