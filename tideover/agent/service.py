@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -39,6 +40,11 @@ log = logging.getLogger("tideover.agent")
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 ONLINE, OFFLINE, DRAINING, FORCED = "online", "offline", "draining", "forced_offline"
 NOT_SAVED = "The store agent could not save this sale; send it again"
+NO_ID = "0-pending"  # stands in for a missing sale_id until the agent makes one
+NEED_ID = (
+    "Send a sale_id made at the register (or at least the register's code): without either "
+    "the agent cannot tell a resend of this sale from a new one"
+)
 
 
 @dataclass
@@ -98,7 +104,6 @@ class Agent(HeartbeatLink, ManagerActions):
         self._pin_failures: list[float] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
-        self._sale_counter = 0
         self._policy: CardPolicy | None = None  # cached; the journal keeps them across restarts
         self._program: Program | None = None
         self._limits: PerSaleLimits | None = None
@@ -157,9 +162,13 @@ class Agent(HeartbeatLink, ManagerActions):
         return self._program
 
     # --- accepting sales ------------------------------------------------------------------
-    def _new_sale_id(self) -> str:
-        self._sale_counter += 1
-        return f"{self.config.store}-A{uuid.uuid4().hex[:16]}"
+    def _sale_id_for(self, sale: SaleIn) -> SaleIn:
+        """A sale the register sent without an id gets one made from what identifies it at the
+        register (store, register, when it happened, lines, tenders, member, everything it
+        sent), so a resend of it after a lost answer gets the same id and is a duplicate, not
+        a second sale."""
+        made = hashlib.sha256(sale.model_dump_json(exclude={"sale_id"}).encode()).hexdigest()
+        return sale.model_copy(update={"sale_id": f"{self.config.store}-A{made[:32]}"})
 
     def accept(self, items: list) -> list[Answer]:
         """Validate, apply the card policy and store the sales in one synced commit; one answer
@@ -168,17 +177,25 @@ class Agent(HeartbeatLink, ManagerActions):
         parsed: list[tuple[int, SaleIn]] = []
         limits = self.sales_limits
         for index, item in enumerate(items):
+            without_id = False
             if isinstance(item, dict):
                 item = dict(item)
                 if not item.get("sale_id"):
-                    item["sale_id"] = self._new_sale_id()  # a sale without an id gets one
+                    without_id, item["sale_id"] = True, NO_ID
                 item.setdefault("store", self.config.store)
             sale_id = str(item.get("sale_id", ""))[:64] if isinstance(item, dict) else ""
             try:
                 sale = SaleIn.model_validate(item)
             except ValidationError as exc:
-                answers[index] = Answer(sale_id, REFUSED, describe(exc))
+                answers[index] = Answer("" if without_id else sale_id, REFUSED, describe(exc))
                 continue
+            if without_id:
+                if not sale.register_code:
+                    # Two registers can ring the same basket in the same second: without the
+                    # register's code a resend and a second sale look alike.
+                    answers[index] = Answer("", REFUSED, NEED_ID)
+                    continue
+                sale = self._sale_id_for(sale)
             if sale.store != self.config.store:
                 answers[index] = Answer(
                     sale.sale_id,
