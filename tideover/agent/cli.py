@@ -116,6 +116,8 @@ def _print_status(s: dict) -> None:
     print(f"  oldest unsent: {s['oldest_unsent_at'] or 'none'}")
     print(f"  last sync:     {s['last_sync_at'] or 'not yet'}")
     print(f"  offline since: {s['offline_since'] or '-'}  {s['link_error']}")
+    if s.get("hq_refusal"):
+        print(f"  HQ refuses what the agent sends: {s['hq_refusal']}")
     print(f"  card sales unsent: {s['card_count']} for ${s['card_exposure_cents'] / 100:,.2f}")
     print(f"  refused by HQ: {counts.get('rejected', 0)}  conflicts: {counts.get('conflict', 0)}")
     print(f"  quarantined (HQ fails on them, tried again now and then): {s['quarantined']}")

@@ -8,14 +8,30 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from datetime import datetime
 
 from tideover.agent import VERSION
-from tideover.agent.hq import HQUnavailable
+from tideover.agent.hq import HQRefused, HQUnavailable
 from tideover.agent.policy import CardPolicy, Program
 from tideover.sales.caps import PerSaleLimits
 
 log = logging.getLogger("tideover.agent")
 PRUNE_EVERY_SECONDS = 3600  # how often old posted sales and log lines are deleted
+# HQ refuses a time outside the years 2000-2100 (core.schemas.Moment): such a time is a clock
+# error (a box without a battery boots in 1970), and sending it would get every heartbeat refused.
+SENDABLE_YEARS = range(2001, 2100)
+TIMES = ("oldest_unsent_at", "offline_since", "last_sync_at")
+
+
+def sendable(value: str | None) -> str | None:
+    """An ISO time HQ will take, or None for one it must refuse (a wrong clock's)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return value if moment.tzinfo is not None and moment.year in SENDABLE_YEARS else None
 
 
 class HeartbeatLink:
@@ -32,7 +48,7 @@ class HeartbeatLink:
             "card_count",
             "last_sync_at",
         )
-        body = {k: status[k] for k in keys}
+        body = {k: sendable(status[k]) if k in TIMES else status[k] for k in keys}
         body["store"] = self.config.store
         body["rejected"] = status["problems"]["counts"].get("rejected", 0)
         body["conflicts"] = status["problems"]["counts"].get("conflict", 0)
@@ -46,16 +62,33 @@ class HeartbeatLink:
         body["mode"] = self._mode(True)
         try:
             answer = self.hq.heartbeat(body)
+        except HQRefused as exc:
+            self.hq_refused(str(exc))
+            self._hq_answered()
+            return False
         except HQUnavailable as exc:
             self.link_failed(str(exc))
             return False
+        self.hq_refusal = ""
         self.apply_hq_settings(answer)
+        self._hq_answered()
+        return True
+
+    def hq_refused(self, error: str) -> None:
+        """HQ answered but refused what the agent sent: HQ is reachable, the request is
+        wrong. Logged (once per new reason; HQ's reason names fields, not their values) and
+        shown on the status page; the link is not marked down for it."""
+        if error != self.hq_refusal:
+            log.error("%s", error)
+            self.journal.log(error[:200])
+        self.hq_refusal = error
+
+    def _hq_answered(self) -> None:
         if not self.forced_offline:
             was_offline = not self.online
             self.link_ok()
             if was_offline and self.journal.queued:
                 self.forwarder.send_now()
-        return True
 
     def apply_hq_settings(self, answer: dict) -> None:
         if isinstance(answer.get("card_policy"), dict):
@@ -79,6 +112,9 @@ class HeartbeatLink:
             answer = self.hq.register(
                 {"store": self.config.store, "agent_id": self.agent_id, "version": VERSION}
             )
+        except HQRefused as exc:
+            self.hq_refused(str(exc))
+            return False
         except HQUnavailable as exc:
             self.link_failed(str(exc))
             return False

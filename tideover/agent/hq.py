@@ -21,6 +21,11 @@ class HQUnavailable(Exception):
         self.status = status
 
 
+class HQRefused(HQUnavailable):
+    """HQ answered, and refused what the agent sent (a 4xx other than the token's): the link
+    works, the request is wrong. Not a reason to go offline; staff must see it."""
+
+
 class HQClient:
     def __init__(self, base_url: str, token: str, *, timeout: float = 10.0, transport=None):
         self.client = httpx.Client(
@@ -70,21 +75,18 @@ class HQClient:
         )
 
     def heartbeat(self, body: dict) -> dict:
-        response = self._call("POST", "/storelink/heartbeats", json=body)
-        if response.status_code != 200:
-            raise HQUnavailable(
-                f"HQ refused the heartbeat ({response.status_code}): {_detail(response)}",
-                status=response.status_code,
-            )
-        return response.json()
+        return self._settings_call("/storelink/heartbeats", body, "heartbeat")
 
     def register(self, body: dict) -> dict:
-        response = self._call("POST", "/storelink/agents", json=body)
-        if response.status_code != 200:
-            raise HQUnavailable(
-                f"HQ refused the registration ({response.status_code}): {_detail(response)}",
-                status=response.status_code,
-            )
+        return self._settings_call("/storelink/agents", body, "registration")
+
+    def _settings_call(self, path: str, body: dict, what: str) -> dict:
+        response = self._call("POST", path, json=body)
+        status = response.status_code
+        if 400 <= status < 500:
+            raise HQRefused(f"HQ refused the {what} ({status}): {_detail(response)}", status=status)
+        if status != 200:
+            raise HQUnavailable(f"HQ answered the {what} with {status}", status=status)
         return response.json()
 
     def balance(self, member_id: str) -> dict | None:
@@ -106,7 +108,17 @@ class HQClient:
 
 
 def _detail(response: httpx.Response) -> str:
+    """HQ's reason, without the values it quotes back: a validation error's ``input`` (what the
+    agent sent) stays out of logs and the status page; where and why are enough."""
     try:
-        return str(response.json().get("detail", ""))[:200]
-    except ValueError:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
         return response.text[:200]
+    if isinstance(detail, list):
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[-2:])}: {e.get('msg', '')}"
+            if isinstance(e, dict)
+            else str(e)
+            for e in detail
+        )
+    return str(detail)[:200]

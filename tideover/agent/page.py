@@ -29,6 +29,12 @@ def render_status(status: dict, error: str = "") -> str:
         f"<li>{escape(item['at'] or '')} {escape(item['what'])}</li>" for item in status["log"]
     )
     forced = status["forced_offline"]
+    refusal = (
+        f'<dt>HQ refuses what this agent sends</dt><dd id="hq-refusal">'
+        f"{escape(status['hq_refusal'])} (HQ is reachable; call the help desk)</dd>"
+        if status.get("hq_refusal")
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -53,6 +59,7 @@ button{{font-size:1.1rem;padding:.5rem 1rem}} dt{{font-weight:bold}}
  (limits: {_money(policy["per_sale_limit_cents"])} a sale, {_money(policy["total_limit_cents"])}
  in all, {policy["max_count"]} sales, {policy["max_age_minutes"]} minutes)</dd>
 <dt>Problem with HQ</dt><dd>{escape(status["link_error"] or "none")}</dd>
+{refusal}
 </dl>
 <form method="post" action="/sync"><button type="submit">Send now</button></form>
 <h2>Sales HQ refused ({problems["counts"].get("rejected", 0)} refused,

@@ -99,7 +99,11 @@ class Agent(HeartbeatLink, ManagerActions):
         self.forwarder = Forwarder(self)
         self.online = False
         self.offline_since: float | None = self.journal.get("offline_since")
+        if self.offline_since is not None and not _plausible(self.offline_since):
+            self.offline_since = time.time()  # saved under a wrong clock: still offline, since now
+            self.journal.put("offline_since", self.offline_since)
         self.link_error = ""
+        self.hq_refusal = ""  # HQ answered but refused a heartbeat or registration: why
         self.forced_offline = bool(self.journal.get("forced_offline", False))
         self._pin_failures: list[float] = []
         self._threads: list[threading.Thread] = []
@@ -123,8 +127,11 @@ class Agent(HeartbeatLink, ManagerActions):
             log.warning("HQ not reachable: %s", error)
         self.online = False
         self.link_error = error
-        if self.offline_since is None:
-            self.offline_since = time.time()
+        now = time.time()
+        # A start time from a clock that was wrong (a box booted in 1970, before NTP) is reset
+        # once the clock looks right: the outage is still under way, its start is unknown.
+        if self.offline_since is None or (not _plausible(self.offline_since) and _plausible(now)):
+            self.offline_since = now
             self.journal.put("offline_since", self.offline_since)
 
     @property
@@ -351,6 +358,7 @@ class Agent(HeartbeatLink, ManagerActions):
             "forced_offline": self.forced_offline,
             "offline_since": _iso(self.offline_since),
             "link_error": self.link_error,
+            "hq_refusal": self.hq_refusal,
             "queue_depth": self.journal.queued,
             "quarantined": problems["counts"].get("quarantined", 0),
             "oldest_unsent_at": oldest[0] if oldest else None,
@@ -392,6 +400,14 @@ def _answer_to_copy(sale_id: str, same: bool) -> Answer:
         REFUSED,
         "This sale id was already used for a different sale; give this sale a new id",
     )
+
+
+# Before this the clock is wrong (the agent did not exist); a day ahead of now it is a guess.
+PLAUSIBLE_FROM = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+
+
+def _plausible(ts: float) -> bool:
+    return PLAUSIBLE_FROM <= ts <= time.time() + 86400
 
 
 def _iso(ts: float | None) -> str | None:
