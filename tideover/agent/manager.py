@@ -1,7 +1,12 @@
 """What a store manager does at the agent with the manager PIN: force offline mode, and mark a
 sale HQ rejected or refused as a conflict as dealt with. Every use and every wrong PIN is logged
-in the agent's database; five wrong PINs lock both for five minutes. Mixed into
-``service.Agent``.
+in the agent's database. Mixed into ``service.Agent``.
+
+Wrong PINs lock out the address they came from, not the switch: five wrong PINs from one
+address lock that address for five minutes, each further lockout of it within a day twice as
+long (up to a day), so one device guessing slowly gets a handful of tries a day while the
+manager, at another device, is never locked out by it. Lockouts are kept in the agent's
+database (a restart does not reset them); the failures before a lockout are in memory only.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hmac
 import time
 
 PIN_ATTEMPTS, PIN_LOCK_SECONDS = 5, 300
+PIN_LOCK_MAX_SECONDS = 86400  # the longest lockout; strikes older than this are forgotten
 
 
 def _text(value: str) -> str:
@@ -20,27 +26,52 @@ def _text(value: str) -> str:
 
 
 class ManagerActions:
-    def _pin_refusal(self, pin: str, what: str) -> str:
-        """Why the PIN does not allow ``what`` ("" when it does); a wrong PIN is logged."""
+    def _pin_locks(self) -> dict[str, list[float]]:
+        """address -> [locked until, strikes] (wall clock), as kept in the journal."""
+        if self._locks is None:
+            self._locks = dict(self.journal.get("pin_locks") or {})
+        return self._locks
+
+    def _pin_refusal(self, pin: str, what: str, client: str) -> str:
+        """Why the PIN does not allow ``what`` from ``client`` (an address) ("" when it
+        does); a wrong PIN is logged."""
         pin = _text(pin)
         now = time.time()
-        self._pin_failures = [t for t in self._pin_failures if now - t < PIN_LOCK_SECONDS]
         if not self.config.manager_pin:
             return f"{what} is not set up: give the agent a manager PIN (manager_pin)"
-        if len(self._pin_failures) >= PIN_ATTEMPTS:
-            return "Too many wrong PINs; try again in 5 minutes"
+        locks = self._pin_locks()
+        until, strikes = locks.get(client, (0.0, 0))
+        if now < until:
+            minutes = max(1, round((until - now) / 60))
+            return f"Too many wrong PINs from this device; try again in {minutes} minutes"
         given = hashlib.sha256(pin.encode()).digest()
         wanted = hashlib.sha256(self.config.manager_pin.encode()).digest()
-        if not hmac.compare_digest(given, wanted):
-            self._pin_failures.append(now)
-            self.journal.log(f"{what.lower()}: wrong PIN")
-            return "Wrong PIN"
-        return ""
+        if hmac.compare_digest(given, wanted):
+            self._pin_failures.pop(client, None)
+            return ""
+        failures = [t for t in self._pin_failures.get(client, ()) if now - t < PIN_LOCK_SECONDS]
+        failures.append(now)
+        self._pin_failures[client] = failures
+        self.journal.log(f"{what.lower()}: wrong PIN")
+        if len(failures) >= PIN_ATTEMPTS:
+            strikes = strikes + 1 if now - until < PIN_LOCK_MAX_SECONDS else 1
+            seconds = min(PIN_LOCK_SECONDS * 2 ** (strikes - 1), PIN_LOCK_MAX_SECONDS)
+            locks[client] = [now + seconds, strikes]
+            for address, (ends, _) in list(locks.items()):  # forget lockouts long over
+                if now - ends > PIN_LOCK_MAX_SECONDS:
+                    del locks[address]
+            self.journal.put("pin_locks", locks)
+            self._pin_failures.pop(client, None)
+            self.journal.log(f"{what.lower()}: {PIN_ATTEMPTS} wrong PINs, device locked out")
+        return "Wrong PIN"
 
-    def force_offline(self, on: bool, pin: str, *, who: str = "", reason: str = "") -> str:
+    def force_offline(
+        self, on: bool, pin: str, *, who: str = "", reason: str = "", client: str = "local"
+    ) -> str:
         """A store manager switches forced offline on or off with the PIN; both are logged.
-        Returns the error to show, or "" when done."""
-        refusal = self._pin_refusal(pin, "Forced offline")
+        ``client``: the address asking (wrong PINs lock out that address). Returns the error
+        to show, or "" when done."""
+        refusal = self._pin_refusal(pin, "Forced offline", client)
         if refusal:
             return refusal
         who, reason = _text(who), _text(reason)
@@ -53,11 +84,13 @@ class ManagerActions:
             self.forwarder.send_now()
         return ""
 
-    def deal_with(self, sale_id: str, pin: str, *, who: str = "", note: str = "") -> str:
+    def deal_with(
+        self, sale_id: str, pin: str, *, who: str = "", note: str = "", client: str = "local"
+    ) -> str:
         """A manager marks a rejected or conflicting sale as dealt with (what was done goes in
         ``note``): it stays in the agent's file but no longer waits for staff, here or in the
         counts HQ sees. Returns the error to show, or "" when done."""
-        refusal = self._pin_refusal(pin, "Marking a sale as dealt with")
+        refusal = self._pin_refusal(pin, "Marking a sale as dealt with", client)
         if refusal:
             return refusal
         who, note = _text(who), _text(note)

@@ -13,8 +13,10 @@ Routes (registers use the same paths and request shape as HQ):
 - ``GET /api/v1/members/{id}/balance`` (also at HQ's ``/api/v1/loyalty/members/{id}/balance``)
 - ``GET /api/v1/sales/{sale_id}``: where one sale stands at the agent (queued, posted, ...)
 - ``GET /api/v1/agent/status``; ``POST /api/v1/agent/sync``; ``POST /api/v1/agent/offline``;
-  ``POST /api/v1/agent/sales/{sale_id}/dealt-with`` (manager PIN)
-- ``GET /`` the status page; its forms post to ``/sync``, ``/offline`` and ``/dealt-with``
+  ``POST /api/v1/agent/sales/{sale_id}/dealt-with`` (manager PIN); all three POSTs with the
+  register key when one is set
+- ``GET /`` the status page; its forms post to ``/sync``, ``/offline`` and ``/dealt-with``,
+  refused from another site's page (Origin)
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("origin")
         if origin is None or origin.removeprefix("http://") == self.headers.get("host", ""):
             return True
-        self._json(403, {"detail": "Use the Send now button on the agent's own page"})
+        self._json(403, {"detail": "Use the buttons on the agent's own page"})
         return False
 
     def _register_allowed(self) -> bool:
@@ -234,12 +236,19 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/sync":
             if self._from_this_page():
                 self._sync(page=True)
-        elif path in ("/api/v1/agent/offline", "/offline"):
-            self._offline(page=path == "/offline")
+        # The manager's switches: from the agent's own page, or with the register key.
+        elif path == "/offline":
+            if self._from_this_page():
+                self._offline(page=True)
+        elif path == "/api/v1/agent/offline":
+            if self._register_allowed():
+                self._offline(page=False)
         elif path == "/dealt-with":
-            self._dealt_with(None)
+            if self._from_this_page():
+                self._dealt_with(None)
         elif match := DEALT_WITH.match(path):
-            self._dealt_with(match.group(1))
+            if self._register_allowed():
+                self._dealt_with(match.group(1))
         else:
             self._json(404, {"detail": f"No such endpoint: {path}"})
 
@@ -312,6 +321,7 @@ class Handler(BaseHTTPRequestHandler):
             str(form.get("pin", "")),
             who=str(form.get("who", "")),
             reason=str(form.get("reason", "")),
+            client=self.client_address[0],
         )
         if page:
             self._redirect(error)
@@ -337,6 +347,7 @@ class Handler(BaseHTTPRequestHandler):
             str(form.get("pin", "")),
             who=str(form.get("who", "")),
             note=str(form.get("note", "")),
+            client=self.client_address[0],
         )
         if page:
             self._redirect(error)

@@ -105,7 +105,8 @@ class Agent(HeartbeatLink, ManagerActions):
         self.link_error = ""
         self.hq_refusal = ""  # HQ answered but refused a heartbeat or registration: why
         self.forced_offline = bool(self.journal.get("forced_offline", False))
-        self._pin_failures: list[float] = []
+        self._pin_failures: dict[str, list[float]] = {}  # address -> wrong PINs' times
+        self._locks: dict[str, list[float]] | None = None  # manager.py; read when first needed
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._policy: CardPolicy | None = None  # cached; the journal keeps them across restarts
