@@ -338,9 +338,10 @@ SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR = envint("SMS_CODE_ATTEMPTS_PER_IP_PER_HOUR", 
 # A pending e-mail sign-up gets no second confirmation e-mail within this many minutes.
 SIGNUP_CONFIRMATION_RESEND_MINUTES = envint("SIGNUP_CONFIRMATION_RESEND_MINUTES", 15)
 
-# --- retention: nothing grows forever (core/, notifications/, detect/pruning.py) -------------
+# --- retention: nothing grows forever (core/, notifications/, detect/ and storelink/pruning.py)
 PRUNE_MESSAGES_DAYS = envint("PRUNE_MESSAGES_DAYS", 90)
 PRUNE_SIGNALS_DAYS = envint("PRUNE_SIGNALS_DAYS", 90)
+PRUNE_STORELINK_DAYS = envint("PRUNE_STORELINK_DAYS", 90)  # storelink/pruning.py
 PRUNE_TASK_RESULTS_DAYS = envint("PRUNE_TASK_RESULTS_DAYS", 7)
 
 # --- logging: never personal data; see tideover.core.logging ----------------------------------

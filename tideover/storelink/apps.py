@@ -9,8 +9,9 @@ class StorelinkConfig(AppConfig):
     def ready(self):
         from tideover.core import nav, periodic
         from tideover.core.roles import Capability
-        from tideover.storelink import services
+        from tideover.storelink import pruning, services
 
         nav.add_link("Stores", "storelink:stores", Capability.VIEW_STORE_LINKS, order=55)
         # Silence is noticed by the clock, not by a heartbeat: look every few seconds.
         periodic.register("storelink.refresh_states", 10, services.refresh_states)
+        periodic.register("prune-storelink", 3600, pruning.prune_storelink)
