@@ -125,6 +125,7 @@ class HeartbeatLink:
         self.register()
         pruned_at = 0.0
         while not self._stop.is_set():
+            self.journal.now()  # notes the highest wall clock seen (card ages, journal.now)
             self.heartbeat()
             if self.config.keep_days > 0 and time.time() - pruned_at >= PRUNE_EVERY_SECONDS:
                 pruned_at = time.time()

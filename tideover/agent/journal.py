@@ -43,6 +43,7 @@ from tideover.agent.staffview import QUARANTINED, StaffView  # noqa: F401 - the 
 from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade
 
 QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
+MAX_STEP_BACK = 86400  # a highest-clock mark further ahead than this is a wrong clock's
 KV_UPSERT = (
     "INSERT INTO kv (key, value) VALUES (?, ?)"
     " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
@@ -76,7 +77,7 @@ class Exposure:
 
     count: int
     total_cents: int
-    oldest_accepted_at: float | None
+    oldest_age_seconds: float | None  # how long ago the oldest was accepted (see age())
 
 
 class Journal(QuarantineQueue, StaffView):
@@ -102,11 +103,33 @@ class Journal(QuarantineQueue, StaffView):
         # copy of such a sale waits for that ticket's outcome (see :meth:`pending`).
         self._pending: dict[str, tuple[str, Ticket]] = {}
         self._pending_card: list[int] = []  # their offline card amounts
+        # Card sales' ages: the monotonic clock at accept, for those accepted in this run (a
+        # wall-clock step cannot change it), and the highest wall clock seen (kept across
+        # restarts), so a step back never makes an earlier sale look younger than it was.
+        self._card_mono: dict[str, float] = {}
+        self._high = 0.0
+        self._high_saved = 0.0
         with self.lock:
             create_or_upgrade(self.conn)
             self._queued = self.conn.execute(
                 "SELECT COUNT(*) FROM sales WHERE state = 'queued'"
             ).fetchone()[0]
+        high = self.get("clock_high") or 0.0
+        # A mark over a day ahead was left by a clock set wrong forward: forgotten, or every
+        # time would freeze there until the calendar caught up.
+        self._high = self._high_saved = high if high <= time.time() + MAX_STEP_BACK else 0.0
+
+    def now(self) -> float:
+        """The wall clock, never below the highest it has read (kept across restarts, saved at
+        most once a minute): what accept times and card ages are measured with."""
+        wall = time.time()
+        if wall <= self._high:
+            return self._high
+        self._high = wall
+        if wall - self._high_saved >= 60:
+            self._high_saved = wall
+            self.put("clock_high", wall)
+        return wall
 
     def close(self) -> None:
         with self.lock:
@@ -142,6 +165,7 @@ class Journal(QuarantineQueue, StaffView):
             self._pending[sale.sale_id] = (sale.hash, ticket)
             if sale.card_offline_cents:
                 self._pending_card.append(sale.card_offline_cents)
+                self._card_mono[sale.sale_id] = time.monotonic()
         with self._group:
             self._waiting.append(ticket)
         return ticket
@@ -178,7 +202,7 @@ class Journal(QuarantineQueue, StaffView):
     def _commit(self, sales: list[NewSale]) -> BaseException | None:
         if not sales:
             return None
-        now = time.time()
+        now = self.now()
         error = None
         try:
             self._write(sales, now)
@@ -189,6 +213,8 @@ class Journal(QuarantineQueue, StaffView):
                 self._pending.pop(sale.sale_id, None)
                 if sale.card_offline_cents:
                     self._pending_card.remove(sale.card_offline_cents)
+                    if error is not None:
+                        self._card_mono.pop(sale.sale_id, None)
             if error is None:
                 self._queued += len(sales)
         return error
@@ -222,12 +248,23 @@ class Journal(QuarantineQueue, StaffView):
     def exposure(self) -> Exposure:
         """Unsent offline card sales, those waiting for their commit included. Call with
         ``lock`` held."""
-        row = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(card_offline_cents), 0), MIN(accepted_at) FROM sales"
+        count, total = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(card_offline_cents), 0) FROM sales"
             " WHERE state IN ('queued', 'quarantined') AND card_offline_cents > 0"
         ).fetchone()
-        oldest = row[2] if row[2] is not None else (time.time() if self._pending_card else None)
-        return Exposure(row[0] + len(self._pending_card), row[1] + sum(self._pending_card), oldest)
+        oldest = self.conn.execute(  # the first accepted: lowest seq, whatever the clock said
+            "SELECT sale_id, accepted_at FROM sales WHERE state IN ('queued', 'quarantined')"
+            " AND card_offline_cents > 0 ORDER BY seq LIMIT 1"
+        ).fetchone()
+        if oldest is not None:
+            age = self.now() - oldest[1]
+            if oldest[0] in self._card_mono:
+                age = max(age, time.monotonic() - self._card_mono[oldest[0]])
+        else:
+            age = 0.0 if self._pending_card else None
+            if not self._pending_card:
+                self._card_mono.clear()  # none unsent: no age to keep
+        return Exposure(count + len(self._pending_card), total + sum(self._pending_card), age)
 
     # --- forward ------------------------------------------------------------------------
     def oldest_queued(self, limit: int) -> list[tuple[int, str, str]]:

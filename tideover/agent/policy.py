@@ -112,7 +112,7 @@ def card_offline_cents(sale) -> int:
     return sum(t.amount_cents for t in sale.tenders if t.kind == "card_offline")
 
 
-def check_card(amount_cents: int, policy: CardPolicy, exposure: Exposure, now: float) -> str | None:
+def check_card(amount_cents: int, policy: CardPolicy, exposure: Exposure) -> str | None:
     """None when the policy allows this offline card amount, else the refusal to show."""
     if amount_cents <= 0:
         return None
@@ -126,8 +126,8 @@ def check_card(amount_cents: int, policy: CardPolicy, exposure: Exposure, now: f
             f"{_dollars(policy.total_limit_cents)})"
         )
     if (
-        exposure.oldest_accepted_at is not None
-        and now - exposure.oldest_accepted_at > policy.max_age_minutes * 60
+        exposure.oldest_age_seconds is not None
+        and exposure.oldest_age_seconds > policy.max_age_minutes * 60
     ):
         return f"{REFUSAL} (unsent card sales are older than {policy.max_age_minutes} minutes)"
     return None

@@ -217,7 +217,7 @@ class Agent(HeartbeatLink, ManagerActions):
                 continue
             parsed.append((index, sale))
         parsed_ids = {index: sale.sale_id for index, sale in parsed}
-        program, policy, now = self.program, self.policy, time.time()
+        program, policy = self.program, self.policy
         # Told to HQ with the sale (recovery counts its customer as affected): a failure of the
         # link is under way (``offline_since``, kept across restarts) or a manager forced it.
         taken_offline = self.forced_offline or self.offline_since is not None
@@ -242,14 +242,15 @@ class Agent(HeartbeatLink, ManagerActions):
                     answers[index] = _answer_to_copy(sale.sale_id, prior == digest)
                     continue
                 card = card_offline_cents(sale)
-                refusal = check_card(card, policy, exposure, now)
+                refusal = check_card(card, policy, exposure)
                 if refusal:
                     answers[index] = Answer(sale.sale_id, REFUSED, refusal)
                     continue
                 if card:
                     exposure.count += 1
                     exposure.total_cents += card
-                    exposure.oldest_accepted_at = exposure.oldest_accepted_at or now
+                    if exposure.oldest_age_seconds is None:
+                        exposure.oldest_age_seconds = 0.0
                 tier = self.journal.tier(sale.member_id) if sale.member_id else None
                 points = provisional_points(sale, program, tier)
                 seen[sale.sale_id] = digest
