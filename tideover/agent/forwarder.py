@@ -43,7 +43,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tideover.agent.hq import HQUnavailable
+from tideover.agent.hq import HQUnavailable, hq_json
 from tideover.agent.journal import QUARANTINED
 
 log = logging.getLogger("tideover.agent")
@@ -155,7 +155,7 @@ class Forwarder:
                 for other in batch.beside:
                     self.stale_balances |= batch.members & other.members
                 batch.beside = []
-                if error is None and counts["sent"]:
+                if error is None and (counts["sent"] or counts.get("unanswered")):
                     self.batch_size = min(self.config.batch_size, self.batch_size * 2)
                     self._succeeded()
                 if error is None and self.stale_balances:
@@ -267,8 +267,13 @@ class Forwarder:
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}: {response.text[:200]}")
         seqs = {sale_id: seq for seq, sale_id, _ in rows}
-        counts, members = self.journal.settle(response.json()["results"], seqs)
-        return {"sent": len(rows), **counts}, members
+        counts, members = self.journal.settle(hq_json(response, list, "results"), seqs)
+        settled = sum(counts.values())
+        if settled < len(rows):  # not settled: sent again, after a pause (run's backoff)
+            log.warning(
+                "HQ's answer had no result for %d of %d sales", len(rows) - settled, len(rows)
+            )
+        return {"sent": settled, **counts, "unanswered": len(rows) - settled}, members
 
     def _succeeded(self) -> None:
         """HQ answered a batch: the link works (what the background loop shows)."""
@@ -324,7 +329,8 @@ class Forwarder:
                 seq, f"HQ answered {response.status_code} again; {_next(retry_at)}", retry_at
             )
             return 0
-        counts, _ = self.journal.settle(response.json()["results"], {sale_id: seq}, was=QUARANTINED)
+        results = hq_json(response, list, "results")
+        counts, _ = self.journal.settle(results, {sale_id: seq}, was=QUARANTINED)
         state = next((k for k, v in counts.items() if v), "?")
         self.journal.log(f"quarantined sale {sale_id} sent again: {state}")
         self._succeeded()
@@ -335,6 +341,8 @@ class Forwarder:
         total = {"sent": 0}
         while True:
             counts = self.forward_round()
+            # Sales HQ left without a result are not counted as sent: a round of only those
+            # ends the drain instead of sending them again and again.
             if not counts["sent"] and not counts.get("quarantined"):
                 return total
             for key, value in counts.items():
@@ -359,6 +367,15 @@ class Forwarder:
             except Exception:  # a bug must not end forwarding for good
                 log.exception("forwarding failed")
                 self.wake.wait(self.backoff.next_wait())
+                self.wake.clear()
+                continue
+            if counts.get("unanswered"):
+                # HQ answered but left sales without a result: they stay queued; without a
+                # pause they would be sent again at once, for as long as HQ does so.
+                self.last_error = f"HQ's answer had no result for {counts['unanswered']} sales"
+                wait = self.backoff.next_wait()
+                self.next_try_at = time.time() + wait
+                self.wake.wait(wait)
                 self.wake.clear()
                 continue
             self.backoff.reset()

@@ -87,7 +87,7 @@ class HQClient:
             raise HQRefused(f"HQ refused the {what} ({status}): {_detail(response)}", status=status)
         if status != 200:
             raise HQUnavailable(f"HQ answered the {what} with {status}", status=status)
-        return response.json()
+        return hq_json(response, dict)
 
     def balance(self, member_id: str) -> dict | None:
         """HQ's balance of a member, or None when HQ does not know them."""
@@ -96,7 +96,7 @@ class HQClient:
             return None
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
-        return response.json()
+        return hq_json(response, dict)
 
     def balances(self, member_ids: list[str]) -> dict[str, dict]:
         """HQ's balance and tier of each member it knows, by loyalty id (one request; at most
@@ -104,7 +104,29 @@ class HQClient:
         response = self._call("GET", "/loyalty/balances", params={"ids": ",".join(member_ids)})
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
-        return {row["loyalty_id"]: row for row in response.json()["balances"]}
+        rows = hq_json(response, dict).get("balances")
+        try:
+            return {row["loyalty_id"]: row for row in rows}
+        except (TypeError, KeyError) as exc:
+            raise HQUnavailable("HQ's answer is not a list of balances") from exc
+
+
+def hq_json(response: httpx.Response, kind: type = dict, key: str | None = None):
+    """HQ's JSON answer (``key`` of it), or HQUnavailable: a 200 that is not HQ's JSON comes
+    from something between the agent and HQ (a captive portal, a proxy's page), so HQ was not
+    reached."""
+    try:
+        data = response.json()
+        if key is not None:
+            data = data[key]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise HQUnavailable(
+            f"The answer is not HQ's ({response.headers.get('content-type', 'no type')}): "
+            "a captive portal or proxy between the store and HQ?"
+        ) from exc
+    if not isinstance(data, kind):
+        raise HQUnavailable("The answer is not HQ's: a captive portal or proxy between?")
+    return data
 
 
 def _detail(response: httpx.Response) -> str:

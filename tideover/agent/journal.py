@@ -350,7 +350,7 @@ class Journal(QuarantineQueue, StaffView):
             # Counted down, not recounted: a count over a million queued rows per batch would
             # slow the drain of a long outage's backlog.
             if was == QUEUED:
-                self._queued -= max(0, settled)
+                self._queued = max(0, self._queued - settled)  # never below zero
         return counts, set(members.values())
 
     def count_attempt(self, seqs: list[int]) -> None:

@@ -26,7 +26,7 @@ class QuarantineQueue:
                 " WHERE seq = ? AND state = 'queued'",
                 (reason, retry_at, seq),
             ).rowcount
-            self._queued -= moved
+            self._queued = max(0, self._queued - moved)
         return bool(moved)
 
     def due_quarantined(self, now: float, limit: int = 1) -> list[tuple[int, str, str]]:
