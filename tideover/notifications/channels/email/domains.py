@@ -1,0 +1,46 @@
+"""The one spelling of an e-mail address's domain that every look-up uses.
+
+Django's validator accepts domains with invisible characters (soft hyphen, zero-width space),
+compatibility letters (full-width ``ｅ``, script ``ℯ``) and Unicode or punycode spellings of one
+name, and its mail layer IDNA-encodes the domain when sending: ``alice@exa\\u00admple.com`` and
+``alice@ｅxample.com`` reach ``alice@example.com``. Kept as typed, each would be its own
+subscriber with its own sign-up limit, all delivered to one mailbox. So the domain is taken
+through NFKC, stripped of default-ignorable characters and put through IDNA 2008 with UTS #46
+processing (what browsers and mail software do), and kept in its ASCII form: that is also what
+the SMTP layer sends as it is, whereas Django would encode a Unicode domain with Python's IDNA
+2003 codec (``straße.de`` as ``strasse.de``, another mailbox).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import idna
+
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+class UnusableDomain(ValueError):
+    """A domain with no canonical form (an IP literal, an empty label, a disallowed character)."""
+
+
+def canonical_domain(domain: str) -> str:
+    """``domain`` in ASCII (A-labels, lower case, no trailing dot); UnusableDomain if none."""
+    if domain.startswith("["):
+        raise UnusableDomain("an IP address instead of a domain name")
+    text = _IGNORABLE.sub("", unicodedata.normalize("NFKC", domain))
+    text = text[:-1] if text.endswith(".") else text
+    try:
+        ascii_form = idna.encode(text, uts46=True, transitional=False).decode("ascii")
+        # A punycode label typed as such must decode, and come back the same way.
+        if idna.encode(idna.decode(ascii_form)).decode("ascii") != ascii_form:
+            raise UnusableDomain("a punycode label that is not the name's own spelling")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise UnusableDomain(str(exc)) from exc
+    return ascii_form.lower()
