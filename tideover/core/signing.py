@@ -5,7 +5,10 @@
   Tideover-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 
 Receivers recompute the HMAC, compare in constant time, refuse timestamps outside the replay
-window and drop deliveries whose id they have already seen. Sending goes through core.http."""
+window and drop deliveries whose id they have already seen. Sending goes through core.http.
+
+A new endpoint proves it holds the secret by answering our verification POST's challenge with
+``challenge_proof(secret, challenge)`` (notifications/verification.py)."""
 
 from __future__ import annotations
 
@@ -54,3 +57,10 @@ def verify_signature(
     expected = f"{SIGNATURE_VERSION}={compute_signature(secret, timestamp, body)}"
     # Several signatures may be sent while a secret rotates: accept any one that matches.
     return any(hmac.compare_digest(expected, part.strip()) for part in signature.split(","))
+
+
+def challenge_proof(secret: str, challenge: str) -> str:
+    """What an endpoint answers a verification with: hex HMAC-SHA256 of the challenge under
+    ``secret``. Unlike the challenge, it is nowhere in the request, so an endpoint that only
+    echoes what it receives cannot give it."""
+    return hmac.new(secret.encode(), challenge.encode(), hashlib.sha256).hexdigest()

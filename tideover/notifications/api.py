@@ -102,7 +102,8 @@ def create_subscriber(request, payload: SubscribeIn):
 )
 def verify_subscriber(request, subscriber_id: int):
     """Send a pending webhook its signed challenge; it turns active when the endpoint answers
-    2xx with the challenge in its body (400 saying what went wrong otherwise)."""
+    2xx with the HMAC of the challenge under its secret in its body (400 saying what went
+    wrong otherwise)."""
     subscriber = get_object_or_404(Subscriber, pk=subscriber_id)
     if subscriber.channel != "webhook":
         raise DomainError("Only webhook subscriptions are verified this way", field="channel")

@@ -25,6 +25,7 @@ from tideover.core.http import (
     TIMESTAMP_HEADER,
     verify_signature,
 )
+from tideover.core.signing import challenge_proof
 
 
 class SmtpSink:
@@ -191,7 +192,9 @@ class HttpSink:
                     # A new subscription's signed challenge: answering it turns it on.
                     with sink.lock:
                         sink.verifications.append(self.path)
-                    answer = {"challenge": payload.get("challenge", "")}
+                    # The proof that it holds the secret: an HMAC of the challenge.
+                    challenge = str(payload.get("challenge", ""))
+                    answer = {"proof": challenge_proof(sink.secret_for(self.path), challenge)}
                     return self._answer(200, json.dumps(answer).encode())
                 with sink.lock:
                     sink.count += 1

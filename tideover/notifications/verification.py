@@ -8,8 +8,12 @@ else's API, a cloud metadata address) and have every update POSTed there. The fl
 2. The owner puts the secret into their endpoint and asks for verification (the button on the
    sign-up page, or ``POST /api/v1/notifications/subscribers/{id}/verify``).
 3. We POST ``{"type": "verification", "challenge": "<random>"}``, signed like every webhook.
-   The endpoint checks the signature and answers 2xx with the challenge in its body (for
-   example ``{"challenge": "<random>"}``). Then the subscription is active.
+   The endpoint checks the signature and answers 2xx with the *proof* in its body: the hex
+   HMAC-SHA256 of the challenge under its secret (for example ``{"proof": "<64 hex>"}``).
+   Then the subscription is active. The challenge itself is not enough: it travels in the
+   request, so any URL that echoes what it receives would return it without holding the
+   secret; the proof appears nowhere in the request (the signature header is an HMAC of
+   something else).
 
 A staff webhook channel (``ChannelEndpoint``) is verified the same way, signed with the
 channel's own secret, from the console's channels page; it is sent nothing until then.
@@ -30,6 +34,7 @@ from django.utils import timezone
 
 from tideover.core import http
 from tideover.core.errors import Conflict, DomainError, NotFound
+from tideover.core.signing import challenge_proof
 from tideover.notifications.models import ChannelEndpoint, Subscriber, SubscriberState
 from tideover.notifications.ratelimit import check_verification_attempt
 
@@ -95,7 +100,8 @@ def verify_endpoint(endpoint: ChannelEndpoint) -> ChannelEndpoint:
 
 
 def _ask(url: str, secret: str) -> str:
-    """'' when the endpoint answered a new challenge, else what went wrong, for its owner."""
+    """'' when the endpoint proved it holds ``secret`` for a new challenge, else what went
+    wrong, for its owner."""
     challenge = secrets.token_urlsafe(24)
     payload = {"type": "verification", "challenge": challenge, "site": settings.SITE_URL}
     try:
@@ -115,6 +121,9 @@ def _ask(url: str, secret: str) -> str:
         return "it could not be reached"
     if not response.is_success:
         return f"it answered HTTP {response.status_code}"
-    if challenge not in response.text:
-        return "its answer did not contain the challenge"
+    if challenge_proof(secret, challenge) not in response.text:
+        return (
+            "its answer did not contain the proof (the hex HMAC-SHA256 of the challenge under "
+            "your secret)"
+        )
     return ""

@@ -1,7 +1,11 @@
 """A webhook subscription turns on only after its endpoint answers a signed challenge."""
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from django.test import Client
 
 from tideover.notifications.models import OutboxMessage, Subscriber
@@ -50,14 +54,14 @@ def incidents_open():
     return Incident.objects.get()
 
 
-def test_an_endpoint_that_does_not_echo_the_challenge_stays_pending_and_runs_out_of_tries(
+def test_an_endpoint_that_does_not_answer_the_proof_stays_pending_and_runs_out_of_tries(
     db, http_sink
 ):
     secret, verify = _sign_up(f"{http_sink.url}/chat/not-a-webhook")  # answers {} to anything
     for left in (4, 3, 2, 1):
         answer = Client().post(verify)
         assert answer.status_code == 400
-        assert b"did not contain the challenge" in answer.content
+        assert b"did not contain the proof" in answer.content
         assert f"{left} tries left".encode() in answer.content
     last = Client().post(verify)
     assert last.status_code == 400 and b"subscribe again" in last.content
@@ -142,3 +146,68 @@ def test_roles_without_manage_channels_cannot_verify_a_staff_webhook(db, client_
     for role in ("store_manager", "customer_service", "incident_commander"):
         answer = client_as(role).post(f"/console/notifications/channels/{endpoint.pk}/verify/")
         assert answer.status_code == 403, role
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """A URL that never saw the secret and answers with what it received, headers and all (a
+    request bin, many JSON APIs)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        answer = json.dumps({"headers": dict(self.headers), "received": body.decode()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+@pytest.fixture
+def echo_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/anything"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_endpoint_that_echoes_its_request_without_the_secret_is_not_verified(
+    db, echo_url, client_as
+):
+    _, verify = _sign_up(echo_url)
+    answer = Client().post(verify)
+    assert answer.status_code == 400 and b"did not contain the proof" in answer.content
+    assert Subscriber.objects.get().state == "pending"
+    # A staff webhook channel neither.
+    from tideover.notifications.models import ChannelEndpoint
+
+    endpoint = ChannelEndpoint.objects.create(
+        name="echo", channel="webhook", target=echo_url, secret="s" * 32
+    )
+    page = client_as("comms").post(
+        f"/console/notifications/channels/{endpoint.pk}/verify/", follow=True
+    )
+    assert b"did not contain the proof" in page.content
+    endpoint.refresh_from_db()
+    assert endpoint.verified_at is None
+
+
+def test_the_proof_is_the_hmac_of_the_challenge_under_the_secret(db, http_sink):
+    """What docs/notifications.md tells a receiver to answer, written out by hand."""
+    import hashlib
+    import hmac
+
+    from tideover.core.signing import challenge_proof
+
+    expected = hmac.new(b"k3y", b"abc", hashlib.sha256).hexdigest()
+    assert challenge_proof("k3y", "abc") == expected
+
+
+def test_webhooks_verified_before_the_proof_was_asked_for_stay_active(db, make_subscriber):
+    subscriber = make_subscriber(channel="webhook", address="https://h.example.com/", secret="s")
+    page = Client().post(f"/subscribe/webhook/{subscriber.token}/verify/")
+    assert page.status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.state == "active"
