@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import dateformat, feedgenerator, timezone
 from django.utils.html import escape
 
-from tideover.core.text import clean_line, clean_text
+from tideover.core.text import clean_line, clean_text, xml_safe
 from tideover.incidents.models import IncidentKind, IncidentState, PublicUpdate
 from tideover.statuspage.reading import shared
 from tideover.statuspage.snapshot import RECENT_LIMIT
@@ -77,4 +77,6 @@ def build(kind: str) -> bytes:
     # latest_post_date falls back to "now" on an empty feed; keep it stable for caching.
     if not updates:
         feed.latest_post_date = lambda: datetime(2000, 1, 1, tzinfo=UTC)
-    return feed.writeString("utf-8").encode()
+    # The parts above are cleaned, but not the site's name, labels or whatever a row saved
+    # before the cleaning rules holds: one character XML 1.0 cannot carry spoils the document.
+    return xml_safe(feed.writeString("utf-8")).encode()

@@ -65,3 +65,31 @@ def test_feed_summary_is_escaped_for_the_html_type_it_declares(client, severitie
     # The declared type is HTML: no markup of the body takes effect, and it reads back exactly.
     assert "<" not in summary.text
     assert html.unescape(summary.text).split("\n")[0] == body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss"])
+def test_feeds_stay_well_formed_when_a_title_or_update_holds_a_noncharacter(
+    client, severities, path
+):
+    services.declare_incident(
+        title="Tills \uffff down", severity=severities["SEV3"], message="Card readers \ufffe fail"
+    )
+    entry = ElementTree.fromstring(client.get(path).content)  # raised: not well-formed
+    text = "".join(entry.itertext())
+    assert "Tills down" in text and "Card readers  fail" in text
+
+
+@pytest.mark.django_db
+def test_feed_writer_drops_what_xml_cannot_carry_from_rows_and_names_saved_before(settings, outage):
+    from tideover.incidents.models import Incident, PublicUpdate
+    from tideover.statuspage import feeds
+
+    # Rows written before the cleaning rules (straight into the table), and a site name.
+    Incident.objects.filter(pk=outage.pk).update(title="Old \ufdd0row \U0001ffff")
+    PublicUpdate.objects.filter(incident=outage).update(body="Old\x0c body \uffff")
+    settings.SITE_NAME = "Shop\ufffe"
+    for kind in ("atom", "rss"):
+        document = feeds.build(kind)
+        ElementTree.fromstring(document)
+        assert "\ufffe".encode() not in document and b"Shop status" in document
