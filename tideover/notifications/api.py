@@ -158,7 +158,7 @@ def _mask_unless_allowed(caller, row: OutboxMessage) -> OutboxMessage:
         caller, Capability.VIEW_SUBSCRIBER_CONTACTS
     )
     if not contacts:
-        row.recipient = mask(row.recipient)
+        row.recipient = mask(row.recipient, row.channel)
     return row
 
 

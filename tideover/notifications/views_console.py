@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,13 +30,27 @@ from tideover.notifications.pruning import delivery_counts
 from tideover.notifications.rendering import preview
 
 
-def mask(address: str) -> str:
-    """What roles without contact access see: the kind of address, not the address."""
-    if "@" in address:
-        return "•••@" + address.rsplit("@", 1)[1]
-    if address.startswith("+"):
-        return address[:3] + "•••" + address[-2:]
-    return address.split("/")[2] if address.count("/") >= 2 else "•••"
+def mask(address: str, channel: str) -> str:
+    """What roles without contact access see: the kind of address, not the address.
+
+    Decided by the channel, not by the look of the address: a webhook URL may hold an '@'
+    (``https://user:pw@host/...``) and its path and query are often its secret, so a URL shows
+    only its scheme and host (a chat URL, whose "host" is often a token, only its scheme)."""
+    if channel == "email":
+        local, at, domain = address.rpartition("@")
+        return f"•••@{domain}" if at and local else "•••"
+    if channel == "sms":
+        return address[:3] + "•••" + address[-2:] if len(address) > 7 else "•••"
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname if channel == "webhook" else None
+    except ValueError:
+        return "•••"
+    if host and ":" in host:
+        host = f"[{host}]"  # an IPv6 address, written as in a URL
+    if parts.scheme and "://" in address:
+        return f"{parts.scheme}://{host or '•••'}"
+    return "•••"
 
 
 @capability_required(Capability.VIEW_DELIVERY)
@@ -56,7 +72,7 @@ def subscribers(request):
     show_contacts = has_capability(request.user, Capability.VIEW_SUBSCRIBER_CONTACTS)
     latest = list(Subscriber.objects.order_by("-created_at", "-pk")[:50])
     for sub in latest:
-        sub.shown = sub.address if show_contacts else mask(sub.address)
+        sub.shown = sub.address if show_contacts else mask(sub.address, sub.channel)
     return render(
         request,
         "notifications/console/subscribers.html",
@@ -88,7 +104,7 @@ def delivery(request):
     rows = list(query.order_by("-created_at", "-pk")[:200])
     show_contacts = has_capability(request.user, Capability.VIEW_SUBSCRIBER_CONTACTS)
     for row in rows:
-        row.shown = row.recipient if show_contacts else mask(row.recipient)
+        row.shown = row.recipient if show_contacts else mask(row.recipient, row.channel)
         row.retryable = row.state in (
             MessageState.FAILED,
             MessageState.CANCELLED,
