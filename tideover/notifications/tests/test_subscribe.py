@@ -127,6 +127,31 @@ def test_webhook_sign_up_refuses_loopback_in_any_spelling(db, settings, url):
     assert not Subscriber.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1\u3002nip.io/x",  # ideographic full stop
+        "http://169.254.169.254\uff0e/latest/meta-data/",  # full-width full stop
+        "http://10\uff0e0\uff0e0\uff0e5/hook",
+        "http://localhost\uff61/",  # half-width ideographic full stop
+        "http://LOCALHOST\u3002:8123/healthz",
+        "http://169.254.169.254./latest/meta-data/",  # a trailing dot
+    ],
+)
+def test_webhook_sign_up_refuses_private_hosts_written_with_unicode_full_stops(db, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    refused = Client().post("/subscribe/", {"channel": "webhook", "url": url})
+    assert refused.status_code == 400 and b"public address" in refused.content
+    assert not Subscriber.objects.exists()
+
+
+def test_webhook_sign_up_refuses_a_host_the_http_client_cannot_encode(db):
+    refused = Client().post(
+        "/subscribe/", {"channel": "webhook", "url": "http://exa\u00admple.com/"}
+    )
+    assert refused.status_code == 400 and b"full URL" in refused.content
+
+
 def test_one_click_unsubscribe_stops_queued_messages(db, make_subscriber):
     subscriber = make_subscriber()
     OutboxMessage.objects.create(

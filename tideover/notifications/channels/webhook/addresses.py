@@ -11,6 +11,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 
 from tideover.core.errors import DomainError
@@ -30,6 +31,13 @@ def clean_webhook_url(url: str, *, field: str = "url") -> str:
         raise DomainError("Enter the full URL of your endpoint, e.g. https://...", field=field)
     if len(text) > 500:
         raise DomainError("Keep the URL under 500 characters", field=field)
+    try:
+        # The host as the worker's HTTP client will connect to it: httpx maps Unicode full
+        # stops (U+3002, U+FF0E, U+FF61) to "." and applies IDNA, so "127.0.0.1。nip.io" is
+        # 127.0.0.1.nip.io and "169.254.169.254．" the metadata address.
+        host = httpx.URL(text).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError):
+        raise DomainError("Enter the full URL of your endpoint, e.g. https://...", field=field)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     # Private only with WEBHOOK_ALLOW_PRIVATE, or at the exact address:port the operator
     # allowed (the demo's own receiver).
@@ -45,9 +53,13 @@ _ECHO_DOMAINS = ("nip.io", "sslip.io", "xip.io", "localtest.me", "lvh.me", "trae
 _LOCAL_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa", "lan")
 
 
+_FULL_STOPS = {0x3002: ".", 0xFF0E: ".", 0xFF61: "."}
+
+
 def private_host(host: str) -> bool:
     """True when ``host`` is, or plainly names, a non-public address."""
-    host = host.lower().rstrip(".")  # "localhost." is localhost
+    # Unicode full stops are dots to IDNA; "localhost." (a trailing dot) is localhost.
+    host = host.translate(_FULL_STOPS).lower().rstrip(".")
     address = numeric_address(host)
     if address is not None:
         return not public_ip(address)
