@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -22,10 +25,21 @@ START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
 HELP_WORDS = {"HELP", "INFO"}
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+def keyword_of(body: str) -> str:
+    """The reply's first word, as the keywords are written: after NFKC (full-width ``ＳＴＯＰ``)
+    and case folding, split on any whitespace or punctuation (``STOP\nthanks``, ``stop,``).
+    Carriers honour an opt-out written any of these ways; so must we."""
+    found = _WORD.search(unicodedata.normalize("NFKC", body or "").casefold())
+    return found.group(0).upper() if found else ""
+
+
 @transaction.atomic
 def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "") -> str:
     """Honour STOP / START / HELP; returns the reply text ('' for none)."""
-    keyword = (body or "").strip().split(" ")[0].upper().strip(".!") if body else ""
+    keyword = keyword_of(body)
     action, reply = "", ""
     if keyword in STOP_WORDS:
         SmsOptOut.objects.get_or_create(phone=sender)
