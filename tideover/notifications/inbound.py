@@ -46,14 +46,16 @@ def handle_inbound_sms(*, sender: str, body: str, provider_message_id: str = "")
         for subscriber in Subscriber.objects.filter(channel="sms", address=sender).exclude(
             state=SubscriberState.UNSUBSCRIBED
         ):
-            unsubscribe_subscriber(subscriber)
+            unsubscribe_subscriber(subscriber, by_reply=True)
         action = "unsubscribed"
         events.publish("notifications.sms_opt_out", phone_e164=sender)
     elif keyword in START_WORDS:
         SmsOptOut.objects.filter(phone=sender).delete()
+        # Only what the STOP turned off: not a sign-up still waiting for its code when STOP
+        # came (the number never confirmed it), nor one unsubscribed by its link.
         restarted = Subscriber.objects.filter(
-            channel="sms", address=sender, state=SubscriberState.UNSUBSCRIBED
-        ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None)
+            channel="sms", address=sender, state=SubscriberState.UNSUBSCRIBED, stopped_by_reply=True
+        ).update(state=SubscriberState.ACTIVE, unsubscribed_at=None, stopped_by_reply=False)
         action = f"resubscribed {restarted}"
         reply = f"{settings.SITE_NAME}: you will get status alerts again. Reply STOP to stop."
     elif keyword in HELP_WORDS:

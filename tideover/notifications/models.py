@@ -51,6 +51,9 @@ class Subscriber(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Unsubscribed by a STOP reply while active: START turns it back on. A sign-up that was
+    # still pending, or one unsubscribed by its link, stays off.
+    stopped_by_reply = models.BooleanField(default=False)
     # Another spelling of a mailbox signed up before addresses were kept in lower case
     # (migration 0009): its links in mail already sent act on this subscriber instead.
     merged_into = models.ForeignKey(

@@ -175,11 +175,15 @@ def unsubscribe(token: str) -> Subscriber | None:
     return subscriber
 
 
-def unsubscribe_subscriber(subscriber: Subscriber) -> None:
-    """Unsubscribe and cancel what is still queued (the caller holds the transaction)."""
+def unsubscribe_subscriber(subscriber: Subscriber, *, by_reply: bool = False) -> None:
+    """Unsubscribe and cancel what is still queued (the caller holds the transaction).
+
+    ``by_reply``: an SMS STOP. An active subscriber stopped that way is turned on again by a
+    START; a pending one never is (it was never confirmed)."""
+    subscriber.stopped_by_reply = by_reply and subscriber.state == SubscriberState.ACTIVE
     subscriber.state = SubscriberState.UNSUBSCRIBED
     subscriber.unsubscribed_at = timezone.now()
-    subscriber.save(update_fields=["state", "unsubscribed_at"])
+    subscriber.save(update_fields=["state", "unsubscribed_at", "stopped_by_reply"])
     OutboxMessage.objects.filter(subscriber=subscriber, state=MessageState.QUEUED).update(
         state=MessageState.CANCELLED, last_error="recipient unsubscribed"
     )

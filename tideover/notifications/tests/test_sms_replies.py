@@ -6,7 +6,7 @@ from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from tideover.notifications.inbound import handle_inbound_sms
-from tideover.notifications.models import SmsOptOut
+from tideover.notifications.models import SmsOptOut, Subscriber
 from tideover.notifications.tests.conftest import TWILIO_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +46,30 @@ def test_a_reply_whose_first_word_is_no_keyword_unsubscribes_nothing(make_subscr
     handle_inbound_sms(sender="+15125550171", body=body)
     subscriber.refresh_from_db()
     assert subscriber.state == "active"
+
+
+def test_start_turns_on_again_a_subscriber_the_stop_turned_off(make_subscriber):
+    active = make_subscriber(channel="sms", address="+15125550172")
+    handle_inbound_sms(sender="+15125550172", body="STOP")
+    active.refresh_from_db()
+    assert active.state == "unsubscribed" and active.stopped_by_reply
+    handle_inbound_sms(sender="+15125550172", body="START")
+    active.refresh_from_db()
+    assert active.state == "active" and not active.stopped_by_reply
+
+
+def test_start_does_not_turn_on_a_sign_up_that_was_pending_when_stop_came(http_sink):
+    number = "+14155552671"
+    Client().post("/subscribe/", {"channel": "sms", "phone": number})
+    handle_inbound_sms(sender=number, body="STOP")  # "I never asked for this"
+    handle_inbound_sms(sender=number, body="START")
+    assert Subscriber.objects.get(address=number).state == "unsubscribed"
+
+
+def test_start_does_not_turn_on_a_number_unsubscribed_by_its_link(make_subscriber):
+    subscriber = make_subscriber(channel="sms", address="+15125550173")
+    Client().post(f"/unsubscribe/{subscriber.token}/")
+    handle_inbound_sms(sender="+15125550173", body="STOP")
+    handle_inbound_sms(sender="+15125550173", body="START")
+    subscriber.refresh_from_db()
+    assert subscriber.state == "unsubscribed"
