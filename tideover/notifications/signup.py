@@ -151,11 +151,22 @@ def confirm_sms(token: str, code: str, *, ip: str = "") -> Subscriber:
             if right:
                 found.state = SubscriberState.ACTIVE
                 found.confirmed_at = timezone.now()
+                # The token so far was in the code page's URL, seen by whoever signed the
+                # number up, who need not be its owner; from now on it is the number's
+                # unsubscribe link, so it must be one only the owner's messages carry. (No
+                # message with a link went to the number before: only its code.)
+                found.token = secrets.token_urlsafe(24)
                 SmsOptOut.objects.filter(phone=found.address).delete()
             if right or found.confirm_attempts >= MAX_CODE_ATTEMPTS:
                 found.confirm_code_hash = ""  # used, or dead after the last wrong try
             found.save(
-                update_fields=["state", "confirmed_at", "confirm_code_hash", "confirm_attempts"]
+                update_fields=[
+                    "state",
+                    "confirmed_at",
+                    "confirm_code_hash",
+                    "confirm_attempts",
+                    "token",
+                ]
             )
     if right:
         return found

@@ -73,3 +73,27 @@ def test_start_does_not_turn_on_a_number_unsubscribed_by_its_link(make_subscribe
     handle_inbound_sms(sender="+15125550173", body="START")
     subscriber.refresh_from_db()
     assert subscriber.state == "unsubscribed"
+
+
+def test_whoever_signed_a_number_up_cannot_unsubscribe_it_once_its_owner_confirmed(http_sink):
+    import re
+
+    from tideover.notifications.outbox import drain
+
+    # Someone signs up a number that is not theirs: the code page's URL holds the token.
+    page = Client().post("/subscribe/", {"channel": "sms", "phone": "+14155552671"})["Location"]
+    token_seen = page.rstrip("/").rsplit("/", 1)[1]
+    drain()
+    code = re.search(r"code is (\d{6})", http_sink.sms[0]["Body"])[1]
+    # The owner, who got the code, confirms it.
+    assert b"You are subscribed" in Client().post(page, {"code": code}).content
+    subscriber = Subscriber.objects.get()
+    assert subscriber.state == "active" and subscriber.token != token_seen
+    # The token the other person saw opens nothing now.
+    Client().post(f"/unsubscribe/{token_seen}/")
+    subscriber.refresh_from_db()
+    assert subscriber.state == "active"
+    # The link in the owner's own messages (rendered from the new token) still works.
+    Client().post(f"/unsubscribe/{subscriber.token}/")
+    subscriber.refresh_from_db()
+    assert subscriber.state == "unsubscribed"
