@@ -78,9 +78,10 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     originals = _originals(undoing, earning)
     members = ledger.lock_members(
         loyalty_ids={p.sale.member_id for p in earning},
-        pks={o["member_id"] for o in originals.values() if o["member_id"]},
+        pks={pk for o in originals.values() for pk in (o["member_id"], o["held_by"]) if pk},
         light=True,
     )
+    _earned_under_lock(originals)
     by_loyalty_id = {m.loyalty_id: m for m in members.values()}
     book = LotBook()
     postings: list[Posting] = []
@@ -140,21 +141,45 @@ def accrue_posted(posted: list) -> dict[str, dict]:
 
 
 def _originals(undoing: list, earning: list) -> dict[str, dict]:
-    """What each undone sale earned: {sale key: {member_id, points, paid_cents}}."""
+    """What each undone sale earned, read before the members are locked:
+    {sale key: {member_id, points, paid_cents, held_by}} (``held_by``: the member of its hold)."""
     pks = {p.sale.original_pk for p in undoing if p.sale.original_pk}
     if not pks:
         return {}
     found = {
-        f"{store_code}/{sale_id}": {"member_id": None, "points": 0, "paid_cents": paid}
+        f"{store_code}/{sale_id}": {
+            "member_id": None,
+            "points": 0,
+            "paid_cents": paid,
+            "held_by": None,
+        }
         for store_code, sale_id, paid in Sale.objects.filter(pk__in=pks).values_list(
             "store__code", "sale_id", "paid_cents"
         )
     }
+    _read_earned(found, list(found))
+    for key, member_pk in holds.members_of(found).items():
+        found[key]["held_by"] = member_pk
+    return found
+
+
+def _read_earned(found: dict[str, dict], keys: list[str]) -> None:
     for source_id, member_id, points in JournalEntry.objects.filter(
-        source_type="sale", source_id__in=list(found)
+        source_type="sale", source_id__in=keys
     ).values_list("source_id", "member_id", "points"):
         found[source_id].update(member_id=member_id, points=points)
-    return found
+
+
+def _earned_under_lock(originals: dict[str, dict]) -> None:
+    """Read again, now that the members are locked, what held sales earned.
+
+    An approval of held points locks the member before it posts the accrual, so once this
+    transaction holds the member, an approval has either committed (read here, so the return
+    takes its share back) or waits for us (and then sees what the return left held). Read
+    before the lock, an approval committing in between left the return taking nothing."""
+    keys = [key for key, o in originals.items() if o["held_by"]]
+    if keys:
+        _read_earned(originals, keys)
 
 
 def _reverse(undoing, originals, earned_now, held, members, book, postings, touched, extras):

@@ -61,6 +61,15 @@ def pending_for(keys) -> dict[str, HeldPoints]:
     }
 
 
+def members_of(keys) -> dict[str, int]:
+    """The member of each of these sales' holds, whatever their state (to lock them first)."""
+    if not keys:
+        return {}
+    return dict(
+        HeldPoints.objects.filter(sale_key__in=list(keys)).values_list("sale_key", "member_id")
+    )
+
+
 def approved_for(keys) -> dict[str, HeldPoints]:
     """Approved holds of these sales: their accrual posted only what returns had left."""
     if not keys:
