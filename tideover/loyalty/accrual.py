@@ -77,7 +77,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     extras: dict[str, dict] = {}
     originals = _originals(undoing, earning)
     members = ledger.lock_members(
-        loyalty_ids={p.sale.member_id for p in earning},
+        loyalty_ids={_loyalty_id(p.sale) for p in earning},
         pks={pk for o in originals.values() for pk in (o["member_id"], o["held_by"]) if pk},
         light=True,
     )
@@ -95,7 +95,7 @@ def accrue_posted(posted: list) -> dict[str, dict]:
         _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz)
         for p in earning:
             sale = p.sale
-            member = by_loyalty_id.get(sale.member_id)
+            member = by_loyalty_id.get(_loyalty_id(sale))
             if member is None:
                 extras[sale.key] = {
                     "notes": [f"No member {sale.member_id}; the sale posted without points"]
@@ -138,6 +138,12 @@ def accrue_posted(posted: list) -> dict[str, dict]:
     _finish(members, touched, book, postings, prog, extras)
     HeldPoints.objects.bulk_create([h for h in held.values() if h.pk is None])
     return extras
+
+
+def _loyalty_id(sale) -> str:
+    # Members are stored upper-case (the sales schema upper-cases what tills send; a sale
+    # recorded another way must still find its member).
+    return sale.member_id.strip().upper()
 
 
 def _originals(undoing: list, earning: list) -> dict[str, dict]:
@@ -245,13 +251,13 @@ def _reinstate_for_late_sales(earning, by_loyalty_id, book, postings, tz) -> Non
     # One cheap question first (usually answered "none"): does anyone in this batch have
     # expired points whose deadline is on or after the batch's earliest sale?
     earliest = min(p.sale.occurred_at for p in earning).astimezone(tz).date()
-    pks = {by_loyalty_id[p.sale.member_id].pk for p in earning if p.sale.member_id in by_loyalty_id}
+    pks = {m.pk for p in earning if (m := by_loyalty_id.get(_loyalty_id(p.sale)))}
     late = _expired_lots_since(pks, earliest)
     if not late:
         return
     by_member = defaultdict(list)
     for p in earning:
-        member = by_loyalty_id.get(p.sale.member_id)
+        member = by_loyalty_id.get(_loyalty_id(p.sale))
         if member is not None:
             by_member[member.pk].append(p.sale.occurred_at.astimezone(tz).date())
     due = [(pk, day) for pk, day in late if min(by_member[pk]) <= day]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel as Schema
-from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, field_validator, model_validator
 
 SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 # The defaults of SALES_FUTURE_TOLERANCE_SECONDS and SALES_MAX_AGE_DAYS (docs/configuration.md).
@@ -36,6 +36,15 @@ def content_hash(sale: SaleIn) -> str:
     # came later: left out when unset, so sales posted before it still hash the same.
     exclude = {"original_store"} if sale.original_store is None else None
     return hashlib.sha256(sale.model_dump_json(exclude=exclude).encode()).hexdigest()
+
+
+def hash_as_sent(sale: SaleIn) -> str | None:
+    """The fingerprint the sale had before loyalty ids were upper-cased, when that changed it
+    (a resend of a sale posted then is still a duplicate, not a conflict); else None."""
+    sent = sale._member_id_as_sent
+    if sent is None or sent == sale.member_id:
+        return None
+    return content_hash(sale.model_copy(update={"member_id": sent}))
 
 
 def _within_bounds(value: datetime) -> datetime:
@@ -102,7 +111,11 @@ class SaleIn(Schema):
         "(sale ids are unique per store; without it the returning store's sale is meant, "
         "else the one store that posted that id)",
     )
-    member_id: str | None = Field(None, max_length=32, description="Loyalty id, when scanned")
+    member_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Loyalty id, when scanned (any case: kept upper-case, as members are)",
+    )
     lines: list[LineIn] = Field(default_factory=list, max_length=500)
     tenders: list[TenderIn] = Field(default_factory=list, max_length=20)
     codes: list[Annotated[str, Field(max_length=40)]] = Field(
@@ -121,10 +134,21 @@ class SaleIn(Schema):
             raise ValueError("is outside the calendar; send when the customer paid") from None
         return _within_bounds(value)
 
+    _member_id_as_sent: str | None = PrivateAttr(None)
+
     @field_validator("member_id")
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _normal_loyalty_id(cls, value: str | None) -> str | None:
+        # Loyalty ids are stored upper-case; a till sending one as typed must still earn.
+        return value.strip().upper() or None if value is not None else None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_member_id_as_sent(cls, data, handler):
+        sale = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("member_id"), str):
+            sale._member_id_as_sent = data["member_id"].strip() or None
+        return sale
 
     @model_validator(mode="after")
     def _consistent(self) -> SaleIn:

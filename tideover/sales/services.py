@@ -32,7 +32,7 @@ from tideover.sales.models import (
     SaleTender,
 )
 from tideover.sales.results import CONFLICT, DUPLICATE, POSTED, REJECTED, SaleResult
-from tideover.sales.schemas import SaleIn, content_hash
+from tideover.sales.schemas import SaleIn, content_hash, hash_as_sent
 
 __all__ = ["CONFLICT", "DUPLICATE", "POSTED", "REJECTED", "SaleResult", "post_sale", "post_sales"]
 
@@ -63,6 +63,7 @@ class _New:
     row: hooks.SaleRecord | None = None
     original: limits.Original | None = None
     offline: bool = False
+    hash_as_sent: str | None = None  # before loyalty ids were upper-cased, if that differs
 
 
 def post_sales(
@@ -122,7 +123,15 @@ def post_sales(
         if refusal is not None:
             results[index] = SaleResult(sale.sale_id, REJECTED, refusal)
             continue
-        parsed.append(_New(index, sale, content_hash(sale), offline=sale.sale_id in offline))
+        parsed.append(
+            _New(
+                index,
+                sale,
+                content_hash(sale),
+                offline=sale.sale_id in offline,
+                hash_as_sent=hash_as_sent(sale),
+            )
+        )
     if parsed:
         with transaction.atomic():
             _post(parsed, results, received_from)
@@ -246,7 +255,7 @@ def _store_posted(new: list[_New], results: list) -> None:
 
 def _classify_repeat(item: _New, prior_hash: str, results, conflicts, received_from) -> None:
     sale = item.sale
-    if prior_hash == item.hash:
+    if prior_hash in (item.hash, item.hash_as_sent):
         results[item.index] = SaleResult(sale.sale_id, DUPLICATE)
         return
     results[item.index] = SaleResult(
