@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import BigIntegerField, Case, F, Q, Value, When
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from tideover.loyalty import codes, notices
@@ -88,7 +86,13 @@ def save_rewards(issued: list[Reward]) -> None:
 
 def redeem_for_sale(code: str, *, sale) -> dict | None:
     """Sales hook: redeem a reward or goodwill code carried by a sale, once, or say why not
-    (typo, used, expired, not valid yet, below the minimum spend)."""
+    (typo, used, expired, not valid yet, below the minimum spend, nothing left to take
+    off).
+
+    Codes apply in the order the till sent them, each taking off at most what the codes
+    before it left of the sale's total (a percentage is of what is left), so a sale never
+    records more discount than it cost. A code that would take off nothing more is refused,
+    naming it, and stays unused (the whole sale is refused, so the till takes it off)."""
     normalized = codes.normalize_code(code)
     if normalized is None:
         if codes.looks_like_code(code):
@@ -97,33 +101,44 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
                 "read it again from the customer's message, no 0, O, 1 or I"
             )
         return None
-    total = sale.total_cents
-    # The WHERE is the lock: of two tills, exactly one UPDATE finds redeemed_at still empty.
-    updated = (
-        Reward.objects.filter(
-            code=normalized,
-            redeemed_at__isnull=True,
-            expires_at__gte=sale.occurred_at,
-            min_spend_cents__lte=total,
-        )
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=sale.occurred_at))
-        .update(
-            redeemed_at=timezone.now(),
-            redeemed_sale_id=sale.sale_id,
-            redeemed_store=sale.store.code,
-            discount_cents=Case(
-                When(percent_off__gt=0, then=Value(total) * F("percent_off") / 100),
-                default=Least(F("value_cents"), Value(total)),
-                output_field=BigIntegerField(),
-            ),
-        )
-    )
-    if updated:
-        return {"code": normalized}
     reward = Reward.objects.filter(code=normalized).first()
     if reward is None:
         return None
-    raise CodeRefused(refusal(reward, at=sale.occurred_at, total_cents=total))
+    total = sale.total_cents
+    reason = refusal(reward, at=sale.occurred_at, total_cents=total)
+    if reason:
+        raise CodeRefused(reason)
+    left = max(0, total - sale.discount_cents)
+    discount = discount_on(reward, left)
+    if discount <= 0:
+        raise CodeRefused(
+            f"Code {reward.code} would take nothing more off: the codes before it already take "
+            f"{notices.dollars(total - left)} off this {notices.dollars(total)} sale; "
+            "take it off this sale (it stays usable) and post it again"
+        )
+    # The WHERE is the lock: of two tills, exactly one UPDATE finds redeemed_at still empty.
+    updated = Reward.objects.filter(
+        pk=reward.pk, redeemed_at__isnull=True, expires_at__gte=sale.occurred_at
+    ).update(
+        redeemed_at=timezone.now(),
+        redeemed_sale_id=sale.sale_id,
+        redeemed_store=sale.store.code,
+        discount_cents=discount,
+    )
+    if updated:
+        return {"code": normalized, "discount_cents": discount}
+    reward.refresh_from_db()
+    raise CodeRefused(
+        refusal(reward, at=sale.occurred_at, total_cents=total)
+        or f"Code {reward.code} could not be used; post the sale again"
+    )
+
+
+def discount_on(reward: Reward, left_cents: int) -> int:
+    """What ``reward`` takes off a sale of which ``left_cents`` are still to pay."""
+    if reward.percent_off:
+        return left_cents * reward.percent_off // 100
+    return min(reward.value_cents, left_cents)
 
 
 def refusal(reward: Reward, *, at, total_cents: int | None = None) -> str:

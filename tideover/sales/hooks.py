@@ -4,10 +4,13 @@ Sales sits below loyalty and recovery, so it cannot call them; they plug in here
 AppConfig.ready instead:
 
 - a **code redeemer** ``redeem(code, *, sale) -> dict | None`` is asked about each code on a
-  new completed sale (kind ``sale``; other statuses and kinds never redeem): it returns None
-  when the code is not one of its own, a dict (shown in the result) when it redeemed it, or raises :class:`CodeRefused` with the reason the till must hear
-  (already redeemed, expired). A refused code rejects the whole sale, so a discount is never
-  given twice.
+  new completed sale (kind ``sale``; other statuses and kinds never redeem), in the order the
+  till sent them: it returns None when the code is not one of its own, a dict when it
+  redeemed it (with ``discount_cents``, what it took off), or raises :class:`CodeRefused` with
+  the reason the till must hear (already redeemed, expired, nothing left to take off). A
+  refused code rejects the whole sale, so a discount is never given twice. Codes take off at
+  most what remains of the sale's total: ``sale.total_cents - sale.discount_cents`` (the
+  codes before it took the rest).
 - a **posting listener** ``on_posted(posted: list[PostedSale]) -> dict[sale_id, dict]`` sees
   every newly posted sale of a batch at once (loyalty accrues points here, in bulk) and may add
   fields to each sale's result (points, balance, rewards, notes).
@@ -49,6 +52,7 @@ class SaleRecord:
     original_pk: int | None = None  # returns and voids: the Sale row they undo
     original_store: str = ""  # ... and its store's code (a return may be at another store)
     queued_offline: bool = False  # the store agent took it while HQ could not be reached
+    discount_cents: int = 0  # taken off by the codes redeemed so far (not a column of Sale)
 
     @property
     def store_id(self) -> int:

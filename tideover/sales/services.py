@@ -399,6 +399,7 @@ def _redeem_codes(new: list[_New], results) -> list[_New]:
                         done = redeem(code, sale=item.row)
                         if done is not None:
                             result.redeemed.append(code)
+                            item.row.discount_cents += done.get("discount_cents", 0)
                             break
                     else:
                         result.notes.append(f"Code {code} is not one of our reward or offer codes")
