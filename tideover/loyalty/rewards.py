@@ -21,6 +21,9 @@ from tideover.loyalty.models import (
 from tideover.sales.hooks import CodeRefused
 
 MAX_REWARDS_PER_POSTING = 50  # a guard against a mistyped million-point adjustment
+# A reward is issued at HQ's clock and spent at the till's: the very next sale, on a till whose
+# clock is a little behind, may look a few minutes older than the code.
+ISSUED_CLOCK_GRACE = timedelta(minutes=5)
 
 
 def issue_due(
@@ -86,8 +89,8 @@ def save_rewards(issued: list[Reward]) -> None:
 
 def redeem_for_sale(code: str, *, sale) -> dict | None:
     """Sales hook: redeem a reward or goodwill code carried by a sale, once, or say why not
-    (typo, used, expired, not valid yet, below the minimum spend, nothing left to take
-    off).
+    (typo, used, expired, not valid yet, issued after the sale, below the minimum spend,
+    nothing left to take off).
 
     Codes apply in the order the till sent them, each taking off at most what the codes
     before it left of the sale's total (a percentage is of what is left), so a sale never
@@ -153,6 +156,15 @@ def refusal(reward: Reward, *, at, total_cents: int | None = None) -> str:
         return (
             f"Code {reward.code} expired on "
             f"{timezone.localtime(reward.expires_at):%-d %b %Y}; {again}"
+        )
+    if at < reward.issued_at - ISSUED_CLOCK_GRACE:
+        # A code is known only once issued: a sale dated before that is back-dated (or the
+        # till's clock is far off), and would spend a new code on an old purchase.
+        return (
+            f"Code {reward.code} was issued on "
+            f"{timezone.localtime(reward.issued_at):%-d %b %Y %H:%M}, after this sale "
+            f"({timezone.localtime(at):%-d %b %Y %H:%M}); a code works only on purchases made "
+            f"after it was issued; {again}"
         )
     if reward.valid_from is not None and at < reward.valid_from:
         return (

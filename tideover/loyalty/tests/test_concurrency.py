@@ -1,6 +1,7 @@
 """Several connections at once, on PostgreSQL: each thread has its own database connection."""
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -57,7 +58,8 @@ def test_one_reward_code_redeemed_at_two_tills_at_once_succeeds_once(chain):
     member = create_member(name="Two tills", loyalty_id="M-TILL")
     [first] = post_sales([sale(member=member.loyalty_id, cents=50_000)])
     code = first.rewards[0]["code"]
-    tills = [sale(store="S001", cents=2500, codes=[code]) for _ in range(2)]
+    now = datetime.now(UTC)  # after the code was issued: a sale dated before may not use it
+    tills = [sale(store="S001", cents=2500, codes=[code], at=now) for _ in range(2)]
     results = at_once(2, lambda i: post_sales([tills[i]])[0])
     assert sorted(r.result for r in results) == ["posted", "rejected"]
     rejected = next(r for r in results if r.result == "rejected")

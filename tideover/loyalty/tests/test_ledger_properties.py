@@ -37,7 +37,9 @@ class Ledger(RuleBasedStateMachine):
         User = get_user_model()
         self.clerk = Actor.of(User.objects.create_user("prop-clerk"))
         self.manager = Actor.of(User.objects.create_user("prop-manager"))
-        self.clock = START
+        # Rewards are issued at HQ's clock and a sale dated before a code's issue may not spend
+        # it, so the sales' own clock never starts behind the real one.
+        self.clock = max(START, datetime.now(UTC).replace(microsecond=0))
         self.number = 0
         self.posted: dict[str, dict] = {}  # sale id -> payload, as posted
         self.member_sales: list[str] = []

@@ -28,6 +28,11 @@ def reward_code(db, chain, settings):
     return result.rewards[0]["code"]
 
 
+def spending(code: str, **kwargs) -> dict:
+    """A sale that uses ``code``, made now (after the code was issued, as at a real till)."""
+    return sale(codes=[code], at=datetime.now(UTC), **kwargs)
+
+
 @pytest.fixture
 def real_bounds(settings):
     settings.SALES_FUTURE_TOLERANCE_SECONDS = 300
@@ -42,7 +47,7 @@ def test_declined_sale_does_not_use_up_the_reward_code(client, agent, reward_cod
     assert declined["redeemed"] == []
     assert any(reward_code in note and "not used" in note for note in declined["notes"])
     assert Reward.objects.get(code=reward_code).redeemed_at is None
-    retry = post(client, "/api/v1/sales", sale(codes=[reward_code]), agent).json()
+    retry = post(client, "/api/v1/sales", spending(reward_code), agent).json()
     assert retry["result"] == "posted", retry
     assert retry["redeemed"] == [reward_code]
     assert Reward.objects.get(code=reward_code).redeemed_sale_id == retry["sale_id"]
@@ -129,7 +134,7 @@ def test_void_of_a_sale_that_used_a_reward_makes_the_reward_usable_again(
 ):
     from tideover.loyalty.models import AuditRecord
 
-    used = sale(codes=[reward_code])
+    used = spending(reward_code)
     assert post(client, "/api/v1/sales", used, agent).json()["redeemed"] == [reward_code]
     void = sale(cents=0, kind="void", original=used["sale_id"])
     result = post(client, "/api/v1/sales", void, agent).json()
@@ -139,7 +144,7 @@ def test_void_of_a_sale_that_used_a_reward_makes_the_reward_usable_again(
     record = AuditRecord.objects.get(action="reward_reinstated")
     assert used["sale_id"] in record.detail and void["sale_id"] in record.detail
     assert Sale.objects.get(sale_id=used["sale_id"]).codes == [reward_code]  # history kept
-    again = post(client, "/api/v1/sales", sale(codes=[reward_code]), agent).json()
+    again = post(client, "/api/v1/sales", spending(reward_code), agent).json()
     assert again["redeemed"] == [reward_code]
     # Resending the void changes nothing: the reward stays used by the new sale.
     assert post(client, "/api/v1/sales", void, agent).json()["result"] == "duplicate"
@@ -147,7 +152,7 @@ def test_void_of_a_sale_that_used_a_reward_makes_the_reward_usable_again(
 
 
 def test_declined_void_does_not_give_the_reward_back(client, agent, reward_code):
-    used = sale(codes=[reward_code])
+    used = spending(reward_code)
     post(client, "/api/v1/sales", used, agent)
     void = sale(cents=0, kind="void", original=used["sale_id"], status="declined")
     post(client, "/api/v1/sales", void, agent)
