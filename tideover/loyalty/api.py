@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from tideover.core.actors import Actor
 from tideover.core.api_auth import access, actor_name, actor_user
@@ -32,6 +32,7 @@ router = Router(tags=["loyalty"])
 router.add_router("", held_router)
 
 READ = {"scope": TokenScope.LOYALTY_READ, "capability": Capability.VIEW_MEMBERS}
+MAX_BASKET_CENTS = 2**53 - 1  # what a JSON number holds exactly
 ADJUST = {"scope": TokenScope.LOYALTY_WRITE, "capability": Capability.ADJUST_POINTS}
 
 
@@ -336,11 +337,26 @@ def reject(request, adjustment_id: int, payload: DecisionIn):
     summary="Check a reward code at the till",
     auth=access(**READ),
 )
-def check_reward(request, code: str):
+def check_reward(
+    request,
+    code: str,
+    basket_cents: int | None = Query(
+        None,
+        ge=0,
+        le=MAX_BASKET_CENTS,
+        description="The basket's total so far: the answer says whether it meets the minimum "
+        "spend and what the code would take off it",
+    ),
+):
     reward = rewards.check_code(code)
     return {
         "code": reward.code,
-        "value_cents": reward.value_cents,
+        "kind": reward.kind,
+        "value_cents": 0 if reward.percent_off else reward.value_cents,
+        "percent_off": reward.percent_off,
+        "min_spend_cents": reward.min_spend_cents,
+        "valid_from": reward.valid_from,
         "expires_at": reward.expires_at,
         "usable": True,
+        **rewards.for_basket(reward, basket_cents),
     }

@@ -144,6 +144,18 @@ def discount_on(reward: Reward, left_cents: int) -> int:
     return min(reward.value_cents, left_cents)
 
 
+def for_basket(reward: Reward, basket_cents: int | None) -> dict:
+    """What ``reward`` does for a basket of ``basket_cents`` (nothing to say without one)."""
+    if basket_cents is None:
+        return {"basket_cents": None, "min_spend_met": None, "discount_cents": None}
+    met = basket_cents >= reward.min_spend_cents
+    return {
+        "basket_cents": basket_cents,
+        "min_spend_met": met,
+        "discount_cents": discount_on(reward, basket_cents) if met else 0,
+    }
+
+
 def refusal(reward: Reward, *, at, total_cents: int | None = None) -> str:
     """Why ``reward`` cannot be used on a sale at ``at`` for ``total_cents`` ('' if it can)."""
     again = "take it off this sale and post it again"

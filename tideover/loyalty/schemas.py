@@ -131,9 +131,20 @@ class AdjustmentOut(Schema):
 
 class CodeCheckOut(Schema):
     code: str
-    value_cents: int
+    kind: str = Field(..., description="reward (from points) or goodwill (an incident's offer)")
+    value_cents: int = Field(..., description="Money off a fixed-value code (0 for percent off)")
+    percent_off: int = Field(..., description="Percent off a percentage code (0 for money off)")
+    min_spend_cents: int = Field(..., description="The purchase it needs (0: none)")
+    valid_from: datetime | None
     expires_at: datetime
     usable: bool
+    basket_cents: int | None = Field(None, description="The basket total asked about, if any")
+    min_spend_met: bool | None = Field(
+        None, description="With basket_cents: whether that basket reaches the minimum spend"
+    )
+    discount_cents: int | None = Field(
+        None, description="With basket_cents: what the code alone takes off that basket"
+    )
 
 
 class ConsentIn(InputSchema):
