@@ -83,14 +83,19 @@ def results(incident: Incident) -> dict:
     used = redemptions(f"incident:{incident.pk}")
     sales = sale_totals((r["redeemed_store"], r["redeemed_sale_id"]) for r in used)
     per_day: Counter = Counter()
+    counted: set[tuple[str, tuple[str, str]]] = set()  # (row, sale) whose revenue is in
     for redemption in used:
-        sale = sales.get((redemption["redeemed_store"], redemption["redeemed_sale_id"]))
+        key = (redemption["redeemed_store"], redemption["redeemed_sale_id"])
+        sale = sales.get(key)
         store = offer_store.get(redemption["id"], "no store")
         for scope in (TOTAL, store):
             row = rows[scope]
             row["redeemed"] += 1
             row["discount_cents"] += redemption["discount_cents"] or 0
-            row["revenue_cents"] += sale["paid_cents"] if sale else 0
+            # A sale that redeemed several of the incident's codes was still one purchase.
+            if sale and (scope, key) not in counted:
+                counted.add((scope, key))
+                row["revenue_cents"] += sale["paid_cents"]
         when = sale["occurred_at"] if sale else redemption["redeemed_at"]
         per_day[timezone.localtime(when).date()] += 1
     policy = policy_of(incident)
