@@ -179,8 +179,9 @@ class BatchIn(Schema):
     queued_offline: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
         description="Store agents: the ids of the sales in this batch that were taken while HQ "
-        "could not be reached (recovery counts their customers as affected). Not part of a "
-        "sale's content: a resend is a duplicate whatever this says.",
+        "could not be reached (recovery counts their customers as affected; at most "
+        "SALES_MAX_BATCH ids, like the sales). Not part of a sale's content: a resend is a "
+        "duplicate whatever this says.",
     )
 
 

@@ -95,6 +95,12 @@ def post_sales(
     """
     if len(batch) > max_batch():
         raise DomainError(f"Send at most {max_batch()} sales per batch (got {len(batch)})")
+    if len(queued_offline) > max_batch():
+        # Like the batch itself: a list no batch could fill is refused before it is looked at.
+        raise DomainError(
+            f"queued_offline names at most {max_batch()} sales (got {len(queued_offline)})",
+            field="queued_offline",
+        )
     offline = set(queued_offline)
     if offline:
         sent = {s.sale_id if isinstance(s, SaleIn) else _sale_id_of(s) for s in batch}
