@@ -5,7 +5,7 @@ Every lookup and action is recorded (``ServiceAction``), never with a phone or e
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tideover.core.actors import Actor
@@ -139,6 +139,10 @@ def grant_offer(customer: AffectedCustomer, *, actor: Actor, reason: str) -> Goo
     if not (reason or "").strip():
         raise DomainError("Say why the offer is granted by hand", field="reason")
     with transaction.atomic():
+        # A campaign chunk holds its campaign's row locked while it reads who has an offer and
+        # writes the others'. Taken first (the chunk's order: campaign, then customers), a
+        # grant waits for a chunk in flight and then sees the offer it made.
+        list(Campaign.objects.select_for_update().filter(incident_id=customer.incident_id))
         customer = (
             AffectedCustomer.objects.select_for_update(of=("self",))
             .select_related("member", "store", "incident", "member__home_store")
@@ -158,9 +162,18 @@ def grant_offer(customer: AffectedCustomer, *, actor: Actor, reason: str) -> Goo
         if channel is None:
             channel, address = "", ""
         # Without a consented channel the offer still exists: customer service reads it out.
-        [offer_id] = issue_offers(
-            customer.incident_id, [(person, channel, address, terms)], ctx,
-            text=(subject, body), created_by=actor.name,
-        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                [offer_id] = issue_offers(
+                    customer.incident_id, [(person, channel, address, terms)], ctx,
+                    text=(subject, body), created_by=actor.name,
+                )  # fmt: skip
+        except IntegrityError:
+            # A campaign started after the lock above offered this customer meanwhile.
+            if GoodwillOffer.objects.filter(customer=customer).exists():
+                raise Conflict(
+                    "This customer was just offered one by the campaign; resend it"
+                ) from None
+            raise
         _audit(actor, "grant", customer, reason.strip())
     return GoodwillOffer.objects.get(pk=offer_id)
