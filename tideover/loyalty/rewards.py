@@ -22,8 +22,10 @@ from tideover.sales.hooks import CodeRefused
 
 MAX_REWARDS_PER_POSTING = 50  # a guard against a mistyped million-point adjustment
 # A reward is issued at HQ's clock and spent at the till's: the very next sale, on a till whose
-# clock is a little behind, may look a few minutes older than the code.
-ISSUED_CLOCK_GRACE = timedelta(minutes=5)
+# clock is behind (tills drift while a store is offline), may look older than the code. An hour
+# keeps a shopper at such a till from being turned away with a code just sent, and still stops
+# a new code being spent on an old purchase.
+ISSUED_CLOCK_GRACE = timedelta(hours=1)
 
 
 def issue_due(
@@ -94,8 +96,10 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
 
     Codes apply in the order the till sent them, each taking off at most what the codes
     before it left of the sale's total (a percentage is of what is left), so a sale never
-    records more discount than it cost. A code that would take off nothing more is refused,
-    naming it, and stays unused (the whole sale is refused, so the till takes it off)."""
+    records more discount than it cost. A code after codes that already took off the whole total
+    is refused, naming it, and stays unused (the whole sale is refused, so the till takes it
+    off); a code alone on a sale too small for it to take anything off is used for 0, as
+    before."""
     normalized = codes.normalize_code(code)
     if normalized is None:
         if codes.looks_like_code(code):
@@ -113,7 +117,7 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
         raise CodeRefused(reason)
     left = max(0, total - sale.discount_cents)
     discount = discount_on(reward, left)
-    if discount <= 0:
+    if left == 0 and sale.discount_cents > 0:
         raise CodeRefused(
             f"Code {reward.code} would take nothing more off: the codes before it already take "
             f"{notices.dollars(total - left)} off this {notices.dollars(total)} sale; "

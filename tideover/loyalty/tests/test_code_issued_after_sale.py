@@ -1,5 +1,6 @@
 """A code is known only once it is issued: a sale dated before that (a back-dated sale, up to
-SALES_MAX_AGE_DAYS) cannot spend it; a till whose clock is a minute behind HQ's still can."""
+SALES_MAX_AGE_DAYS) cannot spend it; a till whose clock is behind HQ's (up to an hour) still
+can."""
 
 from datetime import timedelta
 
@@ -25,9 +26,10 @@ def test_a_code_is_refused_on_a_sale_made_before_it_was_issued(member):
     assert Reward.objects.get(pk=reward.pk).redeemed_at is None
 
 
-def test_a_code_works_on_the_next_sale_at_a_till_whose_clock_is_a_minute_behind(member):
+def test_a_code_works_on_the_next_sale_at_a_till_whose_clock_is_behind(member):
+    """Tills drift while a store is offline: half an hour behind HQ is still the next sale."""
     reward = issued_reward(member)
-    next_sale = sale(cents=2_500, codes=[reward.code], at=reward.issued_at - timedelta(minutes=1))
+    next_sale = sale(cents=2_500, codes=[reward.code], at=reward.issued_at - timedelta(minutes=30))
     [result] = post_sales([next_sale])
     assert result.result == "posted", result.reason
     assert result.redeemed == [reward.code]

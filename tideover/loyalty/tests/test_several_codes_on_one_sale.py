@@ -76,3 +76,12 @@ def test_one_code_still_takes_off_its_value_up_to_the_sale_total(member):
     [small, fifteen] = post_sales([spending([fixed], 300), spending([percent], 2_000)])
     assert (small.result, fifteen.result) == ("posted", "posted")
     assert discounts([fixed, percent]) == {fixed: 300, percent: 300}
+
+
+def test_a_code_alone_on_a_sale_too_small_for_it_is_used_for_nothing_not_refused(member):
+    """A 10% code on a 9-cent sale takes 0 cents off (rounded down); alone on the sale it is
+    used, as before, rather than turning the whole sale away."""
+    code = goodwill(percent_off=10)
+    [result] = post_sales([spending([code], 9)])
+    assert result.result == "posted", result.reason
+    assert discounts([code]) == {code: 0}
