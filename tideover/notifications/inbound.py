@@ -20,7 +20,12 @@ from tideover.notifications.models import (
 )
 from tideover.notifications.signup import unsubscribe_subscriber
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+# Opt-out words nobody writes at the start of anything else: honoured as a reply's first word,
+# followed by anything ("STOP", "stop, thanks", "Unsubscribe me please").
+STOP_FIRST_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT"}
+# Everyday words ("Cancel my order", "End of aisle 5 is wet", "Yes, that worked"): a keyword
+# only when they are the whole reply, as carriers read them.
+STOP_WORDS = STOP_FIRST_WORDS | {"CANCEL", "END", "QUIT", "REVOKE"}
 START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
 HELP_WORDS = {"HELP", "INFO"}
 
@@ -29,11 +34,17 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def keyword_of(body: str) -> str:
-    """The reply's first word, as the keywords are written: after NFKC (full-width ``ＳＴＯＰ``)
-    and case folding, split on any whitespace or punctuation (``STOP\nthanks``, ``stop,``).
-    Carriers honour an opt-out written any of these ways; so must we."""
-    found = _WORD.search(unicodedata.normalize("NFKC", body or "").casefold())
-    return found.group(0).upper() if found else ""
+    """The keyword a reply is, or ``""``: read after NFKC (full-width ``ＳＴＯＰ``) and case
+    folding, in words split on any whitespace or punctuation (``STOP\nthanks``, ``stop,``).
+    A reply made of one word is that word; a longer one counts only when its first word is an
+    unmistakable opt-out (``STOP_FIRST_WORDS``)."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", body or "").casefold())
+    if not words:
+        return ""
+    first = words[0].upper()
+    if len(words) == 1 or first in STOP_FIRST_WORDS:
+        return first
+    return ""
 
 
 @transaction.atomic

@@ -28,8 +28,9 @@ def _twilio_post(path, params):
         "stopall",
         "Unsubscribe me please",
         "cancel.",
-        "END\tof messages",
+        "END",
         "quit;",
+        "Stop sending these please",
     ],
 )
 def test_opt_out_keywords_are_recognised_however_they_are_written(http_sink, make_subscriber, body):
@@ -40,7 +41,18 @@ def test_opt_out_keywords_are_recognised_however_they_are_written(http_sink, mak
     assert SmsOptOut.objects.filter(phone="+15125550170").exists()
 
 
-@pytest.mark.parametrize("body", ["Stopping by the store later", "please stop", "", "  "])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Stopping by the store later",
+        "please stop",
+        "",
+        "  ",
+        "Cancel my order pls",
+        "End of aisle 5 is wet",
+        "Quit calling it an outage, it's been 2 hours",
+    ],
+)
 def test_a_reply_whose_first_word_is_no_keyword_unsubscribes_nothing(make_subscriber, body):
     subscriber = make_subscriber(channel="sms", address="+15125550171")
     handle_inbound_sms(sender="+15125550171", body=body)
@@ -56,6 +68,17 @@ def test_start_turns_on_again_a_subscriber_the_stop_turned_off(make_subscriber):
     handle_inbound_sms(sender="+15125550172", body="START")
     active.refresh_from_db()
     assert active.state == "active" and not active.stopped_by_reply
+
+
+def test_a_yes_in_a_longer_reply_does_not_turn_a_stopped_number_on_again(make_subscriber):
+    stopped = make_subscriber(channel="sms", address="+15125550174")
+    handle_inbound_sms(sender="+15125550174", body="STOP")
+    handle_inbound_sms(sender="+15125550174", body="Yes, that worked, thanks")
+    stopped.refresh_from_db()
+    assert stopped.state == "unsubscribed"
+    handle_inbound_sms(sender="+15125550174", body=" yes! ")
+    stopped.refresh_from_db()
+    assert stopped.state == "active"
 
 
 def test_start_does_not_turn_on_a_sign_up_that_was_pending_when_stop_came(http_sink):
