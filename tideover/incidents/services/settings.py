@@ -41,10 +41,14 @@ def assign_roles(
 ) -> Incident:
     """Name the commander and/or comms lead (they get the cadence reminders)."""
     authorize(actor, Capability.DECLARE_INCIDENT)
-    check_lead(commander, COMMANDER_ROLES, field="commander", duty="incident commander")
-    check_lead(comms_lead, COMMS_LEAD_ROLES, field="comms_lead", duty="comms lead")
     _take(incident)
     _refuse_if_closed(incident, "its roles")
+    # Only a new lead must hold the role: naming again the one in place (who may have lost it
+    # since) changes nothing and is no reason to refuse the rest.
+    if commander != incident.commander:
+        check_lead(commander, COMMANDER_ROLES, field="commander", duty="incident commander")
+    if comms_lead != incident.comms_lead:
+        check_lead(comms_lead, COMMS_LEAD_ROLES, field="comms_lead", duty="comms lead")
     at = _now(at)
     changes = []
     if commander is not None and commander != incident.commander:

@@ -228,3 +228,16 @@ def test_services_refuse_a_commander_without_the_role(writer, staff, severities)
         services.assign_roles(incident, commander=staff["store_manager"])
     incident.refresh_from_db()
     assert incident.commander is None
+
+
+def test_naming_again_a_commander_who_lost_the_role_does_not_refuse_the_other_change(
+    staff, severities
+):
+    incident = services.declare_incident(
+        title="Tills slow", severity=severities["SEV3"], commander=staff["incident_commander"]
+    )
+    staff["incident_commander"].groups.clear()
+    former = get_user_model().objects.get(pk=staff["incident_commander"].pk)
+    services.assign_roles(incident, commander=former, comms_lead=staff["comms"])
+    incident.refresh_from_db()
+    assert incident.commander == former and incident.comms_lead == staff["comms"]

@@ -53,7 +53,7 @@ def test_opt_out_keywords_are_recognised_however_they_are_written(http_sink, mak
         "Quit calling it an outage, it's been 2 hours",
     ],
 )
-def test_a_reply_whose_first_word_is_no_keyword_unsubscribes_nothing(make_subscriber, body):
+def test_a_reply_that_is_no_opt_out_unsubscribes_nothing(make_subscriber, body):
     subscriber = make_subscriber(channel="sms", address="+15125550171")
     handle_inbound_sms(sender="+15125550171", body=body)
     subscriber.refresh_from_db()
