@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 BATCH = 5000
@@ -27,8 +28,8 @@ def prune_task_results(now=None, days: int | None = None) -> dict:
         return counts
     cutoff = (now or timezone.now()) - timedelta(days=days)
     finished = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff)
-    counts["task_results"] = _delete_in_batches(finished)
-    counts["periodic_runs"] = _delete_in_batches(
+    counts["task_results"] = delete_in_batches(finished)
+    counts["periodic_runs"] = delete_in_batches(
         PeriodicRun.objects.filter(started_at__lt=cutoff, finished_at__isnull=False)
     )
     from tideover.core.worker import backend_kind
@@ -66,10 +67,14 @@ def _aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _delete_in_batches(query) -> int:
+def delete_in_batches(query, order: str = "pk") -> int:
+    """Delete what ``query`` selects, ``BATCH`` rows a transaction, oldest (by ``order``, which
+    should be indexed) first; returns how many. Short transactions keep a prune from holding
+    locks or a long write that the web and workers would wait on."""
     total = 0
     while True:
-        ids = list(query.order_by("pk").values_list("pk", flat=True)[:BATCH])
-        if not ids:
-            return total
-        total += query.model.objects.filter(pk__in=ids).delete()[0]
+        with transaction.atomic():
+            ids = list(query.order_by(order).values_list("pk", flat=True)[:BATCH])
+            if not ids:
+                return total
+            total += query.model.objects.filter(pk__in=ids).delete()[0]

@@ -16,8 +16,9 @@ What stays, and why it is safe:
   (``charts.window_around``, ``apps.incident_panel``): those points are kept for as long as
   the alert is (alerts are the incident history; they are never pruned).
 
-Rows go in batches of ``BATCH``, each in its own short transaction, picked in the order of an
-index (points by signal and minute, tallies by minute, posts by complaint and time), so a long
+Rows go in batches of ``core.pruning.BATCH``, each in its own short transaction, picked in the
+order of an index (points by signal and minute, reports, tallies by minute, posts by complaint
+and time), so a long
 backlog is never one long lock and each batch is found without reading the whole table.
 """
 
@@ -27,9 +28,9 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from tideover.core.pruning import delete_in_batches
 from tideover.detect.models import (
     Alert,
     CheckoutTally,
@@ -41,7 +42,6 @@ from tideover.detect.models import (
     SocialPost,
 )
 
-BATCH = 5000
 MIN_DAYS = 2  # past the day derived gauges and count zeros may look back (module docstring)
 CHART_BEFORE = timedelta(hours=1)  # charts.window_around's default
 CHART_AFTER = timedelta(hours=2)  # the incident page's chart (apps.incident_panel)
@@ -62,20 +62,18 @@ def prune_signals(now=None, days: int | None = None) -> dict:
         old = SignalPoint.objects.filter(signal_id=signal_id, minute__lt=cutoff)
         for start, end in charted.get(signal_id, ()):
             old = old.exclude(minute__gte=start, minute__lte=end)
-        counts["points"] += _delete_in_batches(old, "minute")
-    # No index on a report's time: reports arrive in time order, so the oldest have the lowest
-    # ids and a scan in id order finds each batch first.
-    counts["reports"] = _delete_in_batches(SignalReport.objects.filter(at__lt=cutoff), "pk")
-    counts["checkout_tallies"] = _delete_in_batches(
+        counts["points"] += delete_in_batches(old, "minute")
+    counts["reports"] = delete_in_batches(SignalReport.objects.filter(at__lt=cutoff), "at")
+    counts["checkout_tallies"] = delete_in_batches(
         CheckoutTally.objects.filter(minute__lt=cutoff), "minute"
     )
-    counts["sale_tallies"] = _delete_in_batches(
+    counts["sale_tallies"] = delete_in_batches(
         SaleTally.objects.filter(minute__lt=cutoff), "minute"
     )
     for complaint in (True, False):  # the index is (complaint, posted_at)
         old = SocialPost.objects.filter(complaint=complaint, posted_at__lt=cutoff)
-        counts["posts"] += _delete_in_batches(old, "posted_at")
-    counts["patterns"] = _delete_in_batches(
+        counts["posts"] += delete_in_batches(old, "posted_at")
+    counts["patterns"] = delete_in_batches(
         DismissedPattern.objects.filter(expires_at__lt=now), "pk"
     )
     return counts
@@ -90,13 +88,3 @@ def _charted(cutoff) -> dict[int, list[tuple]]:
         for signal in alert.signals.all():
             spans[signal.pk].append((alert.started_at - CHART_BEFORE, end))
     return spans
-
-
-def _delete_in_batches(query, order: str) -> int:
-    total = 0
-    while True:
-        with transaction.atomic():
-            ids = list(query.order_by(order).values_list("pk", flat=True)[:BATCH])
-            if not ids:
-                return total
-            total += query.model.objects.filter(pk__in=ids).delete()[0]

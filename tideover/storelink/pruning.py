@@ -13,9 +13,9 @@ What stays, and why:
 - Each store's newest ``KEEP_CHANGES`` state changes: the Stores page lists the newest 50
   changes (for all stores, a region or a user's stores), so it shows what it showed before.
 
-Rows go in batches of ``BATCH``, each in its own short transaction, picked in the order of an
-index (heartbeat minutes by minute, changes by primary key within a store), so a long backlog
-is never one long lock.
+Rows go in batches of ``core.pruning.BATCH``, each in its own short transaction, picked in the
+order of an index (heartbeat minutes by minute, changes by primary key within a store), so a
+long backlog is never one long lock.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from tideover.core.pruning import delete_in_batches
 from tideover.storelink.models import HeartbeatMinute, StateChange
 
-BATCH = 5000
 MIN_DAYS = 2
 KEEP_CHANGES = 50  # the Stores page's recent changes (services.recent_changes' limit)
 AROUND_INCIDENT = timedelta(hours=1)
@@ -57,7 +56,7 @@ def prune_storelink(now: datetime | None = None, days: int | None = None) -> dic
         newest = StateChange.objects.filter(store_id=store_id).order_by("-at", "-pk")
         keep = list(newest.values_list("pk", flat=True)[:KEEP_CHANGES])
         old = StateChange.objects.filter(store_id=store_id, at__lt=cutoff).exclude(pk__in=keep)
-        counts["state_changes"] += _delete_in_batches(old, "pk")
+        counts["state_changes"] += delete_in_batches(old, "pk")
     return counts
 
 
@@ -83,14 +82,4 @@ def _delete_minutes(since: datetime | None, until: datetime) -> int:
     old = HeartbeatMinute.objects.filter(minute__lt=until)
     if since is not None:
         old = old.filter(minute__gte=since)
-    return _delete_in_batches(old, "minute")
-
-
-def _delete_in_batches(query, order: str) -> int:
-    total = 0
-    while True:
-        with transaction.atomic():
-            ids = list(query.order_by(order).values_list("pk", flat=True)[:BATCH])
-            if not ids:
-                return total
-            total += query.model.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_batches(old, "minute")
