@@ -33,7 +33,7 @@ from tideover.agent.policy import (
 )
 from tideover.sales.caps import PerSaleLimits
 from tideover.sales.caps import refusal as per_sale_refusal
-from tideover.sales.schemas import SaleIn, content_hash
+from tideover.sales.schemas import SaleIn, content_hash, hash_as_sent
 
 log = logging.getLogger("tideover.agent")
 
@@ -175,8 +175,20 @@ class Agent(HeartbeatLink, ManagerActions):
         register (store, register, when it happened, lines, tenders, member, everything it
         sent), so a resend of it after a lost answer gets the same id and is a duplicate, not
         a second sale."""
+        sale_id = self._made_id(sale)
+        sent = sale._member_id_as_sent
+        if sent is not None and sent != sale.member_id:
+            # Agents before loyalty ids were upper-cased made the id from the member as typed:
+            # a resend of a sale one of them accepted must find that id, not make a new one.
+            before = self._made_id(sale.model_copy(update={"member_id": sent}))
+            with self.journal.lock:
+                if self.journal.existing_hash(before) is not None:
+                    sale_id = before
+        return sale.model_copy(update={"sale_id": sale_id})
+
+    def _made_id(self, sale: SaleIn) -> str:
         made = hashlib.sha256(sale.model_dump_json(exclude={"sale_id"}).encode()).hexdigest()
-        return sale.model_copy(update={"sale_id": f"{self.config.store}-A{made[:32]}"})
+        return f"{self.config.store}-A{made[:32]}"
 
     def accept(self, items: list) -> list[Answer]:
         """Validate, apply the card policy and store the sales in one synced commit; one answer
@@ -239,7 +251,9 @@ class Agent(HeartbeatLink, ManagerActions):
                     continue
                 prior = self.journal.existing_hash(sale.sale_id)
                 if prior is not None:
-                    answers[index] = _answer_to_copy(sale.sale_id, prior == digest)
+                    # Stored before loyalty ids were upper-cased, it was hashed as sent.
+                    same = prior in (digest, hash_as_sent(sale))
+                    answers[index] = _answer_to_copy(sale.sale_id, same)
                     continue
                 card = card_offline_cents(sale)
                 refusal = check_card(card, policy, exposure)
