@@ -22,8 +22,9 @@ class HQUnavailable(Exception):
 
 
 class HQRefused(HQUnavailable):
-    """HQ answered, and refused what the agent sent (a 4xx other than the token's): the link
-    works, the request is wrong. Not a reason to go offline; staff must see it."""
+    """HQ answered, and refused what the agent sent (a 4xx other than the token's, in HQ's own
+    JSON: see ``hqs_own``): the link works, the request is wrong. Not a reason to go offline;
+    staff must see it."""
 
 
 class HQClient:
@@ -57,7 +58,8 @@ class HQClient:
                 f"HQ refused the agent's token ({response.status_code}): {_detail(response)}",
                 status=response.status_code,
             )
-        self.ok_at = time.monotonic()
+        if response.status_code < 400 or hqs_own(response):
+            self.ok_at = time.monotonic()
         return response
 
     def post_batch(self, payloads: list[str], queued_offline: list[str] = ()) -> httpx.Response:
@@ -84,6 +86,8 @@ class HQClient:
         response = self._call("POST", path, json=body)
         status = response.status_code
         if 400 <= status < 500:
+            if not hqs_own(response):
+                raise HQUnavailable(_not_hqs(response, what), status=status)
             raise HQRefused(f"HQ refused the {what} ({status}): {_detail(response)}", status=status)
         if status != 200:
             raise HQUnavailable(f"HQ answered the {what} with {status}", status=status)
@@ -93,6 +97,8 @@ class HQClient:
         """HQ's balance of a member, or None when HQ does not know them."""
         response = self._call("GET", f"/loyalty/members/{member_id}/balance")
         if response.status_code == 404:
+            if not hqs_own(response):  # a proxy's 404 says nothing about the member
+                raise HQUnavailable(_not_hqs(response, "balance look-up"), status=404)
             return None
         if response.status_code != 200:
             raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
@@ -127,6 +133,28 @@ def hq_json(response: httpx.Response, kind: type = dict, key: str | None = None)
     if not isinstance(data, kind):
         raise HQUnavailable("The answer is not HQ's: a captive portal or proxy between?")
     return data
+
+
+def hqs_own(response: httpx.Response) -> bool:
+    """Whether an error answer is HQ's own: HQ's API answers every refusal as JSON with a
+    ``detail``. A proxy's or captive portal's 404, 407 or 429 page is not, and says nothing
+    about HQ: HQ was not reached."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("detail"), (str, list))
+
+
+def _not_hqs(response: httpx.Response, what: str) -> str:
+    return (
+        f"HQ not reached: the {what} was answered {response.status_code} "
+        f"({response.headers.get('content-type', 'no type')}) by something that is not HQ, "
+        "a proxy or captive portal between the store and HQ?"
+    )
 
 
 def _detail(response: httpx.Response) -> str:
