@@ -106,6 +106,7 @@ class Agent(HeartbeatLink, ManagerActions):
         self.hq_refusal = ""  # HQ answered but refused a heartbeat or registration: why
         self.forced_offline = bool(self.journal.get("forced_offline", False))
         self._pin_failures: dict[str, list[float]] = {}  # address -> wrong PINs' times
+        self._pin_wrong: list[float] = []  # wrong PINs of the last hour, any address
         self._locks: dict[str, list[float]] | None = None  # manager.py; read when first needed
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -101,3 +101,51 @@ def test_each_further_lockout_of_a_device_is_longer_and_survives_a_restart(make,
     assert "Too many wrong PINs" in again.force_offline(True, "4321", client=GUESSER)
     clock["now"] += 300
     assert again.force_offline(True, "4321", client=GUESSER) == ""
+
+
+def _clock(monkeypatch) -> dict:
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(manager.time, "time", lambda: clock["now"])
+    return clock
+
+
+def test_many_addresses_guessing_together_get_at_most_50_tries_an_hour(make, monkeypatch):
+    """One device can take a new IPv6 privacy address for each guess: counted per address
+    only, it would guess the 4-digit PIN in hours."""
+    agent = make()
+    clock = _clock(monkeypatch)
+    for n in range(manager.PIN_WRONG_PER_HOUR):
+        assert agent.force_offline(True, "0000", client=f"2001:db8::{n:x}") == "Wrong PIN"
+        clock["now"] += 10
+    fresh = "2001:db8::ffff"
+    refused = agent.force_offline(True, "4321", client=fresh)
+    assert "refused from every device" in refused and agent.forced_offline is False
+    assert "refused from every device" in agent.deal_with("S001-X", "4321", client=MANAGER)
+    agent.stop()
+    again = make()  # a restart does not lift it
+    assert "refused from every device" in again.force_offline(True, "4321", client=fresh)
+    clock["now"] += 3600 - 10 * manager.PIN_WRONG_PER_HOUR  # an hour after the first of them
+    assert again.force_offline(True, "4321", client=MANAGER) == ""
+
+
+def test_one_device_guessing_for_hours_never_locks_the_manager_out(make, monkeypatch):
+    agent = make()
+    clock = _clock(monkeypatch)
+    tries = []
+    for _ in range(6 * 360):  # six hours, a try every 10 s
+        if agent.force_offline(True, "0000", client=GUESSER) == "Wrong PIN":
+            tries.append(clock["now"])
+        clock["now"] += 10
+    # 5, 5 after 5 minutes, 5 after 10 more, 5 after 20 more, ...: at most 20 in any hour
+    assert max(sum(1 for t in tries if s <= t < s + 3600) for s in tries) == 20
+    assert agent.force_offline(True, "4321", client=MANAGER) == ""
+
+
+def test_wrong_pins_from_addresses_that_come_and_go_are_not_kept_for_ever(make, monkeypatch):
+    agent = make()
+    clock = _clock(monkeypatch)
+    for n in range(3000):  # slowly enough to stay under the hourly ceiling
+        assert agent.force_offline(True, "0000", client=f"2001:db8::{n:x}") == "Wrong PIN"
+        clock["now"] += 75
+    assert len(agent._pin_failures) <= manager.PIN_LOCK_SECONDS // 75 + 1
+    assert len(agent._pin_wrong) < manager.PIN_WRONG_PER_HOUR
