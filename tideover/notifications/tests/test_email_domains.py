@@ -98,3 +98,23 @@ def test_the_migration_merges_spellings_of_one_mailbox_and_old_links_still_work(
     assert Client().post(f"/unsubscribe/{made[1].token}/").status_code == 200
     made[0].refresh_from_db()
     assert made[0].state == "unsubscribed"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@ab--cd.com", "a@r3---sn-abc.googlevideo.com", "a@x1--y.example.org", "a@AB--CD.com"],
+)
+def test_ascii_domains_with_double_hyphens_are_kept_as_they_are(db, address):
+    # IDNA 2008 refuses '--' in a label's third and fourth places; plain ASCII labels skip it.
+    assert clean_email(address) == address.lower()
+    page = Client().post("/subscribe/", {"channel": "email", "email": address})
+    assert page.status_code == 200
+    assert list(Subscriber.objects.values_list("address", flat=True)) == [address.lower()]
+
+
+def test_only_non_ascii_labels_go_through_idna_and_punycode_labels_must_round_trip():
+    assert clean_email("a@ab--cd.B\u00fccher.de") == "a@ab--cd.xn--bcher-kva.de"
+    assert clean_email("a@XN--BCHER-KVA.ab--cd.com") == "a@xn--bcher-kva.ab--cd.com"
+    for refused in ("a@xn--ab--cd.com", "a@a_b.com", "a@-ab.com"):
+        with pytest.raises(DomainError):
+            clean_email(refused)

@@ -26,21 +26,47 @@ _IGNORABLE = re.compile(
 )
 
 
+# A label the mail layer sends as it is: ASCII letters, digits and inner hyphens, 1-63 long.
+_LDH = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+# The full stops UTS #46 splits labels on (NFKC has already mapped U+FF0E).
+_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+
+
 class UnusableDomain(ValueError):
     """A domain with no canonical form (an IP literal, an empty label, a disallowed character)."""
 
 
 def canonical_domain(domain: str) -> str:
-    """``domain`` in ASCII (A-labels, lower case, no trailing dot); UnusableDomain if none."""
+    """``domain`` in ASCII (A-labels, lower case, no trailing dot); UnusableDomain if none.
+
+    A plain ASCII letter-digit-hyphen label is kept as it is, lower-cased: IDNA 2008 refuses
+    ``--`` in a label's third and fourth places (reserved for ACE prefixes), yet such labels
+    are real host names (``ab--cd.com``, ``r3---sn-abc.googlevideo.com``), and the mail layer
+    sends an ASCII domain unchanged. Only the other labels go through IDNA 2008 + UTS #46; a
+    label already in ``xn--`` form must decode and encode back to itself."""
     if domain.startswith("["):
         raise UnusableDomain("an IP address instead of a domain name")
     text = _IGNORABLE.sub("", unicodedata.normalize("NFKC", domain))
     text = text[:-1] if text.endswith(".") else text
     try:
-        ascii_form = idna.encode(text, uts46=True, transitional=False).decode("ascii")
-        # A punycode label typed as such must decode, and come back the same way.
-        if idna.encode(idna.decode(ascii_form)).decode("ascii") != ascii_form:
-            raise UnusableDomain("a punycode label that is not the name's own spelling")
+        ascii_form = ".".join(_canonical_label(label) for label in _DOTS.split(text))
     except (idna.IDNAError, UnicodeError) as exc:
         raise UnusableDomain(str(exc)) from exc
-    return ascii_form.lower()
+    if len(ascii_form) > 253:
+        raise UnusableDomain("a domain longer than 253 characters")
+    return ascii_form
+
+
+def _canonical_label(label: str) -> str:
+    lower = label.lower() if label.isascii() else label
+    if _LDH.match(lower) and not lower.startswith("xn--"):
+        return lower
+    if lower.startswith("xn--"):
+        # A punycode label typed as such must decode, and come back the same way.
+        if idna.encode(idna.decode(lower)).decode("ascii") != lower:
+            raise UnusableDomain("a punycode label that is not the name's own spelling")
+        return lower
+    ascii_form = idna.encode(label, uts46=True, transitional=False).decode("ascii").lower()
+    if idna.encode(idna.decode(ascii_form)).decode("ascii") != ascii_form:
+        raise UnusableDomain("a punycode label that is not the name's own spelling")
+    return ascii_form
