@@ -118,3 +118,32 @@ def test_only_non_ascii_labels_go_through_idna_and_punycode_labels_must_round_tr
     for refused in ("a@xn--ab--cd.com", "a@a_b.com", "a@-ab.com"):
         with pytest.raises(DomainError):
             clean_email(refused)
+
+
+def test_the_migration_does_not_depend_on_app_code(db, monkeypatch):
+    # A historical migration must keep doing what it did when the app's function changes or
+    # moves: it may import Django and idna, never tideover's own modules.
+    import builtins
+
+    migration = importlib.import_module(
+        "tideover.notifications.migrations.0011_email_domains_canonical"
+    )
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    real_import = builtins.__import__
+
+    def guarded(name, *args, **kwargs):
+        if name.startswith("tideover.") and ".migrations" not in name:
+            raise ImportError(f"a migration imported app code: {name}")
+        return real_import(name, *args, **kwargs)
+
+    Subscriber.objects.create(channel="email", address="cy@B\u00fccher.de", state="active")
+    Subscriber.objects.create(channel="email", address="cy@ab--cd.com", state="active")
+    with monkeypatch.context() as patched:
+        patched.setattr(builtins, "__import__", guarded)
+        migration.canonical_email_domains(django_apps, connection.schema_editor())
+    assert sorted(Subscriber.objects.values_list("address", flat=True)) == [
+        "cy@ab--cd.com",
+        "cy@xn--bcher-kva.de",
+    ]
