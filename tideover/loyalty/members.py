@@ -6,13 +6,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from tideover.core.actors import SYSTEM, Actor
+from tideover.core.emails import canonical_email, clean_email
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.phones import to_e164
 from tideover.loyalty import audit
@@ -29,14 +28,8 @@ CONSENT_FIELDS = {
 
 
 def _email(raw: str) -> str:
-    email = (raw or "").strip().lower()
-    if not email:
-        return ""
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise DomainError(f"{raw!r} is not an e-mail address", field="email")
-    return email
+    # Kept as notifications and recovery keep it, so a look-up in any spelling finds it.
+    return clean_email(raw) if (raw or "").strip() else ""
 
 
 def _tier(tier: str) -> str:
@@ -165,7 +158,7 @@ def find_members(query: str, *, actor: Actor, page: int = 1, per_page: int = 20)
         )
     page = max(1, page)
     if "@" in text:
-        found, how = Member.objects.filter(email=text.lower()), "email"
+        found, how = Member.objects.filter(email=canonical_email(text)), "email"
     else:
         # A loyalty id, or something typed like a phone number: try both.
         exact, how = Q(loyalty_id=text.upper()), "loyalty_id"
@@ -197,7 +190,7 @@ def find_member(*, loyalty_id: str = "", phone_e164: str = "", email: str = "") 
         found = Member.objects.filter(loyalty_id=loyalty_id.strip().upper()).first()
         if found is not None:
             return found
-    for field, value in (("phone_e164", phone_e164), ("email", (email or "").lower())):
+    for field, value in (("phone_e164", phone_e164), ("email", canonical_email(email))):
         if value:
             matches = list(Member.objects.filter(**{field: value})[:2])
             if len(matches) == 1:

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tideover.core.actors import Actor
+from tideover.core.emails import canonical_email
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.phones import to_e164
 from tideover.loyalty.members import find_member
@@ -45,9 +46,11 @@ def lookup(query: str, *, actor: Actor) -> dict:
         raise DomainError("Enter a loyalty id, a phone number or an e-mail address", field="q")
     match = Q(pk__in=[])
     member = None
-    if "@" in text:
-        match |= Q(email=text.lower())
-        member = find_member(email=text.lower())
+    # Addresses are stored in one spelling (core.emails): search in that spelling too.
+    email = canonical_email(text) if "@" in text else ""
+    if email:
+        match |= Q(email=email)
+        member = find_member(email=email)
     else:
         member = find_member(loyalty_id=text)
         try:
@@ -65,7 +68,7 @@ def lookup(query: str, *, actor: Actor) -> dict:
         .prefetch_related("evidence", "evidence__store")
         .order_by("-incident__declared_at", "pk")[:20]
     )
-    contacts = {text.lower() if "@" in text else ""}
+    contacts = {email}
     for customer in customers:
         contacts |= {customer.phone_e164, customer.email}
     if member is not None:

@@ -17,7 +17,8 @@ import idna
 from django.db import migrations
 from django.utils import timezone
 
-# The canonical form as this migration made it, copied from channels/email/domains.py (with
+# The canonical form as this migration made it, copied from channels/email/domains.py (now core/emails.py,
+# with
 # plain ASCII labels kept as they are): importing it from app code would let a later change to
 # that function, or its move, change or break this historical migration.
 

@@ -1,5 +1,5 @@
 """One mailbox, one subscriber, whatever characters the domain is spelt with: invisible ones,
-compatibility letters, Unicode or punycode (channels/email/domains.py)."""
+compatibility letters, Unicode or punycode (core/emails.py)."""
 
 import importlib
 

@@ -9,50 +9,14 @@ from datetime import datetime
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from tideover.core import http
-from tideover.core.errors import DomainError
+from tideover.core.emails import clean_email
 from tideover.core.text import clean_text
 from tideover.notifications.channels import Channel, DeliveryError, Rendered, Transport, register
-from tideover.notifications.channels.email.domains import UnusableDomain, canonical_domain
-
-
-def clean_email(address: str, *, field: str = "email") -> str:
-    """A valid e-mail address in the one form a mailbox is kept under: lower case, the domain
-    in its canonical ASCII form (``domains.py``).
-
-    Mail providers do not tell ``Alice@`` from ``alice@``, and the mail layer sends
-    ``alice@ｅxample.com`` or ``alice@exa\\u00admple.com`` to ``alice@example.com``, so each
-    spelling would be another subscriber sent every update again, under its own sign-up limit;
-    loyalty and recovery keep addresses in lower case too. A quoted or escaped local part
-    (``"alice"@``, ``a\\lice@``) names the same mailbox in yet another spelling and is refused,
-    and so is an IP address in place of a domain (``alice@[127.0.0.1]``)."""
-    text = (address or "").strip()
-    local, at, domain = text.rpartition("@")
-    if at and domain.startswith("["):
-        raise DomainError(
-            "Use an address with a domain name, not an IP address, e.g. name@example.com",
-            field=field,
-        )
-    try:
-        text = f"{local}@{canonical_domain(domain)}" if at and local else text
-    except UnusableDomain:
-        raise DomainError(f"{text!r} is not an e-mail address with a usable domain", field=field)
-    try:
-        validate_email(text)
-    except ValidationError:
-        raise DomainError(f"{text!r} is not an e-mail address", field=field)
-    if '"' in local or "\\" in local:
-        raise DomainError(
-            "Use a plain address without quotes or backslashes, e.g. name@example.com",
-            field=field,
-        )
-    return text.lower()
 
 
 class EmailTransport(Transport):

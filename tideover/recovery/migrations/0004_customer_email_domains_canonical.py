@@ -1,30 +1,26 @@
-"""The one spelling of an e-mail address's domain that every look-up uses.
+"""Affected customers' e-mail addresses are kept in the one spelling every app uses
+(core/emails.py): lower case, the domain in its canonical ASCII form (``alice@bücher.de`` as
+``alice@xn--bcher-kva.de``), so customer service's search and new sightings find them.
 
-Django's validator accepts domains with invisible characters (soft hyphen, zero-width space),
-compatibility letters (full-width ``ｅ``, script ``ℯ``) and Unicode or punycode spellings of one
-name, and its mail layer IDNA-encodes the domain when sending: ``alice@exa\\u00admple.com`` and
-``alice@ｅxample.com`` reach ``alice@example.com``. Kept as typed, each would be its own
-subscriber with its own sign-up limit, all delivered to one mailbox. So the domain is taken
-through NFKC, stripped of default-ignorable characters and put through IDNA 2008 with UTS #46
-processing (what browsers and mail software do), and kept in its ASCII form: that is also what
-the SMTP layer sends as it is, whereas Django would encode a Unicode domain with Python's IDNA
-2003 codec (``straße.de`` as ``strasse.de``, another mailbox).
+Only addresses with non-ASCII characters can change. An address with no canonical form is left
+as it is, and so is a record whose new address another record of the same incident has or
+would get (an address is unique per incident; such records are not merged here).
 """
-
-from __future__ import annotations
 
 import re
 import unicodedata
 
 import idna
+from django.db import migrations
 
+# The canonical form as it was when this migration was written (core/emails.py), copied rather
+# than imported so that a later change to the app's function cannot change this migration.
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing.
 _IGNORABLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
-
 
 # A label the mail layer sends as it is: ASCII letters, digits and inner hyphens, 1-63 long.
 _LDH = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -33,17 +29,11 @@ _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
 
 class UnusableDomain(ValueError):
-    """A domain with no canonical form (an IP literal, an empty label, a disallowed character)."""
+    pass
 
 
 def canonical_domain(domain: str) -> str:
-    """``domain`` in ASCII (A-labels, lower case, no trailing dot); UnusableDomain if none.
-
-    A plain ASCII letter-digit-hyphen label is kept as it is, lower-cased: IDNA 2008 refuses
-    ``--`` in a label's third and fourth places (reserved for ACE prefixes), yet such labels
-    are real host names (``ab--cd.com``, ``r3---sn-abc.googlevideo.com``), and the mail layer
-    sends an ASCII domain unchanged. Only the other labels go through IDNA 2008 + UTS #46; a
-    label already in ``xn--`` form must decode and encode back to itself."""
+    """``domain`` in ASCII; UnusableDomain if it has no canonical form."""
     if domain.startswith("["):
         raise UnusableDomain("an IP address instead of a domain name")
     text = _IGNORABLE.sub("", unicodedata.normalize("NFKC", domain))
@@ -70,3 +60,32 @@ def _canonical_label(label: str) -> str:
     if idna.encode(idna.decode(ascii_form)).decode("ascii") != ascii_form:
         raise UnusableDomain("a punycode label that is not the name's own spelling")
     return ascii_form
+
+
+def _canonical(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{canonical_domain(domain)}".lower() if local else address
+    except UnusableDomain:
+        return address
+
+
+def canonical_customer_emails(apps, schema_editor):
+    AffectedCustomer = apps.get_model("recovery", "AffectedCustomer")
+    wanted = {}
+    rows = AffectedCustomer.objects.exclude(email="").order_by("pk")
+    for pk, incident_id, email in rows.values_list("pk", "incident_id", "email").iterator(
+        chunk_size=2000
+    ):
+        if not email.isascii() and _canonical(email) != email:
+            wanted.setdefault((incident_id, _canonical(email)), []).append(pk)
+    for (incident_id, email), pks in wanted.items():
+        taken = AffectedCustomer.objects.filter(incident_id=incident_id, email=email).exists()
+        if len(pks) == 1 and not taken:
+            AffectedCustomer.objects.filter(pk=pks[0]).update(email=email)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("recovery", "0003_offer_message_key")]
+
+    operations = [migrations.RunPython(canonical_customer_emails, migrations.RunPython.noop)]
