@@ -125,3 +125,12 @@ def canonical_email(address: str) -> str:
         return f"{local}@{canonical_domain(domain)}".lower()
     except UnusableDomain:
         return text.lower()
+
+
+def email_spellings(address: str) -> list[str]:
+    """The spellings to look ``address`` up under: its canonical form and, when different, the
+    address as typed in lower case, which is how rows stored before canonical domains (and
+    those the data migrations left alone because the canonical spelling was taken) keep it."""
+    typed = (address or "").strip().lower()
+    canonical = canonical_email(address)
+    return [canonical] if canonical == typed else [canonical, typed]

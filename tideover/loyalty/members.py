@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tideover.core.actors import SYSTEM, Actor
-from tideover.core.emails import canonical_email, clean_email
+from tideover.core.emails import clean_email, email_spellings
 from tideover.core.errors import DomainError, NotFound
 from tideover.core.phones import to_e164
 from tideover.loyalty import audit
@@ -158,7 +158,7 @@ def find_members(query: str, *, actor: Actor, page: int = 1, per_page: int = 20)
         )
     page = max(1, page)
     if "@" in text:
-        found, how = Member.objects.filter(email=canonical_email(text)), "email"
+        found, how = Member.objects.filter(email__in=email_spellings(text)), "email"
     else:
         # A loyalty id, or something typed like a phone number: try both.
         exact, how = Q(loyalty_id=text.upper()), "loyalty_id"
@@ -190,9 +190,12 @@ def find_member(*, loyalty_id: str = "", phone_e164: str = "", email: str = "") 
         found = Member.objects.filter(loyalty_id=loyalty_id.strip().upper()).first()
         if found is not None:
             return found
-    for field, value in (("phone_e164", phone_e164), ("email", canonical_email(email))):
+    for field, value in (("phone_e164", phone_e164), ("email", email.strip())):
         if value:
-            matches = list(Member.objects.filter(**{field: value})[:2])
+            lookup = (
+                {field: value} if field == "phone_e164" else {"email__in": email_spellings(value)}
+            )
+            matches = list(Member.objects.filter(**lookup)[:2])
             if len(matches) == 1:
                 return matches[0]
     return None

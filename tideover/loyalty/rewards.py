@@ -96,10 +96,10 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
 
     Codes apply in the order the till sent them, each taking off at most what the codes
     before it left of the sale's total (a percentage is of what is left), so a sale never
-    records more discount than it cost. A code after codes that already took off the whole total
-    is refused, naming it, and stays unused (the whole sale is refused, so the till takes it
-    off); a code alone on a sale too small for it to take anything off is used for 0, as
-    before."""
+    records more discount than it cost. Among several codes, one that would take nothing off
+    (the codes before it took the whole total, or it rounds to 0 on what is left) is refused,
+    naming it, and stays unused (the whole sale is refused, so the till takes it off); a code
+    alone on a sale too small for it to take anything off is used for 0, as before."""
     normalized = codes.normalize_code(code)
     if normalized is None:
         if codes.looks_like_code(code):
@@ -117,11 +117,16 @@ def redeem_for_sale(code: str, *, sale) -> dict | None:
         raise CodeRefused(reason)
     left = max(0, total - sale.discount_cents)
     discount = discount_on(reward, left)
-    if left == 0 and sale.discount_cents > 0:
+    if discount <= 0 and len(sale.codes or ()) > 1:
+        already = (
+            f"the codes before it already take {notices.dollars(total - left)} off this "
+            f"{notices.dollars(total)} sale"
+            if left == 0
+            else f"it rounds to nothing on the {notices.dollars(left)} left of this sale"
+        )
         raise CodeRefused(
-            f"Code {reward.code} would take nothing more off: the codes before it already take "
-            f"{notices.dollars(total - left)} off this {notices.dollars(total)} sale; "
-            "take it off this sale (it stays usable) and post it again"
+            f"Code {reward.code} would take nothing more off: {already}; take it off this sale "
+            "(it stays usable) and post it again"
         )
     # The WHERE is the lock: of two tills, exactly one UPDATE finds redeemed_at still empty.
     updated = Reward.objects.filter(

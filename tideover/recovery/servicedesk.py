@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tideover.core.actors import Actor
-from tideover.core.emails import canonical_email
+from tideover.core.emails import email_spellings
 from tideover.core.errors import Conflict, DomainError
 from tideover.core.phones import to_e164
 from tideover.loyalty.members import find_member
@@ -47,10 +47,10 @@ def lookup(query: str, *, actor: Actor) -> dict:
     match = Q(pk__in=[])
     member = None
     # Addresses are stored in one spelling (core.emails): search in that spelling too.
-    email = canonical_email(text) if "@" in text else ""
-    if email:
-        match |= Q(email=email)
-        member = find_member(email=email)
+    spellings = email_spellings(text) if "@" in text else []
+    if spellings:
+        match |= Q(email__in=spellings)
+        member = find_member(email=text)
     else:
         member = find_member(loyalty_id=text)
         try:
@@ -68,7 +68,7 @@ def lookup(query: str, *, actor: Actor) -> dict:
         .prefetch_related("evidence", "evidence__store")
         .order_by("-incident__declared_at", "pk")[:20]
     )
-    contacts = {email}
+    contacts = set(spellings)
     for customer in customers:
         contacts |= {customer.phone_e164, customer.email}
     if member is not None:

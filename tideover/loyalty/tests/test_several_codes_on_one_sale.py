@@ -1,6 +1,7 @@
 """Several reward or goodwill codes on one sale apply in order, each taking off at most what
 the codes before it left of the sale's total: the discount recorded is never more than the
-sale cost, and a code with nothing left to take off is refused by name and stays usable."""
+sale cost, and among several codes one that takes nothing off is refused by name and stays
+usable."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -85,3 +86,17 @@ def test_a_code_alone_on_a_sale_too_small_for_it_is_used_for_nothing_not_refused
     [result] = post_sales([spending([code], 9)])
     assert result.result == "posted", result.reason
     assert discounts([code]) == {code: 0}
+
+
+def test_among_several_codes_one_that_rounds_to_nothing_is_refused_and_stays_usable(member):
+    """$5 off a $5.05 sale leaves 5 cents, and 10% of that rounds to nothing: the 10% code is
+    refused by name rather than used up for 0; the same for codes on a 1-cent sale."""
+    five, ten_percent = goodwill(value_cents=500), goodwill(percent_off=10)
+    [result] = post_sales([spending([five, ten_percent], 505)])
+    assert result.result == "rejected"
+    assert ten_percent in result.reason and "rounds to nothing" in result.reason, result.reason
+    assert discounts([five, ten_percent]) == {five: None, ten_percent: None}
+    small = [goodwill(percent_off=10), goodwill(percent_off=50)]
+    [result] = post_sales([spending(small, 1)])
+    assert result.result == "rejected", result.reason
+    assert discounts(small) == dict.fromkeys(small)

@@ -52,3 +52,21 @@ def test_the_migration_puts_stored_addresses_in_the_canonical_spelling_unless_ta
     migration.canonical_customer_emails(django_apps, connection.schema_editor())
     after = [AffectedCustomer.objects.get(pk=c.pk).email for c in made]
     assert after == ["alice@xn--bcher-kva.de", *stored[1:]]
+
+
+def test_an_address_kept_in_an_older_spelling_can_still_opt_out_and_be_found(make_member):
+    """Rows stored before canonical domains, and those the migrations left as they were (the
+    canonical spelling was taken, or there is none: IDNA 2008 refuses a snowman), keep their
+    old spelling: typed that way, opting out and the searches still reach them."""
+    from tideover.loyalty.members import find_member, find_members
+    from tideover.loyalty.models import Member
+    from tideover.recovery.consent import opt_out
+
+    make_member("M0000043", email="di@example.com", mail=True)
+    Member.objects.filter(loyalty_id="M0000043").update(email="di@\u2603.net")
+    opt_out("Di@\u2603.net")
+    member = Member.objects.get(loyalty_id="M0000043")
+    assert member.consent_marketing_email is False
+    assert find_member(email="di@\u2603.net") == member
+    assert find_members("di@\u2603.net", actor=AGENT).members == [member]
+    assert servicedesk.lookup("DI@\u2603.net", actor=AGENT)["member"] == member
