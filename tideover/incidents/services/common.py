@@ -67,6 +67,15 @@ def check_lead(user, roles: tuple[Role, ...], *, field: str, duty: str) -> None:
         )
 
 
+def take(incident: Incident) -> None:
+    """Lock the incident's row until the change commits and bring the caller's copy up to
+    date: two people (or a person and the clock) changing it at once change it one after the
+    other, each from what the other left (a copy read before the other's change would write
+    it back)."""
+    Incident.objects.select_for_update().filter(pk=incident.pk).exists()
+    incident.refresh_from_db()
+
+
 DEFAULT_SEVERITIES = [
     # level, name, cadence minutes, impact, description
     (1, "SEV1", 15, "critical", "Stores cannot sell or customers cannot pay, chain-wide"),

@@ -29,6 +29,7 @@ from tideover.incidents.services.common import (
     _worst_open_status,
     authorize,
     clean_title,
+    take,
 )
 from tideover.incidents.services.lifecycle import change_state, post_public_update
 
@@ -81,11 +82,8 @@ def start_maintenance(
     """The window begins: its components go under maintenance. One cancelled (or started)
     meanwhile is left as it is."""
     at = _now(at)
-    current = (
-        Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
-    )
-    if current != IncidentState.SCHEDULED:
-        incident.refresh_from_db()
+    take(incident)
+    if incident.state != IncidentState.SCHEDULED:
         return incident
     text = message.strip() or "Scheduled maintenance is in progress."
     post_public_update(incident, text, state=IncidentState.IN_PROGRESS, actor=actor, at=at)
@@ -108,11 +106,8 @@ def complete_maintenance(
     One already closed meanwhile (by hand, or by another worker's run) is left as it is."""
     text = message.strip() or "Scheduled maintenance has been completed."
     with transaction.atomic():
-        current = (
-            Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
-        )
-        if current in CLOSED_STATES:
-            incident.refresh_from_db()
+        take(incident)
+        if incident.state in CLOSED_STATES:
             return incident
         return change_state(incident, IncidentState.COMPLETED, message=text, actor=actor, at=at)
 
@@ -128,9 +123,7 @@ def cancel_maintenance(
     # The state as it is now, held until the cancellation commits: the scheduler starting the
     # window at this moment either starts it first (this answers 409) or waits and finds it
     # cancelled.
-    incident.state = (
-        Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
-    )
+    take(incident)
     if incident.state != IncidentState.SCHEDULED:
         raise Conflict(
             f"This maintenance is {incident.get_state_display().lower()}; only one that has not "

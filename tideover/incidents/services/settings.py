@@ -18,15 +18,8 @@ from tideover.incidents.services.common import (
     _set_store_scope,
     authorize,
     check_lead,
+    take,
 )
-
-
-def _take(incident: Incident) -> None:
-    """Lock the incident's row until the change commits and bring the caller's copy up to
-    date: two people changing settings at once change them one after the other, each from what
-    the other left (a copy read before the other's change would write it back)."""
-    Incident.objects.select_for_update().filter(pk=incident.pk).exists()
-    incident.refresh_from_db()
 
 
 def _refuse_if_closed(incident: Incident, what: str) -> None:
@@ -41,7 +34,7 @@ def assign_roles(
 ) -> Incident:
     """Name the commander and/or comms lead (they get the cadence reminders)."""
     authorize(actor, Capability.DECLARE_INCIDENT)
-    _take(incident)
+    take(incident)
     _refuse_if_closed(incident, "its roles")
     # Only a new lead must hold the role: naming again the one in place (who may have lost it
     # since) changes nothing and is no reason to refuse the rest.
@@ -71,7 +64,7 @@ def change_severity(
 ) -> Incident:
     """Raise or lower the severity; the update cadence follows the new one."""
     authorize(actor, Capability.DECLARE_INCIDENT)
-    _take(incident)
+    take(incident)
     _refuse_if_closed(incident, "its severity")
     at = _now(at)
     if incident.kind != IncidentKind.INCIDENT:
@@ -99,7 +92,7 @@ def set_store_scope(
 ):
     """Say which stores the incident touches: all, some regions, or a list."""
     authorize(actor, Capability.DECLARE_INCIDENT)
-    _take(incident)
+    take(incident)
     _refuse_if_closed(incident, "the stores it affects")
     at = _now(at)
     _set_store_scope(incident, all_stores, regions, stores)
