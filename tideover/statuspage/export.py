@@ -16,8 +16,8 @@ processes: the one that waited renders after the other's swap, so the newest sta
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import fcntl
+import functools
 import gzip
 import json
 import logging
@@ -152,13 +152,20 @@ def _link_if_same(old: Path, new: Path, body: bytes) -> bool:
     return True
 
 
+@functools.cache
+def _renameat2():
+    """libc's renameat2, or None. Looked up once, in the symbols the process already has
+    loaded: ``ctypes.util.find_library`` runs ``ldconfig`` (and may run gcc) in a child process
+    at every call, which every export paid and which a worker's process checks caught."""
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except OSError:
+        return None
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths (Linux). False where the system cannot."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
