@@ -95,6 +95,9 @@ def run_database_worker(*, interval: float, batch: bool, with_periodic: bool) ->
     _run_through_database_outages(worker)
 
 
+# Longest wait for a job in one call to Redis: a stop request is seen at least this often.
+STOP_CHECK_SECONDS = 10
+
 # Seconds between tries while the database cannot be reached: doubling up to this.
 OUTAGE_RETRY_MAX_SECONDS = 30.0
 
@@ -219,20 +222,49 @@ class RQSchedulerThread:
         return thread
 
 
-def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
-    import django_rq
-    from django.conf import settings
-    from django_tasks_rq.backend import Job
+def rq_worker_class():
+    """The RQ worker ``tideover worker`` runs (RQ is imported only when it is configured)."""
     from rq import SimpleWorker
+    from rq.exceptions import StopRequested
 
     class TideoverRQWorker(SimpleWorker):
+        """RQ's worker, with a stop request that cannot be lost (see ``request_stop``)."""
+
+        waiting_for_job = False
+
+        @property
+        def dequeue_timeout(self) -> int:
+            # RQ waits up to 405 s for a job in one blocking call; a shorter wait lets the loop
+            # look at its stop flag often, whatever happened to the signal's exception.
+            return min(super().dequeue_timeout, STOP_CHECK_SECONDS)
+
         def request_stop(self, signum, frame):
             log.warning(
                 "%s: finishing the current task, then stopping (again to stop at once)",
                 signal.strsignal(signum),
             )
             stopping.request()
-            super().request_stop(signum, frame)
+            # The flag is what the loop reads at each turn. RQ's handler raises StopRequested
+            # wherever the main thread happens to be when idle: inside a library's
+            # ``except Exception`` it was swallowed and, the flag unset, the worker went back
+            # to waiting for a job (a SIGTERM ignored for minutes); between installing its
+            # handlers and its loop it ended the worker with a traceback and exit status 1.
+            # The exception is kept only to cut short the wait for a job.
+            self._stop_requested = True
+            try:
+                super().request_stop(signum, frame)
+            except StopRequested:
+                if self.waiting_for_job:
+                    raise
+
+        def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+            self.waiting_for_job = True  # before the check: a stop from here on raises
+            try:
+                if self._stop_requested:
+                    raise StopRequested()
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            finally:
+                self.waiting_for_job = False
 
         def _install_signal_handlers(self):
             # RQ installs its handlers after registering with Redis; a stop asked for before
@@ -250,6 +282,15 @@ def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
             finally:
                 close_old_connections()
 
+    return TideoverRQWorker
+
+
+def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
+    import django_rq
+    from django.conf import settings
+    from django_tasks_rq.backend import Job
+
+    worker_class = rq_worker_class()
     queues = [django_rq.get_queue(name, job_class=Job) for name in settings.RQ_QUEUES]
     if not batch:
         # Until RQ's worker installs its own handlers: a stop is a request, not a kill.
@@ -257,7 +298,7 @@ def run_rq_worker(*, batch: bool, with_periodic: bool) -> None:
             signal.signal(signum, lambda *_: stopping.request())
         if not _wait_for_redis(queues[0].connection):
             return  # asked to stop while Redis was away
-    worker = TideoverRQWorker(queues, connection=queues[0].connection, job_class=Job)
+    worker = worker_class(queues, connection=queues[0].connection, job_class=Job)
     deferred = RQSchedulerThread(queues, queues[0].connection)
     if batch:
         deferred.tick()

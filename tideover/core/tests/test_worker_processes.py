@@ -16,7 +16,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 
 from tideover.core.tests.workers import (
+    free_port,
     processes_in_group,
+    start_redis_server,
     start_worker,
     stop,
     wait_until,
@@ -133,17 +135,12 @@ def test_an_rq_worker_started_before_redis_waits_for_it_and_then_works(settings,
     """Under a process manager, a worker that exited because Redis was not up yet would stop
     the others: it waits, says so once, and registers with Redis once it answers."""
     import shutil
-    import socket
-    import subprocess
 
     import redis
 
-    server = shutil.which("redis-server")
-    if server is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("needs redis-server to start one of its own")
-    with socket.socket() as s:  # a port nothing listens on yet
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     log = tmp_path / "worker.log"
     worker = start_worker(worker_env(settings, TASKS_BACKEND="rq", REDIS_URL=url), log_path=log)
@@ -152,26 +149,12 @@ def test_an_rq_worker_started_before_redis_waits_for_it_and_then_works(settings,
         wait_until(lambda: "Redis cannot be reached" in log.read_text(), 60, processes=[worker])
         time.sleep(2)
         assert worker.poll() is None, log.read_text()
-        redis_server = subprocess.Popen(
-            [
-                server,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
+        redis_server = start_redis_server(port, tmp_path)
         client = redis.Redis.from_url(url)
         wait_until(lambda: "Redis answers again" in log.read_text(), timeout=60, processes=[worker])
         wait_until(lambda: client.scard("rq:workers") == 1, timeout=30, processes=[worker])
     finally:
-        code = stop(worker)
+        code = stop(worker, log_path=log)
         if redis_server is not None:
             redis_server.terminate()
             redis_server.wait(10)
@@ -179,16 +162,12 @@ def test_an_rq_worker_started_before_redis_waits_for_it_and_then_works(settings,
 
 
 def test_an_rq_worker_waiting_for_redis_stops_cleanly_when_asked(settings, tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = worker_env(settings, TASKS_BACKEND="rq", REDIS_URL=f"redis://127.0.0.1:{port}/0")
     log = tmp_path / "worker.log"
     worker = start_worker(env, log_path=log)
     try:
         wait_until(lambda: "Redis cannot be reached" in log.read_text(), 60, processes=[worker])
     finally:
-        code = stop(worker)
+        code = stop(worker, log_path=log)
     assert code == 0, log.read_text()

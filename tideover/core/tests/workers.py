@@ -55,6 +55,27 @@ def start_worker(
     )
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on yet."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis_server(port: int, cwd: Path) -> subprocess.Popen | None:
+    """A throwaway redis-server of the test's own on ``port`` (nothing saved); None when
+    redis-server is not installed."""
+    import shutil
+
+    server = shutil.which("redis-server")
+    if server is None:
+        return None
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return subprocess.Popen([server, *args], stdout=subprocess.DEVNULL, cwd=cwd)
+
+
 def processes_in_group(group: int) -> list[int]:
     """The live processes in process group ``group`` (from /proc), zombies not counted."""
     found = []
@@ -72,9 +93,15 @@ def processes_in_group(group: int) -> list[int]:
     return found
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+def stop(
+    process: subprocess.Popen,
+    sig: int = signal.SIGTERM,
+    timeout: float = 30,
+    log_path: Path | None = None,
+) -> int:
     """Signal the process and wait; one that has not exited by ``timeout`` is killed, so a
-    test never leaves a worker behind (holding a database connection the next run needs)."""
+    test never leaves a worker behind (holding a database connection the next run needs),
+    and the test fails with the worker's log (``log_path``) if it has one."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
@@ -82,7 +109,12 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
-        raise
+        if log_path is None:
+            raise
+        raise AssertionError(
+            f"the worker had not stopped {timeout:.0f} s after {signal.Signals(sig).name};"
+            f" its log:\n{log_path.read_text()}"
+        ) from None
 
 
 def wait_until(condition, timeout: float = 60, every: float = 0.05, processes=()) -> None:
