@@ -43,7 +43,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tideover.agent.hq import HQUnavailable, hq_json
+from tideover.agent.hq import HQUnavailable, hq_json, hqs_own
 from tideover.agent.journal import QUARANTINED
 
 log = logging.getLogger("tideover.agent")
@@ -325,6 +325,8 @@ class Forwarder:
             )
             return 0
         if response.status_code != 200:
+            if not hqs_own(response):  # a redirect, a portal's page: HQ out of reach, still due
+                raise HQUnavailable(f"HQ not reached: answered {response.status_code}")
             self.journal.postpone(
                 seq, f"HQ answered {response.status_code} again; {_next(retry_at)}", retry_at
             )

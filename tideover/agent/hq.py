@@ -14,7 +14,8 @@ from tideover.agent import VERSION
 
 
 class HQUnavailable(Exception):
-    """HQ did not answer usefully (no connection, timeout, 5xx, or it refused the token)."""
+    """HQ did not answer usefully (no connection, timeout, 5xx, an answer that is not HQ's, or
+    HQ refused the token in its own JSON)."""
 
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
@@ -54,11 +55,16 @@ class HQClient:
         if response.status_code >= 500:
             raise HQUnavailable(f"HQ answered {response.status_code}", status=response.status_code)
         if response.status_code in (401, 403):
+            if not hqs_own(response):  # a proxy's or captive portal's login page, not HQ's
+                raise HQUnavailable(_not_hqs(response, "request"), status=response.status_code)
             raise HQUnavailable(
                 f"HQ refused the agent's token ({response.status_code}): {_detail(response)}",
                 status=response.status_code,
             )
-        if response.status_code < 400 or hqs_own(response):
+        answered = _json(response) if response.status_code < 400 else hqs_own(response)
+        if answered:
+            # Evidence that HQ answers (quarantine's blame): HQ answers in JSON. A redirect or
+            # a captive portal's page came from something between the store and HQ.
             self.ok_at = time.monotonic()
         return response
 
@@ -135,10 +141,16 @@ def hq_json(response: httpx.Response, kind: type = dict, key: str | None = None)
     return data
 
 
+def _json(response: httpx.Response) -> bool:
+    """A 2xx in JSON, as HQ answers (HQ's API never redirects the agent's requests)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return 200 <= response.status_code < 300 and kind == "application/json"
+
+
 def hqs_own(response: httpx.Response) -> bool:
     """Whether an error answer is HQ's own: HQ's API answers every refusal as JSON with a
-    ``detail``. A proxy's or captive portal's 404, 407 or 429 page is not, and says nothing
-    about HQ: HQ was not reached."""
+    ``detail``. A proxy's or captive portal's 401, 403, 404, 407 or 429 page is not, and says
+    nothing about HQ: HQ was not reached."""
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
         return False
