@@ -40,7 +40,7 @@ from pathlib import Path
 
 from tideover.agent.quarantine import QuarantineQueue
 from tideover.agent.staffview import QUARANTINED, StaffView  # noqa: F401 - the states live here
-from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade
+from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade, member_key
 
 QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
 MAX_STEP_BACK = 86400  # a highest-clock mark further ahead than this is a wrong clock's
@@ -368,12 +368,14 @@ class Journal(QuarantineQueue, StaffView):
     def tier(self, member_id: str) -> str | None:
         """The member's tier as HQ last said, or None when not known here."""
         row = self.conn.execute(
-            "SELECT tier FROM members WHERE member_id = ?", (member_id,)
+            "SELECT tier FROM members WHERE member_id = ?", (member_key(member_id),)
         ).fetchone()
         return row[0] if row else None
 
     def member(self, member_id: str) -> tuple[int | None, float | None, int]:
-        """(last HQ balance, when, points of this member's queued sales)."""
+        """(last HQ balance, when, points of this member's queued sales), whichever case the
+        id is given in."""
+        member_id = member_key(member_id)
         with self.lock:
             known = self.conn.execute(
                 "SELECT balance, as_of FROM members WHERE member_id = ?", (member_id,)
@@ -387,6 +389,7 @@ class Journal(QuarantineQueue, StaffView):
 
     def estimate_difference(self, member_id: str) -> int:
         """Points HQ posted minus the agent's estimates, over this member's posted sales."""
+        member_id = member_key(member_id)
         with self.lock:
             return self.conn.execute(
                 "SELECT COALESCE(SUM(hq_points - points), 0) FROM sales"
@@ -396,7 +399,7 @@ class Journal(QuarantineQueue, StaffView):
 
     def remember_balance(self, member_id: str, balance: int, tier: str | None = None) -> None:
         with self.lock:
-            self.conn.execute(MEMBER_UPSERT, (member_id, balance, tier, time.time()))
+            self.conn.execute(MEMBER_UPSERT, (member_key(member_id), balance, tier, time.time()))
 
     # --- small memory -------------------------------------------------------------------
     def get(self, key: str, default=None):

@@ -31,6 +31,7 @@ from tideover.agent.policy import (
     provisional_points,
     rewards_unlocked,
 )
+from tideover.agent.store import member_key
 from tideover.sales.caps import PerSaleLimits
 from tideover.sales.caps import refusal as per_sale_refusal
 from tideover.sales.schemas import SaleIn, content_hash, hash_as_sent
@@ -312,7 +313,9 @@ class Agent(HeartbeatLink, ManagerActions):
 
     # --- provisional balances -------------------------------------------------------------
     def balance(self, member_id: str, *, ask_hq: bool = True) -> dict:
-        """The member's last known HQ balance plus the points of sales still queued here."""
+        """The member's last known HQ balance plus the points of sales still queued here
+        (the id in any case, as registers send it: HQ keeps it upper-case)."""
+        member_id = member_key(member_id)
         hq_view = None
         if ask_hq and self.online and not self.forced_offline:
             try:

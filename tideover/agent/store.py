@@ -92,6 +92,7 @@ def create_or_upgrade(conn: sqlite3.Connection) -> None:
             if column not in columns:
                 conn.execute(statement)
         _script(conn, LATE_SCHEMA)
+        _member_ids_upper_cased(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -103,3 +104,36 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
+
+
+def member_key(member_id: str) -> str:
+    """A loyalty id as HQ keeps it (``SaleIn``'s member_id: stripped, upper-case)."""
+    return member_id.strip().upper()
+
+
+def _member_ids_upper_cased(conn: sqlite3.Connection) -> None:
+    """Once per file: sales queued, and balances kept, by an agent from before loyalty ids
+    were upper-cased hold the id as typed (abc123), which the member's look-ups (queued points,
+    tier, estimates) no longer find. Only the look-up columns change: ``sales.member_id`` and
+    the ``members`` key. The stored JSON, its hash and the sale id (the exactly-once record)
+    stay as they were: HQ upper-cases the id on receipt and takes the old hash as the same
+    sale (``hash_as_sent``). Where both spellings kept a balance, the newer one stays."""
+    if conn.execute("SELECT 1 FROM kv WHERE key = 'member_ids_upper_cased'").fetchone():
+        return
+    typed = conn.execute("SELECT DISTINCT member_id FROM sales WHERE member_id IS NOT NULL")
+    for (member_id,) in typed.fetchall():
+        if member_key(member_id) != member_id:
+            conn.execute(
+                "UPDATE sales SET member_id = ? WHERE member_id = ?",
+                (member_key(member_id) or None, member_id),
+            )
+    kept = conn.execute("SELECT member_id, balance, tier, as_of FROM members").fetchall()
+    for member_id, balance, tier, as_of in kept:
+        key = member_key(member_id)
+        if key == member_id:
+            continue
+        conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
+        other = conn.execute("SELECT as_of FROM members WHERE member_id = ?", (key,)).fetchone()
+        if key and (other is None or other[0] < as_of):
+            conn.execute(MEMBER_UPSERT, (key, balance, tier, as_of))
+    conn.execute("INSERT INTO kv (key, value) VALUES ('member_ids_upper_cased', 'true')")
