@@ -7,15 +7,15 @@ import subprocess
 import sys
 from datetime import datetime
 
-from tideover.agent import service
+from tideover.agent import accepting
 from tideover.agent.tests.conftest import sale
 from tideover.sales import schemas
 from tideover.sales.models import Sale
 
 
 def test_registers_send_the_same_shape_as_to_hq_one_schema_not_a_copy():
-    assert service.SaleIn is schemas.SaleIn
-    assert service.content_hash is schemas.content_hash
+    assert accepting.SaleIn is schemas.SaleIn
+    assert accepting.content_hash is schemas.content_hash
 
 
 def test_the_agent_process_loads_no_django():
