@@ -38,9 +38,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tideover.agent.members import MemberMemory
 from tideover.agent.quarantine import QuarantineQueue
 from tideover.agent.staffview import QUARANTINED, StaffView  # noqa: F401 - the states live here
-from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade, member_key
+from tideover.agent.store import MEMBER_UPSERT, connect, create_or_upgrade
 
 QUEUED, POSTED, CONFLICT, REJECTED = "queued", "posted", "conflict", "rejected"
 MAX_STEP_BACK = 86400  # a highest-clock mark further ahead than this is a wrong clock's
@@ -80,7 +81,7 @@ class Exposure:
     oldest_age_seconds: float | None  # how long ago the oldest was accepted (see age())
 
 
-class Journal(QuarantineQueue, StaffView):
+class Journal(MemberMemory, QuarantineQueue, StaffView):
     """The queue and the agent's small memory (last known balances, policy, log).
 
     One connection, used under a lock: SQLite has one writer anyway, and the lock makes the
@@ -363,43 +364,6 @@ class Journal(QuarantineQueue, StaffView):
     @property
     def queued(self) -> int:
         return self._queued
-
-    # --- members ------------------------------------------------------------------------
-    def tier(self, member_id: str) -> str | None:
-        """The member's tier as HQ last said, or None when not known here."""
-        row = self.conn.execute(
-            "SELECT tier FROM members WHERE member_id = ?", (member_key(member_id),)
-        ).fetchone()
-        return row[0] if row else None
-
-    def member(self, member_id: str) -> tuple[int | None, float | None, int]:
-        """(last HQ balance, when, points of this member's queued sales), whichever case the
-        id is given in."""
-        member_id = member_key(member_id)
-        with self.lock:
-            known = self.conn.execute(
-                "SELECT balance, as_of FROM members WHERE member_id = ?", (member_id,)
-            ).fetchone()
-            queued = self.conn.execute(
-                "SELECT COALESCE(SUM(points), 0) FROM sales"
-                " WHERE member_id = ? AND state IN ('queued', 'quarantined')",
-                (member_id,),
-            ).fetchone()[0]
-        return (known[0], known[1], queued) if known else (None, None, queued)
-
-    def estimate_difference(self, member_id: str) -> int:
-        """Points HQ posted minus the agent's estimates, over this member's posted sales."""
-        member_id = member_key(member_id)
-        with self.lock:
-            return self.conn.execute(
-                "SELECT COALESCE(SUM(hq_points - points), 0) FROM sales"
-                " WHERE member_id = ? AND state = 'posted' AND hq_points IS NOT NULL",
-                (member_id,),
-            ).fetchone()[0]
-
-    def remember_balance(self, member_id: str, balance: int, tier: str | None = None) -> None:
-        with self.lock:
-            self.conn.execute(MEMBER_UPSERT, (member_key(member_id), balance, tier, time.time()))
 
     # --- small memory -------------------------------------------------------------------
     def get(self, key: str, default=None):
