@@ -81,6 +81,15 @@ NOVELTY_VAR_FLOOR = 1e-4
 # (largest about 3.4e38): a value past that became inf there, inf - inf gave NaN, and a NaN in
 # the state flagged every later point. 1e30 leaves room for the spreads (up to twice it).
 VALUE_LIMIT = 1e30
+# The first point seeds the level, the range and the seasonal slots. A glitch there (1e12 where
+# normal is 50, a unit error) stuck in the slot and the range for days: a false alert storm two
+# days in, and no new extreme ever counted. Among the first SEED_POINTS points, one wildly off
+# the level (more than WILD times the smaller of the two magnitudes plus the spread; a zero on
+# either side is never wild, a series often starts at or falls to 0) starts the learning again
+# from itself: a lone glitch first is replaced by the next point, a lone glitch second is
+# replaced by the third. The count of points seen is kept, so this ends.
+SEED_POINTS = 5
+WILD = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +154,10 @@ def _score(z: float) -> float:
     if tail <= 0.0:
         return 1.0
     return min(1.0, -math.log10(tail) / LOG_SCALE)
+
+
+def _wild(value: float, level: float, spread: float) -> bool:
+    return abs(value - level) > WILD * (min(abs(value), abs(level)) + spread)
 
 
 def _slots(at: datetime) -> tuple[int, int]:
@@ -239,6 +252,8 @@ class Detector:
         if n == 0:
             s[2], s[3], s[4], s[5] = value, 0.0, 0.0, 0.0
             s[13] = s[14] = value
+        elif n < SEED_POINTS and value and s[2] and _wild(value, s[2], s[3]):
+            self._reseed(value)
         else:
             gap = stamp - s[12]
             if gap > 0:
@@ -303,6 +318,17 @@ class Detector:
         low = baseline - CLIP * base_spread
         high = baseline + CLIP * base_spread
         return Verdict(score, onset, anomalous, baseline, low, high, surprise)
+
+    def _reseed(self, value: float) -> None:
+        """Learn again from ``value``, as if it were the first point (keeping the count of
+        points seen, the interval between points and the last time)."""
+        s = self.state
+        for i in range(2, _HEADER):
+            if i not in (11, 12):
+                s[i] = 0.0
+        s[2] = s[13] = s[14] = value
+        self.slots = array("f", bytes(4 * (STATE_FLOATS - _HEADER)))
+        self.patterns = bytearray(PATTERNS)
 
     def _shape(self, value: float, n: float, z: float) -> float:
         """The shape scores: a value past the whole range seen so far, and a pattern of the
