@@ -20,9 +20,23 @@ def bare_loop() -> None:
     E-mails are built with Django's mail classes as the outbox's transport builds them
     (``BENCH_BARE_MAIL=stdlib``: with the standard library's EmailMessage, as the figures
     before 2026-11-30 07:00 were; it costs about twice as much CPU per e-mail)."""
+    items = json.loads(sys.stdin.read())
+    profile_dir = os.environ.get("BENCH_PROFILE")
+    if profile_dir and items:
+        # --profile: the reference under the same CPU-time profiler as the workers.
+        import cProfile
+
+        profile = cProfile.Profile(time.process_time)
+        try:
+            return profile.runcall(_bare_loop, items)
+        finally:
+            profile.dump_stats(f"{profile_dir}/bare-{os.getpid()}.prof")
+    return _bare_loop(items)
+
+
+def _bare_loop(items: list) -> None:
     import httpx
 
-    items = json.loads(sys.stdin.read())
     send_mail = _django_mail() if os.environ.get("BENCH_BARE_MAIL") != "stdlib" else _stdlib_mail()
     client = httpx.Client()
     sys.path.insert(0, str(ROOT))
