@@ -265,8 +265,8 @@ class SentMarks:
         """Commit 'sending' for ``message`` (and the pending 'sent'); False if the claim was lost."""
         now = timezone.now()
         lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-        mine = Q(pk=message.pk, state=MessageState.CLAIMED)
         if self.pending is None:
+            mine = Q(pk=message.pk, state=MessageState.CLAIMED)
             with writing():
                 return bool(
                     OutboxMessage.objects.filter(mine, claim_token=self.token).update(

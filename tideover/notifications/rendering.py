@@ -148,9 +148,8 @@ def render(message: OutboxMessage) -> Rendered:
                 unsubscribe=_URL_MARK if unsubscribe else "",
                 ident=_ID_MARK,
             )
-            cache[key] = (
-                shared if _personal(shared, message.recipient, **personal) == full else False
-            )
+            fill = _filler(shared)
+            cache[key] = fill if fill(message.recipient, **personal) == full else False
             return full
         if shared is False:
             return render_notification(*args, message.recipient, internal=internal, **personal)
@@ -184,29 +183,74 @@ def _unsubscribe_url(token: str, cache: dict | None) -> str:
     return token.join(around)
 
 
-def _personal(shared: Rendered, recipient: str, *, unsubscribe, secret, ident) -> Rendered:
-    """``shared`` (rendered with the stand-ins) with one recipient's own values put in."""
+def _personal(shared, recipient: str, *, unsubscribe, secret, ident) -> Rendered:
+    """``shared`` (rendered with the stand-ins) with one recipient's own values put in.
 
-    def put(value, url=unsubscribe):
-        if isinstance(value, str):
-            return value.replace(_URL_MARK, url).replace(_ID_MARK, ident)
-        if isinstance(value, dict):
-            return {k: put(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [put(v) for v in value]
-        return value
+    ``shared`` is a ``Rendered`` or what :func:`_filler` made of one (the batch's cache keeps
+    the latter: where the stand-ins are is worked out once, not searched for in every part of
+    every message)."""
+    if isinstance(shared, Rendered):
+        shared = _filler(shared)
+    return shared(recipient, unsubscribe, secret, ident)
 
-    return Rendered(
-        shared.channel,
-        recipient,
-        put(shared.subject),
-        put(shared.text),
-        html=put(shared.html, str(escape(unsubscribe))),
-        payload=put(shared.payload),
-        delivery_id=ident,
-        secret=secret,
-        headers=put(shared.headers),
+
+def _filler(shared: Rendered):
+    """A function (recipient, unsubscribe, secret, ident) -> ``Rendered``: ``shared`` with
+    those values put in place of the stand-ins. Parts without a stand-in are the shared ones as
+    they are (transports only read them)."""
+    subject, text, payload, headers = (
+        _part(shared.subject),
+        _part(shared.text),
+        _part(shared.payload),
+        _part(shared.headers),
     )
+    html = _part(shared.html)
+
+    def fill(recipient, unsubscribe, secret, ident):
+        escaped = str(escape(unsubscribe)) if html is not None else ""
+        return Rendered(
+            shared.channel,
+            recipient,
+            shared.subject if subject is None else subject(unsubscribe, ident),
+            shared.text if text is None else text(unsubscribe, ident),
+            html=shared.html if html is None else html(escaped, ident),
+            payload=_copy(shared.payload) if payload is None else payload(unsubscribe, ident),
+            delivery_id=ident,
+            secret=secret,
+            headers=dict(shared.headers) if headers is None else headers(unsubscribe, ident),
+        )
+
+    return fill
+
+
+def _copy(value):
+    """A fresh top level for a part that has no stand-in (each message owns its dict)."""
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _part(value):
+    """None if ``value`` holds no stand-in, else a function (url, ident) -> ``value`` with
+    them put in; dicts and lists are rebuilt down to where a stand-in is."""
+    if isinstance(value, str):
+        if _URL_MARK not in value and _ID_MARK not in value:
+            return None
+        pieces = [p.split(_ID_MARK) for p in value.split(_URL_MARK)]
+        return lambda url, ident: url.join(ident.join(p) for p in pieces)
+    if isinstance(value, dict):
+        parts = [(k, _part(v)) for k, v in value.items()]
+        if all(f is None for _, f in parts):
+            return None
+        return lambda url, ident: {
+            k: value[k] if f is None else f(url, ident) for k, f in parts
+        }
+    if isinstance(value, list):
+        parts = [_part(v) for v in value]
+        if all(f is None for f in parts):
+            return None
+        return lambda url, ident: [
+            v if f is None else f(url, ident) for v, f in zip(value, parts)
+        ]
+    return None
 
 
 def _channel(name: str):
