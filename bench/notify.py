@@ -332,8 +332,10 @@ def main() -> None:
         "standard library's EmailMessage (the reference before 2026-11-30 07:00)",
     )
     parser.add_argument(
-        "--profile", metavar="DIR", help="backend none: each worker's CPU profile (cProfile, process time) into DIR as "
-        "worker-<n>.prof, and each bare-loop process's as bare-<pid>.prof"
+        "--profile",
+        metavar="DIR",
+        help="backend none: each worker's CPU profile (cProfile, process time) into DIR as "
+        "worker-<n>.prof, and each bare-loop process's as bare-<pid>.prof",
     )
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-loop", action="store_true", help=argparse.SUPPRESS)

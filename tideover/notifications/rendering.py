@@ -240,15 +240,13 @@ def _part(value):
         parts = [(k, _part(v)) for k, v in value.items()]
         if all(f is None for _, f in parts):
             return None
-        return lambda url, ident: {
-            k: value[k] if f is None else f(url, ident) for k, f in parts
-        }
+        return lambda url, ident: {k: value[k] if f is None else f(url, ident) for k, f in parts}
     if isinstance(value, list):
         parts = [_part(v) for v in value]
         if all(f is None for f in parts):
             return None
         return lambda url, ident: [
-            v if f is None else f(url, ident) for v, f in zip(value, parts)
+            v if f is None else f(url, ident) for v, f in zip(value, parts, strict=True)
         ]
     return None
 
