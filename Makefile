@@ -58,6 +58,7 @@ bench: venv ## Every benchmark, each against its reference in the same run (see 
 	-$(BIN)/python bench/agent.py
 	-$(BIN)/python bench/campaign.py
 	-$(BIN)/python bench/prune.py
+	-$(BIN)/python bench/respond.py
 
 eval-nab: venv ## Score the detector on the whole Numenta Anomaly Benchmark (NAB=/path/to/NAB)
 	@test -n "$(NAB)" || (echo "Set NAB=/path/to/NAB (a copy of NAB with data/ and labels/)"; exit 2)
