@@ -1,4 +1,5 @@
-"""The data folder (``TIDEOVER_DATA_DIR``, default ``./data``) and the secret key kept in it.
+"""The data folder (``TIDEOVER_DATA_DIR``, default ``data/`` beside the ``tideover`` package)
+and the secret key kept in it.
 
 Importing the settings creates and writes nothing: the ``tideover`` command and the WSGI entry
 point call :func:`prepare` before Django reads the settings, so every process of one install

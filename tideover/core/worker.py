@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -95,8 +96,8 @@ def run_database_worker(*, interval: float, batch: bool, with_periodic: bool) ->
     _run_through_database_outages(worker)
 
 
-# Longest wait for a job in one call to Redis: a stop request is seen at least this often.
-STOP_CHECK_SECONDS = 10
+# Longest wait for a job in one call to Redis: an idle worker sees a stop request this soon.
+STOP_CHECK_SECONDS = 2
 
 # Seconds between tries while the database cannot be reached: doubling up to this.
 OUTAGE_RETRY_MAX_SECONDS = 30.0
@@ -226,16 +227,13 @@ def rq_worker_class():
     """The RQ worker ``tideover worker`` runs (RQ is imported only when it is configured)."""
     from rq import SimpleWorker
     from rq.exceptions import StopRequested
+    from rq.utils import now as rq_now
 
     class TideoverRQWorker(SimpleWorker):
         """RQ's worker, with a stop request that cannot be lost (see ``request_stop``)."""
 
-        waiting_for_job = False
-
         @property
         def dequeue_timeout(self) -> int:
-            # RQ waits up to 405 s for a job in one blocking call; a shorter wait lets the loop
-            # look at its stop flag often, whatever happened to the signal's exception.
             return min(super().dequeue_timeout, STOP_CHECK_SECONDS)
 
         def request_stop(self, signum, frame):
@@ -244,34 +242,44 @@ def rq_worker_class():
                 signal.strsignal(signum),
             )
             stopping.request()
-            # The flag is what the loop reads at each turn. RQ's handler raises StopRequested
-            # wherever the main thread happens to be when idle: inside a library's
-            # ``except Exception`` it was swallowed and, the flag unset, the worker went back
-            # to waiting for a job (a SIGTERM ignored for minutes); between installing its
-            # handlers and its loop it ended the worker with a traceback and exit status 1.
-            # The exception is kept only to cut short the wait for a job.
+            # Only the flag, never an exception. RQ's handler raises StopRequested wherever the
+            # idle worker's main thread happens to be: inside a library's ``except Exception``
+            # (RQ's registry clean-up calls failure callbacks under one) it was swallowed and
+            # the worker went back to waiting for a job for minutes; just after a job left
+            # Redis it lost that job; between RQ installing its handlers and its loop it ended
+            # the worker with a traceback. The wait for a job looks at the flag between turns
+            # of STOP_CHECK_SECONDS instead (``dequeue_job_and_maintain_ttl``).
             self._stop_requested = True
-            try:
-                super().request_stop(signum, frame)
-            except StopRequested:
-                if self.waiting_for_job:
-                    raise
+            with contextlib.suppress(StopRequested):
+                super().request_stop(signum, frame)  # a second signal now stops at once
 
         def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-            self.waiting_for_job = True  # before the check: a stop from here on raises
-            try:
-                if self._stop_requested:
-                    raise StopRequested()
+            if timeout is None:  # a batch run: one look at the queues, no wait
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            finally:
-                self.waiting_for_job = False
+            deadline = None if max_idle_time is None else time.monotonic() + max_idle_time
+            while not self._stop_requested:
+                turn = STOP_CHECK_SECONDS
+                if deadline is not None:
+                    turn = min(turn, math.ceil(deadline - time.monotonic()))
+                    if turn <= 0:
+                        return None
+                # RQ waits again after each timed-out turn until a job comes; its idle limit
+                # is what hands control back here.
+                found = super().dequeue_job_and_maintain_ttl(min(timeout, turn), turn)
+                if found is not None:
+                    return found
+            return None  # the loop ends its work on None
 
         def _install_signal_handlers(self):
             # RQ installs its handlers after registering with Redis; a stop asked for before
-            # (under ours, below) is carried over instead of being lost.
+            # (under ours, below) is carried over instead of being lost, and a second signal
+            # then stops at once, as after a first one under RQ's handlers.
             super()._install_signal_handlers()
             if stopping.requested():
                 self._stop_requested = True
+                self._shutdown_requested_date = rq_now()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, self.request_force_stop)
 
         def perform_job(self, job, queue, *args, **kwargs):
             # One process runs many tasks: drop database connections that went stale between

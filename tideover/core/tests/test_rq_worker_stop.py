@@ -2,7 +2,9 @@
 the worker's main thread was when it was not running a task: caught by a library's
 ``except Exception`` it vanished and the worker went back to waiting for a job (in CI a
 SIGTERM went unanswered for 30 s); raised between installing the handlers and entering the
-loop it ended the worker with a traceback. Here the worker runs in this process against a
+loop it ended the worker with a traceback; and RQ's wait for a job, which it turns again after
+each timeout until a job comes, never read a flag set meanwhile. Now the handler only sets the
+flag, and the wait looks at it between short turns. Here the worker runs in this process against a
 redis-server of the test's own, and its handler is called the way a signal would call it."""
 
 from __future__ import annotations
@@ -69,19 +71,42 @@ def test_a_stop_whose_exception_a_library_swallowed_still_ends_the_worker(rq_wor
     assert rq_worker.connection.scard("rq:workers") == 0  # it said goodbye to Redis
 
 
-def test_a_stop_while_waiting_for_a_job_cuts_the_wait_short(rq_worker):
-    from rq.exceptions import StopRequested
+def test_a_stop_during_the_wait_for_a_job_ends_the_wait_without_one(rq_worker):
+    """RQ waits again after each timed-out turn until a job comes, so a flag set while it
+    waits (its exception swallowed in the maintenance RQ runs between turns) was never read:
+    the worker went on waiting, and ran the next job after the stop."""
+    import threading
 
-    rq_worker.waiting_for_job = True  # as inside dequeue_job_and_maintain_ttl
-    with pytest.raises(StopRequested):
-        rq_worker.request_stop(signal.SIGTERM, None)
-    rq_worker.waiting_for_job = False
+    from django_tasks_rq.backend import Job
+    from rq import Queue
 
-    with pytest.raises(StopRequested):  # the flag is seen before blocking on Redis again
-        rq_worker.dequeue_job_and_maintain_ttl(timeout=30)
+    queue = Queue("default", connection=rq_worker.connection, job_class=Job)
+    asked = threading.Timer(0.5, lambda: setattr(rq_worker, "_stop_requested", True))
+    # Without the fix only a job ends the wait: one comes after 20 s so the test cannot hang.
+    late_job = threading.Timer(20, lambda: queue.enqueue("builtins.print"))
+    asked.start()
+    late_job.start()
+    try:
+        found = rq_worker.dequeue_job_and_maintain_ttl(timeout=rq_worker.dequeue_timeout)
+    finally:
+        asked.cancel()
+        late_job.cancel()
+
+    assert found is None, "the worker waited on and took a job after it was asked to stop"
+    assert queue.count == 0  # no job was taken off the queue and dropped
 
 
 def test_the_wait_for_a_job_is_short_enough_to_see_a_stop_flag(rq_worker):
     from tideover.core.worker import STOP_CHECK_SECONDS
 
     assert rq_worker.dequeue_timeout == STOP_CHECK_SECONDS < rq_worker.worker_ttl - 15
+
+
+def test_a_second_signal_after_an_early_stop_stops_at_once(rq_worker):
+    """A stop asked for before RQ's handlers were in place (while waiting for Redis) is
+    carried over, and the next signal is the immediate stop, not another polite request."""
+    stopping.request()
+    rq_worker._install_signal_handlers()
+
+    assert rq_worker._stop_requested
+    assert signal.getsignal(signal.SIGTERM) == rq_worker.request_force_stop
