@@ -40,6 +40,7 @@ How a point is scored:
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,10 +87,19 @@ VALUE_LIMIT = 1e30
 # days in, and no new extreme ever counted. Among the first SEED_POINTS points, one wildly off
 # the level (more than WILD times the smaller of the two magnitudes plus the spread; a zero on
 # either side is never wild, a series often starts at or falls to 0) starts the learning again
-# from itself: a lone glitch first is replaced by the next point, a lone glitch second is
-# replaced by the third. The count of points seen is kept, so this ends.
+# from itself, but only while the seed is unconfirmed: until a later non-zero point close
+# enough to the level has been learned. The seed is then the odd one out (a glitch first is
+# replaced by the next point; a glitch second re-seeds and is replaced by the third). Once a
+# point has confirmed the seed, a wild point is learned as any other (winsorised: the level
+# barely moves), because re-seeding from it then would throw the good points away and leave
+# the glitch in the slots with no later point to undo it. Unconfirmed is a spread still 0:
+# learning a confirming point makes it at least CONFIRMED_SPREAD (a constant signal's stays
+# 0 otherwise), and a zero learned while unconfirmed leaves it 0 (a counter's start after a
+# glitch would otherwise stretch it so far that no later point looked wild). The count of
+# points seen is kept, so this ends.
 SEED_POINTS = 5
 WILD = 100.0
+CONFIRMED_SPREAD = sys.float_info.min
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +259,13 @@ class Detector:
         n = s[1]
         week, day = _slots(at)
         stamp = at.timestamp()
+        seeding = n == 0 or (
+            n < SEED_POINTS and not s[3] and value and s[2] and _wild(value, s[2], 0.0)
+        )
         if n == 0:
             s[2], s[3], s[4], s[5] = value, 0.0, 0.0, 0.0
             s[13] = s[14] = value
-        elif n < SEED_POINTS and value and s[2] and _wild(value, s[2], s[3]):
+        elif seeding:
             self._reseed(value)
         else:
             gap = stamp - s[12]
@@ -289,7 +302,11 @@ class Detector:
             sd = math.sqrt(max(long_var, 0.01))
             score = _score((short - long_mean) / sd)
 
-        score = max(score, self._shape(value, n, z))
+        # Up to the point after the seed window, a wild point (a glitch after a confirmed seed)
+        # is learned but kept out of the range: stretched by it, the range would hide every new
+        # extreme. (Kept out until the range counts, at the 60th point, NAB fell to 70.6.)
+        odd = n <= SEED_POINTS and not seeding and value and level and _wild(value, level, spread)
+        score = max(score, self._shape(value, n, z, odd))
         if self.min_count and value < self.min_count and residual > 0:
             score = min(score, self.threshold * max(value, 0.0) / self.min_count)
         # Onset: a score counts as news only when it beats the recent peak (which fades), so
@@ -308,6 +325,9 @@ class Detector:
         s[7] = long_mean + rate * d
         s[8] = (1 - rate) * (long_var + rate * d * d)
         self._learn(value, level, spread, jump_spread, residual - last, week, day, n)
+        if n < SEED_POINTS and not spread and not seeding:
+            # The seed is unconfirmed: a zero leaves it so, any other point confirms it.
+            s[3] = max(s[3], CONFIRMED_SPREAD) if value else 0.0
         s[5] = residual
         s[1] = n + 1
         if not math.isfinite(sum(s)):
@@ -330,7 +350,7 @@ class Detector:
         self.slots = array("f", bytes(4 * (STATE_FLOATS - _HEADER)))
         self.patterns = bytearray(PATTERNS)
 
-    def _shape(self, value: float, n: float, z: float) -> float:
+    def _shape(self, value: float, n: float, z: float, odd: bool = False) -> float:
         """The shape scores: a value past the whole range seen so far, and a pattern of the
         last three values not seen before (at high sensitivity)."""
         s = self.state
@@ -348,7 +368,9 @@ class Detector:
         extreme = 0.0
         if beyond > 0:
             extreme = min(1.0, RANGE_BASE + (1 - RANGE_BASE) * beyond / (RANGE_GRADE * span))
-        if value > hi:
+        if odd:
+            pass
+        elif value > hi:
             s[14] = value
         elif value < lo:
             s[13] = value

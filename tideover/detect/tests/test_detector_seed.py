@@ -23,19 +23,41 @@ def _alarms(values):
     return detector, [i for i, v in enumerate(verdicts) if v.anomalous]
 
 
-@pytest.mark.parametrize("glitch_at", [0, 1])
+def _assert_unpoisoned(detector, alarms, clean, last_odd, length):
+    # Before: the glitch stayed in hour 0's seasonal slot and flagged minute after minute from
+    # the third day on, and the range it set hid every new extreme.
+    assert [i for i in alarms if i > last_odd] == [i for i in clean if i > last_odd]
+    assert detector.state[2] == pytest.approx(50, abs=5)  # the level
+    tail = detector.step(MONDAY + timedelta(minutes=length), 5000.0)
+    assert tail.anomalous
+    assert tail.baseline == pytest.approx(50, abs=5)
+
+
+@pytest.mark.parametrize("glitch_at", [0, 1, 2, 3, 4, 5])
 def test_an_absurd_point_at_the_start_does_not_poison_the_warm_up(glitch_at):
     normal = _normal(4 * 1440)
     _, clean = _alarms(normal)
     values = list(normal)
     values[glitch_at] = 1e12
     detector, alarms = _alarms(values)
-    # Before: the glitch stayed in hour 0's seasonal slot and flagged minute after minute from
-    # the third day on, and the range it set hid every new extreme.
-    assert [i for i in alarms if i > glitch_at] == [i for i in clean if i > glitch_at]
-    tail = detector.step(MONDAY + timedelta(minutes=len(values)), 5000.0)
-    assert tail.anomalous
-    assert tail.baseline == pytest.approx(50, abs=5)
+    _assert_unpoisoned(detector, alarms, clean, glitch_at, len(values))
+
+
+@pytest.mark.parametrize("zeros", [1, 3])
+def test_an_absurd_first_point_then_zeros_does_not_poison_the_warm_up(zeros):
+    # A counter's start: a glitch, then zeros (never wild themselves), then the normal values.
+    normal = _normal(4 * 1440)
+    _, clean = _alarms(normal)
+    values = [1e12] + [0.0] * zeros + normal[1 + zeros :]
+    detector, alarms = _alarms(values)
+    _assert_unpoisoned(detector, alarms, clean, zeros, len(values))
+
+
+def test_a_real_level_change_at_the_start_is_learned():
+    # 50 once, then 5,000 from the second point on: the new level is kept, not thrown away.
+    values = [50.0] + [5000 + v - 50 for v in _normal(1440)]
+    detector, _ = _alarms(values)
+    assert detector.state[2] == pytest.approx(5000, rel=0.01)
 
 
 def test_a_signal_that_starts_at_zero_still_warms_up():
