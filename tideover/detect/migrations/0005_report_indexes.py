@@ -12,15 +12,41 @@ from django.db import migrations, models
 
 
 class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    """AddIndexConcurrently on PostgreSQL, a plain AddIndex elsewhere."""
+    """AddIndexConcurrently on PostgreSQL, a plain AddIndex elsewhere; either way it can be
+    run again after a run that stopped halfway.
+
+    A non-atomic migration rolls nothing back: a failed or interrupted run may leave the first
+    index built (valid) or one left INVALID by a failed CONCURRENTLY build, and a plain rerun
+    then failed with "relation already exists". Now an INVALID index of this name is dropped
+    first and the index is created IF NOT EXISTS. The migration state is AddIndex's as before.
+    """
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == 'postgresql':
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        model = to_state.apps.get_model(app_label, self.model_name)
+        connection = schema_editor.connection
+        if not self.allow_migrate_model(connection.alias, model):
+            return
+        postgres = connection.vendor == 'postgresql'
+        if postgres:
+            self._ensure_not_in_transaction(schema_editor)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid'
+                    ' WHERE c.relname = %s AND NOT i.indisvalid'
+                    ' AND pg_catalog.pg_table_is_visible(c.oid)',
+                    [self.index.name],
+                )
+                invalid = cursor.fetchone() is not None
+            if invalid:
+                schema_editor.execute(
+                    'DROP INDEX CONCURRENTLY IF EXISTS %s'
+                    % schema_editor.quote_name(self.index.name)
+                )
+        extra = {'concurrently': True} if postgres else {}
+        sql = str(self.index.create_sql(model, schema_editor, **extra))
+        head = 'CREATE INDEX CONCURRENTLY ' if postgres else 'CREATE INDEX '
+        assert sql.startswith(head), sql
+        schema_editor.execute(head + 'IF NOT EXISTS ' + sql[len(head) :], params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == 'postgresql':
