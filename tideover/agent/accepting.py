@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tideover.agent.journal import NewSale, Ticket
 from tideover.agent.policy import card_offline_cents, check_card, provisional_points
 from tideover.sales.caps import refusal as per_sale_refusal
-from tideover.sales.schemas import SaleIn, content_hash, hash_as_sent
+from tideover.sales.schemas import SaleIn, content_hash, describe_errors, hash_as_sent
 
 log = logging.getLogger("tideover.agent")
 
@@ -59,15 +59,6 @@ class Answer:
         }
 
 
-def describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        message = error.get("msg", "invalid value").removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
-
-
 class SaleIntake:
     def _sale_id_for(self, sale: SaleIn) -> SaleIn:
         """A sale the register sent without an id gets one made from what identifies it at the
@@ -106,7 +97,9 @@ class SaleIntake:
             try:
                 sale = SaleIn.model_validate(item)
             except ValidationError as exc:
-                answers[index] = Answer("" if without_id else sale_id, REFUSED, describe(exc))
+                answers[index] = Answer(
+                    "" if without_id else sale_id, REFUSED, describe_errors(exc)
+                )
                 continue
             if without_id:
                 if not sale.register_code:

@@ -141,18 +141,20 @@ def hq_json(response: httpx.Response, kind: type = dict, key: str | None = None)
     return data
 
 
+def _content_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _json(response: httpx.Response) -> bool:
     """A 2xx in JSON, as HQ answers (HQ's API never redirects the agent's requests)."""
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    return 200 <= response.status_code < 300 and kind == "application/json"
+    return 200 <= response.status_code < 300 and _content_type(response) == "application/json"
 
 
 def hqs_own(response: httpx.Response) -> bool:
     """Whether an error answer is HQ's own: HQ's API answers every refusal as JSON with a
     ``detail``. A proxy's or captive portal's 401, 403, 404, 407 or 429 page is not, and says
     nothing about HQ: HQ was not reached."""
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json":
+    if _content_type(response) != "application/json":
         return False
     try:
         body = response.json()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 
-from tideover.agent.store import MEMBER_UPSERT, member_key
+from tideover.agent.store import MEMBER_UPSERT
+from tideover.sales.schemas import member_key
 
 
 class MemberMemory:

@@ -32,8 +32,8 @@ from tideover.agent.hq import HQClient, HQUnavailable
 from tideover.agent.journal import Journal
 from tideover.agent.manager import ManagerActions
 from tideover.agent.policy import CardPolicy, Program, rewards_unlocked
-from tideover.agent.store import member_key
 from tideover.sales.caps import PerSaleLimits
+from tideover.sales.schemas import member_key
 
 log = logging.getLogger("tideover.agent")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tideover.sales.schemas import member_key
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sales (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -104,11 +106,6 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
-
-
-def member_key(member_id: str) -> str:
-    """A loyalty id as HQ keeps it (``SaleIn``'s member_id: stripped, upper-case)."""
-    return member_id.strip().upper()
 
 
 def _member_ids_upper_cased(conn: sqlite3.Connection) -> None:

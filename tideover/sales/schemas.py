@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel as Schema
-from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 # The defaults of SALES_FUTURE_TOLERANCE_SECONDS and SALES_MAX_AGE_DAYS (docs/configuration.md).
@@ -27,6 +35,21 @@ def _bounds() -> tuple[int, int]:
     if conf is not None and conf.settings.configured:
         return conf.settings.SALES_FUTURE_TOLERANCE_SECONDS, conf.settings.SALES_MAX_AGE_DAYS
     return DEFAULT_FUTURE_TOLERANCE_SECONDS, DEFAULT_MAX_AGE_DAYS
+
+
+def member_key(member_id: str) -> str:
+    """A loyalty id as HQ keeps it: stripped, upper-case (a till may send it as typed)."""
+    return member_id.strip().upper()
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """A sale's validation errors in one line a till can show: ``field: what to fix; ...``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        message = error.get("msg", "invalid value").removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
 
 
 def content_hash(sale: SaleIn) -> str:
@@ -140,7 +163,7 @@ class SaleIn(Schema):
     @classmethod
     def _normal_loyalty_id(cls, value: str | None) -> str | None:
         # Loyalty ids are stored upper-case; a till sending one as typed must still earn.
-        return value.strip().upper() or None if value is not None else None
+        return member_key(value) or None if value is not None else None
 
     @model_validator(mode="wrap")
     @classmethod

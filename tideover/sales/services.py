@@ -32,22 +32,13 @@ from tideover.sales.models import (
     SaleTender,
 )
 from tideover.sales.results import CONFLICT, DUPLICATE, POSTED, REJECTED, SaleResult
-from tideover.sales.schemas import SaleIn, content_hash, hash_as_sent
+from tideover.sales.schemas import SaleIn, content_hash, describe_errors, hash_as_sent
 
 __all__ = ["CONFLICT", "DUPLICATE", "POSTED", "REJECTED", "SaleResult", "post_sale", "post_sales"]
 
 
 def max_batch() -> int:
     return getattr(settings, "SALES_MAX_BATCH", 1000)
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        message = error.get("msg", "invalid value").removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
 
 
 def _sale_id_of(item) -> str:
@@ -116,7 +107,7 @@ def post_sales(
         try:
             sale = item if isinstance(item, SaleIn) else SaleIn.model_validate(item)
         except ValidationError as exc:
-            results[index] = SaleResult(_sale_id_of(item), REJECTED, _describe(exc))
+            results[index] = SaleResult(_sale_id_of(item), REJECTED, describe_errors(exc))
             continue
         if own_store is not None and sale.store != own_store:
             results[index] = SaleResult(
