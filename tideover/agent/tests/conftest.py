@@ -7,6 +7,7 @@ import itertools
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -104,5 +105,49 @@ def http_agent(make_agent):
 
     yield make
     for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def between(tmp_path):
+    """between(answers, **settings) -> Agent talking to a loopback server that answers each
+    path with ``answers[path]`` (or ``answers["*"]``): (status, type, body[, headers])."""
+    made = []
+
+    def make(answers: dict, **settings) -> Agent:
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, kind, body, *headers = answers.get(self.path.split("?")[0], answers["*"])
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        config = AgentConfig(
+            store="S001",
+            hq=f"http://127.0.0.1:{server.server_address[1]}",
+            token="t",
+            data=str(tmp_path / str(len(made))),
+            **settings,
+        )
+        made.append((server, Agent(config.check())))
+        return made[-1][1]
+
+    yield make
+    for server, agent in made:
+        agent.stop()
         server.shutdown()
         server.server_close()

@@ -6,15 +6,11 @@ and quarantined for HQ's server errors, nor postpone a quarantined sale's next t
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tideover.agent.config import AgentConfig
 from tideover.agent.hq import HQUnavailable
-from tideover.agent.service import Agent
 from tideover.agent.tests.conftest import sale
 
 BATCH, HEARTBEAT = "/api/v1/sales:batch", "/api/v1/storelink/heartbeats"
@@ -25,50 +21,6 @@ NOT_HQ = {
     "portal's 403 page": (403, "text/html", "<html>Forbidden: accept the terms first</html>"),
     "proxy's 403 JSON": (403, "application/json", json.dumps({"error": "blocked"})),
 }
-
-
-@pytest.fixture
-def between(tmp_path):
-    """between(answers, **settings) -> Agent talking to a loopback server that answers each
-    path with ``answers[path]`` (or ``answers["*"]``): (status, type, body[, headers])."""
-    made = []
-
-    def make(answers: dict, **settings) -> Agent:
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, kind, body, *headers = answers.get(self.path.split("?")[0], answers["*"])
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers[0] if headers else {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-        config = AgentConfig(
-            store="S001",
-            hq=f"http://127.0.0.1:{server.server_address[1]}",
-            token="t",
-            data=str(tmp_path / str(len(made))),
-            **settings,
-        )
-        made.append((server, Agent(config.check())))
-        return made[-1][1]
-
-    yield make
-    for server, agent in made:
-        agent.stop()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("answer", NOT_HQ.values(), ids=NOT_HQ.keys())

@@ -6,14 +6,10 @@ goes offline, as it does when nothing answers."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tideover.agent.config import AgentConfig
 from tideover.agent.hq import HQUnavailable
-from tideover.agent.service import Agent
 
 HQS_422 = (422, "application/json; charset=utf-8", json.dumps({"detail": "card_count: too low"}))
 NOT_HQ = {
@@ -25,43 +21,9 @@ NOT_HQ = {
 }
 
 
-@pytest.fixture
-def agent_behind(tmp_path):
-    made = []
-
-    def make(status: int, kind: str, body: str) -> Agent:
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-        hq = f"http://127.0.0.1:{server.server_address[1]}"
-        config = AgentConfig(store="S001", hq=hq, token="t", data=str(tmp_path / str(len(made))))
-        made.append((server, Agent(config.check())))
-        return made[-1][1]
-
-    yield make
-    for server, agent in made:
-        agent.stop()
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize("answer", NOT_HQ.values(), ids=NOT_HQ.keys())
-def test_a_4xx_that_is_not_hqs_answer_is_hq_unreachable(agent_behind, answer):
-    agent = agent_behind(*answer)
+def test_a_4xx_that_is_not_hqs_answer_is_hq_unreachable(between, answer):
+    agent = between({"*": answer})
     agent.link_ok()  # it was online
     ok_at = agent.hq.ok_at
     assert not agent.heartbeat()
@@ -73,8 +35,8 @@ def test_a_4xx_that_is_not_hqs_answer_is_hq_unreachable(agent_behind, answer):
     assert agent.hq.ok_at == ok_at  # no evidence that HQ answers (quarantine's blame)
 
 
-def test_hqs_own_4xx_is_still_a_refusal_with_the_link_up(agent_behind):
-    agent = agent_behind(*HQS_422)
+def test_hqs_own_4xx_is_still_a_refusal_with_the_link_up(between):
+    agent = between({"*": HQS_422})
     agent.link_failed("HQ unreachable: ConnectError")
     assert not agent.heartbeat()
     status = agent.status()
@@ -82,9 +44,9 @@ def test_hqs_own_4xx_is_still_a_refusal_with_the_link_up(agent_behind):
     assert "422" in status["hq_refusal"] and "card_count" in status["hq_refusal"]
 
 
-def test_a_proxys_404_is_not_hq_saying_it_does_not_know_the_member(agent_behind):
-    agent = agent_behind(404, "text/html", "<html>Not found</html>")
+def test_a_proxys_404_is_not_hq_saying_it_does_not_know_the_member(between):
+    agent = between({"*": (404, "text/html", "<html>Not found</html>")})
     with pytest.raises(HQUnavailable, match="HQ not reached"):
         agent.hq.balance("M1")
-    hqs = agent_behind(404, "application/json", json.dumps({"detail": "No member M1"}))
+    hqs = between({"*": (404, "application/json", json.dumps({"detail": "No member M1"}))})
     assert hqs.hq.balance("M1") is None
