@@ -48,7 +48,7 @@ def test_marking_a_message_uses_the_primary_key_when_statistics_saw_nothing_clai
     now = timezone.now()
     params = [
         first, MessageState.SENT, MessageState.SENDING, first, now, first, "id", first,
-        second, second, now, second, token, first, second, MessageState.CLAIMED,
+        second, second, now, second, token, first, second,
     ]  # fmt: skip
     assert _indexes_used(SENT_AND_NEXT_SENDING, params) == {PKEY}
     # The ORM's per-message writes (cancel, failure, release) and reads name the key too.
