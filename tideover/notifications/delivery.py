@@ -11,13 +11,14 @@ import functools
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -104,7 +105,8 @@ def writing():
     for the file lock that a worker waiting for SQLite's lock holds.
     """
     fd = None
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "sqlite" and not db.in_atomic_block:
         fd = _turns.file()
     if fd is None:
         yield
@@ -198,10 +200,11 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
         table = OutboxMessage._meta.db_table
         adapt = connection.ops.adapt_datetimefield_value
         sql = (
-            f"UPDATE {table} SET state = %s, sent_at = %s, provider_message_id = %s, "  # noqa: S608
-            "last_error = '', claim_token = '', lease_until = NULL WHERE id = %s"
+            f"UPDATE {table} SET state = '{MessageState.SENT}', sent_at = %s, "  # noqa: S608
+            "provider_message_id = %s, last_error = '', claim_token = '', lease_until = NULL "
+            "WHERE id = %s"
         )
-        rows = [(MessageState.SENT, adapt(m.sent_at), m.provider_message_id, m.pk) for m in done]
+        rows = [(adapt(m.sent_at), m.provider_message_id, m.pk) for m in done]
         with writing(), transaction.atomic():
             _execute_prepared(sql, rows, many=True)
         counts["sent"] += len(done)
@@ -220,20 +223,24 @@ def cancel_reason(message: OutboxMessage) -> str:
 
 
 # SentMarks's one write per message. Raw SQL: the ORM's Case/When compiled cost more than the
-# write itself. Only the table name and a fixed state are interpolated. The state in the WHERE
-# is written in, not a parameter: SQLite weighs a parameter compared with a column that a
-# partial index is conditioned on (state, outbox_due) against that index, and then prepares
-# the statement again every time the parameter is bound: that was over a third of the write.
+# write itself. Only the table name and fixed states are interpolated, and each value is one
+# named parameter however often it is used (the driver converts fewer values per message).
+# The state in the WHERE is written in, not a parameter: SQLite weighs a parameter compared
+# with a column that a partial index is conditioned on (state, outbox_due) against that index,
+# and then prepares the statement again every time it is bound: over a third of the write.
 SENT_AND_NEXT_SENDING = (
     f"UPDATE {OutboxMessage._meta.db_table} SET "  # noqa: S608
-    "state = CASE WHEN id = %s THEN %s ELSE %s END, "
-    "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
-    "provider_message_id = CASE WHEN id = %s THEN %s ELSE provider_message_id END, "
-    "last_error = CASE WHEN id = %s THEN '' ELSE last_error END, "
-    "attempts = CASE WHEN id = %s THEN attempts + 1 ELSE attempts END, "
-    "lease_until = CASE WHEN id = %s THEN %s ELSE NULL END, "
-    "claim_token = CASE WHEN id = %s THEN claim_token ELSE '' END "
-    f"WHERE claim_token = %s AND (id = %s OR (id = %s AND state = '{MessageState.CLAIMED}'))"
+    f"state = CASE WHEN id = %(done)s THEN '{MessageState.SENT}' "
+    f"ELSE '{MessageState.SENDING}' END, "
+    "sent_at = CASE WHEN id = %(done)s THEN %(sent_at)s ELSE sent_at END, "
+    "provider_message_id = CASE WHEN id = %(done)s THEN %(provider_id)s "
+    "ELSE provider_message_id END, "
+    "last_error = CASE WHEN id = %(done)s THEN '' ELSE last_error END, "
+    "attempts = CASE WHEN id = %(next)s THEN attempts + 1 ELSE attempts END, "
+    "lease_until = CASE WHEN id = %(next)s THEN %(lease)s ELSE NULL END, "
+    "claim_token = CASE WHEN id = %(next)s THEN claim_token ELSE '' END "
+    "WHERE claim_token = %(token)s "
+    f"AND (id = %(done)s OR (id = %(next)s AND state = '{MessageState.CLAIMED}'))"
 )
 
 
@@ -279,18 +286,15 @@ class SentMarks:
                 )
         done, provider_id = self.pending
         self.pending = None
-        adapt = connection.ops.adapt_datetimefield_value
-        d, m = done.pk, message.pk
-        params = [
-            d, MessageState.SENT, MessageState.SENDING,
-            d, adapt(now),
-            d, provider_id[:100],
-            d,
-            m,
-            m, adapt(lease),
-            m,
-            self.token, d, m,
-        ]  # fmt: skip
+        adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value
+        params = {
+            "done": done.pk,
+            "sent_at": adapt(now),
+            "provider_id": provider_id[:100],
+            "next": message.pk,
+            "lease": adapt(lease),
+            "token": self.token,
+        }
         with writing():
             updated = _execute_prepared(SENT_AND_NEXT_SENDING, params)
         if updated == 2:
@@ -304,7 +308,7 @@ class SentMarks:
 PREPARE_THRESHOLD = 5  # psycopg's own default: runs before a statement is prepared on its own
 
 
-def _execute_prepared(sql: str, params: list, many: bool = False) -> int:
+def _execute_prepared(sql: str, params: list | dict, many: bool = False) -> int:
     """Run a statement that delivery repeats for every message; returns the rows it changed
     (``many``: once for each parameter list in ``params``, rows changed not counted).
 
@@ -313,12 +317,15 @@ def _execute_prepared(sql: str, params: list, many: bool = False) -> int:
     every statement it gets; for the per-message mark that was about a quarter of PostgreSQL's
     CPU per e-mail). A pooler in front of PostgreSQL must keep prepared statements per client
     (PgBouncer 1.21 or newer with ``max_prepared_statements``; docs/deploy.md)."""
-    if connection.vendor == "sqlite":
+    # The connection itself, not django.db.connection: each attribute read through that proxy
+    # looks the connection up again, and a mark made eight of them.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "sqlite":
         # The driver's own cursor, which keeps its prepared statements by text: Django's
         # cursor wrapper rewrote the placeholders and passed through four layers for each mark.
-        connection.ensure_connection()
-        with connection.wrap_database_errors:
-            cursor = connection.connection.cursor()
+        db.ensure_connection()
+        with db.wrap_database_errors:
+            cursor = db.connection.cursor()
             try:
                 if many:
                     cursor.executemany(_qmark(sql), params)
@@ -327,8 +334,8 @@ def _execute_prepared(sql: str, params: list, many: bool = False) -> int:
                 return cursor.rowcount
             finally:
                 cursor.close()
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             if many:
                 cursor.executemany(sql, params)
                 return 0
@@ -336,13 +343,13 @@ def _execute_prepared(sql: str, params: list, many: bool = False) -> int:
             return cursor.rowcount
     import psycopg
 
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     if raw.prepare_threshold is None:
         # Django turns psycopg's prepared statements off for its own (client-binding) cursors,
         # which never prepare anyway; a server-binding cursor needs them on to prepare at all.
         raw.prepare_threshold = PREPARE_THRESHOLD
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         if many:  # psycopg prepares a statement it sends many times on its own
             cursor.executemany(sql, params)
             return 0
@@ -352,9 +359,9 @@ def _execute_prepared(sql: str, params: list, many: bool = False) -> int:
 
 @functools.cache
 def _qmark(sql: str) -> str:
-    """``sql``'s %s placeholders as SQLite's driver writes them (delivery's statements hold
-    no other %)."""
-    return sql.replace("%s", "?")
+    """``sql``'s placeholders as SQLite's driver writes them: %s as ?, %(name)s as :name
+    (delivery's statements hold no other %)."""
+    return re.sub(r"%\((\w+)\)s", r":\1", sql).replace("%s", "?")
 
 
 def deliver_one(message: OutboxMessage, marks: SentMarks, transport) -> str:

@@ -18,7 +18,7 @@ from tideover.notifications.outbox import claim_batch
 PKEY = f"{OutboxMessage._meta.db_table}_pkey"
 
 
-def _indexes_used(sql: str, params: list) -> set[str]:
+def _indexes_used(sql: str, params: list | dict) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
@@ -46,10 +46,14 @@ def test_marking_a_message_uses_the_primary_key_when_statistics_saw_nothing_clai
     token, ids = claim_batch(200)
     first, second = ids[0], ids[1]
     now = timezone.now()
-    params = [
-        first, MessageState.SENT, MessageState.SENDING, first, now, first, "id", first,
-        second, second, now, second, token, first, second,
-    ]  # fmt: skip
+    params = {
+        "done": first,
+        "sent_at": now,
+        "provider_id": "id",
+        "next": second,
+        "lease": now,
+        "token": token,
+    }
     assert _indexes_used(SENT_AND_NEXT_SENDING, params) == {PKEY}
     # The ORM's per-message writes (cancel, failure, release) and reads name the key too.
     for query in (
