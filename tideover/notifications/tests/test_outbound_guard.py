@@ -281,3 +281,25 @@ def test_an_ipv6_address_carrying_an_ipv4_one_is_as_public_as_that_one(
     else:
         with pytest.raises(http.UnsafeAddress):
             http.checked_address("hook.example.com", 443)
+
+
+def test_a_compressed_answer_within_the_cap_is_read_as_its_decoded_text(db, settings, raw_server):
+    import gzip
+
+    settings.HTTP_MAX_RESPONSE_BYTES = 10_000
+    answer = gzip.compress(b'{"proof": "' + b"a" * 5_000 + b'"}')
+
+    def gzipped(conn, stopped):
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(answer)}\r\n\r\n".encode()
+            + answer
+        )
+
+    server = raw_server(gzipped)
+    response = http.post_signed_json(
+        f"http://127.0.0.1:{server.port}/hook", {"x": 1}, secret="s", delivery_id="d"
+    )
+    assert response.status_code == 200
+    assert response.json() == {"proof": "a" * 5_000}
+    assert response.content == response.text.encode()
