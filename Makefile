@@ -52,7 +52,8 @@ test-slow: venv ## The long stress runs (more property-test sequences, bigger ex
 bench: venv ## Every benchmark, each against its reference in the same run (see docs/benchmarks.md)
 	-$(BIN)/python bench/statuspage.py
 	-$(BIN)/python bench/ingest.py
-	-$(BIN)/python bench/notify.py
+	-$(BIN)/python bench/notify.py --rounds 3
+	-$(BIN)/python bench/notify_parts.py
 	-$(BIN)/python bench/detect.py
 	-$(BIN)/python bench/ratelimit.py
 	-$(BIN)/python bench/agent.py
