@@ -127,7 +127,8 @@ def inner(args) -> dict:
         if not bare_first:
             bare = _bare_round(args, env, rendered, bare_startup.seconds)
         rounds.append({**outbox, **bare, "ratio": outbox["deliver_per_s"] / bare["bare_per_s"]})
-    # The round with the median ratio stands for the run; every round is printed.
+    # The round with the median ratio stands for the run (the lower middle one of an even
+    # number); every round is printed, with what the receivers counted in it.
     middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
     return {
         "db": connection.vendor,
@@ -143,6 +144,7 @@ def inner(args) -> dict:
 def _queue_again(backend: str) -> None:
     """Put every message back as it was queued, for another round (delivery ids unchanged;
     the receivers' counts, repeats included, start again with each round)."""
+    from django.db import connection
     from django.utils import timezone
 
     from tideover.notifications.fanout import wake_workers
@@ -159,6 +161,11 @@ def _queue_again(backend: str) -> None:
         attempts=0,
         next_attempt_at=timezone.now(),
     )
+    if connection.vendor == "postgresql":
+        # The reset left a dead version of every row: clean them up now rather than have
+        # autovacuum do it beside the next round's workers.
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {OutboxMessage._meta.db_table}")
     if backend != "none":
         wake_workers(count)  # as the update's own tasks did in the first round
 
@@ -432,10 +439,14 @@ def main() -> None:
                 print(f"{'':<11}rounds (outbox msg/s / bare msg/s, CPU ms per message):")
                 for number, each in enumerate(r["rounds"], 1):
                     first = "bare loop first" if number % 2 == 0 else "outbox first"
+                    got = each["received"] or {}
                     print(
                         f"{'':<13}{number}. {each['deliver_per_s']:,} / {each['bare_per_s']:,} "
                         f"= {each['ratio']:.0%}  (CPU {each['cpu_ms']:.3f} / "
-                        f"{each['bare_cpu_ms']:.3f}; {first})"
+                        f"{each['bare_cpu_ms']:.3f}; {first}; received "
+                        f"{got.get('mails', '?')} + {got.get('webhooks', '?')}, repeated "
+                        f"{got.get('mail_duplicates', 0) + got.get('webhook_duplicates', 0)}, "
+                        f"refused {got.get('refused', 0)})"
                     )
     return None
 

@@ -95,7 +95,7 @@ def time_the_parts() -> None:
     timed(outbox, "deliver_one", "deliver_one (e-mail: all of it)")
     timed(outbox, "deliver_batch", "deliver_batch (webhooks: all of it)")
     timed(delivery.SentMarks, "sending", "SentMarks.sending (the per-e-mail mark)")
-    timed(delivery, "_execute_prepared", "  of which the statement")
+    timed(delivery, "execute_prepared", "  of which the statement")
     timed(delivery, "render", "render")
     timed(delivery, "cancel_reason", "cancel_reason")
     timed(EmailTransport, "send", "EmailTransport.send")

@@ -339,6 +339,8 @@ def request(method: str, url: str, *, public_only: bool, **kwargs) -> httpx.Resp
     # body in ``_content``, which ``read()`` would have filled without stopping at the cap.
     # (Building a second Response around it was a tenth of a webhook's CPU.)
     response._content = bytes(body)
+    for wire_form in ("content-encoding", "content-length", "transfer-encoding"):
+        response.headers.pop(wire_form, None)  # they described the bytes on the wire
     return response
 
 

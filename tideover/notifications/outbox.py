@@ -17,7 +17,7 @@ How a message moves, and why it is never sent twice:
    - SMTP and SMS have no idempotency key, so the row is marked ``failed`` with an error that
      says so, and never resent on its own (at-most-once). Staff can retry it from the console.
    At most one message per dead worker is in that window, because ``sending`` is set per message.
-   Marks commit without waiting for PostgreSQL's WAL flush (``delivery.marks_without_flush_wait``):
+   Marks commit without waiting for PostgreSQL's WAL flush (``writes.marks_without_flush_wait``):
    a killed worker loses none of them; only a crash of the database server can (see
    docs/notifications.md, "Speed, and what a database crash can cost").
 4. *A worker is asked to stop* (SIGTERM/SIGINT to ``tideover worker``, see core/worker.py): it
@@ -40,15 +40,13 @@ from django.utils import timezone
 
 from tideover.core import stopping
 from tideover.notifications import hooks, rendering
-from tideover.notifications.channels import DeliveryError, transport_for
+from tideover.notifications.channels import DeliveryError, reads_when_sending, transport_for
 from tideover.notifications.delivery import (
     SentMarks,
     deliver_batch,
     deliver_one,
     exhausted,
-    marks_without_flush_wait,
     record_failure,
-    writing,
 )
 from tideover.notifications.fanout import wake_workers
 from tideover.notifications.models import (
@@ -58,6 +56,7 @@ from tideover.notifications.models import (
     Notification,
     OutboxMessage,
 )
+from tideover.notifications.writes import marks_without_flush_wait, writing
 
 log = logging.getLogger("tideover.notifications.outbox")
 
@@ -69,9 +68,9 @@ UNCERTAIN_ERROR = (
 
 # What sending reads of a message, its subscriber and its staff endpoint: the batch's read
 # builds nothing else (a datetime made for every row's unread timestamps was about a fifth of
-# the ORM's work per message). A rare path that reads another field (a team's fallback, a
-# writer of campaign texts) loads it on first use, as Django does; test_batch_reads.py checks
-# that sending more messages reads no more rows.
+# the ORM's work per message), besides what a channel names in ``reads_when_sending``. A rare
+# path that reads another field loads it on first use, as Django does; test_batch_reads.py
+# checks that sending more messages reads no more rows.
 READ_WHEN_SENDING = (
     "id",
     "channel",
@@ -86,6 +85,7 @@ READ_WHEN_SENDING = (
     "subscriber__token",
     "subscriber__secret",
     "subscriber__state",
+    "endpoint__name",  # a failing staff channel's note on the incident's timeline
     "endpoint__secret",
     "endpoint__is_active",
 )
@@ -167,7 +167,7 @@ def _deliver_claimed(token: str, ids: list[int]) -> dict:
     messages = list(
         OutboxMessage.objects.filter(pk__in=ids, claim_token=token, state=MessageState.CLAIMED)
         .select_related("subscriber", "endpoint")
-        .only(*READ_WHEN_SENDING)
+        .only(*READ_WHEN_SENDING, *reads_when_sending())
         .order_by("channel", "pk")
     )
     hooks.write_texts(messages)  # texts written when sent (a campaign's), for the whole batch

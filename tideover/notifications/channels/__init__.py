@@ -83,6 +83,11 @@ class Channel:
     signup_label: str = ""  # the choice on the public sign-up form
     order: int = 100  # position on the sign-up form
     transport: type[Transport]
+    # Fields of the outbox row (``"created_at"``) or its subscriber or staff channel
+    # (``"subscriber__country"``) that this channel's ``suppressed()`` or ``render_message()``
+    # read, beyond what every channel's sending reads (``outbox.READ_WHEN_SENDING``): the
+    # worker's batch read takes them too, instead of one query per message.
+    reads_when_sending: tuple[str, ...] = ()
 
     # --- addresses -------------------------------------------------------------------------
     def signup_field(self):
@@ -203,6 +208,11 @@ def choices() -> list[tuple[str, str]]:
     """Every channel as model and form choices (the fields call this, so a new package needs no
     migration)."""
     return [(c.name, c.label) for c in every()]
+
+
+def reads_when_sending() -> tuple[str, ...]:
+    """What every channel asks a worker's batch read to take besides the common fields."""
+    return tuple(sorted({field for c in every() for field in c.reads_when_sending}))
 
 
 def transport_for(name: str) -> Transport:

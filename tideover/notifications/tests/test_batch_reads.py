@@ -1,14 +1,19 @@
 """A worker reads what a batch needs once: sending more messages reads no more rows. (A field
-the batch's read leaves out would be loaded again for every message that uses it.)"""
+the batch's read leaves out would be loaded again for every message that uses it.) The marks
+themselves go through the database driver directly and are not among the queries counted."""
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tideover.incidents import services as incidents
+from tideover.notifications import channels
+from tideover.notifications.channels import Channel, Rendered, Transport
 from tideover.notifications.models import OutboxMessage
 from tideover.notifications.outbox import drain
+from tideover.notifications.staff_actions import add_endpoint, send_test
 
 
 def _subscribe(count, start, make_subscriber, http_sink) -> None:
@@ -41,3 +46,42 @@ def test_sending_four_times_the_messages_reads_no_more_rows(
     assert (few_sent, many_sent) == (6, 24)
     assert many_queries == few_queries
     assert len(smtp.messages) == 15 and len(http_sink.webhooks) == 15
+
+
+class ProbeTransport(Transport):
+    def send(self, message: Rendered) -> str:
+        return "probe"
+
+
+class ProbeChannel(Channel):
+    """A staff channel whose suppression reads a field no other channel's sending reads."""
+
+    name = "probe"
+    label = "Probe"
+    transport = ProbeTransport
+    reads_when_sending = ("endpoint__target",)
+
+    def suppressed(self, message) -> str:
+        return "switched off here" if message.endpoint.target == "off" else ""
+
+
+@pytest.fixture
+def probe():
+    channels.register(ProbeChannel)
+    yield ProbeChannel
+    channels.unregister("probe")
+
+
+def _queries_to_send_tests(count: int) -> int:
+    for i in range(count):
+        send_test(add_endpoint(name=f"probe {count}-{i}", channel="probe", target=f"t{i}"))
+    with CaptureQueriesContext(connection) as seen:
+        assert drain() == {"sent": count}
+    return len(seen)
+
+
+def test_a_field_a_channel_names_for_sending_is_read_with_the_batch(db, probe, monkeypatch):
+    assert _queries_to_send_tests(3) == _queries_to_send_tests(12)
+    # Not named: each message loads it on its own.
+    monkeypatch.setattr(probe, "reads_when_sending", ())
+    assert _queries_to_send_tests(12) == _queries_to_send_tests(3) + 9
