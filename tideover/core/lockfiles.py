@@ -13,9 +13,10 @@ DETECT_RUN = "-detect-run"
 SUFFIXES = (OUTBOX_WRITES, DETECT_RUN)
 
 
-def beside_database(suffix: str) -> str | None:
-    """The lock file's path for the current SQLite database, or None for one in memory."""
-    name = str(connection.settings_dict["NAME"])
+def beside_database(suffix: str, db=None) -> str | None:
+    """The lock file's path for the current SQLite database (``db``'s, if given), or None for
+    one in memory."""
+    name = str((db or connection).settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:"):
         return None
     return f"{name}{suffix}"

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from tideover.notifications.models import (
     SubscriberState,
 )
 from tideover.notifications.rendering import render
-from tideover.notifications.writes import execute_prepared, writing
+from tideover.notifications.writes import execute_prepared, stored_time, writing
 
 log = logging.getLogger("tideover.notifications.outbox")
 
@@ -119,7 +119,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
         done.append(message)
     if done:
         table = OutboxMessage._meta.db_table
-        adapt = connection.ops.adapt_datetimefield_value
+        adapt = stored_time(connections[DEFAULT_DB_ALIAS])
         sql = (
             f"UPDATE {table} SET state = '{MessageState.SENT}', sent_at = %s, "  # noqa: S608
             "provider_message_id = %s, last_error = '', claim_token = '', lease_until = NULL "
@@ -177,13 +177,17 @@ class SentMarks:
     def __init__(self, token: str):
         self.token = token
         self.pending: tuple[OutboxMessage, str] | None = None
+        # Held for the batch: looking the connection up (a context variable) and Django's
+        # general datetime adapter cost more per mark than these, looked up once.
+        self.db = connections[DEFAULT_DB_ALIAS]
+        self.stored_time = stored_time(self.db)
 
     def flush(self) -> None:
         """Record the pending 'sent' on its own."""
         if self.pending is not None:
             message, provider_id = self.pending
             self.pending = None
-            with writing():
+            with writing(self.db):
                 OutboxMessage.objects.filter(pk=message.pk, claim_token=self.token).update(
                     state=MessageState.SENT,
                     sent_at=timezone.now(),
@@ -199,7 +203,7 @@ class SentMarks:
         lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
         if self.pending is None:
             mine = Q(pk=message.pk, state=MessageState.CLAIMED)
-            with writing():
+            with writing(self.db):
                 return bool(
                     OutboxMessage.objects.filter(mine, claim_token=self.token).update(
                         state=MessageState.SENDING, attempts=F("attempts") + 1, lease_until=lease
@@ -207,17 +211,16 @@ class SentMarks:
                 )
         done, provider_id = self.pending
         self.pending = None
-        adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value
         params = {
             "done": done.pk,
-            "sent_at": adapt(now),
+            "sent_at": self.stored_time(now),
             "provider_id": provider_id[:100],
             "next": message.pk,
-            "lease": adapt(lease),
+            "lease": self.stored_time(lease),
             "token": self.token,
         }
-        with writing():
-            updated = execute_prepared(SENT_AND_NEXT_SENDING, params)
+        with writing(self.db):
+            updated = execute_prepared(SENT_AND_NEXT_SENDING, params, db=self.db)
         if updated == 2:
             return True
         # Rare: one of the two had lost its claim. Read which.

@@ -7,9 +7,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import itertools
 import os
 import re
 import threading
+import weakref
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
@@ -48,8 +51,8 @@ class _WriteTurns(threading.local):
     path: str | None = None
     fd: int | None = None
 
-    def file(self) -> int | None:
-        path = lockfiles.beside_database(lockfiles.OUTBOX_WRITES)
+    def file(self, db) -> int | None:
+        path = lockfiles.beside_database(lockfiles.OUTBOX_WRITES, db)
         if path is None:
             return None  # one process's own database: nobody to take turns with
         if self.path != path:
@@ -64,7 +67,7 @@ _turns = _WriteTurns()
 
 
 @contextlib.contextmanager
-def writing():
+def writing(db=None):
     """On SQLite, wait for this write's turn on a file lock the delivering workers share.
 
     SQLite lets one writer in at a time, and a connection that finds the write lock taken
@@ -75,12 +78,13 @@ def writing():
     other tasks) do not take the file lock and still wait on busy_timeout as before.
 
     Inside an open transaction this does nothing: it could hold SQLite's lock while waiting
-    for the file lock that a worker waiting for SQLite's lock holds.
+    for the file lock that a worker waiting for SQLite's lock holds. ``db``: as for
+    ``execute_prepared``.
     """
     fd = None
-    db = connections[DEFAULT_DB_ALIAS]
+    db = db or connections[DEFAULT_DB_ALIAS]
     if db.vendor == "sqlite" and not db.in_atomic_block:
-        fd = _turns.file()
+        fd = _turns.file(db)
     if fd is None:
         yield
         return
@@ -91,21 +95,34 @@ def writing():
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-PREPARE_THRESHOLD = 5  # psycopg's own default: runs before a statement is prepared on its own
+def stored_time(db):
+    """A function giving an aware datetime as ``db``'s driver takes it for a raw statement:
+    Django's ``adapt_datetimefield_value``, or on SQLite kept in UTC (the default) the same
+    text for a third of its CPU (it checks settings and converts time zones on every call)."""
+    if db.vendor == "sqlite" and settings.USE_TZ and db.timezone_name == "UTC":
+        return _sqlite_utc
+    return db.ops.adapt_datetimefield_value
 
 
-def execute_prepared(sql: str, params: list | dict, many: bool = False) -> int:
-    """Run a statement that delivery repeats for every message; returns the rows it changed
-    (``many``: once for each parameter list in ``params``, rows changed not counted).
+def _sqlite_utc(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return str(value.replace(tzinfo=None))
 
-    On PostgreSQL it runs as a prepared statement: parsed and planned once per connection
-    instead of once per message (Django binds parameters in the client, so the server parses
-    every statement it gets; for the per-message mark that was about a quarter of PostgreSQL's
-    CPU per e-mail). A pooler in front of PostgreSQL must keep prepared statements per client
-    (PgBouncer 1.21 or newer with ``max_prepared_statements``; docs/deploy.md)."""
-    # The connection itself, not django.db.connection: each attribute read through that proxy
-    # looks the connection up again, and a mark made eight of them.
-    db = connections[DEFAULT_DB_ALIAS]
+
+def execute_prepared(sql: str, params: list | dict, many: bool = False, db=None) -> int:
+    """Run a statement that delivery repeats for every message (``many``: once for each
+    parameter list in ``params``); returns the rows it changed.
+
+    On PostgreSQL it runs as a statement prepared once per connection, through libpq itself
+    (``_libpq_prepared``): parsed and planned once instead of once per message (Django binds
+    parameters in the client, so the server parses every statement it gets; for the per-message
+    mark that was about a quarter of PostgreSQL's CPU per e-mail). A pooler in front of
+    PostgreSQL must keep prepared statements per client (PgBouncer 1.21 or newer with
+    ``max_prepared_statements``; docs/deploy.md).
+
+    ``db``: the connection, if the caller holds it (looking it up is a context-variable read)."""
+    db = db or connections[DEFAULT_DB_ALIAS]
     if db.vendor == "sqlite":
         # The driver's own cursor, which keeps its prepared statements by text: Django's
         # cursor wrapper rewrote the placeholders and passed through four layers for each mark.
@@ -115,8 +132,8 @@ def execute_prepared(sql: str, params: list | dict, many: bool = False) -> int:
             try:
                 if many:
                     cursor.executemany(_qmark(sql), params)
-                    return 0
-                cursor.execute(_qmark(sql), params)
+                else:
+                    cursor.execute(_qmark(sql), params)
                 return cursor.rowcount
             finally:
                 cursor.close()
@@ -124,23 +141,106 @@ def execute_prepared(sql: str, params: list | dict, many: bool = False) -> int:
         with db.cursor() as cursor:
             if many:
                 cursor.executemany(sql, params)
-                return 0
-            cursor.execute(sql, params)
+            else:
+                cursor.execute(sql, params)
             return cursor.rowcount
     import psycopg
 
     db.ensure_connection()
     raw = db.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's prepared statements off for its own (client-binding) cursors,
-        # which never prepare anyway; a server-binding cursor needs them on to prepare at all.
-        raw.prepare_threshold = PREPARE_THRESHOLD
-    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        if many:  # psycopg prepares a statement it sends many times on its own
-            cursor.executemany(sql, params)
-            return 0
-        cursor.execute(sql, params, prepare=True)
-        return cursor.rowcount
+    if many:
+        # In one pipeline (a round trip per batch, not per row), not prepared by psycopg: a
+        # connection where psycopg holds prepared statements of its own gets DEALLOCATE ALL
+        # from it on every rollback, which would drop the mark's too.
+        with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+            cursor.executemany(sql, params, returning=False)
+            return cursor.rowcount
+    with db.wrap_database_errors:
+        rows = _libpq_prepared(db, raw, sql, params)
+        if rows is None:  # psycopg begins the transaction Django opened (not prepared: above)
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(sql, params, prepare=False)
+                rows = cursor.rowcount
+    return rows
+
+
+# Statements this module prepared on each psycopg connection: {sql: name}. Gone with the
+# connection (a reconnect prepares again).
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_names = itertools.count(1)  # never one name for two statements, whatever was dropped
+_TIMESTAMPTZ, _INT8, _UNKNOWN = 1184, 20, 0  # type OIDs given when preparing
+
+
+def _libpq_prepared(db, raw, sql: str, params: list | dict) -> int | None:
+    """Run ``sql`` as a statement prepared on ``raw`` through libpq, its values sent as text.
+
+    Through a psycopg cursor, the client's work per mark cost more CPU than the server's:
+    converting the query, choosing a dumper for each value, and the cursor's state machine.
+    Returns None where psycopg must run it: in a transaction Django opened that psycopg has not
+    begun yet (psycopg sends the BEGIN before its next statement)."""
+    from psycopg import pq
+
+    pgconn = raw.pgconn
+    if not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        return None
+    db.validate_no_broken_transaction()
+    text, names = _numbered(sql)
+    values = [params[name] for name in names]
+    wire = [None if v is None else (v.isoformat() if isinstance(v, datetime) else str(v)).encode()
+            for v in values]  # fmt: skip
+    prepared = _prepared_on.setdefault(raw, {})
+    result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
+    dropped = result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+    if dropped and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        # A pooler's DISCARD ALL (or anyone's DEALLOCATE ALL) dropped them: prepare again.
+        prepared.clear()
+        result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
+    return _result(raw, result)
+
+
+def _prepare(raw, prepared: dict, sql: str, text: bytes, values: list) -> bytes:
+    """The name ``sql`` is prepared under on ``raw``, preparing it the first time."""
+    name = prepared.get(sql)
+    if name is None:
+        name = f"tideover_writes_{next(_names)}".encode()
+        _result(raw, raw.pgconn.prepare(name, text, [_type_oid(v) for v in values]))
+        prepared[sql] = name
+    return name
+
+
+def _result(raw, result) -> int:
+    from psycopg import errors, pq
+
+    if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        return int(result.command_tuples or 0)
+    raise errors.error_from_result(result, encoding=raw.info.encoding)
+
+
+def _type_oid(value) -> int:
+    if isinstance(value, datetime):
+        return _TIMESTAMPTZ
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _INT8
+    return _UNKNOWN  # the server takes the column's type
+
+
+@functools.cache
+def _numbered(sql: str) -> tuple[bytes, tuple]:
+    """``sql`` with libpq's placeholders ($1, $2...) and, in that order, the parameters' names
+    (a name used twice is one placeholder) or positions."""
+    names: list = []
+
+    def number(match) -> str:
+        name = match.group(1)
+        if name is None:  # %s
+            name = len(names)
+        elif name in names:
+            return f"${names.index(name) + 1}"
+        names.append(name)
+        return f"${len(names)}"
+
+    text = re.sub(r"%\((\w+)\)s|%s", number, sql)
+    return text.encode(), tuple(names)
 
 
 @functools.cache
