@@ -187,12 +187,14 @@ def _libpq_prepared(db, raw, sql: str, params: list | dict) -> int | None:
     db.validate_no_broken_transaction()
     text, names = _numbered(sql)
     values = [params[name] for name in names]
-    wire = [None if v is None else (v.isoformat() if isinstance(v, datetime) else str(v)).encode()
-            for v in values]  # fmt: skip
+    wire = [_as_text(v) for v in values]
     prepared = _prepared_on.setdefault(raw, {})
     result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
-    dropped = result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-    if dropped and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+    if (
+        result.status == pq.ExecStatus.FATAL_ERROR
+        and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+        and pgconn.transaction_status == pq.TransactionStatus.IDLE
+    ):
         # A pooler's DISCARD ALL (or anyone's DEALLOCATE ALL) dropped them: prepare again.
         prepared.clear()
         result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
@@ -215,6 +217,13 @@ def _result(raw, result) -> int:
     if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
         return int(result.command_tuples or 0)
     raise errors.error_from_result(result, encoding=raw.info.encoding)
+
+
+def _as_text(value) -> bytes | None:
+    """A value as PostgreSQL reads it in text format (None: NULL)."""
+    if value is None:
+        return None
+    return (value.isoformat() if isinstance(value, datetime) else str(value)).encode()
 
 
 def _type_oid(value) -> int:

@@ -9,11 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tideover.incidents import services as incidents
-from tideover.notifications import channels
-from tideover.notifications.channels import Channel, Rendered, Transport
+from tideover.notifications.channels import Channel
 from tideover.notifications.models import OutboxMessage
 from tideover.notifications.outbox import drain
 from tideover.notifications.staff_actions import add_endpoint, send_test
+from tideover.notifications.tests.stand_ins import AcceptingTransport, registered
 
 
 def _subscribe(count, start, make_subscriber, http_sink) -> None:
@@ -48,17 +48,12 @@ def test_sending_four_times_the_messages_reads_no_more_rows(
     assert len(smtp.messages) == 15 and len(http_sink.webhooks) == 15
 
 
-class ProbeTransport(Transport):
-    def send(self, message: Rendered) -> str:
-        return "probe"
-
-
 class ProbeChannel(Channel):
     """A staff channel whose suppression reads a field no other channel's sending reads."""
 
     name = "probe"
     label = "Probe"
-    transport = ProbeTransport
+    transport = AcceptingTransport
     reads_when_sending = ("endpoint__target",)
 
     def suppressed(self, message) -> str:
@@ -67,9 +62,7 @@ class ProbeChannel(Channel):
 
 @pytest.fixture
 def probe():
-    channels.register(ProbeChannel)
-    yield ProbeChannel
-    channels.unregister("probe")
+    yield from registered(ProbeChannel)
 
 
 def _queries_to_send_tests(count: int) -> int:

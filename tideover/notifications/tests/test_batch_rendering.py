@@ -7,9 +7,10 @@ import pytest
 from django import forms
 
 from tideover.incidents import services as incidents
-from tideover.notifications import channels, rendering
-from tideover.notifications.channels import Channel, Rendered, Transport
+from tideover.notifications import rendering
+from tideover.notifications.channels import Channel, Rendered
 from tideover.notifications.models import OutboxMessage
+from tideover.notifications.tests.stand_ins import AcceptingTransport, registered
 
 
 def _post(severities, components) -> list[OutboxMessage]:
@@ -48,11 +49,6 @@ def test_each_recipient_in_a_batch_gets_what_rendering_it_alone_gives(
     assert {r.secret for r in hooks} == {"s0", "s1", "s2", "s3"}
 
 
-class ShoutTransport(Transport):
-    def send(self, message: Rendered) -> str:
-        return "shout"
-
-
 class ShoutChannel(Channel):
     """Says the recipient's address, in capitals, in its text: no stand-in can fill that in."""
 
@@ -60,7 +56,7 @@ class ShoutChannel(Channel):
     label = "Shout"
     public = True
     signup_label = "Shout"
-    transport = ShoutTransport
+    transport = AcceptingTransport
 
     def signup_field(self):
         return "shout", forms.CharField(required=False, label="Where to shout")
@@ -72,9 +68,7 @@ class ShoutChannel(Channel):
 
 @pytest.fixture
 def shout():
-    channels.register(ShoutChannel)
-    yield
-    channels.unregister("shout")
+    yield from registered(ShoutChannel)
 
 
 def test_a_channel_whose_text_depends_on_the_recipient_is_rendered_in_full_for_each(
