@@ -148,4 +148,4 @@ def cancel_marketing(recipient: str) -> int:
     """The recipient opted out: their queued marketing messages are not sent."""
     return OutboxMessage.objects.filter(
         recipient=recipient, category=Category.MARKETING, state=MessageState.QUEUED
-    ).update(state=MessageState.CANCELLED, last_error="recipient opted out")
+    ).update(state=MessageState.CANCELLED, last_error="recipient opted out", next_attempt_at=None)

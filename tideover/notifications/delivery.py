@@ -91,6 +91,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
                 pk__in=rest, claim_token=token, state=MessageState.SENDING
             ).update(
                 state=MessageState.QUEUED,
+                next_attempt_at=timezone.now(),
                 attempts=F("attempts") - 1,
                 claim_token="",
                 lease_until=None,
@@ -99,7 +100,8 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
             break
         message.attempts += 1
         try:
-            provider_id = transport.send(render(message))
+            rendered = render(message)
+            provider_id = provider_reference(transport.send(rendered), rendered)
         except DeliveryError as exc:
             record_failure(message, token, exc, state=MessageState.SENDING)
             counts["failed" if exc.permanent or exhausted(message) else "retry"] += 1
@@ -112,7 +114,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
             continue
         message.state = MessageState.SENT
         message.sent_at = timezone.now()
-        message.provider_message_id = provider_id[:100]
+        message.provider_message_id = provider_id
         message.last_error = ""
         message.claim_token = ""
         message.lease_until = None
@@ -191,7 +193,7 @@ class SentMarks:
                 OutboxMessage.objects.filter(pk=message.pk, claim_token=self.token).update(
                     state=MessageState.SENT,
                     sent_at=timezone.now(),
-                    provider_message_id=provider_id[:100],
+                    provider_message_id=provider_id,
                     last_error="",
                     claim_token="",
                     lease_until=None,
@@ -214,7 +216,7 @@ class SentMarks:
         params = {
             "done": done.pk,
             "sent_at": self.stored_time(now),
-            "provider_id": provider_id[:100],
+            "provider_id": provider_id,
             "next": message.pk,
             "lease": self.stored_time(lease),
             "token": self.token,
@@ -246,7 +248,8 @@ def deliver_one(message: OutboxMessage, marks: SentMarks, transport) -> str:
         return "lost"  # our lease expired and someone else has it now
     message.attempts += 1
     try:
-        provider_id = transport.send(render(message))
+        rendered = render(message)
+        provider_id = provider_reference(transport.send(rendered), rendered)
     except DeliveryError as exc:
         record_failure(message, token, exc, state=MessageState.SENDING)
         return "failed" if exc.permanent or exhausted(message) else "retry"
@@ -257,6 +260,14 @@ def deliver_one(message: OutboxMessage, marks: SentMarks, transport) -> str:
         return "retry"
     marks.pending = (message, provider_id)
     return "sent"
+
+
+def provider_reference(provider_id: str, rendered) -> str:
+    """What a message keeps of the id its provider answered with: nothing when that is the
+    delivery id we gave it (an e-mail's Message-ID, a webhook's delivery header), which its
+    dedupe key gives again. So the 'sent' of e-mails and webhooks changes no indexed column
+    (models.OutboxMessage.Meta); an SMS keeps its provider's id, which its receipts name."""
+    return "" if provider_id == rendered.delivery_id else provider_id[:100]
 
 
 def exhausted(message: OutboxMessage) -> bool:
@@ -275,7 +286,7 @@ def record_failure(
         OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
             **extra,
             state=MessageState.FAILED if give_up else MessageState.QUEUED,
-            next_attempt_at=next_at,
+            next_attempt_at=None if give_up else next_at,
             last_error=exc.message,
             claim_token="",
             lease_until=None,

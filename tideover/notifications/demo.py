@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tideover.notifications.sinks import _free_port
@@ -199,11 +200,9 @@ def wait_for_outbox(timeout: float = 60.0) -> bool:
     from tideover.notifications.models import OutboxMessage
 
     deadline = time.monotonic() + timeout
-    busy = ("queued", "claimed", "sending")
     while time.monotonic() < deadline:
-        if not OutboxMessage.objects.filter(
-            state__in=busy, next_attempt_at__lte=timezone.now()
-        ).exists():
+        due = Q(state="queued", next_attempt_at__lte=timezone.now())
+        if not OutboxMessage.objects.filter(due | Q(state__in=("claimed", "sending"))).exists():
             return True
         time.sleep(0.5)
     return False

@@ -204,7 +204,9 @@ class OutboxMessage(models.Model):
         max_length=10, choices=MessageState.choices, default=MessageState.QUEUED
     )
     attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # When a queued message is next due; empty once it has left the queue (claimed, sent,
+    # failed, cancelled), so that only the claim changes a column an index names (Meta).
+    next_attempt_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)
     provider_message_id = models.CharField(max_length=100, blank=True)
@@ -225,17 +227,18 @@ class OutboxMessage(models.Model):
         # key. With such an index, PostgreSQL, whose statistics were taken while no row was
         # claimed, estimated "state = 'claimed'" at one row and scanned every claimed row, dead
         # versions too, for each message it marked (about a third of its CPU per message).
+        #
+        # No index names a column that the marks of delivery change (state, lease; the provider
+        # id of e-mails and webhooks stays empty): on PostgreSQL their updates are then
+        # "heap-only" (HOT), the new row version written on the same page and no index touched;
+        # on SQLite no index is written either. A row leaves ``outbox_due`` when its claim
+        # empties next_attempt_at; rows a worker holds are found through OutboxClaim.
         indexes = [
             # What workers claim: due, queued rows in the order they are sent.
             models.Index(
                 fields=["next_attempt_at", "id"],
-                condition=Q(state="queued"),
+                condition=Q(next_attempt_at__isnull=False),
                 name="outbox_due",
-            ),
-            # Rows a worker holds (claimed or sending; only those have a lease): for finding
-            # dead workers' rows and counting what is in flight.
-            models.Index(
-                fields=["lease_until"], condition=Q(lease_until__isnull=False), name="outbox_leased"
             ),
             models.Index(
                 fields=["provider_message_id"],
@@ -256,9 +259,31 @@ class OutboxMessage(models.Model):
                 fields=["endpoint"], condition=Q(endpoint__isnull=False), name="outbox_endpoint"
             ),
         ]
+        constraints = [
+            # A queued message without a time would never be claimed.
+            models.CheckConstraint(
+                condition=~Q(state="queued") | Q(next_attempt_at__isnull=False),
+                name="outbox_queued_has_due_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} message #{self.pk} ({self.state})"
+
+
+class OutboxClaim(models.Model):
+    """A batch a worker claimed: its rows, found by primary key when the worker may have died.
+
+    Deleted when the batch is done; one left behind names the rows to check for an expired
+    lease (outbox.recover_expired_leases). It stands in for an index on the outbox's lease,
+    which every mark would have had to update."""
+
+    token = models.CharField(max_length=32, primary_key=True)
+    message_ids = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"claim {self.token} ({len(self.message_ids)} messages)"
 
 
 class DeliveryAttempt(models.Model):

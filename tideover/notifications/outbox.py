@@ -54,11 +54,14 @@ from tideover.notifications.models import (
     DeliveryAttempt,
     MessageState,
     Notification,
+    OutboxClaim,
     OutboxMessage,
 )
 from tideover.notifications.writes import marks_without_flush_wait, writing
 
 log = logging.getLogger("tideover.notifications.outbox")
+
+HELD = (MessageState.CLAIMED, MessageState.SENDING)  # rows a worker holds
 
 UNCERTAIN_ERROR = (
     "worker stopped while sending; the provider may have accepted it, so it is not resent "
@@ -92,39 +95,86 @@ READ_WHEN_SENDING = (
 
 
 def recover_expired_leases(now=None) -> dict:
-    """Put rows of dead workers back (claimed) or settle them (sending). Returns counts."""
+    """Put rows of dead workers back (claimed) or settle them (sending). Returns counts.
+
+    The rows looked at are those of the claims still on record (OutboxClaim): a worker deletes
+    its claim when its batch is done, so what is left is batches in progress and those of
+    workers that died; each row's own lease says which."""
     now = now or timezone.now()
     counts = {"requeued": 0, "uncertain": 0, "resent": 0}
-    counts["requeued"] = OutboxMessage.objects.filter(
-        state=MessageState.CLAIMED, lease_until__lt=now
-    ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
-    stuck = OutboxMessage.objects.filter(state=MessageState.SENDING, lease_until__lt=now)
-    for message in stuck.only("pk", "channel", "claim_token"):
-        idempotent = _idempotent(message.channel)
-        with transaction.atomic():
-            changed = OutboxMessage.objects.filter(
-                pk=message.pk, state=MessageState.SENDING, claim_token=message.claim_token
-            ).update(
-                state=MessageState.QUEUED if idempotent else MessageState.FAILED,
-                claim_token="",
-                lease_until=None,
-                last_error="" if idempotent else UNCERTAIN_ERROR,
+    for claims in _claims_in_groups():
+        ids = [pk for claim in claims for pk in claim.message_ids]
+        counts["requeued"] += OutboxMessage.objects.filter(
+            pk__in=ids, state=MessageState.CLAIMED, lease_until__lt=now
+        ).update(state=MessageState.QUEUED, claim_token="", lease_until=None, next_attempt_at=now)
+        stuck = OutboxMessage.objects.filter(
+            pk__in=ids, state=MessageState.SENDING, lease_until__lt=now
+        )
+        for message in stuck.only("pk", "channel", "claim_token"):
+            _settle_stuck(message, now, counts)
+        held = set(
+            OutboxMessage.objects.filter(pk__in=ids, state__in=HELD).values_list(
+                "claim_token", flat=True
             )
-            if changed:
-                if not idempotent:
-                    log.warning(
-                        "message %s was left sending by a stopped worker: marked failed, not "
-                        "resent (the provider may have it); staff can retry it",
-                        message.pk,
-                    )
-                DeliveryAttempt.objects.create(
-                    message_id=message.pk,
-                    error="worker stopped mid-send; resent with the same delivery id"
-                    if idempotent
-                    else UNCERTAIN_ERROR,
-                )
-                counts["resent" if idempotent else "uncertain"] += 1
+        )
+        OutboxClaim.objects.filter(
+            token__in=[c.token for c in claims if c.token not in held]
+        ).delete()
     return counts
+
+
+def _settle_stuck(message: OutboxMessage, now, counts: dict) -> None:
+    """A row left 'sending' by a stopped worker: sent again where receivers drop repeats,
+    otherwise failed (the provider may have it)."""
+    idempotent = _idempotent(message.channel)
+    with transaction.atomic():
+        changed = OutboxMessage.objects.filter(
+            pk=message.pk, state=MessageState.SENDING, claim_token=message.claim_token
+        ).update(
+            state=MessageState.QUEUED if idempotent else MessageState.FAILED,
+            next_attempt_at=now if idempotent else None,
+            claim_token="",
+            lease_until=None,
+            last_error="" if idempotent else UNCERTAIN_ERROR,
+        )
+        if not changed:
+            return
+        if not idempotent:
+            log.warning(
+                "message %s was left sending by a stopped worker: marked failed, not "
+                "resent (the provider may have it); staff can retry it",
+                message.pk,
+            )
+        DeliveryAttempt.objects.create(
+            message_id=message.pk,
+            error="worker stopped mid-send; resent with the same delivery id"
+            if idempotent
+            else UNCERTAIN_ERROR,
+        )
+        counts["resent" if idempotent else "uncertain"] += 1
+
+
+def _claims_in_groups(most: int = 5000):
+    """The claims on record, in groups of at most ``most`` rows (one statement's parameters)."""
+    group, size = [], 0
+    for claim in OutboxClaim.objects.order_by("created_at"):
+        if group and size + len(claim.message_ids) > most:
+            yield group
+            group, size = [], 0
+        group.append(claim)
+        size += len(claim.message_ids)
+    if group:
+        yield group
+
+
+def held_count() -> int:
+    """Messages workers hold now (claimed or sending), for the delivery console."""
+    return sum(
+        OutboxMessage.objects.filter(
+            pk__in=[pk for claim in claims for pk in claim.message_ids], state__in=HELD
+        ).count()
+        for claims in _claims_in_groups()
+    )
 
 
 def _idempotent(channel: str) -> bool:
@@ -150,16 +200,32 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
             .values_list("pk", flat=True)[:limit]
         )
         if ids:
+            # Leaving the queue empties next_attempt_at: the one change of an indexed column
+            # in a message's delivery (models.OutboxMessage.Meta).
             OutboxMessage.objects.filter(pk__in=ids, state=MessageState.QUEUED).update(
-                state=MessageState.CLAIMED, claim_token=token, lease_until=lease
+                state=MessageState.CLAIMED,
+                claim_token=token,
+                lease_until=lease,
+                next_attempt_at=None,
             )
+            OutboxClaim.objects.create(token=token, message_ids=ids)
     return token, ids
 
 
 def deliver_claimed(token: str, ids: list[int]) -> dict:
     """Send the messages ``ids`` this worker claimed with ``token`` (those it still holds)."""
     with marks_without_flush_wait(), rendering.batch():
-        return _deliver_claimed(token, ids)
+        counts = _deliver_claimed(token, ids)
+    _close_claim(token, ids)  # if sending raised, recover_expired_leases closes it
+    return counts
+
+
+def _close_claim(token: str, ids: list[int]) -> None:
+    """Forget a batch's claim once none of its rows is held under it any more (a row a
+    failure left claimed or sending keeps it, for recover_expired_leases)."""
+    with writing():
+        if not OutboxMessage.objects.filter(pk__in=ids, claim_token=token, state__in=HELD).exists():
+            OutboxClaim.objects.filter(token=token).delete()
 
 
 def _deliver_claimed(token: str, ids: list[int]) -> dict:
@@ -240,7 +306,12 @@ def _release(ids: list[int], token: str) -> None:
     if ids:
         OutboxMessage.objects.filter(
             pk__in=ids, claim_token=token, state=MessageState.CLAIMED
-        ).update(state=MessageState.QUEUED, claim_token="", lease_until=None)
+        ).update(
+            state=MessageState.QUEUED,
+            claim_token="",
+            lease_until=None,
+            next_attempt_at=timezone.now(),
+        )
 
 
 def queue_direct(channel, recipient, subject, body, dedupe_key, **extra) -> None:

@@ -196,7 +196,7 @@ def unsubscribe_subscriber(subscriber: Subscriber, *, by_reply: bool = False) ->
     subscriber.unsubscribed_at = timezone.now()
     subscriber.save(update_fields=["state", "unsubscribed_at", "stopped_by_reply"])
     OutboxMessage.objects.filter(subscriber=subscriber, state=MessageState.QUEUED).update(
-        state=MessageState.CANCELLED, last_error="recipient unsubscribed"
+        state=MessageState.CANCELLED, last_error="recipient unsubscribed", next_attempt_at=None
     )
 
 

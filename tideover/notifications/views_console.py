@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -15,7 +15,7 @@ from tideover.core.errors import DomainError
 from tideover.core.models import Component
 from tideover.core.roles import Capability, has_capability
 from tideover.core.text import is_row_id
-from tideover.notifications import staff_actions, verification
+from tideover.notifications import outbox, staff_actions, verification
 from tideover.notifications.forms import EndpointForm
 from tideover.notifications.models import (
     ChannelEndpoint,
@@ -123,11 +123,7 @@ def delivery(request):
             "state": state,
             "notifications": notifications,
             "can_retry": has_capability(request.user, Capability.MANAGE_CHANNELS),
-            # Only rows a worker holds have a lease (and its index).
-            "stuck": OutboxMessage.objects.filter(
-                Q(state=MessageState.SENDING) | Q(state=MessageState.CLAIMED),
-                lease_until__isnull=False,
-            ).count(),
+            "stuck": outbox.held_count(),
         },
     )
 

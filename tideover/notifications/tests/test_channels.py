@@ -8,6 +8,7 @@ from tideover.core.http import DELIVERY_HEADER
 from tideover.incidents import services as incidents
 from tideover.notifications.models import ChannelEndpoint, DeliveryAttempt, OutboxMessage
 from tideover.notifications.outbox import drain
+from tideover.notifications.rendering import delivery_id
 
 
 @pytest.fixture
@@ -107,7 +108,8 @@ def test_webhook_5xx_is_retried_with_backoff_then_delivered_with_the_same_delive
     message = OutboxMessage.objects.get()
     assert message.state == "sent" and message.attempts == 3
     assert DeliveryAttempt.objects.filter(message=message).count() == 2
-    assert http_sink.webhooks[0]["delivery"] == message.provider_message_id
+    assert http_sink.webhooks[0]["delivery"] == delivery_id(message)
+    assert message.provider_message_id == ""  # the delivery id is not kept twice
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):

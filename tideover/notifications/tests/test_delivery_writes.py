@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
+from tideover.incidents import services as incidents
 from tideover.notifications.delivery import SENT_AND_NEXT_SENDING, SentMarks
 from tideover.notifications.models import MessageState, OutboxMessage
+from tideover.notifications.outbox import drain
 from tideover.notifications.writes import _numbered, _prepared_on, execute_prepared, stored_time
 
 
@@ -147,3 +149,38 @@ def test_on_postgresql_a_rollback_leaves_the_prepared_statements_in_place(transa
         assert cursor.fetchone() == (1,)
     assert execute_prepared(sql, [messages[0].pk]) == 1
     assert sorted(OutboxMessage.objects.values_list("attempts", flat=True)) == [1, 1, 3]
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_every_write_after_the_claim_is_heap_only(
+    severities, components, make_subscriber, smtp, http_sink
+):
+    """The marks change no indexed column, so PostgreSQL writes no index entry for them (HOT);
+    only the claim, taking the rows out of the queue's index, is an ordinary update."""
+    for i in range(2):
+        make_subscriber(address=f"hot{i}@example.com")
+        http_sink.secrets[f"/hot/{i}"] = "s"
+        make_subscriber(channel="webhook", address=f"{http_sink.url}/hot/{i}", secret="s")
+    incident = incidents.declare_incident(
+        title="Card payments fail",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: "major_outage"},
+    )
+    OutboxMessage.objects.all().delete()  # the declaration's own messages: one update counted
+    incidents.post_public_update(incident, "Card payments work again.")
+    before = _updates()
+    assert drain() == {"sent": 4}
+    updated, heap_only = (after - was for after, was in zip(_updates(), before, strict=True))
+    assert updated - heap_only == 4  # the claim of four rows
+    assert heap_only == 8  # e-mails: sending, sent; webhooks: sending, sent
+
+
+def _updates() -> tuple[int, int]:
+    """Rows of the outbox updated in this transaction, and how many of those were heap-only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(oid), pg_stat_get_xact_tuples_hot_updated(oid) "
+            "FROM pg_class WHERE relname = %s",
+            [OutboxMessage._meta.db_table],
+        )
+        return cursor.fetchone()

@@ -17,10 +17,11 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from tideover.incidents import services as incidents
-from tideover.notifications.models import MessageState, OutboxMessage
+from tideover.notifications.models import MessageState, OutboxClaim, OutboxMessage
 from tideover.notifications.outbox import (
     UNCERTAIN_ERROR,
     claim_batch,
+    deliver_claimed,
     drain,
     recover_expired_leases,
 )
@@ -79,6 +80,23 @@ def test_a_dead_workers_claims_go_back_and_its_sending_rows_are_settled_safely(
     assert emails[0].state == "failed" and emails[0].last_error == UNCERTAIN_ERROR
     assert hook.state == "queued"
     assert OutboxMessage.objects.filter(state="queued").count() == 3
+    assert not OutboxClaim.objects.exists()  # nothing of that worker is held any more
+    assert len(claim_batch(10)[1]) == 3  # and what went back is due again
+
+
+def test_a_claim_takes_messages_out_of_the_queue_until_a_finished_batch_forgets_it(
+    severities, components, make_subscriber, smtp, http_sink
+):
+    _subscribers(make_subscriber, http_sink, emails=2, hooks=1)
+    _post(severities, components)
+    token, ids = claim_batch(10)
+    claimed = OutboxMessage.objects.filter(pk__in=ids)
+    assert set(claimed.values_list("next_attempt_at", flat=True)) == {None}
+    assert OutboxClaim.objects.get(token=token).message_ids == ids
+    assert claim_batch(10)[1] == []
+    assert deliver_claimed(token, ids) == {"sent": 3}
+    assert set(claimed.values_list("state", flat=True)) == {"sent"}
+    assert not OutboxClaim.objects.exists()
 
 
 def _two_workers(count_threads: int = 2) -> list[dict]:
