@@ -4,13 +4,14 @@ How a message moves, and why it is never sent twice:
 
 1. *Claim*: a worker takes a batch of due ``queued`` rows in one transaction (``SELECT ... FOR
    UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the write lock taken at BEGIN IMMEDIATE
-   serialises claims), stamping its claim token and a lease. Other workers skip them.
+   serialises claims), stamping its claim token and a lease, and records the batch as an
+   ``OutboxClaim`` (its token and ids), deleted when the batch is done. Other workers skip them.
 2. *Sending*: right before handing a message to its provider the worker commits ``sending``
    (only if its claim still holds). After the provider accepts, it commits ``sent`` with the
    provider's id. A failure commits ``queued`` again with a backed-off next attempt, or
    ``failed`` when the error is permanent or attempts run out.
-3. *A worker dies*: its ``claimed`` rows were never handed to a provider, so when the lease
-   expires they go back to ``queued``. A row left in ``sending`` is the one narrow window where
+3. *A worker dies*: the claim it leaves behind names its rows. Its ``claimed`` rows were
+   never handed to a provider, so when the lease expires they go back to ``queued``. A row left in ``sending`` is the one narrow window where
    we cannot know whether the provider accepted it:
    - webhooks carry the same ``Tideover-Delivery`` id on every attempt and receivers drop
      repeats, so the row is queued again (at-least-once on the wire, once for the receiver);
