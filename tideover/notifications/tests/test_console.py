@@ -4,7 +4,7 @@ import pytest
 
 from tideover.incidents import services as incidents
 from tideover.notifications.models import ChannelEndpoint, OutboxMessage
-from tideover.notifications.outbox import UNCERTAIN_ERROR
+from tideover.notifications.outbox import UNCERTAIN_ERROR, claim_batch, deliver_claimed
 
 
 @pytest.fixture
@@ -168,3 +168,16 @@ def test_retry_goes_back_to_the_filtered_log_it_came_from(client_as, db):
 def test_a_delivery_log_filter_no_incident_could_have_is_ignored_not_a_500(client_as, value):
     page = client_as("comms").get("/console/notifications/delivery/", {"incident": value})
     assert page.status_code == 200
+
+
+def test_the_delivery_log_counts_what_workers_hold_in_flight(client_as, incident, make_subscriber):
+    for i in range(3):
+        make_subscriber(address=f"flight{i}@example.com")
+    incidents.post_public_update(incident, "Card payments fail; cash works.")
+    assert "in flight" not in client_as("comms").get("/console/notifications/delivery/").text
+    token, ids = claim_batch(2)
+    assert len(ids) == 2
+    page = client_as("comms").get("/console/notifications/delivery/")
+    assert "in flight: 2" in page.text
+    assert deliver_claimed(token, ids)
+    assert "in flight" not in client_as("comms").get("/console/notifications/delivery/").text
