@@ -54,6 +54,8 @@ bench: venv ## Every benchmark, each against its reference in the same run (see 
 	-$(BIN)/python bench/ingest.py
 	-$(BIN)/python bench/notify.py --rounds 3
 	-$(BIN)/python bench/notify_parts.py
+	-$(BIN)/python bench/outbox_marks.py
+	-$(BIN)/python bench/outbox_marks.py --db sqlite
 	-$(BIN)/python bench/detect.py
 	-$(BIN)/python bench/ratelimit.py
 	-$(BIN)/python bench/agent.py
