@@ -11,8 +11,9 @@ How a message moves, and why it is never sent twice:
    provider's id. A failure commits ``queued`` again with a backed-off next attempt, or
    ``failed`` when the error is permanent or attempts run out.
 3. *A worker dies*: the claim it leaves behind names its rows. Its ``claimed`` rows were
-   never handed to a provider, so when the lease expires they go back to ``queued``. A row left in ``sending`` is the one narrow window where
-   we cannot know whether the provider accepted it:
+   never handed to a provider, so when the lease expires they go back to ``queued``. A row
+   left in ``sending`` is the one narrow window where we cannot know whether the provider
+   accepted it:
    - webhooks carry the same ``Tideover-Delivery`` id on every attempt and receivers drop
      repeats, so the row is queued again (at-least-once on the wire, once for the receiver);
    - SMTP and SMS have no idempotency key, so the row is marked ``failed`` with an error that
@@ -166,6 +167,29 @@ def _claims_in_groups(most: int = 5000):
         size += len(claim.message_ids)
     if group:
         yield group
+
+
+def record_unrecorded_claims(now=None) -> int:
+    """Give a claim record to rows held under a claim that has none, so that
+    ``recover_expired_leases`` settles them; returns how many rows. Hourly.
+
+    Only a worker of a release before OutboxClaim claims that way (it keeps the rows'
+    next_attempt_at): one killed while holding rows after the upgrade's migration would leave
+    them held for ever. The read goes through ``outbox_due`` (rows with a next_attempt_at), over
+    overdue queued rows and such held ones, not through the whole outbox."""
+    now = now or timezone.now()
+    rows = OutboxMessage.objects.filter(
+        next_attempt_at__lt=now, state__in=HELD, lease_until__lt=now
+    ).values_list("pk", "claim_token")
+    unrecorded: dict[str, list[int]] = {}
+    for pk, token in rows.iterator():
+        unrecorded.setdefault(token, []).append(pk)
+    known = set(OutboxClaim.objects.filter(token__in=unrecorded).values_list("token", flat=True))
+    OutboxClaim.objects.bulk_create(
+        [OutboxClaim(token=t, message_ids=ids) for t, ids in unrecorded.items() if t not in known],
+        ignore_conflicts=True,
+    )
+    return sum(len(ids) for t, ids in unrecorded.items() if t not in known)
 
 
 def held_count() -> int:

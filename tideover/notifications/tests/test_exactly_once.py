@@ -23,6 +23,7 @@ from tideover.notifications.outbox import (
     claim_batch,
     deliver_claimed,
     drain,
+    record_unrecorded_claims,
     recover_expired_leases,
 )
 from tideover.notifications.rendering import delivery_id
@@ -82,6 +83,25 @@ def test_a_dead_workers_claims_go_back_and_its_sending_rows_are_settled_safely(
     assert OutboxMessage.objects.filter(state="queued").count() == 3
     assert not OutboxClaim.objects.exists()  # nothing of that worker is held any more
     assert len(claim_batch(10)[1]) == 3  # and what went back is due again
+
+
+def test_rows_held_by_a_worker_of_the_release_before_claim_records_are_recovered(
+    severities, components, make_subscriber
+):
+    for _ in range(2):
+        make_subscriber()
+    _post(severities, components)
+    # Claimed as that release claimed: a token and a lease, next_attempt_at kept, no record.
+    OutboxMessage.objects.update(
+        state=MessageState.CLAIMED,
+        claim_token="o" * 32,
+        lease_until=timezone.now() - timedelta(minutes=5),
+    )
+    assert recover_expired_leases()["requeued"] == 0  # nothing on record names them yet
+    assert record_unrecorded_claims() == 2  # the hourly job
+    assert record_unrecorded_claims() == 0
+    assert recover_expired_leases()["requeued"] == 2
+    assert len(claim_batch(10)[1]) == 2
 
 
 def test_a_claim_takes_messages_out_of_the_queue_until_a_finished_batch_forgets_it(
