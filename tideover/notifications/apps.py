@@ -23,9 +23,7 @@ class NotificationsConfig(AppConfig):
         from tideover.notifications import pruning
 
         periodic.register("prune-outbox", 3600, pruning.prune_messages)
-        from tideover.notifications import outbox
-
-        periodic.register("outbox-unrecorded-claims", 3600, outbox.record_unrecorded_claims)
+        periodic.register("outbox-unrecorded-claims", 3600, tasks.record_claims_periodically)
         try:
             from tideover.core import nav
         except ImportError:  # the console menu registry is optional

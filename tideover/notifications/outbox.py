@@ -38,6 +38,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from tideover.core import stopping
@@ -104,8 +105,7 @@ def recover_expired_leases(now=None) -> dict:
     workers that died; each row's own lease says which."""
     now = now or timezone.now()
     counts = {"requeued": 0, "uncertain": 0, "resent": 0}
-    for claims in _claims_in_groups():
-        ids = [pk for claim in claims for pk in claim.message_ids]
+    for tokens, ids in _claims_in_groups():
         counts["requeued"] += OutboxMessage.objects.filter(
             pk__in=ids, state=MessageState.CLAIMED, lease_until__lt=now
         ).update(state=MessageState.QUEUED, claim_token="", lease_until=None, next_attempt_at=now)
@@ -114,15 +114,18 @@ def recover_expired_leases(now=None) -> dict:
         )
         for message in stuck.only("pk", "channel", "claim_token"):
             _settle_stuck(message, now, counts)
-        held = set(
-            OutboxMessage.objects.filter(pk__in=ids, state__in=HELD).values_list(
-                "claim_token", flat=True
-            )
-        )
-        OutboxClaim.objects.filter(
-            token__in=[c.token for c in claims if c.token not in held]
-        ).delete()
+        _forget_settled(tokens, ids)
     return counts
+
+
+def _forget_settled(tokens: list[str], ids: list[int]) -> None:
+    """Delete the claims ``tokens`` (over the rows ``ids``) under which no row is held any
+    more, in one statement; one a row is still held under stays, for recover_expired_leases."""
+    still_held = OutboxMessage.objects.filter(
+        pk__in=ids, claim_token=OuterRef("token"), state__in=HELD
+    )
+    with writing():
+        OutboxClaim.objects.filter(token__in=tokens).exclude(Exists(still_held)).delete()
 
 
 def _settle_stuck(message: OutboxMessage, now, counts: dict) -> None:
@@ -157,16 +160,19 @@ def _settle_stuck(message: OutboxMessage, now, counts: dict) -> None:
 
 
 def _claims_in_groups(most: int = 5000):
-    """The claims on record, in groups of at most ``most`` rows (one statement's parameters)."""
-    group, size = [], 0
-    for claim in OutboxClaim.objects.order_by("created_at"):
-        if group and size + len(claim.message_ids) > most:
-            yield group
-            group, size = [], 0
-        group.append(claim)
-        size += len(claim.message_ids)
-    if group:
-        yield group
+    """The claims on record as (tokens, their rows' ids), in groups of at most ``most`` ids
+    (one statement's parameters)."""
+    tokens, ids = [], []
+    for token, claimed in OutboxClaim.objects.order_by("created_at").values_list(
+        "token", "message_ids"
+    ):
+        if ids and len(ids) + len(claimed) > most:
+            yield tokens, ids
+            tokens, ids = [], []
+        tokens.append(token)
+        ids.extend(claimed)
+    if ids:
+        yield tokens, ids
 
 
 def record_unrecorded_claims(now=None) -> int:
@@ -184,21 +190,20 @@ def record_unrecorded_claims(now=None) -> int:
     unrecorded: dict[str, list[int]] = {}
     for pk, token in rows.iterator():
         unrecorded.setdefault(token, []).append(pk)
-    known = set(OutboxClaim.objects.filter(token__in=unrecorded).values_list("token", flat=True))
+    for token in OutboxClaim.objects.filter(token__in=unrecorded).values_list("token", flat=True):
+        del unrecorded[token]
     OutboxClaim.objects.bulk_create(
-        [OutboxClaim(token=t, message_ids=ids) for t, ids in unrecorded.items() if t not in known],
-        ignore_conflicts=True,
+        [OutboxClaim(token=t, message_ids=ids) for t, ids in unrecorded.items()],
+        ignore_conflicts=True,  # another worker's run recording the same claim meanwhile
     )
-    return sum(len(ids) for t, ids in unrecorded.items() if t not in known)
+    return sum(len(ids) for ids in unrecorded.values())
 
 
 def held_count() -> int:
     """Messages workers hold now (claimed or sending), for the delivery console."""
     return sum(
-        OutboxMessage.objects.filter(
-            pk__in=[pk for claim in claims for pk in claim.message_ids], state__in=HELD
-        ).count()
-        for claims in _claims_in_groups()
+        OutboxMessage.objects.filter(pk__in=ids, state__in=HELD).count()
+        for _, ids in _claims_in_groups()
     )
 
 
@@ -241,16 +246,8 @@ def deliver_claimed(token: str, ids: list[int]) -> dict:
     """Send the messages ``ids`` this worker claimed with ``token`` (those it still holds)."""
     with marks_without_flush_wait(), rendering.batch():
         counts = _deliver_claimed(token, ids)
-    _close_claim(token, ids)  # if sending raised, recover_expired_leases closes it
+    _forget_settled([token], ids)  # if sending raised, recover_expired_leases does it
     return counts
-
-
-def _close_claim(token: str, ids: list[int]) -> None:
-    """Forget a batch's claim once none of its rows is held under it any more (a row a
-    failure left claimed or sending keeps it, for recover_expired_leases)."""
-    with writing():
-        if not OutboxMessage.objects.filter(pk__in=ids, claim_token=token, state__in=HELD).exists():
-            OutboxClaim.objects.filter(token=token).delete()
 
 
 def _deliver_claimed(token: str, ids: list[int]) -> dict:

@@ -24,3 +24,9 @@ def remind_periodically() -> int:
     from tideover.notifications.reminders import send_cadence_reminders
 
     return send_cadence_reminders()
+
+
+def record_claims_periodically() -> int:
+    from tideover.notifications.outbox import record_unrecorded_claims
+
+    return record_unrecorded_claims()
