@@ -221,14 +221,8 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
     with writing(), transaction.atomic():
-        due = OutboxMessage.objects.filter(state=MessageState.QUEUED, next_attempt_at__lte=now)
-        if channels:
-            due = due.filter(channel__in=channels)
-        ids = list(
-            due.order_by("next_attempt_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
+        walk_due_in_order()
+        ids = list(due_in_order(now, channels)[:limit])
         if ids:
             # Leaving the queue empties next_attempt_at: the one change of an indexed column
             # in a message's delivery (models.OutboxMessage.Meta).
@@ -240,6 +234,35 @@ def claim_batch(limit: int | None = None, now=None, channels=None) -> tuple[str,
             )
             OutboxClaim.objects.create(token=token, message_ids=ids)
     return token, ids
+
+
+def due_in_order(now, channels=None):
+    """The ids of due queued messages, in the order they are sent, locked for the claim
+    (rows another worker is claiming are skipped)."""
+    due = OutboxMessage.objects.filter(state=MessageState.QUEUED, next_attempt_at__lte=now)
+    if channels:
+        due = due.filter(channel__in=channels)
+    return (
+        due.order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def walk_due_in_order() -> None:
+    """On PostgreSQL, have this transaction's claim walk ``outbox_due`` in its order and stop
+    after the batch, whatever the planner believes of how many rows are due.
+
+    The planner estimates the due rows from the table's statistics; when they say fewer rows
+    are queued than a batch takes (a new table not analysed yet, or statistics taken in a quiet
+    hour before an update to many subscribers), it judged stopping early worthless and read
+    and sorted every due row for each claim instead: 30 ms per batch of 200 from 20,000 due
+    rows against 0.6 ms for the walk (test_claim_plan.py), and growing with the queue. With
+    sorting off for the claim's transaction the ordered walk is its only plan."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
 
 
 def deliver_claimed(token: str, ids: list[int]) -> dict:
