@@ -120,18 +120,48 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
         message.lease_until = None
         done.append(message)
     if done:
-        table = OutboxMessage._meta.db_table
-        adapt = stored_time(connections[DEFAULT_DB_ALIAS])
-        sql = (
-            f"UPDATE {table} SET state = '{MessageState.SENT}', sent_at = %s, "  # noqa: S608
-            "provider_message_id = %s, last_error = '', claim_token = '', lease_until = NULL "
-            "WHERE id = %s"
-        )
-        rows = [(adapt(m.sent_at), m.provider_message_id, m.pk) for m in done]
-        with writing(), transaction.atomic():
-            execute_prepared(sql, rows, many=True)
+        record_sent(done)
         counts["sent"] += len(done)
     return counts
+
+
+# A batch's 'sent', each message with its own time and provider id. On PostgreSQL one
+# statement over arrays: a statement per row, even in one pipeline, cost the server about
+# twice the CPU (docs/benchmarks.md, thirteenth session). Only the table name and a fixed state
+# are interpolated.
+_TABLE = OutboxMessage._meta.db_table
+SENT_EACH = (
+    f"UPDATE {_TABLE} SET state = '{MessageState.SENT}', sent_at = %s, "  # noqa: S608
+    "provider_message_id = %s, last_error = '', claim_token = '', lease_until = NULL "
+    "WHERE id = %s"
+)
+SENT_ALL_POSTGRESQL = (
+    f"UPDATE {_TABLE} AS m SET state = '{MessageState.SENT}', sent_at = v.sent_at, "  # noqa: S608
+    "provider_message_id = v.provider_id, last_error = '', claim_token = '', lease_until = NULL "
+    "FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS v(id, sent_at, provider_id) "
+    "WHERE m.id = v.id"
+)
+
+
+def record_sent(done: list[OutboxMessage]) -> None:
+    """Commit 'sent' for the messages ``done`` (their ``sent_at`` and ``provider_message_id``
+    set), all at once."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(
+                SENT_ALL_POSTGRESQL,
+                [
+                    [m.pk for m in done],
+                    [m.sent_at for m in done],
+                    [m.provider_message_id for m in done],
+                ],
+            )
+        return
+    adapt = stored_time(db)
+    rows = [(adapt(m.sent_at), m.provider_message_id, m.pk) for m in done]
+    with writing(db), transaction.atomic(using=db.alias):
+        execute_prepared(SENT_EACH, rows, many=True, db=db)
 
 
 def cancel_reason(message: OutboxMessage) -> str:

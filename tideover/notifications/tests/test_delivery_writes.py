@@ -184,3 +184,33 @@ def _updates() -> tuple[int, int]:
             [OutboxMessage._meta.db_table],
         )
         return cursor.fetchone()
+
+
+def test_a_webhook_batch_records_each_message_sent_at_its_own_time(
+    severities, components, make_subscriber, http_sink
+):
+    """The batch's 'sent' is written once for all its messages (one statement on PostgreSQL),
+    each with the time it was accepted; a message the worker does not hold is left alone."""
+    for i in range(5):
+        http_sink.secrets[f"/each/{i}"] = "s"
+        make_subscriber(channel="webhook", address=f"{http_sink.url}/each/{i}", secret="s")
+    incident = incidents.declare_incident(
+        title="Card payments fail",
+        severity=severities["SEV1"],
+        components={components["in-store-checkout"]: "major_outage"},
+    )
+    other = _claimed(1, token="o" * 32)[0]  # held by another worker
+    assert drain() == {"sent": 5}
+
+    rows = list(
+        OutboxMessage.objects.filter(notification__incident=incident)
+        .order_by("sent_at")
+        .values_list("state", "sent_at", "provider_message_id", "claim_token", "lease_until")
+    )
+
+    assert [state for state, *_ in rows] == ["sent"] * 5
+    times = [sent_at for _, sent_at, *_ in rows]
+    assert len(set(times)) == 5  # its own time each, not the batch's
+    assert {(pid, token, lease) for *_, pid, token, lease in rows} == {("", "", None)}
+    other.refresh_from_db()
+    assert (other.state, other.claim_token) == ("claimed", "o" * 32)
