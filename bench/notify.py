@@ -42,7 +42,7 @@ from notify_meters import (
     print_checks,
     start_receivers,
 )
-from notify_rounds import bare_round, outbox_round, queue_again
+from notify_rounds import bare_round, outbox_round, queue_again, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
@@ -119,9 +119,12 @@ def inner(args) -> dict:
         # machine later (noisy neighbours, a warmer page cache).
         bare_first = number % 2 == 1
         if bare_first:
+            settle()
             bare = bare_round(args, env, rendered, bare_startup.seconds)
+        settle()
         outbox = outbox_round(args, env, startup.seconds)
         if not bare_first:
+            settle()
             bare = bare_round(args, env, rendered, bare_startup.seconds)
         rounds.append({**outbox, **bare, "ratio": outbox["deliver_per_s"] / bare["bare_per_s"]})
     # The round with the median ratio stands for the run (the lower middle one of an even
