@@ -256,9 +256,9 @@ def walk_due_in_order() -> None:
     The planner estimates the due rows from the table's statistics; when they say fewer rows
     are queued than a batch takes (a new table not analysed yet, or statistics taken in a quiet
     hour before an update to many subscribers), it judged stopping early worthless and read
-    and sorted every due row for each claim instead: 30 ms per batch of 200 from 20,000 due
-    rows against 0.6 ms for the walk (test_claim_plan.py), and growing with the queue. With
-    sorting off for the claim's transaction the ordered walk is its only plan."""
+    and sorted every due row for each claim instead, a cost that grows with the queue
+    (bench/outbox_batch_writes.py; test_claim_plan.py checks the plan). With sorting off for
+    the claim's transaction the ordered walk is its only plan."""
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
