@@ -127,7 +127,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
 
 # A batch's 'sent', each message with its own time and provider id. On PostgreSQL one
 # statement over arrays: a statement per row, even in one pipeline, cost the server about
-# twice the CPU (docs/benchmarks.md, thirteenth session). Only the table name and a fixed state
+# two and a half times the CPU (docs/benchmarks.md, thirteenth session). Only the table name and a fixed state
 # are interpolated.
 _TABLE = OutboxMessage._meta.db_table
 SENT_EACH = (

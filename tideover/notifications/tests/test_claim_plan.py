@@ -16,9 +16,11 @@ from tideover.notifications.outbox import claim_batch, due_in_order, walk_due_in
 DUE = 3000
 
 
-def _queue_without_statistics() -> None:
+@pytest.fixture
+def _queue_without_statistics(transactional_db):
     """Many due messages in a table the planner has no statistics for, as in a new
-    installation before autovacuum's first ANALYZE."""
+    installation before autovacuum's first ANALYZE (autovacuum kept off the table meanwhile,
+    and let back on after)."""
     past = timezone.now() - timedelta(minutes=1)
     OutboxMessage.objects.bulk_create(
         OutboxMessage(
@@ -33,6 +35,9 @@ def _queue_without_statistics() -> None:
         table = OutboxMessage._meta.db_table
         cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
         cursor.execute("DELETE FROM pg_statistic WHERE starelid = %s::regclass", [table])
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
 
 
 def _plan(walk: bool) -> str:
@@ -45,10 +50,8 @@ def _plan(walk: bool) -> str:
 
 
 @pytest.mark.postgres_only
-def test_the_claim_walks_the_due_index_in_order_when_statistics_say_little_is_due(
-    transactional_db,
-):
-    _queue_without_statistics()
+@pytest.mark.usefixtures("_queue_without_statistics")
+def test_the_claim_walks_the_due_index_in_order_when_statistics_say_little_is_due():
     # What the planner chose on its own: every due row read and sorted for a batch of 200.
     assert "Sort" in _plan(walk=False)
 
@@ -59,10 +62,8 @@ def test_the_claim_walks_the_due_index_in_order_when_statistics_say_little_is_du
 
 
 @pytest.mark.postgres_only
-def test_a_claim_without_statistics_takes_the_first_due_batch_and_sorting_comes_back_after(
-    transactional_db,
-):
-    _queue_without_statistics()
+@pytest.mark.usefixtures("_queue_without_statistics")
+def test_a_claim_without_statistics_takes_the_first_due_batch_and_sorting_comes_back_after():
     first = list(
         OutboxMessage.objects.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:200]
     )
