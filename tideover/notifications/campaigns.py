@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from tideover.notifications import hooks
 from tideover.notifications.member_messages import next_allowed_time
-from tideover.notifications.models import Category, MessageState, OutboxMessage
+from tideover.notifications.models import (
+    Category,
+    MessageState,
+    OutboxMessage,
+    out_of_queue,
+    queued_again,
+)
 
 # Held messages wait "forever" (until released): the claim only takes rows that are due.
 HELD_UNTIL = datetime(9000, 1, 1, tzinfo=UTC)
@@ -110,9 +116,7 @@ def hold(incident_id: int, key_prefix: str) -> int:
     has not started sending (taken back: the worker's step to ``sending`` needs its claim, so
     it skips them). A message already in a provider's hands still goes."""
     rows = _campaign_rows(incident_id, key_prefix)
-    taken_back = rows.filter(state=MessageState.CLAIMED).update(
-        state=MessageState.QUEUED, claim_token="", lease_until=None, next_attempt_at=HELD_UNTIL
-    )
+    taken_back = rows.filter(state=MessageState.CLAIMED).update(**queued_again(HELD_UNTIL))
     return taken_back + rows.filter(state=MessageState.QUEUED).update(next_attempt_at=HELD_UNTIL)
 
 
@@ -148,4 +152,4 @@ def cancel_marketing(recipient: str) -> int:
     """The recipient opted out: their queued marketing messages are not sent."""
     return OutboxMessage.objects.filter(
         recipient=recipient, category=Category.MARKETING, state=MessageState.QUEUED
-    ).update(state=MessageState.CANCELLED, last_error="recipient opted out", next_attempt_at=None)
+    ).update(**out_of_queue(MessageState.CANCELLED), last_error="recipient opted out")

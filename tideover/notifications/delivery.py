@@ -25,6 +25,8 @@ from tideover.notifications.models import (
     OutboxMessage,
     SendSlot,
     SubscriberState,
+    out_of_queue,
+    queued_again,
 )
 from tideover.notifications.rendering import render
 from tideover.notifications.writes import execute_prepared, stored_time, writing
@@ -63,7 +65,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
         reason = cancel_reason(message)
         if reason:
             OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-                state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
+                **out_of_queue(MessageState.CANCELLED), last_error=reason
             )
             counts["cancelled"] += 1
         else:
@@ -89,13 +91,7 @@ def deliver_batch(batch: list[OutboxMessage], token: str, transport) -> dict:
             rest = [m.pk for m in live[index:]]
             OutboxMessage.objects.filter(
                 pk__in=rest, claim_token=token, state=MessageState.SENDING
-            ).update(
-                state=MessageState.QUEUED,
-                next_attempt_at=timezone.now(),
-                attempts=F("attempts") - 1,
-                claim_token="",
-                lease_until=None,
-            )
+            ).update(**queued_again(timezone.now()), attempts=F("attempts") - 1)
             counts["released"] += len(rest)
             break
         message.attempts += 1
@@ -266,7 +262,7 @@ def deliver_one(message: OutboxMessage, marks: SentMarks, transport) -> str:
     reason = cancel_reason(message)
     if reason:
         OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-            state=MessageState.CANCELLED, last_error=reason, claim_token="", lease_until=None
+            **out_of_queue(MessageState.CANCELLED), last_error=reason
         )
         return "cancelled"
     limit = transport.rate_limit()
@@ -315,11 +311,8 @@ def record_failure(
     with transaction.atomic():
         OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
             **extra,
-            state=MessageState.FAILED if give_up else MessageState.QUEUED,
-            next_attempt_at=None if give_up else next_at,
+            **(out_of_queue(MessageState.FAILED) if give_up else queued_again(next_at)),
             last_error=exc.message,
-            claim_token="",
-            lease_until=None,
         )
         DeliveryAttempt.objects.create(message_id=message.pk, error=exc.message, permanent=give_up)
         if message.endpoint_id:

@@ -165,6 +165,24 @@ class MessageState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+def queued_again(due_at) -> dict:
+    """What a message going back into the queue is updated with: queued, due at ``due_at``,
+    no worker's claim or lease. A queued row must have a due time: ``outbox_due`` is how claims
+    find it, and the ``outbox_queued_has_due_time`` constraint refuses one without."""
+    return {
+        "state": MessageState.QUEUED,
+        "next_attempt_at": due_at,
+        "claim_token": "",
+        "lease_until": None,
+    }
+
+
+def out_of_queue(state: str) -> dict:
+    """What a message leaving the queue for good (failed, cancelled) is updated with: no due
+    time (so it leaves ``outbox_due``), no claim, no lease."""
+    return {"state": state, "next_attempt_at": None, "claim_token": "", "lease_until": None}
+
+
 class OutboxMessage(models.Model):
     """One message to one recipient on one channel; sent at most once per dedupe key."""
 

@@ -59,6 +59,8 @@ from tideover.notifications.models import (
     Notification,
     OutboxClaim,
     OutboxMessage,
+    out_of_queue,
+    queued_again,
 )
 from tideover.notifications.writes import marks_without_flush_wait, writing
 
@@ -108,7 +110,7 @@ def recover_expired_leases(now=None) -> dict:
     for tokens, ids in _claims_in_groups():
         counts["requeued"] += OutboxMessage.objects.filter(
             pk__in=ids, state=MessageState.CLAIMED, lease_until__lt=now
-        ).update(state=MessageState.QUEUED, claim_token="", lease_until=None, next_attempt_at=now)
+        ).update(**queued_again(now))
         stuck = OutboxMessage.objects.filter(
             pk__in=ids, state=MessageState.SENDING, lease_until__lt=now
         )
@@ -136,10 +138,7 @@ def _settle_stuck(message: OutboxMessage, now, counts: dict) -> None:
         changed = OutboxMessage.objects.filter(
             pk=message.pk, state=MessageState.SENDING, claim_token=message.claim_token
         ).update(
-            state=MessageState.QUEUED if idempotent else MessageState.FAILED,
-            next_attempt_at=now if idempotent else None,
-            claim_token="",
-            lease_until=None,
+            **(queued_again(now) if idempotent else out_of_queue(MessageState.FAILED)),
             last_error="" if idempotent else UNCERTAIN_ERROR,
         )
         if not changed:
@@ -351,12 +350,7 @@ def _release(ids: list[int], token: str) -> None:
     if ids:
         OutboxMessage.objects.filter(
             pk__in=ids, claim_token=token, state=MessageState.CLAIMED
-        ).update(
-            state=MessageState.QUEUED,
-            claim_token="",
-            lease_until=None,
-            next_attempt_at=timezone.now(),
-        )
+        ).update(**queued_again(timezone.now()))
 
 
 def queue_direct(channel, recipient, subject, body, dedupe_key, **extra) -> None:

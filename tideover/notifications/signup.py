@@ -26,6 +26,7 @@ from tideover.notifications.models import (
     Subscriber,
     SubscriberState,
     Subscription,
+    out_of_queue,
 )
 from tideover.notifications.ratelimit import check_code_attempt
 
@@ -196,7 +197,7 @@ def unsubscribe_subscriber(subscriber: Subscriber, *, by_reply: bool = False) ->
     subscriber.unsubscribed_at = timezone.now()
     subscriber.save(update_fields=["state", "unsubscribed_at", "stopped_by_reply"])
     OutboxMessage.objects.filter(subscriber=subscriber, state=MessageState.QUEUED).update(
-        state=MessageState.CANCELLED, last_error="recipient unsubscribed", next_attempt_at=None
+        **out_of_queue(MessageState.CANCELLED), last_error="recipient unsubscribed"
     )
 
 

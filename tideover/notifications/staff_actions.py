@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from tideover.core.errors import Conflict, DomainError, NotFound
 from tideover.notifications import channels
-from tideover.notifications.models import Category, ChannelEndpoint, MessageState, OutboxMessage
+from tideover.notifications.models import (
+    Category,
+    ChannelEndpoint,
+    MessageState,
+    OutboxMessage,
+    queued_again,
+)
 
 
 @transaction.atomic
@@ -25,11 +31,10 @@ def retry_message(message_id: int) -> OutboxMessage:
     busy = message.lease_until is not None and message.lease_until > timezone.now()
     if message.state == MessageState.CLAIMED or (message.state == MessageState.SENDING and busy):
         raise Conflict("A worker is sending this message right now; try again in a minute")
-    message.state = MessageState.QUEUED
-    message.next_attempt_at = timezone.now()
-    message.claim_token = ""
-    message.lease_until = None
-    message.save(update_fields=["state", "next_attempt_at", "claim_token", "lease_until"])
+    fields = queued_again(timezone.now())
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.save(update_fields=list(fields))
     return message
 
 
