@@ -1,125 +1,14 @@
-"""Who hears about incidents, and every message sent to them (the outbox)."""
+"""What was said (a notification) and every message sent of it: the outbox, its claims, attempts,
+sending slots and the tallies pruning leaves behind."""
 
 from __future__ import annotations
-
-import secrets
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from tideover.core.models import Component
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def channel_choices() -> list[tuple[str, str]]:
-    """Every channel package's name and label (channels/): a callable, so adding a channel
-    changes no model and needs no migration."""
-    from tideover.notifications import channels
-
-    return channels.choices()
-
-
-class SubscriberState(models.TextChoices):
-    PENDING = "pending", "Waiting for confirmation"
-    ACTIVE = "active", "Active"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-
-
-class Subscriber(models.Model):
-    """A member of the public who asked to hear about incidents on one channel."""
-
-    channel = models.CharField(max_length=10, choices=channel_choices)
-    address = models.CharField(max_length=500, help_text="E-mail, E.164 number or webhook URL")
-    state = models.CharField(
-        max_length=14, choices=SubscriberState.choices, default=SubscriberState.PENDING
-    )
-    all_components = models.BooleanField(default=True)
-    components = models.ManyToManyField(
-        Component, through="Subscription", blank=True, related_name="+"
-    )
-    # Unguessable: it is the key to the confirm and one-click unsubscribe links.
-    token = models.CharField(max_length=64, unique=True, default=new_token)
-    secret = models.CharField(max_length=64, blank=True, help_text="Webhook signing secret")
-    confirm_code_hash = models.CharField(max_length=64, blank=True)
-    confirm_attempts = models.PositiveSmallIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True)
-    source = models.CharField(max_length=20, default="web", help_text="web, api or demo")
-    created_at = models.DateTimeField(default=timezone.now)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    # Unsubscribed by a STOP reply while active: START turns it back on. A sign-up that was
-    # still pending, or one unsubscribed by its link, stays off.
-    stopped_by_reply = models.BooleanField(default=False)
-    # Another spelling of a mailbox signed up before addresses were kept in lower case
-    # (migration 0009): its links in mail already sent act on this subscriber instead.
-    merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "address"], name="subscriber_once")
-        ]
-        indexes = [models.Index(fields=["state", "channel"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_channel_display()} subscriber #{self.pk}"
-
-
-class Subscription(models.Model):
-    """One chosen component of a subscriber who does not follow them all."""
-
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE)
-    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["subscriber", "component"], name="subscription_once")
-        ]
-        indexes = [models.Index(fields=["component", "subscriber"])]
-
-    def __str__(self) -> str:
-        return f"subscriber {self.subscriber_id} follows component {self.component_id}"
-
-
-class ChannelEndpoint(models.Model):
-    """An internal staff channel: a chat room (apprise URL), an e-mail list, a webhook, a phone."""
-
-    name = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, choices=channel_choices)
-    target = models.CharField(
-        max_length=1000,
-        help_text="apprise URL (slack://..., msteams://...), e-mail address, webhook URL or phone",
-    )
-    secret = models.CharField(max_length=64, blank=True, default=new_token)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    # A webhook gets nothing until its endpoint answered a signed challenge (verification.py),
-    # like a public webhook subscription; other kinds need no such proof.
-    verified_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def awaits_verification(self) -> bool:
-        return self.channel == "webhook" and self.verified_at is None
-
-    @staticmethod
-    def receiving(prefix: str = "") -> models.Q:
-        """The endpoints that may be sent to: on, and verified if a webhook (``prefix`` for a
-        lookup through a relation, e.g. ``"endpoint__"``)."""
-        return models.Q(**{f"{prefix}is_active": True}) & ~models.Q(
-            **{f"{prefix}channel": "webhook", f"{prefix}verified_at__isnull": True}
-        )
+from tideover.notifications.models.staff import ChannelEndpoint
+from tideover.notifications.models.subscribers import Subscriber, channel_choices
 
 
 class Notification(models.Model):
@@ -321,42 +210,6 @@ class DeliveryAttempt(models.Model):
         return f"attempt on message {self.message_id} at {self.at:%H:%M:%S}"
 
 
-class InboundMessage(models.Model):
-    """An SMS reply (STOP, HELP, START...) received through the provider's webhook."""
-
-    provider_message_id = models.CharField(max_length=100, blank=True)
-    sender = models.CharField(max_length=20, help_text="E.164")
-    body = models.CharField(max_length=1600)
-    keyword = models.CharField(max_length=20, blank=True)
-    action = models.CharField(max_length=100, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-received_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"inbound {self.keyword or 'message'} #{self.pk}"
-
-
-class CadenceReminder(models.Model):
-    """One reminder per incident per overdue period; the constraint keeps two workers honest."""
-
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
-    due_at = models.DateTimeField()
-    period = models.PositiveIntegerField()
-    sent_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["incident", "due_at", "period"], name="reminder_once_per_period"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"reminder {self.incident_id} period {self.period}"
-
-
 class SendSlot(models.Model):
     """Next free sending moment per rate-limited key (e.g. one SMS sending number)."""
 
@@ -365,30 +218,6 @@ class SendSlot(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class SmsOptOut(models.Model):
-    """A number that replied STOP: no status or marketing SMS goes to it until it says START."""
-
-    phone = models.CharField(max_length=20, unique=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"opt-out #{self.pk}"
-
-
-class RateLimitCounter(models.Model):
-    """One fixed-window counter of tideover.notifications.ratelimit (when not on Redis).
-
-    ``key`` names the limit and an HMAC of who is counted, never the address itself.
-    """
-
-    key = models.CharField(max_length=200, primary_key=True)
-    count = models.PositiveIntegerField(default=0)
-    expires_at = models.FloatField(help_text="Unix seconds when the window ends", db_index=True)
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.count}"
 
 
 class DeliveryTally(models.Model):
@@ -410,51 +239,3 @@ class DeliveryTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.state}: {self.count}"
-
-
-class StaffTeam(models.Model):
-    """A team staff briefings must reach (store ops, customer service, social), with the staff
-    channels to try in order: the first is used; the next only when one fails."""
-
-    name = models.CharField(max_length=100, unique=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class TeamChannel(models.Model):
-    team = models.ForeignKey(StaffTeam, on_delete=models.CASCADE, related_name="channels")
-    endpoint = models.ForeignKey(ChannelEndpoint, on_delete=models.CASCADE, related_name="+")
-    position = models.PositiveSmallIntegerField(help_text="1 is tried first")
-
-    class Meta:
-        ordering = ["team", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "position"], name="team_channel_position"),
-            models.UniqueConstraint(fields=["team", "endpoint"], name="team_channel_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.team} #{self.position}: {self.endpoint}"
-
-
-class BriefingFallback(models.Model):
-    """A staff message that failed and the next channel in the team's order that took over."""
-
-    team = models.ForeignKey(StaffTeam, on_delete=models.CASCADE, related_name="+")
-    failed = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="+")
-    fallback = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="+")
-    error = models.CharField(max_length=500, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["at", "pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["failed", "team"], name="fallback_once_per_team")
-        ]
-
-    def __str__(self) -> str:
-        return f"fallback {self.failed_id} → {self.fallback_id}"
