@@ -106,7 +106,7 @@ class OutboxMessage(models.Model):
     incident_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="Empty: rendered from the notification")
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200)  # unique: Meta.constraints
     state = models.CharField(
         max_length=10, choices=MessageState.choices, default=MessageState.QUEUED
     )
@@ -167,6 +167,10 @@ class OutboxMessage(models.Model):
             ),
         ]
         constraints = [
+            # A constraint, not ``unique=True``: on PostgreSQL that adds a second index (for
+            # LIKE) which every claim had to write too; a query by a key's prefix also names an
+            # incident or an id range, which are indexed.
+            models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_key"),
             # A queued message without a time would never be claimed.
             models.CheckConstraint(
                 condition=~Q(state="queued") | Q(next_attempt_at__isnull=False),
