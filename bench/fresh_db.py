@@ -47,3 +47,16 @@ def run_children(choice: str, name: str, script: str, root) -> list[dict] | int:
                 return out.returncode
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return results
+
+
+def run_inner_on_postgres(name: str, script: str, root, **extra_env: str) -> None:
+    """Run ``script --inner`` with this run's arguments on a fresh PostgreSQL database ``name``,
+    its output shown as it comes; a child that fails stops the run."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url("postgres", "", name),
+        "LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
+    command = [sys.executable, script, "--inner", *sys.argv[1:]]
+    subprocess.run(command, env=env, cwd=root, check=True)

@@ -42,7 +42,7 @@ from notify_meters import (
     print_checks,
     start_receivers,
 )
-from notify_rounds import bare_round, outbox_round, queue_again, settle
+from notify_rounds import bare_round, declare_outage, outbox_round, queue_again, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/tideover_bench_notify"
@@ -54,34 +54,13 @@ def inner(args) -> dict:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tideover.settings")
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
-    from tideover.core.models import Component
     from tideover.incidents import services as incidents
-    from tideover.incidents.services import ensure_default_severities
-    from tideover.notifications.demo import seed_subscribers
     from tideover.notifications.models import OutboxMessage
 
-    call_command("migrate", verbosity=0)
-    ensure_default_severities()
-    from tideover.incidents.models import Severity
-
-    checkout, _ = Component.objects.get_or_create(
-        slug="in-store-checkout", defaults={"name": "In-store checkout"}
-    )
-    half = args.subscribers // 2
-    started = time.perf_counter()
-    seed_subscribers(
-        {"email": half, "webhook": args.subscribers - half},
-        webhook_url=f"http://127.0.0.1:{os.environ['BENCH_HTTP_PORT']}/hook",
-        webhook_secret=SECRET,
-    )
-    seeded = time.perf_counter() - started
-    incident = incidents.declare_incident(
-        title="Registers offline in 150 stores",
-        severity=Severity.objects.get(level=1),
-        components={checkout: "major_outage"},
+    incident, seeded = declare_outage(
+        args.subscribers, f"http://127.0.0.1:{os.environ['BENCH_HTTP_PORT']}/hook", SECRET
     )
     OutboxMessage.objects.all().delete()  # time the update alone, not the declaration
     # What starting a worker costs in CPU (an empty outbox), to leave out of its CPU per message.

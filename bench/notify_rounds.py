@@ -17,6 +17,38 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTIFY = ROOT / "bench" / "notify.py"  # the bare loop runs as ``notify.py --bare-loop``
 
 
+def declare_outage(subscribers: int, webhook_url: str, webhook_secret: str) -> tuple:
+    """The database migrated, ``subscribers`` subscribers (half e-mail, half webhooks to
+    ``webhook_url``) and an outage declared on in-store checkout; returns the incident and the
+    seconds seeding the subscribers took."""
+    from django.core.management import call_command
+
+    from tideover.core.models import Component
+    from tideover.incidents import services as incidents
+    from tideover.incidents.models import Severity
+    from tideover.notifications.demo import seed_subscribers
+
+    call_command("migrate", verbosity=0)
+    incidents.ensure_default_severities()
+    checkout, _ = Component.objects.get_or_create(
+        slug="in-store-checkout", defaults={"name": "In-store checkout"}
+    )
+    half = subscribers // 2
+    started = time.perf_counter()
+    seed_subscribers(
+        {"email": half, "webhook": subscribers - half},
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )
+    seeded = time.perf_counter() - started
+    incident = incidents.declare_incident(
+        title="Registers offline in 150 stores",
+        severity=Severity.objects.get(level=1),
+        components={checkout: "major_outage"},
+    )
+    return incident, seeded
+
+
 def queue_again(backend: str) -> None:
     """Put every message back as it was queued, for another round (delivery ids unchanged;
     the receivers' counts, repeats included, start again with each round)."""

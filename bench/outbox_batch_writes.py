@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from fresh_db import run_inner_on_postgres
 from notify_meters import postgres_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,15 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.inner:
         return inner(args)
-    for command in (["dropdb", "--if-exists"], ["createdb"]):
-        subprocess.run([*command, "-h", "127.0.0.1", "-U", "postgres", PG_NAME], check=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{PG_NAME}",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, __file__, "--inner", "--messages", str(args.messages)]
-    subprocess.run([*command, "--rounds", str(args.rounds)], env=env, cwd=ROOT, check=True)
+    run_inner_on_postgres(PG_NAME, __file__, ROOT)
     return None
 
 
