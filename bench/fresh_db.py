@@ -1,11 +1,13 @@
 """The database a benchmark's child process runs on, made afresh for each run (a file in the
-run's temporary folder for SQLite, or a new database on the local PostgreSQL server), and the
-loop that runs the benchmark's child once per database."""
+run's temporary folder for SQLite, or a new database on the local PostgreSQL server), the
+loop that runs the benchmark's child once per database, and the rounds in turns of a bench
+that sets today's code against the code before."""
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,3 +62,18 @@ def run_inner_on_postgres(name: str, script: str, root, **extra_env: str) -> Non
     }
     command = [sys.executable, script, "--inner", *sys.argv[1:]]
     subprocess.run(command, env=env, cwd=root, check=True)
+
+
+def in_turns(rounds: int, run) -> dict[str, list[dict]]:
+    """``run("today")`` and ``run("before")`` ``rounds`` times each, which goes first
+    alternating, so that neither always meets the machine later; each one's results by round."""
+    results: dict[str, list[dict]] = {"today": [], "before": []}
+    for number in range(rounds):
+        for way in ("today", "before") if number % 2 == 0 else ("before", "today"):
+            results[way].append(run(way))
+    return results
+
+
+def medians(rounds: list[dict]) -> dict:
+    """Each figure's median over the rounds."""
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from fresh_db import run_inner_on_postgres
+from fresh_db import in_turns, medians, run_inner_on_postgres
 from notify_meters import postgres_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,12 +143,9 @@ def inner(args) -> None:
     )
     print(f"{'write':<7}{'code':<8}{'wall us':>9}{'CPU us':>9}{'server us':>11}")
     for name, run in (("claim", claim_all), ("sent", sent_all)):
-        results: dict[str, list[dict]] = {"today": [], "before": []}
-        for number in range(args.rounds):
-            for way in ["today", "before"] if number % 2 == 0 else ["before", "today"]:
-                results[way].append(run(way, args.messages))
+        results = in_turns(args.rounds, lambda way, run=run: run(way, args.messages))
         for way, rounds in results.items():
-            med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+            med = medians(rounds)
             print(
                 f"{name:<7}{way:<8}{med['wall_us']:>9.1f}{med['cpu_us']:>9.1f}"
                 f"{med['server_us']:>11.1f}   rounds (server us): "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
+from fresh_db import in_turns, medians
 from notify_meters import postgres_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,16 +140,12 @@ def inner(args) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    results: dict[str, list[dict]] = {"today": [], "before": []}
-    for number in range(args.rounds):
-        order = ["today", "before"] if number % 2 == 0 else ["before", "today"]
-        for schema in order:
-            results[schema].append(mark_all(*fill(args.marks, schema)))
+    results = in_turns(args.rounds, lambda schema: mark_all(*fill(args.marks, schema)))
     vendor = django.db.connection.vendor
     print(f"{vendor}: {args.marks:,} marks a round, {args.rounds} rounds in turns (median)")
     print(f"{'indexes':<10}{'wall us':>9}{'CPU us':>9}{'server us':>11}{'heap-only':>11}")
     for schema, rounds in results.items():
-        med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+        med = medians(rounds)
         server = f"{med['server_us']:>11.0f}" if "server_us" in med else f"{'-':>11}"
         hot = f"{med['hot']:>11.0%}" if "hot" in med else f"{'-':>11}"
         print(f"{schema:<10}{med['wall_us']:>9.0f}{med['cpu_us']:>9.0f}{server}{hot}")

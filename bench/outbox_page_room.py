@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from pathlib import Path
 
-from fresh_db import run_inner_on_postgres
+from fresh_db import in_turns, medians, run_inner_on_postgres
 from notify_meters import postgres_cpu
 from notify_rounds import declare_outage, settle
 
@@ -145,15 +144,15 @@ def inner(args) -> None:
         f"{'HOT':>6}{'size MB':>9}"
     )
     one_round("today", incident)  # not counted: loads the templates, as in a worker that has sent
-    results: dict[str, list[dict]] = {"today": [], "before": []}
-    for number in range(args.rounds):
-        for way in ["today", "before"] if number % 2 == 0 else ["before", "today"]:
-            result = one_round(way, incident)
-            if result["sent"] != args.subscribers:
-                raise SystemExit(f"{way}: {result['sent']} of {args.subscribers} sent")
-            results[way].append(result)
-    for way, rounds in results.items():
-        med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+
+    def counted(way: str) -> dict:
+        result = one_round(way, incident)
+        if result["sent"] != args.subscribers:
+            raise SystemExit(f"{way}: {result['sent']} of {args.subscribers} sent")
+        return result
+
+    for way, rounds in in_turns(args.rounds, counted).items():
+        med = medians(rounds)
         print(
             f"{way:<8}{med['wall_us']:>9.1f}{med['cpu_us']:>9.1f}{med['server_us']:>11.1f}"
             f"{med['wal_bytes']:>11.0f}{med['hot_share']:>6.0%}{med['size_mb']:>9.1f}"
