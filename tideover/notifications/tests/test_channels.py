@@ -40,6 +40,35 @@ def test_email_goes_through_smtp_as_text_and_html_with_one_click_unsubscribe(
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_each_email_has_its_own_multipart_boundary_that_its_text_does_not_hold(
+    incident, smtp, make_subscriber
+):
+    make_subscriber(address="pat@example.com")
+    make_subscriber(address="sam@example.com")
+    OutboxMessage.objects.all().delete()
+    _update(incident, "--tideover- lines in an update stay text, not a boundary.")
+    assert drain() == {"sent": 2}
+    boundaries = set()
+    for mail in smtp.messages:
+        boundary = mail.get_boundary()
+        assert boundary.startswith("tideover-")
+        body = mail.get_body(("plain",)).get_content()
+        assert "--tideover- lines in an update stay text" in body
+        assert boundary not in body
+        assert "<h1" in mail.get_body(("html",)).get_content()
+        boundaries.add(boundary)
+    assert len(boundaries) == 2
+
+
+def test_a_boundary_found_in_the_text_is_not_used(monkeypatch):
+    from tideover.notifications.channels import email
+
+    drawn = iter(["0" * 32, "1" * 32])
+    monkeypatch.setattr(email.secrets, "token_hex", lambda _: next(drawn))
+    taken = f"tideover-{'0' * 32}"
+    assert email._boundary(["text", f"html quoting {taken}"]) == f"tideover-{'1' * 32}"
+
+
 def test_sms_goes_through_the_twilio_sdk_and_records_the_provider_id(
     incident, http_sink, make_subscriber
 ):
