@@ -61,7 +61,7 @@ class EmailTransport(Transport):
     def send(self, message: Rendered) -> str:
         if self.connection is None:
             self.open()
-        mail = _OutboxEmail(
+        mail = OutboxEmail(
             subject=message.subject,
             body=message.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
@@ -87,7 +87,7 @@ class EmailTransport(Transport):
         return message.delivery_id
 
 
-class _OutboxEmail(EmailMultiAlternatives):
+class OutboxEmail(EmailMultiAlternatives):
     """Django's e-mail with its multipart boundary chosen when the message is built.
 
     Left to itself, the standard library's generator picks a random boundary for each message
