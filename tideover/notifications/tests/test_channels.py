@@ -69,6 +69,16 @@ def test_a_boundary_found_in_the_text_is_not_used(monkeypatch):
     assert email._boundary(["text", f"html quoting {taken}"]) == f"tideover-{'1' * 32}"
 
 
+def test_an_attachment_holding_the_boundary_is_looked_at_too(monkeypatch):
+    from tideover.notifications.channels import email
+
+    drawn = iter(["0" * 32, "1" * 32])
+    monkeypatch.setattr(email.secrets, "token_hex", lambda _: next(drawn))
+    mail = email.OutboxEmail(subject="s", body="text", to=["pat@example.com"])
+    mail.attach("notes.txt", f"--tideover-{'0' * 32}", "text/plain")
+    assert mail.message().get_boundary() == f"tideover-{'1' * 32}"
+
+
 def test_sms_goes_through_the_twilio_sdk_and_records_the_provider_id(
     incident, http_sink, make_subscriber
 ):
