@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
+
+from fresh_db import in_turns, medians
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,23 +63,21 @@ def main() -> None:
 
     from tideover.notifications.channels.email import OutboxEmail
 
-    sides = {
-        "OutboxEmail (the transport's)": OutboxEmail,
-        "EmailMultiAlternatives": EmailMultiAlternatives,
-    }
-    build_all(OutboxEmail, 200)  # imports and first-use caches, on neither side's clock
-    build_all(EmailMultiAlternatives, 200)
-    rounds: dict[str, list[float]] = {name: [] for name in sides}
-    for round_no in range(args.rounds):
-        # Which side goes first alternates, so neither always runs on a warmer machine.
-        order = list(sides.items()) if round_no % 2 == 0 else list(reversed(sides.items()))
-        for name, mail_class in order:
-            rounds[name].append(build_all(mail_class, args.messages) * 1e6 / args.messages)
+    # "today" is the transport's class, "before" Django's as the transport used it before.
+    sides = {"today": OutboxEmail, "before": EmailMultiAlternatives}
+    names = {"today": "OutboxEmail (the transport's)", "before": "EmailMultiAlternatives"}
+    for mail_class in sides.values():
+        build_all(mail_class, 200)  # imports and first-use caches, on neither side's clock
+
+    def one_round(way: str) -> dict:
+        return {"cpu_us": build_all(sides[way], args.messages) * 1e6 / args.messages}
+
+    results = in_turns(args.rounds, one_round)
     print(f"{args.messages:,} e-mails built and rendered to bytes, {args.rounds} rounds in turns")
     print(f"{'':32}{'CPU us/msg':>11}  rounds")
-    for name, figures in rounds.items():
-        listed = ", ".join(f"{f:.0f}" for f in figures)
-        print(f"{name:32}{statistics.median(figures):11.1f}  {listed}")
+    for way, rounds in results.items():
+        listed = ", ".join(f"{r['cpu_us']:.0f}" for r in rounds)
+        print(f"{names[way]:32}{medians(rounds)['cpu_us']:11.1f}  {listed}")
 
 
 if __name__ == "__main__":
