@@ -12,6 +12,7 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -171,34 +172,96 @@ _names = itertools.count(1)  # never one name for two statements, whatever was d
 _TIMESTAMPTZ, _INT8, _UNKNOWN = 1184, 20, 0  # type OIDs given when preparing
 
 
-def _libpq_prepared(db, raw, sql: str, params: list | dict) -> int | None:
-    """Run ``sql`` as a statement prepared on ``raw`` through libpq, its values sent as text.
+def start_prepared(sql: str, params: list | dict, db=None) -> Callable[[], int]:
+    """``execute_prepared`` for one statement, in two steps: this sends it, and calling what it
+    returns waits for the answer and gives the rows it changed.
+
+    On PostgreSQL outside a transaction the statement is on its way when this returns, so the
+    caller can do work that needs no database while the server runs it (delivery builds an
+    e-mail while its 'sending' mark commits). Until the answer is taken, nothing else may use
+    the connection. Elsewhere (SQLite, inside a transaction) it runs at once."""
+    db = db or connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        from psycopg import pq
+
+        db.ensure_connection()
+        raw = db.connection
+        if raw.autocommit and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            with db.wrap_database_errors:
+                statement = _Statement(db, raw, sql, params)
+                statement.send()
+            return functools.partial(_answer, db, statement)
+    rows = execute_prepared(sql, params, db=db)
+    return lambda: rows
+
+
+def _answer(db, statement: _Statement) -> int:
+    with db.wrap_database_errors:
+        return statement.rows()
+
+
+class _Statement:
+    """One run of ``sql`` as a statement prepared on ``raw`` through libpq, its values sent as
+    text.
 
     A psycopg cursor's own work per statement (converting the query, a dumper for each value,
     its state machine) was about a third of the mark's CPU in the worker: the mark fell from
-    15.5% to 10.5% of an e-mail's send without it (docs/benchmarks.md, eleventh session).
-    Returns None where psycopg must run it: in a transaction Django opened that psycopg has not
+    15.5% to 10.5% of an e-mail's send without it (docs/benchmarks.md, eleventh session)."""
+
+    def __init__(self, db, raw, sql: str, params: list | dict):
+        db.validate_no_broken_transaction()
+        self.raw, self.sql = raw, sql
+        self.text, names = _numbered(sql)
+        self.values = [params[name] for name in names]
+        self.wire = [_as_text(v) for v in self.values]
+        self.prepared = _prepared_on.setdefault(raw, {})
+
+    def _name(self) -> bytes:
+        return _prepare(self.raw, self.prepared, self.sql, self.text, self.values)
+
+    def send(self) -> None:
+        self.raw.pgconn.send_query_prepared(self._name(), self.wire)
+
+    def rows(self) -> int:
+        """The answer to ``send`` (the rows changed); raises the statement's error."""
+        pgconn = self.raw.pgconn
+        answer = None
+        while (result := pgconn.get_result()) is not None:
+            answer = answer or result  # one statement, one result; then the end of it
+        if answer is None:  # the connection broke before an answer came
+            import psycopg
+
+            message = pgconn.error_message.decode(errors="replace").strip()
+            raise psycopg.OperationalError(message or "the connection to the database was lost")
+        return self._checked(answer)
+
+    def run(self) -> int:
+        return self._checked(self.raw.pgconn.exec_prepared(self._name(), self.wire))
+
+    def _checked(self, result) -> int:
+        from psycopg import pq
+
+        pgconn = self.raw.pgconn
+        if (
+            result.status == pq.ExecStatus.FATAL_ERROR
+            and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+            and pgconn.transaction_status == pq.TransactionStatus.IDLE
+        ):
+            # A pooler's DISCARD ALL (or anyone's DEALLOCATE ALL) dropped them: prepare again.
+            self.prepared.clear()
+            result = pgconn.exec_prepared(self._name(), self.wire)
+        return _result(self.raw, result)
+
+
+def _libpq_prepared(db, raw, sql: str, params: list | dict) -> int | None:
+    """Run ``sql`` prepared on ``raw`` through libpq (``_Statement``) and return the rows it
+    changed; None where psycopg must run it: in a transaction Django opened that psycopg has not
     begun yet (psycopg sends the BEGIN before its next statement)."""
     from psycopg import pq
 
-    pgconn = raw.pgconn
-    if not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+    if not raw.autocommit and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
         return None
-    db.validate_no_broken_transaction()
-    text, names = _numbered(sql)
-    values = [params[name] for name in names]
-    wire = [_as_text(v) for v in values]
-    prepared = _prepared_on.setdefault(raw, {})
-    result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
-    if (
-        result.status == pq.ExecStatus.FATAL_ERROR
-        and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-        and pgconn.transaction_status == pq.TransactionStatus.IDLE
-    ):
-        # A pooler's DISCARD ALL (or anyone's DEALLOCATE ALL) dropped them: prepare again.
-        prepared.clear()
-        result = pgconn.exec_prepared(_prepare(raw, prepared, sql, text, values), wire)
-    return _result(raw, result)
+    return _Statement(db, raw, sql, params).run()
 
 
 def _prepare(raw, prepared: dict, sql: str, text: bytes, values: list) -> bytes:

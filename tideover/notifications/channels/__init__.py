@@ -15,7 +15,8 @@ sign-up form to its transport.
 
 A transport has one job: ``send(message) -> provider id``, raising ``DeliveryError`` with
 ``permanent=True`` when retrying cannot help (a refused address) and ``False`` when it might (a
-timeout, a 5xx).
+timeout, a 5xx). One whose message takes building (e-mail) may split it into ``prepare`` and
+``send_prepared``, so the building overlaps the database's work.
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ class Transport(ABC):
     @abstractmethod
     def send(self, message: Rendered) -> str:
         """Deliver one message; return the provider's message id or raise DeliveryError."""
+
+    def prepare(self, message: Rendered):
+        """Build what ``send_prepared`` hands over, using neither the provider nor the database:
+        delivery runs this while the message's 'sending' mark commits. By default the message
+        itself, for a channel with nothing to build ahead."""
+        return message
+
+    def send_prepared(self, prepared) -> str:
+        """Deliver what ``prepare`` built, as ``send`` does."""
+        return self.send(prepared)
 
 
 class Channel:

@@ -58,19 +58,28 @@ class EmailTransport(Transport):
         rate = settings.EMAIL_RATE_PER_SECOND
         return ("email", rate) if rate > 0 else None
 
-    def send(self, message: Rendered) -> str:
-        if self.connection is None:
-            self.open()
+    def prepare(self, message: Rendered) -> OutboxEmail:
+        """The e-mail, its MIME text built (``OutboxEmail.build``)."""
         mail = OutboxEmail(
             subject=message.subject,
             body=message.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
             headers={"Message-ID": f"<{message.delivery_id}@tideover>", **message.headers},
-            connection=self.connection,
         )
+        mail.delivery_id = message.delivery_id
         if message.html:
             mail.attach_alternative(message.html, "text/html")
+        mail.build()
+        return mail
+
+    def send(self, message: Rendered) -> str:
+        return self.send_prepared(self.prepare(message))
+
+    def send_prepared(self, mail: OutboxEmail) -> str:
+        if self.connection is None:
+            self.open()
+        mail.connection = self.connection
         try:
             with self._deadline() as outcome:
                 mail.send()
@@ -84,7 +93,7 @@ class EmailTransport(Transport):
                 permanent = 500 <= exc.smtp_code < 600
                 raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent)
             raise _unavailable(exc, timed_out=False)
-        return message.delivery_id
+        return mail.delivery_id
 
 
 class OutboxEmail(EmailMultiAlternatives):
@@ -98,13 +107,41 @@ class OutboxEmail(EmailMultiAlternatives):
     escapes and soft line breaks (the boundary holds neither ``=`` nor a line break), and base64,
     which a DEFAULT_CHARSET other than UTF-8 may use, has no ``-`` (the boundary does)."""
 
+    delivery_id = ""
+    _built = None
+
+    def build(self) -> None:
+        """Build the MIME message and its text for SMTP now; sending then hands over that text
+        (Django's SMTP backend asks ``message()`` for it when it sends)."""
+        mime = self.message()
+        self._built = _Built(mime, mime.as_bytes(linesep="\r\n"))
+
     def message(self):
+        if self._built is not None:
+            return self._built
         mime = super().message()
         if mime.is_multipart():
             parts = [self.body, *(content for content, _ in self.alternatives)]
             parts += [attached[1] for attached in self.attachments if isinstance(attached, tuple)]
             mime.set_boundary(_boundary(parts))
         return mime
+
+
+class _Built:
+    """A MIME message whose SMTP text (lines ending in CRLF) was written once: it answers
+    ``as_bytes`` for SMTP with that text and everything else as the message does."""
+
+    def __init__(self, mime, smtp_text: bytes):
+        self._mime = mime
+        self._smtp_text = smtp_text
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+        if linesep == "\r\n" and not unixfrom:
+            return self._smtp_text
+        return self._mime.as_bytes(unixfrom=unixfrom, linesep=linesep)
+
+    def __getattr__(self, name: str):
+        return getattr(self._mime, name)
 
 
 def _boundary(parts: list) -> str:
