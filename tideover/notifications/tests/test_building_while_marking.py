@@ -168,4 +168,5 @@ def test_an_email_built_ahead_is_sent_as_built():
     assert b"\n" not in smtp_text.replace(b"\r\n", b"")
     # Asked for anything else, it is the message itself.
     assert mail.message()["Subject"] == "Registers offline"
+    assert "Message-ID" in mail.message() and mail.message().is_multipart()
     assert mail.message().as_bytes() == smtp_text.replace(b"\r\n", b"\n")

@@ -143,6 +143,18 @@ class _Built:
     def __getattr__(self, name: str):
         return getattr(self._mime, name)
 
+    def __getitem__(self, header: str):
+        return self._mime[header]
+
+    def __contains__(self, header: str) -> bool:
+        return header in self._mime
+
+    def __bytes__(self) -> bytes:
+        return self.as_bytes()
+
+    def __str__(self) -> str:
+        return str(self._mime)
+
 
 def _boundary(parts: list) -> str:
     """A multipart boundary that no part holds."""
