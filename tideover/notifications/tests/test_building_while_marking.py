@@ -6,6 +6,8 @@ once, and the worker goes on with the next."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from django.db import DEFAULT_DB_ALIAS, DataError, connection, connections
 
@@ -170,3 +172,5 @@ def test_an_email_built_ahead_is_sent_as_built():
     assert mail.message()["Subject"] == "Registers offline"
     assert "Message-ID" in mail.message() and mail.message().is_multipart()
     assert mail.message().as_bytes() == smtp_text.replace(b"\r\n", b"\n")
+    # Django's test backend keeps a deep copy of each e-mail it is given.
+    assert copy.deepcopy(mail).message().as_bytes(linesep="\r\n") == smtp_text

@@ -141,6 +141,10 @@ class _Built:
         return self._mime.as_bytes(unixfrom=unixfrom, linesep=linesep)
 
     def __getattr__(self, name: str):
+        # Only reached for what this object lacks. Its own attributes are not looked up on the
+        # message: a copy being made (Django's test backend deep-copies each e-mail) has none yet.
+        if name in ("_mime", "_smtp_text") or name.startswith("__"):
+            raise AttributeError(name)
         return getattr(self._mime, name)
 
     def __getitem__(self, header: str):
