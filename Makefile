@@ -59,6 +59,7 @@ bench: venv ## Every benchmark, each against its reference in the same run (see 
 	-$(BIN)/python bench/outbox_batch_writes.py
 	-$(BIN)/python bench/outbox_page_room.py
 	-$(BIN)/python bench/email_build.py
+	-$(BIN)/python bench/pg_round_trip.py
 	-$(BIN)/python bench/detect.py
 	-$(BIN)/python bench/ratelimit.py
 	-$(BIN)/python bench/agent.py
