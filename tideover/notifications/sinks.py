@@ -38,6 +38,7 @@ class SmtpSink:
 
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
         self.messages: list = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each
         self.count = 0
         self.folder = Path(folder) if folder else None
         self.keep = True
@@ -54,6 +55,7 @@ class SmtpSink:
                     await asyncio.sleep(sink.delay)
                 sink.count += 1
                 if sink.keep:
+                    sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
                     sink.messages.append(
                         message_from_bytes(envelope.content, policy=policy.default)
                     )

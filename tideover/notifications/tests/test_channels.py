@@ -40,6 +40,35 @@ def test_email_goes_through_smtp_as_text_and_html_with_one_click_unsubscribe(
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_email_envelope_names_the_sender_and_the_recipient_as_smtp_needs_them(
+    incident, smtp, make_subscriber, settings
+):
+    settings.DEFAULT_FROM_EMAIL = "Tideover Status <status@example.com>"
+    make_subscriber(address="pat@example.com")
+    make_subscriber(address="kim@bücher.example")  # an internationalised domain
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 2}
+    assert sorted(smtp.envelopes) == [
+        ("status@example.com", ["kim@xn--bcher-kva.example"]),
+        ("status@example.com", ["pat@example.com"]),
+    ]
+    assert {mail["From"] for mail in smtp.messages} == {"Tideover Status <status@example.com>"}
+
+
+def test_with_another_email_backend_the_email_is_handed_to_it(
+    incident, make_subscriber, mailoutbox
+):
+    make_subscriber(address="pat@example.com")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [mail] = mailoutbox
+    assert mail.to == ["pat@example.com"]
+    assert "Some card payments fail; cash works." in mail.body
+    assert mail.message()["Message-ID"].endswith("@tideover>")
+
+
 def test_each_email_has_its_own_multipart_boundary_that_its_text_does_not_hold(
     incident, smtp, make_subscriber
 ):
