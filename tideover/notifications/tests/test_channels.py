@@ -56,6 +56,19 @@ def test_email_envelope_names_the_sender_and_the_recipient_as_smtp_needs_them(
     assert {mail["From"] for mail in smtp.messages} == {"Tideover Status <status@example.com>"}
 
 
+def test_a_subclass_of_djangos_smtp_backend_sends_as_it_would(
+    incident, smtp, make_subscriber, settings
+):
+    """A backend that changes what it sends (signing it, say) is not gone around."""
+    settings.EMAIL_BACKEND = "tideover.notifications.tests.stand_ins.StampingSmtpBackend"
+    make_subscriber(address="pat@example.com")
+    OutboxMessage.objects.all().delete()
+    _update(incident)
+    assert drain() == {"sent": 1}
+    [mail] = smtp.messages
+    assert mail["X-Stamped"] == "yes"
+
+
 def test_with_another_email_backend_the_email_is_handed_to_it(
     incident, make_subscriber, mailoutbox
 ):

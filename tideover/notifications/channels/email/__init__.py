@@ -101,9 +101,10 @@ class EmailTransport(Transport):
         """Give ``mail`` to the SMTP server with the envelope it was built with: what Django's
         SMTP backend does for each e-mail, less working the addresses out again (the standard
         library's header parser, about 40 us an address). Another backend (the console's,
-        the tests' in-memory one) gets the e-mail as Django sends it."""
+        the tests' in-memory one), or a subclass of Django's SMTP backend (which may sign or
+        change what it sends), gets the e-mail as Django sends it."""
         smtp = getattr(self.connection, "connection", None)
-        if not isinstance(self.connection, SmtpBackend) or smtp is None:
+        if type(self.connection) is not SmtpBackend or smtp is None or mail.envelope is None:
             mail.connection = self.connection
             mail.send()
             return
@@ -123,7 +124,7 @@ class OutboxEmail(EmailMultiAlternatives):
     which a DEFAULT_CHARSET other than UTF-8 may use, has no ``-`` (the boundary does)."""
 
     delivery_id = ""
-    envelope: tuple[str, list[str]] = ("", [])  # (sender, recipients), as SMTP is told
+    envelope: tuple[str, list[str]] | None = None  # (sender, recipients), as SMTP is told
     _built = None
 
     def build(self) -> None:
