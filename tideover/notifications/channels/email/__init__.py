@@ -110,7 +110,7 @@ class EmailTransport(Transport):
             mail.send()
             return
         sender, recipients = mail.envelope
-        smtp.sendmail(sender, recipients, mail.message().as_bytes(linesep="\r\n"))
+        smtp.sendmail(sender, recipients, mail.smtp_text)
 
 
 class OutboxEmail(EmailMultiAlternatives):
@@ -125,62 +125,27 @@ class OutboxEmail(EmailMultiAlternatives):
     which a DEFAULT_CHARSET other than UTF-8 may use, has no ``-`` (the boundary does)."""
 
     delivery_id = ""
-    envelope: tuple[str, list[str]] | None = None  # (sender, recipients), as SMTP is told
-    _built = None
+    # Set by ``build``: the text and the envelope (sender, recipients) SMTP is given.
+    smtp_text: bytes = b""
+    envelope: tuple[str, list[str]] | None = None
 
     def build(self) -> None:
-        """Build the MIME message, its text for SMTP and its envelope now; sending then hands
-        over that text (Django's SMTP backend, too, asks ``message()`` for it)."""
-        mime = self.message()
+        """Build the MIME message's text for SMTP and its envelope now, so that sending is only
+        handing them over."""
         encoding = self.encoding or settings.DEFAULT_CHARSET
+        self.smtp_text = self.message().as_bytes(linesep="\r\n")
         self.envelope = (
             _envelope_sender(self.from_email, encoding),
             [_envelope_address(address, encoding) for address in self.recipients()],
         )
-        self._built = _Built(mime, mime.as_bytes(linesep="\r\n"))
 
     def message(self):
-        if self._built is not None:
-            return self._built
         mime = super().message()
         if mime.is_multipart():
             parts = [self.body, *(content for content, _ in self.alternatives)]
             parts += [attached[1] for attached in self.attachments if isinstance(attached, tuple)]
             mime.set_boundary(_boundary(parts))
         return mime
-
-
-class _Built:
-    """A MIME message whose SMTP text (lines ending in CRLF) was written once: it answers
-    ``as_bytes`` for SMTP with that text and everything else as the message does."""
-
-    def __init__(self, mime, smtp_text: bytes):
-        self._mime = mime
-        self._smtp_text = smtp_text
-
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
-        if linesep == "\r\n" and not unixfrom:
-            return self._smtp_text
-        return self._mime.as_bytes(unixfrom=unixfrom, linesep=linesep)
-
-    def __getattr__(self, name: str):
-        # Only reached for what this object lacks. Its own attributes are not looked up on the
-        # message: a copy being made (Django's test backend deep-copies each e-mail) has none yet.
-        if name in ("_mime", "_smtp_text") or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._mime, name)
-
-    def __getitem__(self, header: str):
-        return self._mime[header]
-
-    def __contains__(self, header: str) -> bool:
-        return header in self._mime
-
-    def __bytes__(self) -> bytes:
-        return self.as_bytes()
-
-    def __str__(self) -> str:
-        return str(self._mime)
 
 
 # Every e-mail has the same sender: its envelope address is worked out once per process
